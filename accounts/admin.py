@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import OrgUnit, User
+
+
+@admin.register(OrgUnit)
+class OrgUnitAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "level", "parent", "path")
+    list_filter = ("level",)
+    search_fields = ("name", "code")
+    readonly_fields = ("path",)
+    autocomplete_fields = ("parent",)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "real_name", "org_unit", "role", "masked_mobile", "is_active")
+    list_filter = ("role", "is_active", "org_unit__level")
+    search_fields = ("username", "real_name", "org_unit__name")
+    autocomplete_fields = ("org_unit",)
+    fieldsets = BaseUserAdmin.fieldsets + (
+        (_("客户经理身份"), {"fields": ("real_name", "mobile", "org_unit", "role")}),
+    )
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+        (_("客户经理身份"), {"fields": ("real_name", "mobile", "org_unit", "role")}),
+    )
+
+    @admin.display(description=_("手机号码"))
+    def masked_mobile(self, obj: User) -> str:
+        return obj.masked_mobile

@@ -1,0 +1,138 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.phones import mask_phone
+
+mobile_validator = RegexValidator(r"^1[3-9]\d{9}$", _("请输入11位手机号码，例如 13595561234。"))
+
+
+class OrgUnitQuerySet(models.QuerySet):
+    def subtree_of(self, unit: "OrgUnit") -> "OrgUnitQuerySet":
+        """The unit and everything under it: one indexed prefix query."""
+        return self.filter(path__startswith=unit.path)
+
+
+class OrgUnit(models.Model):
+    """A node of the grid company's tree: province → prefecture → county → station."""
+
+    class Level(models.IntegerChoices):
+        PROVINCE = 1, _("省公司")
+        PREFECTURE = 2, _("地市供电局")
+        COUNTY = 3, _("县区供电局")
+        STATION = 4, _("供电所")
+
+    code = models.CharField(_("编码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    level = models.PositiveSmallIntegerField(_("层级"), choices=Level.choices)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("上级单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    # Materialized path of codes ("/GZ/KL/LS/"): a subtree is a prefix match
+    # served by the index, never a walk over parents in Python.
+    path = models.CharField(_("路径"), max_length=255, unique=True, editable=False)
+
+    objects = OrgUnitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        old_path = self.path
+        self.path = f"{self.parent.path if self.parent_id else '/'}{self.code}/"
+        super().save(*args, **kwargs)
+        if old_path and old_path != self.path:
+            # Moving or renaming a unit moves its whole subtree.
+            for child in OrgUnit.objects.filter(parent=self):
+                child.save()
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.parent_id and self.parent.level >= self.level:
+            raise ValidationError({"parent": _("上级单位的层级必须高于本单位。")})
+
+    def is_within(self, other: "OrgUnit") -> bool:
+        return self.path.startswith(other.path)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        ACCOUNT_MANAGER = "manager", _("客户经理")
+        SUPERVISOR = "supervisor", _("监控主管")
+        ADMINISTRATOR = "admin", _("系统管理员")
+
+    real_name = models.CharField(_("姓名"), max_length=50)
+    mobile = models.CharField(_("手机号码"), max_length=11, blank=True, validators=[mobile_validator])
+    org_unit = models.ForeignKey(
+        OrgUnit,
+        verbose_name=_("所属单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
+    role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.ACCOUNT_MANAGER)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def __str__(self) -> str:
+        return self.real_name or self.username
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.is_superuser or self.role == self.Role.ADMINISTRATOR
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == self.Role.SUPERVISOR
+
+    @property
+    def is_account_manager(self) -> bool:
+        return self.role == self.Role.ACCOUNT_MANAGER
+
+    @property
+    def title(self) -> str:
+        """The role as a customer reads it; account managers' tier follows the unit."""
+        if self.is_account_manager and self.org_unit_id:
+            return str(TIER_TITLES[self.org_unit.level])
+        return str(self.get_role_display())
+
+    @property
+    def masked_mobile(self) -> str:
+        return mask_phone(self.mobile)
+
+    @property
+    def identity_card(self) -> str:
+        """Real-name identity shown to customers (seed 000 §02): 张三 · 雷山供电所 客户经理 · 135****1234."""
+        parts = [self.real_name or self.username]
+        unit_and_title = " ".join(
+            p for p in (self.org_unit.name if self.org_unit_id else "", self.title) if p
+        )
+        parts.append(unit_and_title)
+        if self.mobile:
+            parts.append(self.masked_mobile)
+        return " · ".join(parts)
+
+
+TIER_TITLES = {
+    OrgUnit.Level.PROVINCE: _("省公司客户经理"),
+    OrgUnit.Level.PREFECTURE: _("地市客户经理"),
+    OrgUnit.Level.COUNTY: _("县级客户经理"),
+    OrgUnit.Level.STATION: _("客户经理"),
+}

@@ -1,0 +1,45 @@
+"""The one gate between a user and the rows they may see (ARCHITECTURE rule 1).
+
+A model's QuerySet inherits `ScopedQuerySet` and names two paths:
+- `scope_owner_field`: the user who owns the row (an account manager), or
+  None for rows nobody owns personally (lines, districts);
+- `scope_unit_field`: the org unit the row belongs to.
+
+Then:
+- an administrator sees every row;
+- a supervisor sees the rows of their unit's subtree (one prefix match on the
+  unit's materialized path);
+- an account manager sees the rows they own plus the rows of their own unit;
+- anybody else (anonymous, inactive, no unit) sees nothing.
+
+Views fetch single objects through `visible_to(user)` too, so an object out of
+scope answers 404, not 403.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+
+class ScopedQuerySet(models.QuerySet):
+    scope_owner_field: str | None = "owner"
+    scope_unit_field: str = "org_unit"
+
+    def visible_to(self, user) -> "ScopedQuerySet":
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        if not user.org_unit_id:
+            return self.none()
+        if user.is_supervisor:
+            return self.filter(**{f"{self.scope_unit_field}__path__startswith": user.org_unit.path})
+        mine = Q(**{self.scope_unit_field: user.org_unit_id})
+        if self.scope_owner_field:
+            mine |= Q(**{self.scope_owner_field: user})
+        return self.filter(mine)
+
+
+def get_visible_or_404(queryset: ScopedQuerySet, user, **lookup):
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(queryset.visible_to(user), **lookup)

@@ -1,0 +1,9 @@
+from notifications.models import Notification
+
+
+def unread_notifications(request) -> dict:
+    """The unread in-app count for the page header (one COUNT on an indexed column)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"unread_notifications": Notification.objects.inbox_of(user).unread().count()}

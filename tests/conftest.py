@@ -1,0 +1,95 @@
+"""Shared personas (ARCHITECTURE.md, Tests).
+
+The org tree: 贵州省公司 → 黔东南供电局 → 雷山县供电局 → 雷山供电所 / 丹江供电所,
+and a second county 凯里市供电局 → 凯里供电所 where the outsider works.
+"""
+
+import pytest
+
+from accounts.models import OrgUnit, User
+from tests.factories import OrgUnitFactory, UserFactory
+
+
+@pytest.fixture
+def org_tree(db) -> dict[str, OrgUnit]:
+    province = OrgUnitFactory(code="GZ", name="贵州省电力公司", level=OrgUnit.Level.PROVINCE)
+    prefecture = OrgUnitFactory(
+        code="QDN", name="黔东南供电局", level=OrgUnit.Level.PREFECTURE, parent=province
+    )
+    county = OrgUnitFactory(code="LSX", name="雷山县供电局", level=OrgUnit.Level.COUNTY, parent=prefecture)
+    station = OrgUnitFactory(code="LS01", name="雷山供电所", level=OrgUnit.Level.STATION, parent=county)
+    sibling_station = OrgUnitFactory(
+        code="LS02", name="丹江供电所", level=OrgUnit.Level.STATION, parent=county
+    )
+    other_county = OrgUnitFactory(
+        code="KLS", name="凯里市供电局", level=OrgUnit.Level.COUNTY, parent=prefecture
+    )
+    other_station = OrgUnitFactory(
+        code="KL01", name="凯里供电所", level=OrgUnit.Level.STATION, parent=other_county
+    )
+    return {
+        "province": province,
+        "prefecture": prefecture,
+        "county": county,
+        "station": station,
+        "sibling_station": sibling_station,
+        "other_county": other_county,
+        "other_station": other_station,
+    }
+
+
+@pytest.fixture
+def manager(org_tree) -> User:
+    """A station account manager who owns customers."""
+    return UserFactory(
+        username="zhangsan", real_name="张三", mobile="13595561359", org_unit=org_tree["station"]
+    )
+
+
+@pytest.fixture
+def colleague(org_tree) -> User:
+    """Another account manager in the same station."""
+    return UserFactory(username="lisi", real_name="李四", mobile="13595562468", org_unit=org_tree["station"])
+
+
+@pytest.fixture
+def supervisor(org_tree) -> User:
+    """The county's monitoring supervisor: sees every station of the county."""
+    return UserFactory(
+        username="wangwu",
+        real_name="王五",
+        mobile="13595563579",
+        org_unit=org_tree["county"],
+        role=User.Role.SUPERVISOR,
+    )
+
+
+@pytest.fixture
+def outsider(org_tree) -> User:
+    """An account manager in another county: sees none of 雷山's customers."""
+    return UserFactory(
+        username="zhaoliu", real_name="赵六", mobile="13595564680", org_unit=org_tree["other_station"]
+    )
+
+
+@pytest.fixture
+def admin_user(org_tree) -> User:
+    return UserFactory(
+        username="admin",
+        real_name="系统管理员",
+        org_unit=org_tree["province"],
+        role=User.Role.ADMINISTRATOR,
+        is_staff=True,
+        is_superuser=True,
+    )
+
+
+@pytest.fixture
+def login(client):
+    """login(user) -> the test client, signed in as that user."""
+
+    def _login(user: User):
+        client.force_login(user)
+        return client
+
+    return _login
