@@ -8,6 +8,12 @@ from accounts.phones import mask_phone
 mobile_validator = RegexValidator(r"^1[3-9]\d{9}$", _("请输入11位手机号码，例如 13595561234。"))
 
 
+def ancestor_paths(path: str) -> list[str]:
+    """The paths of a unit and every unit above it, top first: "/GZ/QDN/" → ["/GZ/", "/GZ/QDN/"]."""
+    codes = path.strip("/").split("/")
+    return ["/" + "/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
+
+
 class OrgUnitQuerySet(models.QuerySet):
     def subtree_of(self, unit: "OrgUnit") -> "OrgUnitQuerySet":
         """The unit and everything under it: one indexed prefix query."""

@@ -7,7 +7,8 @@ Two ways to run from one file:
   PostgreSQL and Redis; DEBUG=0 switches on the HTTPS hardening below.
 """
 
-from datetime import timedelta
+import re
+from datetime import time, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
     "accounts",
     "notifications",
     "customers",
+    "groups",
+    "tickets",
 ]
 
 MIDDLEWARE = [
@@ -151,12 +154,36 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "crm.api.exceptions.api_exception_handler",
+    # The history lives in the default cache (LocMemCache: per process, never
+    # down); should that cache fail, requests pass rather than fail.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "crm.api.throttling.AnonRateThrottle",
+        "crm.api.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_THROTTLE_ANON_RATE", "60/min"),
+        "user": env_str("API_THROTTLE_USER_RATE", "1200/min"),
+    },
 }
+for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(f"API throttle rate for {_scope} must look like 60/min, got {_rate!r}")
+# Rows per page of API lists (?limit= up to 1,000) and of the sync feed.
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_SYNC_PAGE_SIZE = env_int("API_SYNC_PAGE_SIZE", 500)
+if not (1 <= API_PAGE_SIZE <= 1000 and 1 <= API_SYNC_PAGE_SIZE <= 1000):
+    raise ImproperlyConfigured("API_PAGE_SIZE and API_SYNC_PAGE_SIZE must be between 1 and 1000")
 SPECTACULAR_SETTINGS = {
     "TITLE": "供电客户经理 CRM API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Operations are tagged and named by resource ("customers_list"), not by "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
 }
+
+# Stored responses of requests sent with an Idempotency-Key are kept this long.
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 
 # --- Celery ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -165,12 +192,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # Server-less transport for the embedded default: messages are files in var/.
     _queue_dir = VAR_DIR / "celery" / "queue"
     _processed_dir = VAR_DIR / "celery" / "processed"
-    for _dir in (_queue_dir, _processed_dir):
+    _control_dir = VAR_DIR / "celery" / "control"
+    for _dir in (_queue_dir, _processed_dir, _control_dir):
         _dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
+        "control_folder": str(_control_dir),
         "store_processed": False,
     }
 else:
@@ -199,9 +228,33 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.deliver_due_notifications",
         "schedule": timedelta(seconds=env_int("NOTIFICATIONS_SCAN_SECONDS", 10)),
     },
+    "tickets-sla-scan": {
+        "task": "tickets.tasks.sla_scan",
+        "schedule": timedelta(seconds=env_int("TICKETS_SLA_SCAN_SECONDS", 60)),
+    },
+    "tickets-return-visit-scan": {
+        "task": "tickets.tasks.return_visit_scan",
+        "schedule": timedelta(minutes=5),
+    },
+    "crm-purge-idempotency-keys": {
+        "task": "crm.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=17),
+    },
     "customers-remind-stale-archives": {
         "task": "customers.tasks.remind_stale_archives",
         "schedule": crontab(hour=8, minute=30, day_of_week="mon"),
+    },
+    "groups-inquiry-reminders": {
+        "task": "groups.tasks.inquiry_reminder_scan",
+        "schedule": timedelta(seconds=env_int("GROUPS_INQUIRY_SCAN_SECONDS", 120)),
+    },
+    "groups-publish-due-broadcasts": {
+        "task": "groups.tasks.publish_due_broadcasts",
+        "schedule": timedelta(seconds=env_int("GROUPS_BROADCAST_SCAN_SECONDS", 60)),
+    },
+    "groups-zombie-scan": {
+        "task": "groups.tasks.zombie_scan",
+        "schedule": crontab(hour=env_int("GROUPS_ZOMBIE_SCAN_HOUR", 9), minute=0),
     },
 }
 
@@ -227,6 +280,38 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
 # An archive not verified within this many days is stale (seed 001 §1).
 ARCHIVE_STALE_DAYS = env_int("ARCHIVE_STALE_DAYS", 365)
 CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 50)
+
+# --- Work orders ------------------------------------------------------------------
+# A complaint by the same customer about the same category within this many
+# days is flagged as a repeat complaint (重复投诉).
+TICKET_REPEAT_WINDOW_DAYS = env_int("TICKET_REPEAT_WINDOW_DAYS", 30)
+TICKET_PAGE_SIZE = env_int("TICKET_PAGE_SIZE", 50)
+
+# --- Service groups ----------------------------------------------------------------
+# A customer's inquiry in a group is due GROUPS_RESPONSE_MINUTES after it is asked
+# within GROUPS_BUSINESS_HOURS (local time, every day), and
+# GROUPS_OFF_HOURS_RESPONSE_MINUTES after the hours next begin when asked outside
+# them (see groups.health). The owner is reminded at the deadline, the nearest
+# supervisors GROUPS_ESCALATE_AFTER_MINUTES after it.
+GROUPS_RESPONSE_MINUTES = env_int("GROUPS_RESPONSE_MINUTES", 30)
+GROUPS_OFF_HOURS_RESPONSE_MINUTES = env_int("GROUPS_OFF_HOURS_RESPONSE_MINUTES", 30)
+GROUPS_BUSINESS_HOURS = env_str("GROUPS_BUSINESS_HOURS", "08:00-20:00")
+_hours = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", GROUPS_BUSINESS_HOURS.strip())
+if not _hours or _hours.group(1, 2) >= _hours.group(3, 4):
+    raise ImproperlyConfigured(
+        f"GROUPS_BUSINESS_HOURS must look like 08:00-20:00 (start before end), got {GROUPS_BUSINESS_HOURS!r}"
+    )
+GROUPS_BUSINESS_START = time(int(_hours.group(1)), int(_hours.group(2)))
+GROUPS_BUSINESS_END = time(int(_hours.group(3)), int(_hours.group(4)))
+GROUPS_ESCALATE_AFTER_MINUTES = env_int("GROUPS_ESCALATE_AFTER_MINUTES", 60)
+# A group is a zombie group (僵尸群) when an inquiry is overdue or its owner has
+# not spoken in it for this many days; health figures cover GROUPS_HEALTH_DAYS.
+GROUPS_ZOMBIE_SILENT_DAYS = env_int("GROUPS_ZOMBIE_SILENT_DAYS", 14)
+GROUPS_HEALTH_DAYS = env_int("GROUPS_HEALTH_DAYS", 30)
+GROUPS_PAGE_SIZE = env_int("GROUPS_PAGE_SIZE", 50)
+for _name in ("GROUPS_RESPONSE_MINUTES", "GROUPS_ESCALATE_AFTER_MINUTES", "GROUPS_ZOMBIE_SILENT_DAYS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
 
 # --- Production hardening ----------------------------------------------------
 if not DEBUG:

@@ -10,7 +10,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("customers/", include("customers.urls")),
+    path("groups/", include("groups.urls")),
+    path("tickets/", include("tickets.urls")),
     path("notifications/", include("notifications.urls")),
+    path("api/", include("crm.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

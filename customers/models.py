@@ -80,14 +80,18 @@ class District(models.Model):
         return self.name
 
 
+def stale_q() -> Q:
+    """Archives not verified within ARCHIVE_STALE_DAYS (never verified counts as stale)."""
+    cutoff = timezone.now() - timedelta(days=settings.ARCHIVE_STALE_DAYS)
+    return Q(verified_at__isnull=True) | Q(verified_at__lt=cutoff)
+
+
 class CustomerQuerySet(ScopedQuerySet):
     scope_owner_field = "manager"
     scope_unit_field = "station"
 
     def stale(self) -> "CustomerQuerySet":
-        """Archives not verified within ARCHIVE_STALE_DAYS (never verified counts as stale)."""
-        cutoff = timezone.now() - timedelta(days=settings.ARCHIVE_STALE_DAYS)
-        return self.filter(Q(verified_at__isnull=True) | Q(verified_at__lt=cutoff))
+        return self.filter(stale_q())
 
     def fresh(self) -> "CustomerQuerySet":
         cutoff = timezone.now() - timedelta(days=settings.ARCHIVE_STALE_DAYS)
@@ -185,10 +189,17 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("建档时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     deleted_at = models.DateTimeField(_("删除时间"), null=True, blank=True, editable=False)
+    # Both kept by database triggers (migration 0003), so that every write counts,
+    # whether it comes from a service, the admin, bulk_update() or raw SQL:
+    # `version` goes up by one on each update of the row or of one of its
+    # contacts (the API's ETag); `sync_stamp` orders the sync feed (see
+    # customers.api.sync). Values held in memory after a save are stale.
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+    sync_stamp = models.BigIntegerField(_("同步序号"), default=0, editable=False)
 
     objects = AliveCustomerManager()
     all_objects = CustomerQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["updated_at", "completeness"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "completeness", "version", "sync_stamp"])
 
     class Meta:
         verbose_name = _("客户")
@@ -198,6 +209,7 @@ class Customer(models.Model):
             models.Index(fields=["station", "id"], name="customer_station_id"),
             models.Index(fields=["manager", "id"], name="customer_manager_id"),
             models.Index(fields=["verified_at"], name="customer_verified_at"),
+            models.Index(fields=["sync_stamp", "id"], name="customer_sync_stamp_id"),
         ]
 
     def __str__(self) -> str:
@@ -270,9 +282,16 @@ class Contact(models.Model):
         indexes = [models.Index(fields=["mobile"], name="contact_mobile")]
         constraints = [
             models.UniqueConstraint(
-                fields=["customer"], condition=Q(is_primary=True), name="contact_one_primary_per_customer"
+                fields=["customer"],
+                condition=Q(is_primary=True),
+                name="contact_one_primary_per_customer",
+                violation_error_message=_("每位客户只能有一位主联系人。"),
             ),
-            models.CheckConstraint(condition=~Q(mobile="") | ~Q(landline=""), name="contact_has_a_phone"),
+            models.CheckConstraint(
+                condition=~Q(mobile="") | ~Q(landline=""),
+                name="contact_has_a_phone",
+                violation_error_message=_("请至少填写手机号码或固定电话之一。"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-from notifications.models import Notification
+from notifications.selectors import inbox_for
 
 
 def unread_notifications(request) -> dict:
@@ -6,4 +6,4 @@ def unread_notifications(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_notifications": Notification.objects.inbox_of(user).unread().count()}
+    return {"unread_notifications": inbox_for(user).unread().count()}

@@ -6,4 +6,6 @@ app_name = "notifications"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("<int:pk>/read/", views.mark_read, name="read"),
+    path("read-all/", views.mark_all_read, name="read_all"),
 ]

@@ -7,7 +7,29 @@ and a second county 凯里市供电局 → 凯里供电所 where the outsider wo
 import pytest
 
 from accounts.models import OrgUnit, User
+from notifications import services as notification_services
 from tests.factories import OrgUnitFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The personas get passwords; the default PBKDF2 rounds would dominate the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def real_kick():
+    """Requested by tests that let `kick_delivery` talk to a broker for real."""
+
+
+@pytest.fixture(autouse=True)
+def kicks(request, monkeypatch) -> list:
+    """Record delivery kicks instead of publishing them (unless `real_kick` is requested),
+    so that no test leaves messages in a shared broker."""
+    calls: list = []
+    if "real_kick" not in request.fixturenames:
+        monkeypatch.setattr(notification_services, "_publish_kick", lambda: calls.append("kick"))
+    return calls
 
 
 @pytest.fixture

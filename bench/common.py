@@ -1,0 +1,101 @@
+"""Shared set-up for the benchmarks: a PostgreSQL database of their own, timing, results.
+
+Every benchmark measures its subject and a baseline in the same run and reports
+the ratio, because absolute times drift on shared machines.
+"""
+
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
+
+
+def setup_django() -> None:
+    """Point Django at the benchmark database (created if missing) and migrate it."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DATABASE_URL", os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://localhost/")
+    # Production-like: no per-query debug logging inflating the timings.
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x9Q2" * 12)
+    _create_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _create_database(url: str) -> None:
+    import psycopg2
+    from dj_database_url import parse
+
+    config = parse(url)
+    if "postgresql" not in config["ENGINE"]:
+        raise SystemExit("the benchmarks need PostgreSQL: set BENCH_DATABASE_URL")
+    admin = psycopg2.connect(
+        dbname="postgres", user=config["USER"], host=config["HOST"], port=config["PORT"] or 5432
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
+    admin.close()
+
+
+@contextmanager
+def timed():
+    """with timed() as t: ...; t.seconds"""
+
+    class Timer:
+        seconds = 0.0
+
+    timer = Timer()
+    start = time.perf_counter()
+    try:
+        yield timer
+    finally:
+        timer.seconds = time.perf_counter() - start
+
+
+class QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+@contextmanager
+def counted_queries():
+    """Count the SQL statements Django sends inside the block (without keeping them)."""
+    from django.db import connection
+
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        yield counter
+
+
+def record(name: str, figures: dict) -> None:
+    """Merge one benchmark's figures into bench/results/latest.json and print them."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[name] = figures
+    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2, sort_keys=True))
+    width = max(len(key) for key in figures)
+    print(f"\n{name}")
+    for key, value in figures.items():
+        shown = (
+            f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        )
+        print(f"  {key.ljust(width)}  {shown}")

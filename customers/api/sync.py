@@ -1,0 +1,218 @@
+"""The sync feed: `GET /api/v1/customers/sync/?cursor=…&limit=…`.
+
+A client walks the archives it may see page by page, keeps the last `next`
+cursor, and later asks again with it to get only what changed since: changed
+archives in full, deleted ones as tombstones `{"number": …, "deleted": true}`.
+
+Design
+------
+Every write to a customer row, and every insert, update or delete of one of
+its contacts, stamps the customer row's `sync_stamp` (database triggers, see
+migration customers 0003, so the admin, `bulk_update()`, `queryset.update()`
+and raw SQL are stamped too). The feed is ordered by `(sync_stamp, id)` and
+the cursor is the last `(sync_stamp, id)` returned (index
+`customer_sync_stamp_id`), so a page costs the same wherever it starts.
+
+The trap of ordering by a timestamp or a sequence taken at write time is that
+transactions commit in another order than they took their values: a reader
+can pass value 101, committed, while 100 is still running; when 100 commits,
+every later call starts after 101 and 100 is lost. The stamp avoids it:
+
+- PostgreSQL: the stamp is the id of the writing transaction
+  (`pg_current_xact_id()`). The feed returns only rows whose stamp is below
+  the `xmin` of the query's own snapshot (`pg_snapshot_xmin(pg_current_snapshot())`):
+  every transaction with an id below xmin has finished, and any transaction
+  that writes later gets a larger id than any running now. Rows of a
+  transaction still open (and of any transaction that started writing after
+  it) wait until it ends and then appear in a later call, after the cursor.
+  A long-open writing transaction therefore delays the feed (never loses
+  rows): writes stay short.
+- SQLite: writers run one at a time (IMMEDIATE transactions), so a counter
+  bumped by the triggers inside the writing transaction hands out stamps in
+  commit order; everything committed is final.
+
+A row written several times carries its last stamp and appears once per
+call, in its latest state. Scoping is the pages': `visible_to(user)` over
+live and deleted archives alike, so tombstones come for archives the user
+can see. An archive that leaves the user's scope (moved to another station
+or manager) simply stops appearing; no tombstone is sent for it.
+
+Speed: no serializer per row. One query reads the page with `.values()`
+(units and manager joined, the snapshot bound computed inside it), one more
+reads the page's contacts; then the rows are built as dicts, in the same
+shape as the detail response plus `"deleted": false`.
+"""
+
+import base64
+import binascii
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from accounts.models import User
+from customers.api.serializers import CONTACT_FIELDS, mask_contact_phones
+from customers.models import SENSITIVITY_FLAGS, Contact, Customer
+
+MAX_LIMIT = 1000
+
+_PLAIN_FIELDS = (
+    "id",
+    "number",
+    "name",
+    "kind",
+    "segment",
+    "voltage",
+    "address",
+)
+_FLAG_FIELDS = ("vip_tier", *SENSITIVITY_FLAGS, "wechat_bound")
+_TAIL_FIELDS = ("verified_at", "completeness", "notes", "created_at", "updated_at", "version")
+_UNITS = ("station", "district", "line")
+_VALUES = (
+    *_PLAIN_FIELDS,
+    *(f"{unit}{suffix}" for unit in _UNITS for suffix in ("_id", "__code", "__name")),
+    "manager_id",
+    "manager__username",
+    "manager__real_name",
+    *_FLAG_FIELDS,
+    *_TAIL_FIELDS,
+    "deleted_at",
+    "sync_stamp",
+)
+
+
+@dataclass(frozen=True)
+class SyncCursor:
+    """A position in the feed: after the row (stamp, id). Opaque to clients."""
+
+    stamp: int = 0
+    id: int = 0
+
+    _PREFIX = "1:"
+
+    def encode(self) -> str:
+        raw = f"{self._PREFIX}{self.stamp}:{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> "SyncCursor":
+        """Raises ValueError for anything that is not a cursor this feed handed out."""
+        if not value:
+            return cls()
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValueError("not a sync cursor") from None
+        if not raw.startswith(cls._PREFIX):
+            raise ValueError("not a sync cursor")
+        stamp, _sep, pk = raw.removeprefix(cls._PREFIX).partition(":")
+        if not (stamp.isdigit() and pk.isdigit()):
+            raise ValueError("not a sync cursor")
+        return cls(stamp=int(stamp), id=int(pk))
+
+
+def _column(name: str) -> str:
+    return f"{connection.ops.quote_name(Customer._meta.db_table)}.{connection.ops.quote_name(name)}"
+
+
+def _after(cursor: SyncCursor) -> RawSQL:
+    # A row-value comparison, so the index on (sync_stamp, id) gives the start of the page directly.
+    sql = f"({_column('sync_stamp')}, {_column('id')}) > (%s, %s)"
+    return RawSQL(sql, (cursor.stamp, cursor.id), output_field=BooleanField())
+
+
+def _finished_writes() -> RawSQL | None:
+    """Rows whose writing transaction has certainly ended (None: every committed row is final)."""
+    if connection.vendor != "postgresql":
+        return None
+    sql = f"{_column('sync_stamp')} < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    return RawSQL(sql, (), output_field=BooleanField())
+
+
+def sync_queryset(*, user: User, cursor: SyncCursor) -> QuerySet:
+    queryset = Customer.all_objects.visible_to(user).filter(_after(cursor))
+    finished = _finished_writes()
+    if finished is not None:
+        queryset = queryset.filter(finished)
+    return queryset.order_by("sync_stamp", "id")
+
+
+def _moment(value: datetime | None) -> str | None:
+    """As DRF's DateTimeField writes it: local time, ISO 8601."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _unit(row: dict[str, Any], unit: str) -> dict[str, Any] | None:
+    pk = row[f"{unit}_id"]
+    if pk is None:
+        return None
+    return {"id": pk, "code": row[f"{unit}__code"], "name": row[f"{unit}__name"]}
+
+
+def _build(row: dict[str, Any], contacts: list[dict[str, Any]], user: User) -> dict[str, Any]:
+    data: dict[str, Any] = {name: row[name] for name in _PLAIN_FIELDS}
+    for unit in _UNITS:
+        data[unit] = _unit(row, unit)
+    manager_id = row["manager_id"]
+    data["manager"] = (
+        None
+        if manager_id is None
+        else {
+            "id": manager_id,
+            "username": row["manager__username"],
+            "name": row["manager__real_name"] or row["manager__username"],
+        }
+    )
+    for name in _FLAG_FIELDS:
+        data[name] = row[name]
+    data["verified_at"] = _moment(row["verified_at"])
+    data["completeness"] = row["completeness"]
+    data["notes"] = row["notes"]
+    data["created_at"] = _moment(row["created_at"])
+    data["updated_at"] = _moment(row["updated_at"])
+    data["version"] = row["version"]
+    if not Customer(manager_id=manager_id).owned_by(user):
+        mask_contact_phones(contacts)
+    data["contacts"] = contacts
+    data["deleted"] = False
+    return data
+
+
+def sync_page(*, user: User, cursor: SyncCursor, limit: int) -> dict[str, Any]:
+    """One page of the feed after `cursor`: `{"results": [...], "next": "<cursor>", "has_more": bool}`.
+
+    `next` is the cursor to send next time (the given one again when nothing
+    new is finished yet). `has_more` says the page was full: call again now.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    rows = list(sync_queryset(user=user, cursor=cursor).values(*_VALUES)[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+
+    live_ids = [row["id"] for row in rows if row["deleted_at"] is None]
+    contacts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if live_ids:
+        for contact in (
+            Contact.objects.filter(customer_id__in=live_ids)
+            .order_by("customer_id", "-is_primary", "id")
+            .values("customer_id", *CONTACT_FIELDS)
+        ):
+            contacts[contact.pop("customer_id")].append(contact)
+
+    results = [
+        {"number": row["number"], "deleted": True}
+        if row["deleted_at"] is not None
+        else _build(row, contacts[row["id"]], user)
+        for row in rows
+    ]
+    last = SyncCursor(stamp=rows[-1]["sync_stamp"], id=rows[-1]["id"]) if rows else cursor
+    return {"results": results, "next": last.encode(), "has_more": has_more}

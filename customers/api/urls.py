@@ -1,0 +1,15 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from customers.api import views
+
+app_name = "customers-api"
+
+router = SimpleRouter()
+router.register("customers", views.CustomerViewSet, basename="customer")
+
+urlpatterns = [
+    path("customers/sync/", views.CustomerSyncView.as_view(), name="customer-sync"),
+    path("customers/bulk/", views.CustomerBulkView.as_view(), name="customer-bulk"),
+    *router.urls,
+]

@@ -1,0 +1,193 @@
+"""The customer archive over REST. Views declare; serializers shape; customers.services decides."""
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.api.etag import ETagMixin
+from crm.api.idempotency import IdempotentCreateMixin, respond_idempotently
+from crm.api.pagination import KeysetPagination
+from crm.api.schema import IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, error_responses, etag_header
+from crm.api.scoping import ScopedQuerysetMixin
+from customers import services
+from customers.api import bulk, sync
+from customers.api.filtersets import CustomerFilterSet
+from customers.api.serializers import (
+    BulkResultSerializer,
+    CustomerSerializer,
+    CustomerWriteSerializer,
+    SyncCustomerSerializer,
+    SyncTombstoneSerializer,
+    customer_queryset,
+)
+
+_WRITE_ERRORS = error_responses(400, 401, 403, 404, 412, 429)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List customers",
+        description="Visible live archives, newest first, keyset-paginated (follow `next`).",
+        responses={200: CustomerSerializer(many=True), **error_responses(400, 401, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a customer by number",
+        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
+        responses={
+            200: CustomerSerializer,
+            304: OpenApiResponse(description="Not modified: the If-None-Match ETag is current."),
+            **error_responses(401, 404, 429),
+        },
+    ),
+    create=extend_schema(
+        summary="Open a customer archive",
+        description="Contacts may be given in the same request. The customer number is fixed once created.",
+        request=CustomerWriteSerializer,
+        parameters=[IDEMPOTENCY_KEY, etag_header(201)],
+        responses={201: CustomerSerializer, **error_responses(400, 401, 403, 422, 429)},
+    ),
+    update=extend_schema(
+        summary="Change a customer (all writable fields)",
+        description="Fields left out stay as they are; `contacts`, when given, replaces the contact set.",
+        request=CustomerWriteSerializer,
+        parameters=[IF_MATCH, etag_header(200, 412)],
+        responses={200: CustomerSerializer, **_WRITE_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a customer",
+        description="`contacts`, when given, replaces the contact set.",
+        request=CustomerWriteSerializer,
+        parameters=[IF_MATCH, etag_header(200, 412)],
+        responses={200: CustomerSerializer, **_WRITE_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a customer archive",
+        description=(
+            "A soft delete: the archive leaves lists and pages and appears in the sync feed as a "
+            "tombstone. Only the owner, a supervisor of its unit or an administrator may delete (403)."
+        ),
+        parameters=[IF_MATCH, etag_header(412)],
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 403, 404, 412, 429)},
+    ),
+)
+class CustomerViewSet(ScopedQuerysetMixin, ETagMixin, IdempotentCreateMixin, viewsets.ModelViewSet):
+    """Customer archives (客户档案) the user may see, looked up by customer number."""
+
+    queryset = customer_queryset()
+    lookup_field = "number"
+    filterset_class = CustomerFilterSet
+    pagination_class = KeysetPagination
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return CustomerWriteSerializer
+        return CustomerSerializer
+
+    def perform_update(self, serializer):
+        serializer.save(if_match=self.if_match_versions(serializer.instance))
+
+    def perform_destroy(self, instance):
+        services.customer_soft_delete_if_unchanged(
+            customer=instance, user=self.request.user, expected_versions=self.if_match_versions(instance)
+        )
+
+
+class SyncQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The `next` of the previous call; empty or left out to start from the beginning.",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=sync.MAX_LIMIT,
+        help_text="Rows per page (default API_SYNC_PAGE_SIZE).",
+    )
+
+    def validate_cursor(self, value: str) -> sync.SyncCursor:
+        try:
+            return sync.SyncCursor.decode(value)
+        except ValueError:
+            raise serializers.ValidationError(_("无效的同步游标。")) from None
+
+
+class SyncPageSerializer(serializers.Serializer):
+    results = PolymorphicProxySerializer(
+        component_name="CustomerSyncRow",
+        serializers=[SyncCustomerSerializer, SyncTombstoneSerializer],
+        resource_type_field_name=None,
+        many=True,
+    )
+    next = serializers.CharField(help_text="Keep it and send it as `cursor` next time.")
+    has_more = serializers.BooleanField(help_text="The page was full: call again now.")
+
+
+SYNC_DESCRIPTION = """Walk every archive you may see, then keep up with changes.
+
+Start without `cursor`; call again with the `next` of each response while
+`has_more` is true. Keep the last `next`: a later call with it returns only
+what changed since (an archive changed several times comes once, in its
+latest state), including changes of its contacts. Deleted archives come as
+tombstones `{"number": "...", "deleted": true}` (a first walk may include
+tombstones of archives deleted long ago; skip the numbers you do not have).
+Other rows have the shape of `GET /api/v1/customers/{number}/` plus
+`"deleted": false`.
+
+Nothing is skipped: a change shows up only once its transaction has
+certainly finished, after every change that could still commit before it, so
+a cursor never passes over a change that commits late. Rows come in a stable
+order; the cursor is opaque.
+"""
+
+
+class CustomerSyncView(APIView):
+    """The archive's change feed (see customers.api.sync)."""
+
+    @extend_schema(
+        operation_id="customers_sync",
+        summary="Sync the customer archive",
+        description=SYNC_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False),
+        ],
+        responses={200: SyncPageSerializer, **error_responses(400, 401, 429)},
+    )
+    def get(self, request):
+        query = SyncQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit = query.validated_data.get("limit") or settings.API_SYNC_PAGE_SIZE
+        return Response(sync.sync_page(user=request.user, cursor=query.validated_data["cursor"], limit=limit))
+
+
+class CustomerBulkView(APIView):
+    """Upsert by customer number (see customers.api.bulk)."""
+
+    @extend_schema(
+        operation_id="customers_bulk_upsert",
+        summary="Create or change up to 1,000 customers by number",
+        description=bulk.__doc__,
+        request=CustomerWriteSerializer(many=True),
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: BulkResultSerializer, **error_responses(400, 401, 422, 429)},
+    )
+    def post(self, request):
+        context = {"request": request, "view": self, "format": self.format_kwarg}
+        return respond_idempotently(
+            request,
+            lambda: Response(
+                bulk.customer_bulk_upsert(items=request.data, context=context), status=status.HTTP_200_OK
+            ),
+        )

@@ -1,0 +1,55 @@
+from django.contrib import admin
+
+from groups.models import Broadcast, GroupMessage, Membership, ReplyTemplate, ServiceGroup
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    can_delete = False
+    readonly_fields = ("contact", "user", "joined_at", "left_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ServiceGroup)
+class ServiceGroupAdmin(admin.ModelAdmin):
+    """Read-mostly: rules of a group's shape live in groups.services."""
+
+    list_display = ("name", "kind", "owner", "org_unit", "district", "line", "created_at", "archived_at")
+    list_filter = ("kind", "archived_at")
+    search_fields = ("name", "owner__real_name", "external_id")
+    list_select_related = ("owner", "org_unit", "district", "line")
+    raw_id_fields = ("owner", "district", "line", "created_by")
+    inlines = [MembershipInline]
+
+
+@admin.register(GroupMessage)
+class GroupMessageAdmin(admin.ModelAdmin):
+    list_display = ("group", "sender_name", "sent_at", "is_inquiry", "response_due_at", "answered_at")
+    list_filter = ("is_inquiry", "sender_kind")
+    search_fields = ("text", "sender_name", "external_id", "ticket_number")
+    list_select_related = ("group",)
+    readonly_fields = [field.name for field in GroupMessage._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    list_display = ("title", "topic", "created_by", "scheduled_at", "published_at", "personal_notices")
+    list_filter = ("topic",)
+    search_fields = ("title", "body")
+    readonly_fields = ("published_at", "personal_notices")
+    raw_id_fields = ("created_by",)
+    filter_horizontal = ("groups",)
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    list_display = ("title", "category", "org_unit", "created_by", "use_count")
+    list_filter = ("category",)
+    search_fields = ("title", "body")
+    readonly_fields = ("use_count",)

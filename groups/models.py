@@ -1,0 +1,473 @@
+"""Customer service groups (客户群, seed 000 §02): who is in them, what is said, what is sent.
+
+Every model here a user can see has `visible_to(user)`: groups through their
+owner and org unit, members and messages through their group, broadcasts
+through their author and unit, reply templates down the unit's subtree.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import OrgUnit, ancestor_paths
+from accounts.scoping import ScopedQuerySet
+from customers.models import Contact, Customer, District, Line
+
+
+class GroupKind(models.TextChoices):
+    VIP = "vip", _("VIP客户群")
+    DISTRICT = "district", _("台区群")
+    LINE = "line", _("线路群")
+    PUBLIC = "public", _("公共服务群")
+
+
+class ServiceGroupQuerySet(ScopedQuerySet):
+    scope_owner_field = "owner"
+    scope_unit_field = "org_unit"
+
+    def active(self) -> "ServiceGroupQuerySet":
+        return self.filter(archived_at__isnull=True)
+
+
+class ServiceGroup(models.Model):
+    """A WeChat customer group a manager runs (or, for 公共服务群, has joined).
+
+    "谁建群谁负责": the owner answers for the group; rules are set when it is
+    created. A 台区群 belongs to one transformer district, a 线路群 to one line.
+    """
+
+    name = models.CharField(_("群名称"), max_length=100)
+    kind = models.CharField(_("群类型"), max_length=16, choices=GroupKind.choices)
+    audience = models.CharField(
+        _("服务对象"),
+        max_length=100,
+        blank=True,
+        help_text=_("VIP客户群按客户类别建立，例如：大工业客户、重要客户。"),
+    )
+    host_organization = models.CharField(
+        _("建群单位"),
+        max_length=100,
+        blank=True,
+        help_text=_("公共服务群由当地政府、村“两委”或社区居委会组建，请填写组建单位。"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("负责人"),
+        on_delete=models.PROTECT,
+        related_name="service_groups",
+    )
+    org_unit = models.ForeignKey(
+        OrgUnit, verbose_name=_("所属单位"), on_delete=models.PROTECT, related_name="service_groups"
+    )
+    district = models.ForeignKey(
+        District,
+        verbose_name=_("台区"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_groups",
+    )
+    line = models.ForeignKey(
+        Line,
+        verbose_name=_("线路"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_groups",
+    )
+    rules = models.TextField(_("群规"))
+    announcement = models.TextField(_("群公告"), blank=True)
+    external_id = models.CharField(
+        _("外部群号"), max_length=64, blank=True, help_text=_("微信群的原始标识，用于消息同步。")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("建群人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("建群时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    archived_at = models.DateTimeField(_("归档时间"), null=True, blank=True)
+
+    objects = ServiceGroupQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("客户群")
+        verbose_name_plural = _("客户群")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=GroupKind.DISTRICT, district__isnull=False, line__isnull=True)
+                    | Q(kind=GroupKind.LINE, line__isnull=False, district__isnull=True)
+                    | Q(kind__in=[GroupKind.VIP, GroupKind.PUBLIC], district__isnull=True, line__isnull=True)
+                ),
+                name="servicegroup_area_fits_kind",
+                violation_error_message=_("台区群须选择台区，线路群须选择线路，其他群不关联台区或线路。"),
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="servicegroup_unique_external_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "archived_at"], name="servicegroup_owner"),
+            models.Index(fields=["org_unit", "archived_at"], name="servicegroup_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def area(self) -> District | Line | None:
+        return self.district or self.line
+
+
+class MembershipQuerySet(ScopedQuerySet):
+    scope_owner_field = "group__owner"
+    scope_unit_field = "group__org_unit"
+
+    def active(self) -> "MembershipQuerySet":
+        return self.filter(left_at__isnull=True)
+
+
+class Membership(models.Model):
+    """One person in a group: a customer's contact or a staff member, never both."""
+
+    group = models.ForeignKey(
+        ServiceGroup, verbose_name=_("客户群"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("客户联系人"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="group_memberships",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("工作人员"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="group_memberships",
+    )
+    joined_at = models.DateTimeField(_("入群时间"), default=timezone.now)
+    left_at = models.DateTimeField(_("退群时间"), null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("群成员")
+        verbose_name_plural = _("群成员")
+        ordering = ["joined_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(contact__isnull=False, user__isnull=True)
+                | Q(contact__isnull=True, user__isnull=False),
+                name="membership_contact_xor_user",
+                violation_error_message=_("群成员须是客户联系人或工作人员之一。"),
+            ),
+            models.UniqueConstraint(
+                fields=["group", "contact"],
+                condition=Q(left_at__isnull=True, contact__isnull=False),
+                name="membership_one_active_per_contact",
+                violation_error_message=_("该联系人已在群中。"),
+            ),
+            models.UniqueConstraint(
+                fields=["group", "user"],
+                condition=Q(left_at__isnull=True, user__isnull=False),
+                name="membership_one_active_per_user",
+                violation_error_message=_("该工作人员已在群中。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.contact or self.user)
+
+    @property
+    def is_staff_member(self) -> bool:
+        return self.user_id is not None
+
+
+class GroupMessageQuerySet(ScopedQuerySet):
+    scope_owner_field = "group__owner"
+    scope_unit_field = "group__org_unit"
+
+    def inquiries(self) -> "GroupMessageQuerySet":
+        return self.filter(is_inquiry=True)
+
+    def unanswered(self) -> "GroupMessageQuerySet":
+        return self.filter(is_inquiry=True, answered_at__isnull=True)
+
+    def overdue(self, now=None) -> "GroupMessageQuerySet":
+        return self.unanswered().filter(response_due_at__lte=now or timezone.now())
+
+
+class GroupMessage(models.Model):
+    """One message in a group: a customer's, a staff member's, or a broadcast posted there.
+
+    A customer's inquiry (咨询/诉求) runs against `response_due_at`, fixed when
+    it is recorded (see groups.health.response_due_at); the first staff reply
+    that answers it sets `answer`, `answered_at` and `response_seconds`.
+    """
+
+    class SenderKind(models.TextChoices):
+        CUSTOMER = "customer", _("客户")
+        STAFF = "staff", _("工作人员")
+
+    group = models.ForeignKey(
+        ServiceGroup, verbose_name=_("客户群"), on_delete=models.CASCADE, related_name="messages"
+    )
+    sender_kind = models.CharField(_("发送方"), max_length=8, choices=SenderKind.choices)
+    sender_contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("客户联系人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="group_messages",
+    )
+    # Kept beside the contact so the message stays the customer's (for a work
+    # order, for the one-to-one rule) even if the contact is removed later.
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("客户"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="group_messages",
+    )
+    sender_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("工作人员"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="group_messages",
+    )
+    sender_name = models.CharField(_("发送人"), max_length=100)
+    text = models.TextField(_("内容"))
+    sent_at = models.DateTimeField(_("发送时间"), default=timezone.now)
+    external_id = models.CharField(
+        _("原始消息号"), max_length=64, blank=True, help_text=_("同一群内不重复，重复导入不会产生两条。")
+    )
+    is_inquiry = models.BooleanField(_("咨询/诉求"), default=False)
+    response_due_at = models.DateTimeField(_("回复时限"), null=True, blank=True)
+    answer = models.ForeignKey(
+        "self",
+        verbose_name=_("回复消息"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="answered_inquiries",
+    )
+    answered_at = models.DateTimeField(_("回复时间"), null=True, blank=True)
+    response_seconds = models.PositiveIntegerField(_("响应时长(秒)"), null=True, blank=True)
+    # Set by the reminder scan so each reminder is decided once.
+    owner_reminded = models.BooleanField(_("已提醒群主"), default=False)
+    supervisors_alerted = models.BooleanField(_("已告警主管"), default=False)
+    broadcast = models.ForeignKey(
+        "Broadcast",
+        verbose_name=_("群发"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="group_messages",
+    )
+    # The work order made from this message (groups never import tickets:
+    # the number is the link).
+    ticket_number = models.CharField(_("工单编号"), max_length=20, blank=True)
+    created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("记录人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = GroupMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("群消息")
+        verbose_name_plural = _("群消息")
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "external_id"],
+                condition=~Q(external_id=""),
+                name="groupmessage_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_inquiry=False) | Q(sender_kind="customer"),
+                name="groupmessage_inquiry_from_customer",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | Q(is_inquiry=True),
+                name="groupmessage_answer_only_inquiry",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["group", "sent_at"], name="groupmessage_group_sent"),
+            models.Index(fields=["group", "sender_user", "sent_at"], name="groupmessage_group_speaker"),
+            models.Index(
+                fields=["response_due_at"],
+                condition=Q(is_inquiry=True, answered_at__isnull=True),
+                name="groupmessage_unanswered_due",
+            ),
+            models.Index(fields=["customer", "group"], name="groupmessage_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender_name}: {self.text[:30]}"
+
+    @property
+    def is_from_customer(self) -> bool:
+        return self.sender_kind == self.SenderKind.CUSTOMER
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None
+
+
+class BroadcastTopic(models.TextChoices):
+    PRICE_POLICY = "price_policy", _("电价政策")
+    SAFETY = "safety", _("安全用电")
+    SAVING = "saving", _("节能用电")
+    OUTAGE = "outage", _("停电信息")
+    CHANNELS = "channels", _("服务渠道")
+    OTHER = "other", _("其他")
+
+
+class BroadcastQuerySet(ScopedQuerySet):
+    scope_owner_field = "created_by"
+    scope_unit_field = "org_unit"
+
+    def due(self, now=None) -> "BroadcastQuerySet":
+        """Scheduled broadcasts whose time has come and that nobody has published yet."""
+        return self.filter(published_at__isnull=True, scheduled_at__lte=now or timezone.now())
+
+
+class Broadcast(models.Model):
+    """群发/朋友圈: valuable content sent to groups (seed 000 §01, §02 四).
+
+    Important customers in the target groups are always told one-to-one as
+    well (seed 000 §01/§03); see groups.services.broadcast_publish.
+    """
+
+    topic = models.CharField(_("主题"), max_length=16, choices=BroadcastTopic.choices)
+    title = models.CharField(_("标题"), max_length=100)
+    body = models.TextField(_("正文"))
+    groups = models.ManyToManyField(ServiceGroup, verbose_name=_("目标客户群"), related_name="broadcasts")
+    scheduled_at = models.DateTimeField(_("计划发布时间"), null=True, blank=True)
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    forward_to_important = models.BooleanField(
+        _("点对点转发重点客户"),
+        default=True,
+        help_text=_("高敏、重要、重点关注、特殊、敏感及VIP客户另行单独发送，不只发群消息。"),
+    )
+    personal_notices = models.PositiveIntegerField(_("点对点发送数"), default=0)
+    org_unit = models.ForeignKey(
+        OrgUnit, verbose_name=_("所属单位"), on_delete=models.PROTECT, related_name="broadcasts"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("发布人"),
+        on_delete=models.PROTECT,
+        related_name="broadcasts",
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+
+    objects = BroadcastQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("群发")
+        verbose_name_plural = _("群发")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["published_at", "scheduled_at"], name="broadcast_due")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+
+class ReplyCategory(models.TextChoices):
+    BILLING = "billing", _("电费电价")
+    OUTAGE = "outage", _("停电报修")
+    EXPANSION = "expansion", _("业扩报装")
+    SAFETY = "safety", _("安全用电")
+    CHANNELS = "channels", _("服务渠道")
+    SOOTHING = "soothing", _("情绪安抚")
+    OTHER = "other", _("其他")
+
+
+class ReplyTemplateQuerySet(ScopedQuerySet):
+    scope_owner_field = "created_by"
+    scope_unit_field = "org_unit"
+
+    def visible_to(self, user) -> "ReplyTemplateQuerySet":
+        """A template is shared down its unit's subtree: a user sees those of
+        their own unit and every unit above it, and their own; a supervisor
+        also sees those of the units below."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        if not user.org_unit_id:
+            return self.none()
+        path = user.org_unit.path
+        shared = Q(org_unit__path__in=ancestor_paths(path)) | Q(created_by=user)
+        if user.is_supervisor:
+            shared |= Q(org_unit__path__startswith=path)
+        return self.filter(shared)
+
+
+class ReplyTemplate(models.Model):
+    """话术库: a reply worth reusing (seed 000 §04 “微”攻略)."""
+
+    title = models.CharField(_("标题"), max_length=100)
+    body = models.TextField(_("话术内容"))
+    category = models.CharField(_("分类"), max_length=16, choices=ReplyCategory.choices)
+    org_unit = models.ForeignKey(
+        OrgUnit,
+        verbose_name=_("共享单位"),
+        on_delete=models.PROTECT,
+        related_name="reply_templates",
+        help_text=_("本单位及下级单位的人员都可使用。"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reply_templates",
+    )
+    use_count = models.PositiveIntegerField(_("使用次数"), default=0)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+
+    objects = ReplyTemplateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("话术")
+        verbose_name_plural = _("话术库")
+        ordering = ["-use_count", "title", "id"]
+
+    def __str__(self) -> str:
+        return self.title

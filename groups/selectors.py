@@ -1,0 +1,485 @@
+"""Reads of service groups shared by pages, scans and (later) the API.
+
+Everything starts from `visible_to(user)`, so a group out of the user's scope
+is absent from lists and answers 404 on its pages.
+
+Health figures (seed 000 §02 三, "有求必应", never a 僵尸群) are computed in
+SQL: one GROUP BY over the groups' messages gives every figure of every group
+in the list, so a page of 3 groups and one of 300 cost the same queries.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import OrgUnit, User
+from customers.models import Contact, Customer, District, Line
+from groups.aggregates import Median
+from groups.models import (
+    Broadcast,
+    GroupKind,
+    GroupMessage,
+    Membership,
+    ReplyTemplate,
+    ServiceGroup,
+)
+
+MESSAGE_LOG_SIZE = 200
+TEMPLATE_SEARCH_LIMIT = 10
+
+# Sort keys of the group list: name → (expression ascending, nulls sort as "worst").
+SORTS = {
+    "name": "name",
+    "inquiries": "inquiries_recent",
+    "in_time": "in_time_share",
+    "median": "median_response_seconds",
+    "unanswered": "unanswered_now",
+    "silent": "silent_since",
+}
+DEFAULT_SORT = "-unanswered"
+
+
+# --- Choices a user may pick from -------------------------------------------------
+
+
+def districts_for(user: User) -> QuerySet[District]:
+    return District.objects.visible_to(user).select_related("station").order_by("code")
+
+
+def lines_for(user: User) -> QuerySet[Line]:
+    return Line.objects.visible_to(user).select_related("station").order_by("code")
+
+
+def owners_for(user: User) -> QuerySet[User]:
+    """Who the user may make responsible for a group: themselves, or for a
+    supervisor or administrator any active user of their subtree."""
+    users = User.objects.filter(is_active=True, org_unit__isnull=False).select_related("org_unit")
+    if not user.is_authenticated or not user.is_active:
+        return users.none()
+    if user.is_administrator:
+        return users.order_by("real_name", "id")
+    if user.is_supervisor and user.org_unit_id:
+        return users.filter(org_unit__path__startswith=user.org_unit.path).order_by("real_name", "id")
+    return users.filter(pk=user.pk)
+
+
+def template_units_for(user: User) -> QuerySet[OrgUnit]:
+    """Units a user may share a reply template with: their own unit, or for a
+    supervisor any unit of their subtree; every unit for an administrator."""
+    units = OrgUnit.objects.order_by("path")
+    if not user.is_authenticated or not user.is_active:
+        return units.none()
+    if user.is_administrator:
+        return units
+    if not user.org_unit_id:
+        return units.none()
+    if user.is_supervisor:
+        return units.subtree_of(user.org_unit)
+    return units.filter(pk=user.org_unit_id)
+
+
+# --- Health ----------------------------------------------------------------------------
+
+
+def health_window_start(now: datetime) -> datetime:
+    return now - timedelta(days=settings.GROUPS_HEALTH_DAYS)
+
+
+def silence_cutoff(now: datetime) -> datetime:
+    return now - timedelta(days=settings.GROUPS_ZOMBIE_SILENT_DAYS)
+
+
+def overdue_inquiry_exists(now: datetime) -> Exists:
+    return Exists(
+        GroupMessage.objects.filter(
+            group=OuterRef("pk"), is_inquiry=True, answered_at__isnull=True, response_due_at__lte=now
+        )
+    )
+
+
+def owner_last_spoke_q() -> Q:
+    return Q(messages__sender_user_id=F("owner_id"))
+
+
+def zombie_q(now: datetime) -> Q:
+    """A 僵尸群: an inquiry is past its deadline unanswered, or the owner has not
+    spoken in the group for GROUPS_ZOMBIE_SILENT_DAYS (counted from the group's
+    creation if they never did). A 公共服务群 belongs to someone else, so only
+    the first test applies to it. Needs `with_health()` annotations."""
+    silent = Q(silent_since__lt=silence_cutoff(now)) & ~Q(kind=GroupKind.PUBLIC)
+    return Q(overdue_now__gt=0) | silent
+
+
+def with_health(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[ServiceGroup]:
+    """Annotate each group's health, all in one GROUP BY over its messages:
+
+    - inquiries_recent: inquiries asked in the last GROUPS_HEALTH_DAYS days;
+    - inquiries_decided: of those, the answered ones and those past their deadline
+      (one still within its deadline counts neither for nor against the group);
+    - answered_in_time: of those, answered by their deadline;
+    - in_time_share: answered_in_time / inquiries_decided (NULL when none);
+    - median_response_seconds: median time to the answer of those answered;
+    - unanswered_now / overdue_now: inquiries waiting now / past their deadline;
+    - owner_last_spoke_at, silent_since (that, or the creation time), is_zombie.
+    """
+    since = health_window_start(now)
+    recent = Q(messages__is_inquiry=True, messages__sent_at__gte=since)
+    waiting = Q(messages__is_inquiry=True, messages__answered_at__isnull=True)
+    decided = Q(messages__answered_at__isnull=False) | Q(messages__response_due_at__lte=now)
+    return queryset.annotate(
+        inquiries_recent=Count("messages", filter=recent),
+        inquiries_decided=Count("messages", filter=recent & decided),
+        answered_in_time=Count(
+            "messages", filter=recent & Q(messages__answered_at__lte=F("messages__response_due_at"))
+        ),
+        median_response_seconds=Median(
+            "messages__response_seconds", filter=recent & Q(messages__answered_at__isnull=False)
+        ),
+        unanswered_now=Count("messages", filter=waiting),
+        overdue_now=Count("messages", filter=waiting & Q(messages__response_due_at__lte=now)),
+        owner_last_spoke_at=Max("messages__sent_at", filter=owner_last_spoke_q()),
+    ).annotate(
+        silent_since=Coalesce("owner_last_spoke_at", "created_at"),
+        in_time_share=Case(
+            When(inquiries_decided=0, then=Value(None)),
+            default=Cast("answered_in_time", FloatField()) / Cast("inquiries_decided", FloatField()),
+            output_field=FloatField(),
+        ),
+        is_zombie=Case(
+            When(zombie_q(now), then=Value(True)), default=Value(False), output_field=BooleanField()
+        ),
+    )
+
+
+def days_since(moment: datetime | None, now: datetime) -> int | None:
+    if moment is None:
+        return None
+    return max((now - moment).days, 0)
+
+
+def _decorate(group: ServiceGroup, now: datetime) -> ServiceGroup:
+    group.silent_days = days_since(group.silent_since, now)
+    group.owner_never_spoke = group.owner_last_spoke_at is None
+    group.zombie_reasons = zombie_reasons(group, now)
+    return group
+
+
+def zombie_reasons(group: ServiceGroup, now: datetime) -> list[str]:
+    """Why a group counts as a zombie, in words, from its `with_health()` annotations."""
+    reasons = []
+    if group.overdue_now:
+        reasons.append(_("%(count)d条咨询超时未回复") % {"count": group.overdue_now})
+    if group.kind != GroupKind.PUBLIC and group.silent_since < silence_cutoff(now):
+        reasons.append(
+            _("负责人已%(days)d天未在群内发言") % {"days": days_since(group.silent_since, now) or 0}
+        )
+    return reasons
+
+
+# --- The group list ---------------------------------------------------------------------
+
+
+@dataclass
+class GroupPage:
+    items: list[ServiceGroup] = field(default_factory=list)
+    number: int = 1
+    has_next: bool = False
+    sort: str = DEFAULT_SORT
+    filtered: bool = False
+    now: datetime | None = None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def group_queryset(*, user: User) -> QuerySet[ServiceGroup]:
+    return ServiceGroup.objects.visible_to(user).select_related(
+        "owner", "owner__org_unit", "org_unit", "district", "line"
+    )
+
+
+def _ordering(sort: str) -> tuple[str, list]:
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        sort, key = DEFAULT_SORT, DEFAULT_SORT.lstrip("-")
+    column = F(SORTS[key])
+    descending = sort.startswith("-")
+    # Groups without a figure (no inquiries yet) sort last either way.
+    expression = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
+    return sort, [expression, "name", "id"]
+
+
+def group_list(*, user: User, params: Mapping[str, Any], page_size: int | None = None) -> GroupPage:
+    """One page of the visible groups with their health figures.
+
+    Filters: q (name), kind, owner (a user id), zombie (1 / 0), archived (1
+    shows archived groups instead of active ones). sort: one of SORTS, a
+    leading "-" for descending (default: most unanswered first). The figures
+    are columns, so sorting and the zombie filter happen in SQL. Groups are a
+    small table (hundreds per county), so pages go by number (LIMIT/OFFSET,
+    no COUNT). One query per page.
+    """
+    size = page_size or settings.GROUPS_PAGE_SIZE
+    now = timezone.now()
+    queryset = group_queryset(user=user)
+    filtered = False
+    if params.get("archived") == "1":
+        queryset = queryset.filter(archived_at__isnull=False)
+        filtered = True
+    else:
+        queryset = queryset.active()
+    q = (params.get("q") or "").strip()
+    if q:
+        queryset = queryset.filter(name__icontains=q)
+        filtered = True
+    kind = params.get("kind")
+    if kind in GroupKind.values:
+        queryset = queryset.filter(kind=kind)
+        filtered = True
+    owner = _int(params.get("owner"))
+    if owner:
+        queryset = queryset.filter(owner_id=owner)
+        filtered = True
+    queryset = with_health(queryset, now)
+    zombie = params.get("zombie")
+    if zombie in ("1", "0"):
+        queryset = queryset.filter(zombie_q(now)) if zombie == "1" else queryset.exclude(zombie_q(now))
+        filtered = True
+    sort, ordering = _ordering(str(params.get("sort") or DEFAULT_SORT))
+    number = _int(params.get("page")) or 1
+    start = (number - 1) * size
+    rows = list(queryset.order_by(*ordering)[start : start + size + 1])
+    items = [_decorate(group, now) for group in rows[:size]]
+    return GroupPage(
+        items=items, number=number, has_next=len(rows) > size, sort=sort, filtered=filtered, now=now
+    )
+
+
+def owner_options(*, user: User) -> list[tuple[int, str]]:
+    """The owners of the groups the user sees, for the list's filter (one query)."""
+    rows = (
+        ServiceGroup.objects.visible_to(user)
+        .active()
+        .order_by("owner__real_name", "owner_id")
+        .values_list("owner_id", "owner__real_name", "owner__username")
+        .distinct()
+    )
+    return [(pk, real_name or username) for pk, real_name, username in rows]
+
+
+@dataclass
+class OwnerHealth:
+    owner: User
+    groups: int = 0
+    zombies: int = 0
+    inquiries_recent: int = 0
+    inquiries_decided: int = 0
+    answered_in_time: int = 0
+    median_response_seconds: float | None = None
+    unanswered_now: int = 0
+    last_spoke_at: datetime | None = None
+    silent_days: int | None = None
+
+    @property
+    def in_time_share(self) -> float | None:
+        return self.answered_in_time / self.inquiries_decided if self.inquiries_decided else None
+
+
+def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth]:
+    """Health per account manager over the active groups the user sees, most zombies first.
+
+    Three queries whatever the number of groups: the per-group zombie flags and
+    last words (one row per group), the inquiry figures grouped by owner (the
+    median computed in SQL), and the owners themselves.
+    """
+    now = now or timezone.now()
+    groups = ServiceGroup.objects.visible_to(user).active()
+    per_owner: dict[int, dict[str, Any]] = {}
+    for owner_id, is_zombie, last_spoke in with_health(groups, now).values_list(
+        "owner_id", "is_zombie", "owner_last_spoke_at"
+    ):
+        row = per_owner.setdefault(owner_id, {"groups": 0, "zombies": 0, "last_spoke_at": None})
+        row["groups"] += 1
+        row["zombies"] += int(bool(is_zombie))
+        if last_spoke and (row["last_spoke_at"] is None or last_spoke > row["last_spoke_at"]):
+            row["last_spoke_at"] = last_spoke
+    if not per_owner:
+        return []
+    since = health_window_start(now)
+    recent = Q(sent_at__gte=since)
+    figures = (
+        GroupMessage.objects.filter(group__in=groups, is_inquiry=True)
+        .order_by()
+        .values("group__owner_id")
+        .annotate(
+            inquiries_recent=Count("id", filter=recent),
+            inquiries_decided=Count(
+                "id", filter=recent & (Q(answered_at__isnull=False) | Q(response_due_at__lte=now))
+            ),
+            answered_in_time=Count("id", filter=recent & Q(answered_at__lte=F("response_due_at"))),
+            median_response_seconds=Median("response_seconds", filter=recent & Q(answered_at__isnull=False)),
+            unanswered_now=Count("id", filter=Q(answered_at__isnull=True)),
+        )
+    )
+    for row in figures:
+        per_owner[row.pop("group__owner_id")].update(row)
+    owners = User.objects.select_related("org_unit").in_bulk(list(per_owner))
+    result = []
+    for owner_id, row in per_owner.items():
+        health = OwnerHealth(owner=owners[owner_id], **row)
+        health.silent_days = days_since(health.last_spoke_at, now)
+        result.append(health)
+    result.sort(key=lambda h: (-h.zombies, -h.unanswered_now, h.owner.real_name, h.owner.pk))
+    return result
+
+
+# --- One group ---------------------------------------------------------------------------
+
+
+def group_for_action(*, user: User, pk: int) -> ServiceGroup:
+    """A visible group with what the permission checks read; 404 when out of scope."""
+    return get_object_or_404(
+        ServiceGroup.objects.visible_to(user).select_related("owner", "org_unit", "district", "line"), pk=pk
+    )
+
+
+def group_detail(*, user: User, pk: int) -> ServiceGroup:
+    """A visible group with its health, members and message log; 404 when out of scope.
+
+    A fixed number of queries: the group with its figures, its active members
+    (contacts with their customers, staff with their units), and the message
+    log — unanswered inquiries first, then the latest messages — with senders.
+    """
+    now = timezone.now()
+    members = Membership.objects.active().select_related("contact__customer", "user__org_unit")
+    queryset = with_health(group_queryset(user=user), now).prefetch_related(
+        Prefetch("memberships", queryset=members.order_by("joined_at", "id"), to_attr="member_list")
+    )
+    group = get_object_or_404(queryset, pk=pk)
+    _decorate(group, now)
+    group.staff_members = [m for m in group.member_list if m.user_id]
+    group.customer_members = [m for m in group.member_list if m.contact_id]
+    group.message_log = message_log(group=group, now=now)
+    return group
+
+
+def message_log(*, group: ServiceGroup, now: datetime, limit: int = MESSAGE_LOG_SIZE) -> list[GroupMessage]:
+    """Unanswered inquiries first (oldest deadline first), then the rest newest first."""
+    waiting = Q(is_inquiry=True, answered_at__isnull=True)
+    rows = list(
+        GroupMessage.objects.filter(group=group)
+        .select_related("customer", "sender_user__org_unit", "answer")
+        .annotate(
+            waiting=Case(When(waiting, then=Value(0)), default=Value(1)),
+        )
+        .order_by("waiting", Case(When(waiting, then=F("response_due_at"))).asc(), "-sent_at", "-id")[:limit]
+    )
+    for message in rows:
+        message.is_overdue = bool(
+            message.is_inquiry and message.answered_at is None and message.response_due_at <= now
+        )
+    return rows
+
+
+def message_for_action(*, user: User, pk: int, group: ServiceGroup | None = None) -> GroupMessage:
+    """A visible message (of `group` when given); 404 when out of scope."""
+    queryset = GroupMessage.objects.visible_to(user).select_related(
+        "group", "group__owner", "customer", "sender_contact"
+    )
+    if group is not None:
+        queryset = queryset.filter(group=group)
+    return get_object_or_404(queryset, pk=pk)
+
+
+def member_contacts(*, group: ServiceGroup) -> QuerySet[Contact]:
+    """The contacts who are in the group now: who a logged message may come from."""
+    return (
+        Contact.objects.filter(group_memberships__group=group, group_memberships__left_at__isnull=True)
+        .select_related("customer")
+        .order_by("customer__name", "name", "id")
+    )
+
+
+def customer_by_number(*, user: User, number: str) -> Customer | None:
+    number = (number or "").strip()
+    if not number:
+        return None
+    return Customer.objects.visible_to(user).filter(number=number).first()
+
+
+# --- Broadcasts and reply templates ---------------------------------------------------
+
+
+def broadcast_list(*, user: User, limit: int = 100) -> list[Broadcast]:
+    return list(
+        Broadcast.objects.visible_to(user)
+        .select_related("created_by")
+        .annotate(group_count=Count("groups"))
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def broadcast_detail(*, user: User, pk: int) -> Broadcast:
+    return get_object_or_404(
+        Broadcast.objects.visible_to(user)
+        .select_related("created_by", "org_unit")
+        .prefetch_related(
+            Prefetch("groups", queryset=ServiceGroup.objects.order_by("name"), to_attr="group_list")
+        ),
+        pk=pk,
+    )
+
+
+def broadcast_groups_for(user: User) -> QuerySet[ServiceGroup]:
+    """Active groups a user may send to: the ones they see."""
+    return ServiceGroup.objects.visible_to(user).active().order_by("name", "id")
+
+
+def reply_templates(*, user: User, q: str = "", category: str = "", limit: int | None = None):
+    queryset = ReplyTemplate.objects.visible_to(user).select_related("org_unit", "created_by")
+    q = (q or "").strip()
+    if q:
+        queryset = queryset.filter(Q(title__icontains=q) | Q(body__icontains=q))
+    if category:
+        queryset = queryset.filter(category=category)
+    queryset = queryset.order_by("-use_count", "title", "id")
+    return list(queryset[:limit] if limit else queryset)
+
+
+def reply_template_for_use(*, user: User, pk: int) -> ReplyTemplate:
+    return get_object_or_404(ReplyTemplate.objects.visible_to(user), pk=pk)

@@ -1,0 +1,65 @@
+"""The OpenAPI description is valid and documents every endpoint, its errors and its headers."""
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+
+OPERATIONS = {
+    ("/api/v1/customers/", "get"): {"200", "400", "401", "429"},
+    ("/api/v1/customers/", "post"): {"201", "400", "401", "403", "422", "429"},
+    ("/api/v1/customers/{number}/", "get"): {"200", "304", "401", "404", "429"},
+    ("/api/v1/customers/{number}/", "put"): {"200", "400", "401", "403", "404", "412", "429"},
+    ("/api/v1/customers/{number}/", "patch"): {"200", "400", "401", "403", "404", "412", "429"},
+    ("/api/v1/customers/{number}/", "delete"): {"204", "401", "403", "404", "412", "429"},
+    ("/api/v1/customers/sync/", "get"): {"200", "400", "401", "429"},
+    ("/api/v1/customers/bulk/", "post"): {"200", "400", "401", "422", "429"},
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_the_schema_is_valid_openapi_3(schema):
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_operation_documents_its_errors(schema, path, method):
+    operation = schema["paths"][path][method]
+
+    assert set(operation["responses"]) == OPERATIONS[path, method]
+
+
+def headers(operation: dict) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+
+
+def test_conditional_and_idempotent_requests_are_documented(schema):
+    detail = schema["paths"]["/api/v1/customers/{number}/"]
+
+    for method in ("put", "patch", "delete"):
+        assert "If-Match" in headers(detail[method])
+    assert "If-None-Match" in headers(detail["get"])
+    assert "ETag" in detail["get"]["responses"]["200"]["headers"]
+    assert "ETag" in detail["patch"]["responses"]["200"]["headers"]
+    assert "ETag" in detail["patch"]["responses"]["412"]["headers"]
+    assert "Idempotency-Key" in headers(schema["paths"]["/api/v1/customers/"]["post"])
+    assert "Idempotency-Key" in headers(schema["paths"]["/api/v1/customers/bulk/"]["post"])
+
+
+def test_the_list_documents_its_filters_and_cursor(schema):
+    names = {p["name"] for p in schema["paths"]["/api/v1/customers/"]["get"]["parameters"]}
+
+    assert {"cursor", "limit", "q", "station", "district", "line", "kind", "segment", "manager"} <= names
+    assert {"sensitive", "is_high_sensitivity", "vip_tier", "verified_before", "verified_after"} <= names
+    assert "updated_after" in names
+
+
+def test_the_schema_is_served(api, manager):
+    response = api(manager).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    validate_schema(response.json())

@@ -1,0 +1,51 @@
+"""Rate limits per user and per anonymous client; a broken throttle cache never fails a request."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.settings import api_settings
+
+from crm.api import throttling
+from tests.api.conftest import CUSTOMERS
+
+
+@pytest.fixture
+def low_rates(monkeypatch):
+    rates = {"anon": "2/min", "user": "3/min"}
+    for throttle in (throttling.AnonRateThrottle, throttling.UserRateThrottle):
+        monkeypatch.setattr(throttle, "THROTTLE_RATES", rates)
+    assert set(api_settings.DEFAULT_THROTTLE_CLASSES) == {
+        throttling.AnonRateThrottle,
+        throttling.UserRateThrottle,
+    }
+
+
+def test_a_user_over_the_rate_gets_429(api, manager, colleague, low_rates):
+    client = api(manager)
+
+    statuses = [client.get(CUSTOMERS).status_code for _n in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    response = client.get(CUSTOMERS)
+    assert "detail" in response.json()
+    assert int(response["Retry-After"]) > 0
+    assert api(colleague).get(CUSTOMERS).status_code == 200, "the rate is per user"
+
+
+def test_anonymous_clients_are_throttled_where_they_are_let_in(api, low_rates):
+    # Elsewhere a request without credentials stops at 401 before any throttle.
+    client = api()
+
+    statuses = [client.get("/api/schema/").status_code for _n in range(3)]
+
+    assert statuses == [200, 200, 429]
+
+
+def test_a_throttle_cache_that_is_down_lets_requests_through(api, manager, low_rates, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache server unreachable")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    client = api(manager)
+
+    assert [client.get(CUSTOMERS).status_code for _n in range(5)] == [200] * 5

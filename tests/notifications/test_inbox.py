@@ -1,0 +1,213 @@
+"""The inbox page: one's own in-app messages, newest first, read one or all."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from notifications.models import Notification
+from notifications.selectors import INBOX_PAGE_SIZE
+from notifications.services import notification_mark_read
+from tests.factories import NotificationFactory
+
+INBOX = reverse("notifications:inbox")
+
+
+def read_url(notification) -> str:
+    return reverse("notifications:read", args=[notification.pk])
+
+
+def test_it_lists_only_my_in_app_messages_newest_first(login, manager, colleague, outsider):
+    older = NotificationFactory(recipient=manager, subject="较早的提醒")
+    newer = NotificationFactory(recipient=manager, subject="最新的提醒")
+    NotificationFactory(recipient=colleague, subject="同事的提醒")
+    NotificationFactory(recipient=outsider, subject="外单位的提醒")
+    NotificationFactory(recipient=manager, subject="发给我的短信", channel=Notification.Channel.SMS)
+
+    response = login(manager).get(INBOX)
+
+    assert response.status_code == 200
+    assert [n.pk for n in response.context["items"]] == [newer.pk, older.pk]
+    content = response.content.decode()
+    assert content.index("最新的提醒") < content.index("较早的提醒")
+    assert "同事的提醒" not in content
+    assert "外单位的提醒" not in content
+    assert "发给我的短信" not in content
+
+
+def test_unread_messages_are_highlighted(login, manager):
+    unread = NotificationFactory(recipient=manager)
+    read = NotificationFactory(recipient=manager, read_at=timezone.now())
+
+    content = login(manager).get(INBOX).content.decode()
+
+    assert f'id="notification-{unread.pk}" data-unread="1"' in content
+    assert f'id="notification-{read.pk}">' in content
+
+
+def test_a_scheduled_message_appears_only_from_its_time(login, manager):
+    NotificationFactory(
+        recipient=manager, subject="明天的提醒", next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
+
+    response = login(manager).get(INBOX)
+
+    assert response.context["items"] == []
+    assert response.context.get("unread_notifications") == 0
+
+
+def test_it_pages_with_a_keyset_cursor(login, manager):
+    rows = [NotificationFactory(recipient=manager) for _ in range(INBOX_PAGE_SIZE + 5)]
+    client = login(manager)
+
+    first = client.get(INBOX)
+    cursor = first.context["next_before"]
+    second = client.get(INBOX, {"before": cursor})
+
+    newest_first = [row.pk for row in reversed(rows)]
+    assert [n.pk for n in first.context["items"]] == newest_first[:INBOX_PAGE_SIZE]
+    assert cursor == newest_first[INBOX_PAGE_SIZE - 1]
+    assert f"?before={cursor}" in first.content.decode()
+    assert [n.pk for n in second.context["items"]] == newest_first[INBOX_PAGE_SIZE:]
+    assert second.context["next_before"] is None
+    assert client.get(INBOX, {"before": "abc"}).context["items"][0].pk == newest_first[0]
+
+
+def test_an_empty_inbox_says_so(login, manager):
+    response = login(manager).get(INBOX)
+
+    assert response.status_code == 200
+    assert 'id="inbox-empty"' in response.content.decode()
+    assert "暂时没有消息" in response.content.decode()
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_page_runs_a_fixed_number_of_queries(login, manager, count, django_assert_max_num_queries):
+    for _ in range(count):
+        NotificationFactory(recipient=manager)
+    client = login(manager)
+
+    # session, user, the page of messages, the header's unread count and
+    # the unit on the header's identity card
+    with django_assert_max_num_queries(5):
+        assert client.get(INBOX).status_code == 200
+
+
+def test_marking_one_read_redirects_back(login, manager):
+    notification = NotificationFactory(recipient=manager)
+    other = NotificationFactory(recipient=manager)
+
+    response = login(manager).post(read_url(notification), {"next": f"{INBOX}?before=999"})
+
+    assert response.status_code == 302
+    assert response.url == f"{INBOX}?before=999"
+    notification.refresh_from_db()
+    other.refresh_from_db()
+    assert notification.read_at is not None
+    assert other.read_at is None
+
+
+def test_viewing_a_linked_message_marks_it_read_and_opens_the_link(login, manager):
+    notification = NotificationFactory(recipient=manager, link="/customers/?stale=1&manager=1")
+
+    response = login(manager).post(read_url(notification), {"next": notification.link})
+
+    assert response.url == "/customers/?stale=1&manager=1"
+    notification.refresh_from_db()
+    assert notification.read_at is not None
+
+
+def test_an_off_site_next_is_ignored(login, manager):
+    notification = NotificationFactory(recipient=manager)
+
+    response = login(manager).post(read_url(notification), {"next": "https://evil.example.com/"})
+
+    assert response.url == INBOX
+
+
+@pytest.mark.parametrize("persona", ["colleague", "outsider", "supervisor", "admin_user"])
+def test_someone_elses_message_answers_404(login, manager, persona, request):
+    notification = NotificationFactory(recipient=manager)
+
+    response = login(request.getfixturevalue(persona)).post(read_url(notification))
+
+    assert response.status_code == 404
+    notification.refresh_from_db()
+    assert notification.read_at is None
+    # The owner, sending the same request, succeeds.
+    assert login(manager).post(read_url(notification)).status_code == 302
+
+
+def test_mark_read_takes_only_post(login, manager):
+    notification = NotificationFactory(recipient=manager)
+
+    assert login(manager).get(read_url(notification)).status_code == 405
+    notification.refresh_from_db()
+    assert notification.read_at is None
+
+
+def test_mark_read_needs_the_csrf_token(manager):
+    notification = NotificationFactory(recipient=manager)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager)
+
+    assert client.post(read_url(notification)).status_code == 403
+    notification.refresh_from_db()
+    assert notification.read_at is None
+
+
+def test_mark_all_read_touches_only_my_inbox(login, manager, colleague):
+    mine = [NotificationFactory(recipient=manager) for _ in range(3)]
+    theirs = NotificationFactory(recipient=colleague)
+    later = NotificationFactory(recipient=manager, next_attempt_at=timezone.now() + timedelta(days=1))
+
+    response = login(manager).post(reverse("notifications:read_all"), follow=True)
+
+    assert response.redirect_chain == [(INBOX, 302)]
+    assert "已将 3 条消息标为已读" in response.content.decode()
+    assert Notification.objects.filter(pk__in=[n.pk for n in mine], read_at__isnull=True).count() == 0
+    theirs.refresh_from_db()
+    later.refresh_from_db()
+    assert theirs.read_at is None
+    assert later.read_at is None
+
+
+def test_the_header_shows_my_unread_count(login, manager, colleague):
+    NotificationFactory.create_batch(2, recipient=manager)
+    NotificationFactory(recipient=manager, read_at=timezone.now())
+    NotificationFactory(recipient=colleague)
+    client = login(manager)
+
+    response = client.get(INBOX)
+
+    assert response.context["unread_notifications"] == 2
+    assert '<span class="badge text-bg-danger" id="unread-count">2</span>' in response.content.decode()
+
+    client.post(reverse("notifications:read_all"))
+    response = client.get(INBOX)
+    assert response.context["unread_notifications"] == 0
+    assert 'id="unread-count"' not in response.content.decode()
+
+
+def test_an_anonymous_visitor_is_sent_to_login(client, manager):
+    notification = NotificationFactory(recipient=manager)
+
+    assert client.get(INBOX).status_code == 302
+    assert client.post(read_url(notification)).status_code == 302
+    notification.refresh_from_db()
+    assert notification.read_at is None
+
+
+def test_the_service_refuses_to_mark_someone_elses_message(manager, colleague):
+    notification = NotificationFactory(recipient=manager)
+
+    with pytest.raises(PermissionDenied):
+        notification_mark_read(notification=notification, user=colleague)
+
+    notification.refresh_from_db()
+    assert notification.read_at is None
+    assert notification_mark_read(notification=notification, user=manager) is True
+    assert notification_mark_read(notification=notification, user=manager) is False

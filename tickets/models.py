@@ -1,0 +1,461 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import OrgUnit
+from accounts.scoping import ScopedQuerySet
+from customers.models import Customer
+
+
+class Kind(models.TextChoices):
+    COMPLAINT = "complaint", _("投诉")
+    REPAIR = "repair", _("报修")
+    EXPANSION = "expansion", _("业扩报装")
+    INQUIRY = "inquiry", _("咨询")
+    SUGGESTION = "suggestion", _("意见建议")
+    PRAISE = "praise", _("表扬")
+
+
+class Category(models.TextChoices):
+    ATTITUDE = "attitude", _("服务态度")
+    SUPPLY_QUALITY = "supply_quality", _("供电质量")
+    OUTAGE = "outage", _("停电")
+    SAFETY = "safety", _("安全用电")
+    EXPANSION = "expansion", _("业扩报装")
+    BILLING = "billing", _("电费电价")
+    METERING = "metering", _("计量")
+    OTHER = "other", _("其他")
+
+
+class Source(models.TextChoices):
+    HOTLINE_95598 = "95598", _("95598")
+    HOTLINE_12345 = "12345", _("12345政务热线")
+    WECHAT_GROUP = "wechat_group", _("微信群")
+    WECHAT_PRIVATE = "wechat_private", _("微信私聊")
+    SERVICE_HALL = "hall", _("营业厅")
+    PHONE = "phone", _("电话")
+    VISIT = "visit", _("上门")
+
+
+class Urgency(models.IntegerChoices):
+    NORMAL = 0, _("普通")
+    URGENT = 1, _("紧急")
+    CRITICAL = 2, _("特急")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("新建/受理")
+    DISPATCHED = "dispatched", _("已派单")
+    SIGNED = "signed", _("已签收")
+    IN_PROGRESS = "in_progress", _("处理中")
+    RETURNED = "returned", _("已退回")
+    RESOLVED = "resolved", _("已办结")
+    VISITED = "visited", _("已回访")
+    ARCHIVED = "archived", _("已归档")
+
+
+# Statuses in which the order still runs against its resolve deadline.
+OPEN_STATUSES = (Status.NEW, Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS, Status.RETURNED)
+# Statuses in which nobody has signed for the order yet.
+UNSIGNED_STATUSES = (Status.NEW, Status.DISPATCHED, Status.RETURNED)
+
+
+class SlaPolicy(models.Model):
+    """How long an order may take, by kind, category and urgency.
+
+    Blank kind/category and a null urgency match anything; the most specific
+    active policy wins (see tickets.sla.policy_for). Service runs 24 hours a
+    day, every day (seed 001 §7(5)), so durations are wall-clock minutes.
+    """
+
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("工单类型"), max_length=16, choices=Kind.choices, blank=True)
+    category = models.CharField(_("业务分类"), max_length=16, choices=Category.choices, blank=True)
+    urgency = models.PositiveSmallIntegerField(_("紧急程度"), choices=Urgency.choices, null=True, blank=True)
+    sensitive_only = models.BooleanField(
+        _("仅适用于敏感/VIP客户"), default=False, help_text=_("为高敏、重要、VIP等客户设定更严格的时限。")
+    )
+    sign_minutes = models.PositiveIntegerField(_("签收时限(分钟)"))
+    resolve_minutes = models.PositiveIntegerField(_("办结时限(分钟)"))
+    warn_percent = models.PositiveSmallIntegerField(
+        _("预警点(%)"), default=80, help_text=_("已用时限达到该比例时提醒“即将超时”。")
+    )
+    return_visit_hours = models.PositiveIntegerField(_("回访时限(小时)"), default=24)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("时限策略")
+        verbose_name_plural = _("时限策略")
+        ordering = ["kind", "category", "urgency"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketQuerySet(ScopedQuerySet):
+    scope_owner_field = "assignee"
+    scope_unit_field = "org_unit"
+
+    def also_visible_to(self, user) -> Q:
+        """The customer's own account manager and the tracker of a transfer
+        keep seeing an order that moved to another unit."""
+        tracked = Transfer.objects.filter(ticket=OuterRef("pk"), tracker=user)
+        return Q(customer__manager=user) | Q(Exists(tracked))
+
+    def open(self) -> "TicketQuerySet":
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def overdue(self, now=None) -> "TicketQuerySet":
+        return self.open().filter(overdue_q(now or timezone.now()))
+
+    def near_deadline(self, now=None) -> "TicketQuerySet":
+        """Past the warning point of a running deadline, not yet overdue."""
+        now = now or timezone.now()
+        return self.open().filter(near_deadline_q(now) & ~overdue_q(now))
+
+
+def overdue_q(now) -> Q:
+    return Q(resolve_due_at__lte=now) | Q(status__in=UNSIGNED_STATUSES, sign_due_at__lte=now)
+
+
+def near_deadline_q(now) -> Q:
+    return Q(resolve_warn_at__lte=now) | Q(status__in=UNSIGNED_STATUSES, sign_warn_at__lte=now)
+
+
+class Ticket(models.Model):
+    number = models.CharField(_("工单编号"), max_length=20, unique=True, editable=False)
+    source = models.CharField(_("来源"), max_length=16, choices=Source.choices, default=Source.PHONE)
+    external_id = models.CharField(
+        _("外部单号"), max_length=64, blank=True, help_text=_("如95598工单号；同一来源不重复。")
+    )
+    kind = models.CharField(_("工单类型"), max_length=16, choices=Kind.choices)
+    category = models.CharField(
+        _("业务分类"), max_length=16, choices=Category.choices, default=Category.OTHER
+    )
+    urgency = models.PositiveSmallIntegerField(_("紧急程度"), choices=Urgency.choices, default=Urgency.NORMAL)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=16, blank=True)
+    title = models.CharField(_("标题"), max_length=200)
+    description = models.TextField(_("诉求内容"))
+    # 5W1H (seed 004 §2.2(2)): why, what, who, when, where, and how the
+    # customer wants it handled.
+    why = models.TextField(_("原因(Why)"), blank=True)
+    what = models.TextField(_("事项(What)"), blank=True)
+    who = models.CharField(_("相关人(Who)"), max_length=200, blank=True)
+    when = models.CharField(_("发生时间(When)"), max_length=100, blank=True)
+    where = models.CharField(_("地点(Where)"), max_length=200, blank=True)
+    how = models.TextField(_("客户期望(How)"), blank=True)
+
+    org_unit = models.ForeignKey(
+        OrgUnit, verbose_name=_("责任单位"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("处理人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("受理人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="opened_tickets",
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.NEW)
+    policy = models.ForeignKey(
+        SlaPolicy, verbose_name=_("时限策略"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # The SLA clock lives in these columns (ARCHITECTURE rule 3): the scan
+    # compares them with now() in SQL.
+    sign_warn_at = models.DateTimeField(_("签收预警时间"), null=True, blank=True)
+    sign_due_at = models.DateTimeField(_("签收时限"), null=True, blank=True)
+    resolve_warn_at = models.DateTimeField(_("办结预警时间"), null=True, blank=True)
+    resolve_due_at = models.DateTimeField(_("办结时限"), null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(_("升级级别"), default=0)
+    # When the next escalation is due, and how far apart escalations are:
+    # the scan raises the level with one UPDATE of these columns.
+    next_escalation_at = models.DateTimeField(_("下次升级时间"), null=True, blank=True)
+    escalation_step = models.DurationField(_("升级间隔"), null=True, blank=True)
+    # The clock restarts on transfer and reopening; reminders of an earlier
+    # round must not block those of the new one, so dedupe keys carry it.
+    sla_round = models.PositiveSmallIntegerField(_("计时轮次"), default=1)
+    sign_reminded = models.BooleanField(_("已提醒签收"), default=False)
+    resolve_warned = models.BooleanField(_("已预警"), default=False)
+    urge_count = models.PositiveIntegerField(_("催办次数"), default=0)
+
+    is_repeat = models.BooleanField(_("重复投诉"), default=False)
+    repeat_of = models.ForeignKey(
+        "self",
+        verbose_name=_("重复于"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="repeats",
+    )
+    related = models.ManyToManyField("self", verbose_name=_("关联工单"), blank=True, symmetrical=True)
+
+    class ResolutionKind(models.TextChoices):
+        DIRECT = "direct", _("直接解决")
+        EXAMPLE = "example", _("举例说明")
+        OPTIONS = "options", _("提供方案选择")
+
+    resolution_kind = models.CharField(
+        _("解决方式"), max_length=8, choices=ResolutionKind.choices, blank=True
+    )
+    resolution = models.TextField(_("处理结果"), blank=True)
+    commitment = models.TextField(_("服务承诺"), blank=True)
+    commitment_due = models.DateField(_("承诺完成日期"), null=True, blank=True)
+
+    signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    archived_at = models.DateTimeField(_("归档时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("受理时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    # Bumped by every service write; the ETag of the API resource.
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("工单")
+        verbose_name_plural = _("工单")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="ticket_unique_external_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "resolve_due_at"], name="ticket_status_resolve_due"),
+            models.Index(fields=["status", "sign_due_at"], name="ticket_status_sign_due"),
+            models.Index(fields=["org_unit", "status"], name="ticket_unit_status"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            models.Index(fields=["customer", "kind", "category", "created_at"], name="ticket_repeat_lookup"),
+            models.Index(fields=["next_escalation_at"], name="ticket_next_escalation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status not in UNSIGNED_STATUSES
+
+    @property
+    def running_due_at(self):
+        """The deadline the order runs against now: signing first, then resolving."""
+        if not self.is_open:
+            return None
+        if not self.is_signed and self.sign_due_at:
+            return min(self.sign_due_at, self.resolve_due_at or self.sign_due_at)
+        return self.resolve_due_at
+
+    def is_overdue(self, now=None) -> bool:
+        due = self.running_due_at
+        return due is not None and due <= (now or timezone.now())
+
+
+class TicketEvent(models.Model):
+    """One step on an order's timeline: who did what, when, from → to."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("受理")
+        DISPATCHED = "dispatched", _("派单")
+        SIGNED = "signed", _("签收")
+        STARTED = "started", _("开始处理")
+        RETURNED = "returned", _("退回")
+        TRANSFERRED = "transferred", _("转办")
+        URGED = "urged", _("催办")
+        ESCALATED = "escalated", _("超时升级")
+        RESOLVED = "resolved", _("办结")
+        RETURN_VISIT = "return_visit", _("回访")
+        REOPENED = "reopened", _("重新处理")
+        ARCHIVED = "archived", _("归档")
+        LINKED = "linked", _("关联工单")
+        EDITED = "edited", _("修改")
+        ATTACHED = "attached", _("上传附件")
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events"
+    )
+    action = models.CharField(_("操作"), max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    from_status = models.CharField(_("原状态"), max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField(_("新状态"), max_length=16, choices=Status.choices, blank=True)
+    note = models.TextField(_("说明"), blank=True)
+    changes = models.JSONField(_("变更内容"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("工单记录")
+        verbose_name_plural = _("工单记录")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="ticketevent_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.get_action_display()}"
+
+
+class Transfer(models.Model):
+    """转办: handing an order to another department, with a named tracker (seed 001 §4)."""
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="transfers"
+    )
+    from_unit = models.ForeignKey(
+        OrgUnit, verbose_name=_("转出单位"), on_delete=models.PROTECT, related_name="+"
+    )
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("转出人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    to_unit = models.ForeignKey(
+        OrgUnit, verbose_name=_("接收单位"), on_delete=models.PROTECT, related_name="+"
+    )
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("接收人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.TextField(_("转办原因"))
+    tracker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("跟踪人"),
+        on_delete=models.PROTECT,
+        related_name="tracked_transfers",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("登记人"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("转办时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("转办")
+        verbose_name_plural = _("转办")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} → {self.to_unit_id}"
+
+
+class ReturnVisit(models.Model):
+    """回访 after the work: scheduled when the order is resolved."""
+
+    class Method(models.TextChoices):
+        PHONE = "phone", _("电话")
+        SMS = "sms", _("短信")
+        WECHAT = "wechat", _("微信")
+        VISIT = "visit", _("上门")
+        EMAIL = "email", _("邮件")
+        LETTER = "letter", _("信函")
+
+    class Result(models.TextChoices):
+        SATISFIED = "satisfied", _("满意")
+        BASICALLY = "basically", _("基本满意")
+        DISSATISFIED = "dissatisfied", _("不满意")
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="return_visits"
+    )
+    due_at = models.DateTimeField(_("回访时限"))
+    method = models.CharField(_("回访方式"), max_length=8, choices=Method.choices, blank=True)
+    result = models.CharField(_("回访结果"), max_length=16, choices=Result.choices, blank=True)
+    note = models.TextField(_("回访记录"), blank=True)
+    visited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("回访人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    visited_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    # Set by the return-visit scan so each reminder is decided once.
+    due_reminded = models.BooleanField(_("已提醒回访"), default=False)
+    missed_alerted = models.BooleanField(_("已告警逾期"), default=False)
+
+    class Meta:
+        verbose_name = _("回访")
+        verbose_name_plural = _("回访")
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["visited_at", "due_at"], name="returnvisit_due")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.get_result_display()}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.visited_at is not None
+
+
+class TicketNumberCounter(models.Model):
+    """Per-day counter behind the human-readable numbers GD202611220001."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("工单编号计数")
+        verbose_name_plural = _("工单编号计数")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.last}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    return f"tickets/{instance.ticket_id}/{filename}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(_("文件"), upload_to=attachment_path)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=32)
+    size = models.PositiveIntegerField(_("大小(字节)"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("上传人"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -1,0 +1,682 @@
+"""Every rule of the work-order (工单) lifecycle.
+
+Each step is one function here: it checks that the user may take it and that
+the order's status allows it, changes the order in one transaction, writes a
+TicketEvent for the timeline and queues the notifications it causes in the
+outbox (they leave after commit).
+"""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import OrgUnit, User
+from accounts.selectors import nearest_supervisors
+from customers.models import Contact, Customer
+from groups import services as group_services
+from groups.models import GroupMessage
+from notifications.models import Notification
+from notifications.services import notification_enqueue
+from tickets import sla
+from tickets.attachments import inspect_picture
+from tickets.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Category,
+    Kind,
+    ReturnVisit,
+    Source,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketNumberCounter,
+    Transfer,
+)
+
+Action = TicketEvent.Action
+
+# Which statuses each step may start from, and where it leads.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    Action.DISPATCHED: ((Status.NEW, Status.RETURNED), Status.DISPATCHED),
+    Action.SIGNED: ((Status.DISPATCHED,), Status.SIGNED),
+    Action.STARTED: ((Status.SIGNED,), Status.IN_PROGRESS),
+    Action.RETURNED: ((Status.DISPATCHED, Status.SIGNED), Status.RETURNED),
+    Action.TRANSFERRED: ((Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS), Status.DISPATCHED),
+    Action.URGED: (OPEN_STATUSES, None),
+    Action.RESOLVED: ((Status.SIGNED, Status.IN_PROGRESS), Status.RESOLVED),
+    Action.RETURN_VISIT: ((Status.RESOLVED,), Status.VISITED),
+    Action.REOPENED: ((Status.RESOLVED, Status.VISITED), Status.IN_PROGRESS),
+    Action.ARCHIVED: ((Status.VISITED,), Status.ARCHIVED),
+}
+
+
+class TransitionError(ValidationError):
+    """The order's status does not allow this step."""
+
+
+# --- who may do what ---------------------------------------------------------
+
+
+def _is_monitor(user: User, ticket: Ticket) -> bool:
+    """Supervisors of the order's unit (or above) and administrators."""
+    if user.is_administrator:
+        return True
+    return user.is_supervisor and user.org_unit_id is not None and ticket.org_unit.is_within(user.org_unit)
+
+
+def _is_handler(user: User, ticket: Ticket) -> bool:
+    """The assignee; for an order with no assignee, an account manager of its unit."""
+    if ticket.assignee_id:
+        return ticket.assignee_id == user.pk
+    return user.is_account_manager and user.org_unit_id == ticket.org_unit_id
+
+
+def _is_tracker(user: User, ticket: Ticket) -> bool:
+    return ticket.transfers.filter(tracker=user).exists()
+
+
+def can(user: User, action: str, ticket: Ticket) -> bool:
+    """Whether `user` may take step `action` on `ticket` now (role and status)."""
+    if action in TRANSITIONS and ticket.status not in TRANSITIONS[action][0]:
+        return False
+    if action in (Action.DISPATCHED, Action.URGED, Action.REOPENED):
+        return _is_monitor(user, ticket)
+    if action in (Action.SIGNED, Action.STARTED, Action.RETURNED, Action.RESOLVED):
+        return _is_handler(user, ticket)
+    if action in (Action.TRANSFERRED, Action.LINKED, Action.ATTACHED, Action.EDITED):
+        return _is_handler(user, ticket) or _is_monitor(user, ticket)
+    if action in (Action.RETURN_VISIT, Action.ARCHIVED):
+        return _is_handler(user, ticket) or _is_monitor(user, ticket) or _is_tracker(user, ticket)
+    return False
+
+
+def allowed_actions(user: User, ticket: Ticket) -> list[str]:
+    """The steps to offer on the order's page, in lifecycle order."""
+    return [action for action in TRANSITIONS if can(user, action, ticket)]
+
+
+def ticket_check(*, ticket: Ticket, by: User, action: str) -> None:
+    """Raise TransitionError or PermissionDenied unless `by` may take `action` now.
+
+    The same test every step makes before it writes, for callers that must
+    answer before they read the step's input (a page refuses a form it would
+    never accept). Steps outside the lifecycle (linking, attaching, editing)
+    depend on the role only.
+    """
+    if action in TRANSITIONS:
+        _check(by, action, ticket)
+    elif not can(by, action, ticket):
+        raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})
+
+
+def _check(user: User, action: str, ticket: Ticket) -> None:
+    if ticket.status not in TRANSITIONS[action][0]:
+        raise TransitionError(
+            _("工单当前状态为“%(status)s”，不能执行“%(action)s”。")
+            % {"status": ticket.get_status_display(), "action": Action(action).label}
+        )
+    if not can(user, action, ticket):
+        raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    """Re-read the order under a row lock so two steps never interleave."""
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("org_unit", "customer")
+        .get(pk=ticket.pk)
+    )
+
+
+def _record(
+    ticket: Ticket, action: str, by: User | None, from_status: str, note: str = "", **changes
+) -> None:
+    TicketEvent.objects.create(
+        ticket=ticket,
+        action=action,
+        actor=by,
+        from_status=from_status,
+        to_status=ticket.status,
+        note=note,
+        changes=changes,
+    )
+
+
+def _save(ticket: Ticket, fields: list[str]) -> None:
+    ticket.version = F("version") + 1
+    ticket.save(update_fields=[*fields, "version", "updated_at"])
+    ticket.refresh_from_db(fields=["version"])
+
+
+def _step(*, ticket: Ticket, by: User, action: str, note: str = "", **fields) -> Ticket:
+    """Check, move the status, save the given fields, write the event."""
+    ticket = _locked(ticket)
+    _check(by, action, ticket)
+    from_status = ticket.status
+    to_status = TRANSITIONS[action][1]
+    if to_status:
+        ticket.status = to_status
+    for name, value in fields.items():
+        setattr(ticket, name, value)
+    _save(ticket, ["status", *fields])
+    _record(ticket, action, by, from_status, note)
+    return ticket
+
+
+# --- numbers and creation -----------------------------------------------------
+
+
+def _next_number(day: date) -> str:
+    """GD + date + a per-day sequence; the counter row is locked, so two
+    concurrent creates never get the same number."""
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                counter, _created = TicketNumberCounter.objects.select_for_update().get_or_create(day=day)
+                counter.last = F("last") + 1
+                counter.save(update_fields=["last"])
+                counter.refresh_from_db(fields=["last"])
+                return f"GD{day:%Y%m%d}{counter.last:04d}"
+        except IntegrityError:  # two first orders of the day raced to create the row
+            continue
+    raise RuntimeError("could not allocate a ticket number")
+
+
+def _repeat_of(customer: Customer, kind: str, category: str, now) -> Ticket | None:
+    """An earlier complaint of the same customer about the same matter within the window."""
+    if kind != Kind.COMPLAINT:
+        return None
+    window = timedelta(days=settings.TICKET_REPEAT_WINDOW_DAYS)
+    return (
+        Ticket.objects.filter(customer=customer, kind=kind, category=category, created_at__gte=now - window)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+FIVE_W_ONE_H = ("why", "what", "who", "when", "where", "how")
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    customer: Customer,
+    opened_by: User | None,
+    kind: str,
+    title: str,
+    description: str,
+    category: str = Category.OTHER,
+    source: str = "phone",
+    urgency: int = 0,
+    external_id: str = "",
+    contact: Contact | None = None,
+    org_unit: OrgUnit | None = None,
+    assignee: User | None = None,
+    **five_w_one_h: str,
+) -> tuple[Ticket, bool]:
+    """Open an order. Returns (ticket, created).
+
+    A re-sent order with the same source and external id returns the first
+    one instead of a duplicate. The SLA policy is chosen now and the deadlines
+    are fixed in columns. A complaint by the same customer about the same
+    category within TICKET_REPEAT_WINDOW_DAYS is flagged as a repeat and
+    linked to the earlier one. With an assignee or unit given, the order is
+    dispatched at once.
+    """
+    unknown = set(five_w_one_h) - set(FIVE_W_ONE_H)
+    if unknown:
+        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    if external_id:
+        existing = Ticket.objects.filter(source=source, external_id=external_id).first()
+        if existing:
+            return existing, False
+    now = timezone.now()
+    policy = sla.policy_for(
+        kind=kind, category=category, urgency=urgency, sensitive=customer.needs_one_to_one
+    )
+    clock = sla.clock_for(policy, now)
+    contact = contact or customer.contacts.order_by("-is_primary", "id").first()
+    repeat_of = _repeat_of(customer, kind, category, now)
+    unit = org_unit or (assignee.org_unit if assignee else customer.station)
+    if assignee:
+        _validate_assignment(unit, assignee)
+    ticket = Ticket(
+        number=_next_number(timezone.localdate(now)),
+        source=source,
+        external_id=external_id,
+        kind=kind,
+        category=category,
+        urgency=urgency,
+        customer=customer,
+        contact_name=contact.name if contact else "",
+        contact_phone=contact.phone if contact else "",
+        title=title,
+        description=description,
+        org_unit=unit,
+        opened_by=opened_by,
+        policy=policy if policy.pk else None,
+        sign_warn_at=clock.sign_warn_at,
+        sign_due_at=clock.sign_due_at,
+        resolve_warn_at=clock.resolve_warn_at,
+        resolve_due_at=clock.resolve_due_at,
+        next_escalation_at=min(clock.sign_due_at, clock.resolve_due_at),
+        escalation_step=clock.escalation_step,
+        is_repeat=repeat_of is not None,
+        repeat_of=repeat_of,
+        created_at=now,
+        **five_w_one_h,
+    )
+    ticket.full_clean(exclude=["number", "related"])
+    try:
+        with transaction.atomic():
+            ticket.save()
+    except IntegrityError:
+        # A concurrent retry of the same external order won the race.
+        if external_id:
+            return Ticket.objects.get(source=source, external_id=external_id), False
+        raise
+    _record(ticket, Action.CREATED, opened_by, "")
+    if repeat_of:
+        ticket.related.add(repeat_of)
+    if assignee or org_unit:
+        _dispatch(ticket, by=opened_by, org_unit=unit, assignee=assignee, note="")
+    return ticket, True
+
+
+def _dispatch(
+    ticket: Ticket, *, by: User | None, org_unit: OrgUnit, assignee: User | None, note: str
+) -> None:
+    from_status = ticket.status
+    ticket.status = Status.DISPATCHED
+    ticket.org_unit = org_unit
+    ticket.assignee = assignee
+    _save(ticket, ["status", "org_unit", "assignee"])
+    _record(ticket, Action.DISPATCHED, by, from_status, note, assignee=assignee.real_name if assignee else "")
+    if assignee and assignee != by:
+        _notify_user(
+            ticket,
+            assignee,
+            f"dispatched:{ticket.sla_round}:{assignee.pk}",
+            _("新工单待签收：%(number)s") % {"number": ticket.number},
+            ticket.title,
+        )
+
+
+def _validate_assignment(org_unit: OrgUnit, assignee: User | None) -> None:
+    if assignee and assignee.org_unit_id != org_unit.pk:
+        raise ValidationError({"assignee": _("处理人必须属于责任单位。")})
+
+
+@transaction.atomic
+def ticket_dispatch(
+    *, ticket: Ticket, by: User, org_unit: OrgUnit, assignee: User | None = None, note: str = ""
+) -> Ticket:
+    """派单: the monitoring group sends the order to a unit and (optionally) a manager."""
+    ticket = _locked(ticket)
+    _check(by, Action.DISPATCHED, ticket)
+    _validate_assignment(org_unit, assignee)
+    _dispatch(ticket, by=by, org_unit=org_unit, assignee=assignee, note=note)
+    return ticket
+
+
+@transaction.atomic
+def ticket_sign(*, ticket: Ticket, by: User) -> Ticket:
+    """签收: the assignee accepts the order; the customer is told it is being handled."""
+    ticket = _step(ticket=ticket, by=by, action=Action.SIGNED, signed_at=timezone.now(), assignee=by)
+    if ticket.escalation_level == 0:
+        # Signed in time: from now on only the resolve deadline can escalate.
+        ticket.next_escalation_at = ticket.resolve_due_at
+        ticket.save(update_fields=["next_escalation_at"])
+    _notify_customer(
+        ticket,
+        f"signed:{ticket.sla_round}",
+        _("您的诉求（工单%(number)s）已由%(name)s受理处理，联系电话%(phone)s。")
+        % {"number": ticket.number, "name": by.real_name, "phone": by.mobile or "95598"},
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_start(*, ticket: Ticket, by: User) -> Ticket:
+    return _step(ticket=ticket, by=by, action=Action.STARTED)
+
+
+@transaction.atomic
+def ticket_send_back(*, ticket: Ticket, by: User, reason: str) -> Ticket:
+    """退回: the assignee sends the order back to the dispatcher (e.g. wrong region)."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("请填写退回原因。")})
+    return _step(ticket=ticket, by=by, action=Action.RETURNED, note=reason, assignee=None)
+
+
+@transaction.atomic
+def ticket_transfer(
+    *, ticket: Ticket, by: User, to_unit: OrgUnit, reason: str, tracker: User, to_user: User | None = None
+) -> Transfer:
+    """转办: hand the order to another department, recorded with a named tracker.
+
+    The receiving side must sign again, so the signing clock restarts; the
+    customer's resolve deadline keeps running.
+    """
+    if not reason.strip():
+        raise ValidationError({"reason": _("请填写转办原因。")})
+    _validate_assignment(to_unit, to_user)
+    locked = _locked(ticket)
+    _check(by, Action.TRANSFERRED, locked)
+    transfer = Transfer.objects.create(
+        ticket=locked,
+        from_unit=locked.org_unit,
+        from_user=locked.assignee,
+        to_unit=to_unit,
+        to_user=to_user,
+        reason=reason,
+        tracker=tracker,
+        created_by=by,
+    )
+    policy = locked.policy or sla.FALLBACK
+    locked.sign_warn_at, locked.sign_due_at = sla.sign_deadlines(policy, timezone.now())
+    from_status = locked.status
+    locked.status = Status.DISPATCHED
+    locked.org_unit = to_unit
+    locked.assignee = to_user
+    locked.signed_at = None
+    locked.sla_round += 1
+    locked.sign_reminded = False
+    _save(
+        locked,
+        [
+            "status",
+            "org_unit",
+            "assignee",
+            "signed_at",
+            "sign_warn_at",
+            "sign_due_at",
+            "sla_round",
+            "sign_reminded",
+        ],
+    )
+    _record(
+        locked, Action.TRANSFERRED, by, from_status, reason, to_unit=to_unit.name, tracker=tracker.real_name
+    )
+    if to_user:
+        _notify_user(
+            locked,
+            to_user,
+            f"transferred:{transfer.pk}",
+            _("转办工单待签收：%(number)s") % {"number": locked.number},
+            reason,
+        )
+    return transfer
+
+
+@transaction.atomic
+def ticket_urge(*, ticket: Ticket, by: User, note: str = "") -> Ticket:
+    """催办: a supervisor pushes an open order; counted, and the assignee is told."""
+    ticket = _locked(ticket)
+    _check(by, Action.URGED, ticket)
+    ticket.urge_count = F("urge_count") + 1
+    _save(ticket, ["urge_count"])
+    ticket.refresh_from_db(fields=["urge_count"])
+    _record(ticket, Action.URGED, by, ticket.status, note)
+    if ticket.assignee_id:
+        _notify_user(
+            ticket,
+            ticket.assignee,
+            f"urge:{ticket.urge_count}",
+            _("工单催办：%(number)s（第%(count)s次）")
+            % {"number": ticket.number, "count": ticket.urge_count},
+            note or ticket.title,
+        )
+    return ticket
+
+
+@transaction.atomic
+def ticket_resolve(
+    *,
+    ticket: Ticket,
+    by: User,
+    resolution: str,
+    resolution_kind: str = Ticket.ResolutionKind.DIRECT,
+    commitment: str = "",
+    commitment_due: date | None = None,
+) -> Ticket:
+    """办结: record how it was solved; schedule the return visit; tell the customer.
+
+    What is written must match reality (seed 001 §7(3)): a resolution text is
+    required, and a service commitment needs the date it promises.
+    """
+    errors = {}
+    if not resolution.strip():
+        errors["resolution"] = _("请填写处理结果。")
+    if commitment.strip() and not commitment_due:
+        errors["commitment_due"] = _("有服务承诺时请填写承诺完成日期。")
+    if resolution_kind not in Ticket.ResolutionKind.values:
+        errors["resolution_kind"] = _("请选择解决方式。")
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    ticket = _step(
+        ticket=ticket,
+        by=by,
+        action=Action.RESOLVED,
+        resolution=resolution,
+        resolution_kind=resolution_kind,
+        commitment=commitment,
+        commitment_due=commitment_due,
+        resolved_at=now,
+    )
+    hours = (ticket.policy or sla.FALLBACK).return_visit_hours
+    ReturnVisit.objects.create(ticket=ticket, due_at=now + timedelta(hours=hours))
+    _notify_customer(
+        ticket,
+        f"resolved:{ticket.sla_round}",
+        _("您的诉求（工单%(number)s）已处理完毕，我们将进行回访，感谢您的理解与支持。")
+        % {"number": ticket.number},
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_record_return_visit(
+    *, ticket: Ticket, by: User, method: str, result: str, note: str = ""
+) -> ReturnVisit:
+    """回访: record the customer's satisfaction. 不满意 reopens the order with a
+    fresh resolve clock and tells the supervisors of its unit."""
+    errors = {}
+    if result not in ReturnVisit.Result.values:
+        errors["result"] = _("请选择回访结果。")
+    if method not in ReturnVisit.Method.values:
+        errors["method"] = _("请选择回访方式。")
+    if errors:
+        raise ValidationError(errors)
+    locked = _locked(ticket)
+    _check(by, Action.RETURN_VISIT, locked)
+    visit = locked.return_visits.filter(visited_at__isnull=True).order_by("due_at").first() or ReturnVisit(
+        ticket=locked, due_at=timezone.now()
+    )
+    visit.method, visit.result, visit.note = method, result, note
+    visit.visited_by, visit.visited_at = by, timezone.now()
+    visit.save()
+    from_status = locked.status
+    locked.status = Status.VISITED
+    _save(locked, ["status"])
+    _record(locked, Action.RETURN_VISIT, by, from_status, note, result=str(visit.get_result_display()))
+    if result == ReturnVisit.Result.DISSATISFIED:
+        _reopen(locked, by=by, note=note or _("回访不满意"))
+        for supervisor in nearest_supervisors(locked.org_unit):
+            _notify_user(
+                locked,
+                supervisor,
+                f"dissatisfied:{visit.pk}:{supervisor.pk}",
+                _("回访不满意，工单已重新处理：%(number)s") % {"number": locked.number},
+                note,
+            )
+    return visit
+
+
+def _reopen(ticket: Ticket, *, by: User, note: str) -> None:
+    policy = ticket.policy or sla.FALLBACK
+    from_status = ticket.status
+    ticket.status = Status.IN_PROGRESS
+    ticket.resolved_at = None
+    ticket.resolve_warn_at, ticket.resolve_due_at = sla.resolve_deadlines(policy, timezone.now())
+    ticket.next_escalation_at = ticket.resolve_due_at
+    ticket.escalation_level = 0
+    ticket.sla_round += 1
+    ticket.resolve_warned = False
+    _save(
+        ticket,
+        [
+            "status",
+            "resolved_at",
+            "resolve_warn_at",
+            "resolve_due_at",
+            "next_escalation_at",
+            "escalation_level",
+            "sla_round",
+            "resolve_warned",
+        ],
+    )
+    _record(ticket, Action.REOPENED, by, from_status, note)
+
+
+@transaction.atomic
+def ticket_reopen(*, ticket: Ticket, by: User, note: str) -> Ticket:
+    """A supervisor reopens a resolved or visited order (e.g. the fault came back)."""
+    locked = _locked(ticket)
+    _check(by, Action.REOPENED, locked)
+    _reopen(locked, by=by, note=note)
+    return locked
+
+
+@transaction.atomic
+def ticket_archive(*, ticket: Ticket, by: User) -> Ticket:
+    return _step(ticket=ticket, by=by, action=Action.ARCHIVED, archived_at=timezone.now())
+
+
+@transaction.atomic
+def ticket_link(*, ticket: Ticket, other: Ticket, by: User, note: str = "") -> None:
+    """关联工单: link two orders so whoever picks up one sees the other."""
+    if other.pk == ticket.pk:
+        raise ValidationError({"other": _("不能关联工单本身。")})
+    if not can(by, Action.LINKED, ticket):
+        raise PermissionDenied(_("您无权关联该工单。"))
+    ticket.related.add(other)
+    _record(ticket, Action.LINKED, by, ticket.status, note, other=other.number)
+    _record(other, Action.LINKED, by, other.status, note, other=ticket.number)
+
+
+# --- notifications --------------------------------------------------------------
+
+
+def _notify_user(ticket: Ticket, user: User, key: str, subject: str, body: str) -> None:
+    notification_enqueue(
+        dedupe_key=f"ticket:{ticket.pk}:{key}",
+        subject=subject,
+        body=body,
+        recipient=user,
+        channel=Notification.Channel.IN_APP,
+        link=f"/tickets/{ticket.number}/",
+    )
+
+
+def _notify_customer(ticket: Ticket, key: str, text: str) -> None:
+    """Tell the customer through their preferred channel (seed 001 §7(1)):
+    e-mail when they prefer it and have an address, otherwise SMS to a mobile."""
+    contact = ticket.customer.contacts.order_by("-is_primary", "id").first()
+    if contact is None:
+        return
+    if contact.preferred_channel == Contact.Channel.EMAIL and contact.email:
+        channel, address = Notification.Channel.EMAIL, contact.email
+    elif contact.mobile:
+        channel, address = Notification.Channel.SMS, contact.mobile
+    else:
+        return
+    notification_enqueue(
+        dedupe_key=f"ticket:{ticket.pk}:customer:{key}",
+        subject=_("工单进度通知"),
+        body=text,
+        channel=channel,
+        address=address,
+        recipient_label=contact.name,
+    )
+
+
+@transaction.atomic
+def attachment_add(*, ticket: Ticket, by: User, upload: UploadedFile) -> Attachment:
+    """Attach a picture (JPG/JPEG/PNG, at most 5 MB, checked by content)."""
+    if not can(by, Action.ATTACHED, ticket):
+        raise PermissionDenied(_("您无权为该工单上传附件。"))
+    content_type = inspect_picture(upload)
+    attachment = Attachment(
+        ticket=ticket,
+        original_name=upload.name[:255],
+        content_type=content_type,
+        size=upload.size,
+        uploaded_by=by,
+    )
+    attachment.file.save(upload.name, upload, save=False)
+    attachment.save()
+    _record(ticket, Action.ATTACHED, by, ticket.status, upload.name)
+    return attachment
+
+
+# --- Work orders from group messages ------------------------------------------------
+
+
+@transaction.atomic
+def ticket_create_from_group_message(
+    *, message: GroupMessage, by: User, kind: str, category: str, title: str | None = None
+) -> tuple[Ticket, bool]:
+    """Turn a customer's message in a service group into a work order (seed 000 §02 四:
+    a complaint in a group gets immediate care and moves to one-to-one handling).
+
+    Only a customer's message can be turned, and only once: the order's
+    source is 微信群 with external id `group-message:<id>`, so a second
+    request returns the first order (created False). The order quotes the
+    message (group, time, sender, text), goes to the customer's contact who
+    wrote it, and is dispatched to `by` when they are an account manager
+    (they took the matter up), otherwise left for dispatch at the
+    customer's station. The message remembers the order's number.
+    """
+    errors = {}
+    if kind not in Kind.values:
+        errors["kind"] = _("请选择工单类型。")
+    if category not in Category.values:
+        errors["category"] = _("请选择业务分类。")
+    if not message.is_from_customer or message.customer_id is None:
+        errors["__all__"] = _("只有客户发送的消息可以转为工单。")
+    title = (title or "").strip()
+    if errors:
+        raise ValidationError(errors)
+    customer = Customer.objects.filter(pk=message.customer_id).first()
+    if customer is None:
+        raise ValidationError(_("该客户档案已删除，不能转为工单。"))
+    group = message.group
+    sent = timezone.localtime(message.sent_at)
+    quote = _("【客户群“%(group)s” %(time)s %(sender)s】") % {
+        "group": group.name,
+        "time": f"{sent:%Y-%m-%d %H:%M}",
+        "sender": message.sender_name,
+    }
+    assignee = by if by.is_account_manager and by.org_unit_id else None
+    ticket, created = ticket_create(
+        customer=customer,
+        opened_by=by,
+        kind=kind,
+        category=category,
+        title=(title or _("群消息：%(text)s") % {"text": message.text[:40]})[:200],
+        description=f"{quote}\n{message.text}",
+        source=Source.WECHAT_GROUP,
+        external_id=f"group-message:{message.pk}",
+        contact=message.sender_contact,
+        assignee=assignee,
+    )
+    group_services.message_link_ticket(message=message, ticket_number=ticket.number)
+    return ticket, created

@@ -1,0 +1,297 @@
+"""The SLA clock: which policy applies to an order and when its deadlines fall."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.selectors import supervisor_chain
+from notifications.models import Notification
+from notifications.services import notifications_enqueue_many
+from tickets.models import UNSIGNED_STATUSES, ReturnVisit, SlaPolicy, Status, Ticket, TicketEvent
+
+# Used only when no active policy matches at all (an empty policy table).
+FALLBACK = SlaPolicy(
+    name="default", sign_minutes=60, resolve_minutes=24 * 60, warn_percent=80, return_visit_hours=24
+)
+
+
+def policy_for(*, kind: str, category: str, urgency: int, sensitive: bool) -> SlaPolicy:
+    """The most specific active policy: an exact kind, category and urgency
+    beat a wildcard, and a sensitive-only policy beats a general one for
+    sensitive or VIP customers (they may get a stricter clock)."""
+    candidates = SlaPolicy.objects.filter(
+        Q(kind="") | Q(kind=kind),
+        Q(category="") | Q(category=category),
+        Q(urgency__isnull=True) | Q(urgency=urgency),
+        is_active=True,
+    )
+    if not sensitive:
+        candidates = candidates.filter(sensitive_only=False)
+
+    def specificity(policy: SlaPolicy) -> tuple:
+        return (
+            policy.sensitive_only,
+            policy.kind != "",
+            policy.category != "",
+            policy.urgency is not None,
+            -policy.resolve_minutes,  # on a tie, the stricter one
+        )
+
+    return max(candidates, key=specificity, default=FALLBACK)
+
+
+@dataclass(frozen=True)
+class Clock:
+    sign_warn_at: datetime
+    sign_due_at: datetime
+    resolve_warn_at: datetime
+    resolve_due_at: datetime
+    escalation_step: timedelta
+
+
+def _warn_point(start: datetime, minutes: int, percent: int) -> datetime:
+    return start + timedelta(minutes=minutes * percent / 100)
+
+
+def sign_deadlines(policy: SlaPolicy, start: datetime) -> tuple[datetime, datetime]:
+    return (
+        _warn_point(start, policy.sign_minutes, policy.warn_percent),
+        start + timedelta(minutes=policy.sign_minutes),
+    )
+
+
+def resolve_deadlines(policy: SlaPolicy, start: datetime) -> tuple[datetime, datetime]:
+    return (
+        _warn_point(start, policy.resolve_minutes, policy.warn_percent),
+        start + timedelta(minutes=policy.resolve_minutes),
+    )
+
+
+def clock_for(policy: SlaPolicy, start: datetime) -> Clock:
+    sign_warn, sign_due = sign_deadlines(policy, start)
+    resolve_warn, resolve_due = resolve_deadlines(policy, start)
+    # An overdue order rises one level for every further half of its resolve
+    # time that passes (at least an hour apart).
+    step = max(timedelta(minutes=policy.resolve_minutes / 2), timedelta(hours=1))
+    return Clock(sign_warn, sign_due, resolve_warn, resolve_due, step)
+
+
+# --- the scan -------------------------------------------------------------------
+#
+# Every minute beat runs `sla_scan`. Each part selects the orders that crossed
+# a point in time and have not been handled for it, locks them (skipping rows
+# another scanner holds), flips a column so the same point is never decided
+# twice, writes the timeline events and queues the notifications in bulk. The
+# notifications' dedupe keys make a second decision harmless anyway. A scan
+# costs a few statements per batch, whatever the number of orders.
+
+SCAN_BATCH = 1000
+
+
+@dataclass
+class ScanResult:
+    sign_reminders: int = 0
+    warnings: int = 0
+    escalations: int = 0
+    notifications: int = 0
+    claimed: int = 0  # orders locked and handled in this batch
+
+    def __iadd__(self, other: "ScanResult") -> "ScanResult":
+        for name in ("sign_reminders", "warnings", "escalations", "notifications", "claimed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+_SCAN_FIELDS = (
+    "id",
+    "number",
+    "title",
+    "assignee_id",
+    "org_unit__path",
+    "sla_round",
+    "escalation_level",
+    "resolve_due_at",
+    "next_escalation_at",
+    "escalation_step",
+    "version",
+)
+
+
+def _notification(row: dict, user_id: int, key: str, subject: str, body: str = "") -> dict:
+
+    return {
+        "recipient_id": user_id,
+        "channel": Notification.Channel.IN_APP,
+        "dedupe_key": f"ticket:{row['id']}:r{row['sla_round']}:{key}:{user_id}",
+        "subject": subject,
+        "body": body or row["title"],
+        "link": f"/tickets/{row['number']}/",
+    }
+
+
+def _recipients(row: dict, chain) -> list[int]:
+    """The assignee, or for an order nobody holds, the nearest supervisors."""
+    if row["assignee_id"]:
+        return [row["assignee_id"]]
+    supervisors = chain(row["org_unit__path"])
+    return supervisors[0] if supervisors else []
+
+
+def _claim(queryset, limit: int) -> list[dict]:
+    return list(queryset.select_for_update(skip_locked=True, of=("self",)).values(*_SCAN_FIELDS)[:limit])
+
+
+def _remind_unsigned(now, chain, limit: int) -> ScanResult:
+
+    with transaction.atomic():
+        rows = _claim(
+            Ticket.objects.filter(status__in=UNSIGNED_STATUSES, sign_reminded=False, sign_warn_at__lte=now),
+            limit,
+        )
+        Ticket.objects.filter(id__in=[r["id"] for r in rows]).update(sign_reminded=True)
+        drafts = [
+            _notification(r, uid, "sign", _("工单待签收：%(number)s") % {"number": r["number"]})
+            for r in rows
+            for uid in _recipients(r, chain)
+        ]
+        sent = notifications_enqueue_many(drafts)
+    return ScanResult(sign_reminders=len(rows), notifications=sent, claimed=len(rows))
+
+
+def _warn_near_deadline(now, chain, limit: int) -> ScanResult:
+
+    with transaction.atomic():
+        rows = _claim(Ticket.objects.open().filter(resolve_warned=False, resolve_warn_at__lte=now), limit)
+        Ticket.objects.filter(id__in=[r["id"] for r in rows]).update(resolve_warned=True)
+        # An order already past its deadline gets the overdue alert instead.
+        warned = [r for r in rows if r["resolve_due_at"] > now]
+        drafts = [
+            _notification(r, uid, "warn", _("工单即将超时：%(number)s") % {"number": r["number"]})
+            for r in warned
+            for uid in _recipients(r, chain)
+        ]
+        sent = notifications_enqueue_many(drafts)
+    return ScanResult(warnings=len(warned), notifications=sent, claimed=len(rows))
+
+
+def _escalate_overdue(now, chain, limit: int) -> ScanResult:
+    """Overdue orders rise in level with the time they are overdue: level 1 at
+    the deadline, one more for every escalation step after it. The level is a
+    function of time, so scans that ran late or twice end at the same level;
+    a jump is told once, at the level reached. Level 1 alerts the assignee and
+    the unit's supervisors, each further level the supervisors one unit up."""
+    with transaction.atomic():
+        rows = _claim(Ticket.objects.open().filter(next_escalation_at__lte=now), limit)
+        by_steps: dict[int, list[int]] = defaultdict(list)
+        drafts, events = [], []
+        for r in rows:
+            steps_passed = 1 + int((now - r["next_escalation_at"]) / r["escalation_step"])
+            by_steps[steps_passed].append(r["id"])
+            level = r["escalation_level"] + steps_passed
+            supervisors = chain(r["org_unit__path"])
+            recipients = set(supervisors[min(level - 1, len(supervisors) - 1)] if supervisors else [])
+            if r["assignee_id"]:
+                recipients.add(r["assignee_id"])
+            subject = _("工单已超时（%(level)s级）：%(number)s") % {"level": level, "number": r["number"]}
+            drafts += [_notification(r, uid, f"overdue:{level}", subject) for uid in sorted(recipients)]
+            events.append(
+                TicketEvent(
+                    ticket_id=r["id"],
+                    action=TicketEvent.Action.ESCALATED,
+                    note=subject,
+                    changes={"level": level},
+                    created_at=now,
+                )
+            )
+        # One UPDATE per distinct jump (almost always just "one level").
+        for steps, ids in by_steps.items():
+            Ticket.objects.filter(id__in=ids).update(
+                escalation_level=F("escalation_level") + steps,
+                next_escalation_at=F("next_escalation_at")
+                + ExpressionWrapper(F("escalation_step") * steps, output_field=DurationField()),
+                version=F("version") + 1,
+            )
+        TicketEvent.objects.bulk_create(events)
+        sent = notifications_enqueue_many(drafts)
+    return ScanResult(escalations=len(rows), notifications=sent, claimed=len(rows))
+
+
+def sla_scan(*, now=None, batch: int = SCAN_BATCH, max_batches: int = 100) -> ScanResult:
+    """One pass of the SLA clock over all open orders (see the notes above)."""
+    now = now or timezone.now()
+    chain = supervisor_chain()
+    total = ScanResult()
+    for step in (_remind_unsigned, _warn_near_deadline, _escalate_overdue):
+        for _round in range(max_batches):
+            result = step(now, chain, batch)
+            total += result
+            if result.claimed < batch:
+                break
+    return total
+
+
+def return_visit_scan(*, now=None) -> dict[str, int]:
+    """Remind the assignee of return visits due today, once each; alert the
+    unit's supervisors of visits whose time has passed undone, once each."""
+    now = now or timezone.now()
+    end_of_today = timezone.localtime(now).replace(hour=23, minute=59, second=59, microsecond=0)
+    chain = supervisor_chain()
+    pending = ReturnVisit.objects.filter(visited_at__isnull=True, ticket__status=Status.RESOLVED)
+    fields = (
+        "id",
+        "due_at",
+        "ticket__id",
+        "ticket__number",
+        "ticket__title",
+        "ticket__assignee_id",
+        "ticket__org_unit__path",
+        "ticket__sla_round",
+    )
+
+    def as_row(visit: dict) -> dict:
+        return {
+            "id": visit["ticket__id"],
+            "number": visit["ticket__number"],
+            "title": visit["ticket__title"],
+            "sla_round": visit["ticket__sla_round"],
+            "assignee_id": visit["ticket__assignee_id"],
+            "org_unit__path": visit["ticket__org_unit__path"],
+        }
+
+    with transaction.atomic():
+        due = list(
+            pending.filter(due_reminded=False, due_at__lte=end_of_today)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values(*fields)[:SCAN_BATCH]
+        )
+        ReturnVisit.objects.filter(id__in=[v["id"] for v in due]).update(due_reminded=True)
+        drafts = [
+            _notification(
+                as_row(v),
+                uid,
+                f"return-visit:{v['id']}",
+                _("今日待回访：%(number)s") % {"number": v["ticket__number"]},
+            )
+            for v in due
+            for uid in _recipients(as_row(v), chain)
+        ]
+        missed = list(
+            pending.filter(missed_alerted=False, due_at__lt=now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values(*fields)[:SCAN_BATCH]
+        )
+        ReturnVisit.objects.filter(id__in=[v["id"] for v in missed]).update(missed_alerted=True)
+        for v in missed:
+            supervisors = chain(v["ticket__org_unit__path"])
+            subject = _("回访已逾期：%(number)s") % {"number": v["ticket__number"]}
+            drafts += [
+                _notification(as_row(v), uid, f"return-visit-missed:{v['id']}", subject)
+                for uid in (supervisors[0] if supervisors else [])
+            ]
+        sent = notifications_enqueue_many(drafts)
+    return {"due": len(due), "missed": len(missed), "notifications": sent}

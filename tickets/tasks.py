@@ -1,0 +1,29 @@
+from celery import shared_task
+
+from tickets import sla
+
+
+@shared_task(
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=50,
+    time_limit=60,
+)
+def sla_scan() -> dict:
+    """Every minute: sign-for reminders, near-deadline warnings, overdue escalations."""
+    return vars(sla.sla_scan())
+
+
+@shared_task(
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=50,
+    time_limit=60,
+)
+def return_visit_scan() -> dict:
+    """Every few minutes: return visits due today, and missed ones."""
+    return sla.return_visit_scan()

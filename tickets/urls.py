@@ -1,0 +1,19 @@
+from django.urls import path
+
+from tickets import views
+
+app_name = "tickets"
+
+urlpatterns = [
+    path("", views.ticket_list, name="list"),
+    path("new/", views.ticket_create, name="create"),
+    path("staff-options/", views.unit_staff_options, name="staff_options"),
+    path(
+        "from-group-message/<int:message_id>/",
+        views.ticket_from_group_message,
+        name="from_group_message",
+    ),
+    path("<str:number>/", views.ticket_detail, name="detail"),
+    path("<str:number>/attachments/<int:pk>/", views.ticket_attachment, name="attachment"),
+    path("<str:number>/<slug:action>/", views.ticket_action, name="action"),
+]
