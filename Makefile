@@ -56,6 +56,7 @@ messages: $(RUN_STAMP)
 run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py seed_activity --if-empty
 	$(PY) manage.py compile_translations
 	PYTHON=$(PY) CELERY=$(BIN)/celery bash scripts/run.sh
 
@@ -75,3 +76,5 @@ lint: $(DEV_STAMP)
 # write bench/results/latest.json. They need PostgreSQL (a database of their own).
 bench: $(DEV_STAMP)
 	$(PY) bench/sla_scan.py
+	$(PY) bench/sync.py
+	$(PY) bench/archive_import.py

@@ -180,6 +180,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Operations are tagged and named by resource ("customers_list"), not by "v1".
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Choice sets that share a field name get names of their own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketKindEnum": "tickets.models.Kind",
+        "TicketStatusEnum": "tickets.models.Status",
+        "CustomerKindEnum": "customers.models.Customer.Kind",
+    },
 }
 
 # Stored responses of requests sent with an Idempotency-Key are kept this long.
@@ -244,6 +250,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.remind_stale_archives",
         "schedule": crontab(hour=8, minute=30, day_of_week="mon"),
     },
+    "customers-schedule-routine-visits": {
+        "task": "customers.tasks.schedule_routine_visits",
+        "schedule": crontab(hour=env_int("ROUTINE_VISIT_SCAN_HOUR", 7), minute=15),
+    },
     "groups-inquiry-reminders": {
         "task": "groups.tasks.inquiry_reminder_scan",
         "schedule": timedelta(seconds=env_int("GROUPS_INQUIRY_SCAN_SECONDS", 120)),
@@ -280,6 +290,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
 # An archive not verified within this many days is stale (seed 001 §1).
 ARCHIVE_STALE_DAYS = env_int("ARCHIVE_STALE_DAYS", 365)
 CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 50)
+# Sensitive customers without a visit or one-to-one contact for this many days get a routine visit planned.
+ROUTINE_VISIT_DAYS = env_int("ROUTINE_VISIT_DAYS", 30)
+if ROUTINE_VISIT_DAYS < 1:
+    raise ImproperlyConfigured("ROUTINE_VISIT_DAYS must be at least 1")
 
 # --- Work orders ------------------------------------------------------------------
 # A complaint by the same customer about the same category within this many

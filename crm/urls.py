@@ -7,6 +7,10 @@ from crm import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("workbench/sign/<str:number>/", views.workbench_sign, name="workbench_sign"),
+    path("workbench/<slug:section>/", views.workbench_section, name="workbench_section"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/export.xlsx", views.dashboard_export, name="dashboard_export"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("customers/", include("customers.urls")),

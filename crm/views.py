@@ -1,20 +1,217 @@
 import logging
+from io import BytesIO
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from crm import dashboard as board
+from crm import workbench
 from crm.celery import app as celery_app
+from tickets import selectors as ticket_selectors
+from tickets import services as ticket_services
 
 logger = logging.getLogger(__name__)
 
 
+# --- The account manager's workbench --------------------------------------------------
+
+SECTIONS = {
+    "orders": "crm/workbench/_orders.html",
+    "visits": "crm/workbench/_visits.html",
+    "groups": "crm/workbench/_groups.html",
+    "customers": "crm/workbench/_customers.html",
+    "notifications": "crm/workbench/_notifications.html",
+}
+
+
+def _section_context(user, name: str, now) -> dict:
+    if name == "orders":
+        return {"orders": workbench.my_orders(user=user, now=now)}
+    if name == "visits":
+        return {"visits": workbench.my_return_visits(user=user, now=now)}
+    if name == "groups":
+        inquiries, zombies = workbench.my_groups(user=user, now=now)
+        return {"inquiries": inquiries, "zombies": zombies}
+    if name == "customers":
+        return {"stale_customers": workbench.my_stale_customers(user=user)}
+    return {"inbox": workbench.my_notifications(user=user)}
+
+
 @login_required
+@require_GET
 def home(request):
-    return redirect("customers:list")
+    """The workbench of an account manager; supervisors and administrators watch the dashboard."""
+    if board.can_view_dashboard(request.user):
+        return redirect("dashboard")
+    now = timezone.now()
+    context = {"now": now}
+    for name in SECTIONS:
+        context.update(_section_context(request.user, name, now))
+    return render(request, "crm/workbench.html", context)
+
+
+@login_required
+@require_GET
+def workbench_section(request, section: str):
+    """One section of the workbench, for its periodic refresh (htmx)."""
+    if section not in SECTIONS:
+        return HttpResponse(status=404)
+    context = _section_context(request.user, section, timezone.now())
+    return render(request, SECTIONS[section], context)
+
+
+@login_required
+@require_POST
+def workbench_sign(request, number: str):
+    """签收 in one click; the orders section comes back refreshed (htmx) or the workbench reloads."""
+    ticket = ticket_selectors.ticket_for_action(user=request.user, number=number)
+    error = ""
+    try:
+        ticket_services.ticket_sign(ticket=ticket, by=request.user)
+    except PermissionDenied as exc:
+        error = str(exc) or _("您无权执行该操作。")
+    except ValidationError as exc:
+        error = "；".join(exc.messages)
+    if not request.headers.get("HX-Request"):
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, _("已签收工单 %(number)s。") % {"number": ticket.number})
+        return redirect("home")
+    context = _section_context(request.user, "orders", timezone.now())
+    context["sign_error"] = error
+    context["signed_number"] = "" if error else ticket.number
+    return render(request, SECTIONS["orders"], context, status=200)
+
+
+# --- The supervisor's dashboard -------------------------------------------------------
+
+
+def _dashboard_or_403(request):
+    if not board.can_view_dashboard(request.user):
+        raise PermissionDenied(_("监控看板仅向主管和系统管理员开放。"))
+    period, error = board.period_from(request.GET)
+    return board.dashboard_for(user=request.user, period=period), error
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    data, error = _dashboard_or_403(request)
+    if error:
+        messages.error(request, error)
+    context = {
+        "board": data,
+        "periods": board.PERIODS,
+        "period_error": error,
+        "cache_seconds": board.DASHBOARD_CACHE_SECONDS,
+    }
+    return render(request, "crm/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def dashboard_export(request):
+    """The figures and tables as an .xlsx workbook."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    data, _error = _dashboard_or_403(request)
+    book = Workbook()
+    bold = Font(bold=True)
+
+    def sheet(title: str, header: list[str], rows: list[list]) -> None:
+        ws = book.active if book.active.title == "Sheet" else book.create_sheet()
+        ws.title = title
+        ws.append(header)
+        for cell in ws[1]:
+            cell.font = bold
+        for row in rows:
+            ws.append(row)
+
+    computed = timezone.localtime(data.computed_at)
+    figures = [[f.label, f.value if f.value is not None else "", f.unit, f.note] for f in data.figures]
+    figures += [[], [_("统计期间"), data.period.label], [_("数据时间"), f"{computed:%Y-%m-%d %H:%M:%S}"]]
+    sheet(_("指标"), [_("指标"), _("数值"), _("单位"), _("说明")], figures)
+    sheet(
+        _("超时工单"),
+        [
+            _("工单编号"),
+            _("标题"),
+            _("类型"),
+            _("状态"),
+            _("责任单位"),
+            _("处理人"),
+            _("超时(小时)"),
+            _("升级级别"),
+            _("催办次数"),
+        ],
+        [
+            [
+                r["number"],
+                r["title"],
+                r["kind_label"],
+                r["status_label"],
+                r["org_unit__name"],
+                r["assignee"],
+                r["overdue_hours"],
+                r["escalation_level"],
+                r["urge_count"],
+            ]
+            for r in data.overdue_rows
+        ],
+    )
+    sheet(
+        _("工作量"),
+        [_("客户经理"), _("单位"), _("未办结"), _("已超时"), _("即将超时"), _("待回访")],
+        [[r["name"], r["unit"], r["open"], r["overdue"], r["near"], r["visits_due"]] for r in data.workload],
+    )
+    sheet(
+        _("催办记录"),
+        [_("时间"), _("工单编号"), _("标题"), _("催办人"), _("处理人"), _("说明")],
+        [
+            [
+                f"{timezone.localtime(r['created_at']):%Y-%m-%d %H:%M}",
+                r["ticket__number"],
+                r["ticket__title"],
+                r["actor__real_name"] or "",
+                r["ticket__assignee__real_name"] or "",
+                r["note"],
+            ]
+            for r in data.urges
+        ],
+    )
+    satisfaction = data.charts["satisfaction"]
+    sheet(
+        _("满意度"),
+        [_("分组"), _("满意率(%)"), _("已回访")],
+        [
+            [label, rate if rate is not None else "", n]
+            for part in ("segment", "unit")
+            for label, rate, n in zip(
+                satisfaction[part]["labels"],
+                satisfaction[part]["data"],
+                satisfaction[part]["counts"],
+                strict=True,
+            )
+        ],
+    )
+    buffer = BytesIO()
+    book.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="dashboard-{computed:%Y%m%d-%H%M}.xlsx"'
+    return response
 
 
 def _database_state() -> str:

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.phones import mask_phone
 from crm.forms import StyledFormMixin
-from customers.models import Contact, Customer
+from customers.models import ARCHIVE_FIELDS, Contact, Customer
 from customers.selectors import assignable_managers, districts_for, lines_for, stations_for
 from customers.services import customer_network_errors
 
@@ -27,26 +27,7 @@ class ManagerChoiceField(forms.ModelChoiceField):
 class CustomerForm(StyledFormMixin, forms.ModelForm):
     class Meta:
         model = Customer
-        fields = [
-            "number",
-            "name",
-            "kind",
-            "segment",
-            "voltage",
-            "address",
-            "station",
-            "district",
-            "line",
-            "manager",
-            "vip_tier",
-            "is_high_sensitivity",
-            "is_important",
-            "is_key_attention",
-            "is_special",
-            "is_sensitive",
-            "wechat_bound",
-            "notes",
-        ]
+        fields = list(ARCHIVE_FIELDS)
         field_classes = {"manager": ManagerChoiceField}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
         help_texts = {

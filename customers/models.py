@@ -241,6 +241,30 @@ class Customer(models.Model):
 
 SENSITIVITY_FLAGS = ("is_high_sensitivity", "is_important", "is_key_attention", "is_special", "is_sensitive")
 
+# The archive fields people and systems write, in the order forms, the API
+# and the history show them. `completeness`, `verified_at` and the stamps are
+# kept by the services and triggers, never written directly.
+ARCHIVE_FIELDS = (
+    "number",
+    "name",
+    "kind",
+    "segment",
+    "voltage",
+    "address",
+    "station",
+    "district",
+    "line",
+    "manager",
+    "vip_tier",
+    "is_high_sensitivity",
+    "is_important",
+    "is_key_attention",
+    "is_special",
+    "is_sensitive",
+    "wechat_bound",
+    "notes",
+)
+
 
 class Contact(models.Model):
     class Relation(models.TextChoices):
@@ -300,3 +324,243 @@ class Contact(models.Model):
     @property
     def phone(self) -> str:
         return self.mobile or self.landline
+
+
+class ImportJob(models.Model):
+    """One uploaded archive file on its way in: validated, previewed, confirmed, written.
+
+    The file's bytes live in the row (at most 5 MB), so any worker host can
+    read them without shared storage. See customers.imports for the rules.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("等待校验")
+        VALIDATING = "validating", _("正在校验")
+        VALIDATED = "validated", _("待确认")
+        QUEUED = "queued", _("等待导入")
+        IMPORTING = "importing", _("正在导入")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", "Excel (.xlsx)"
+        CSV = "csv", "CSV"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("导入人"),
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+    )
+    file_name = models.CharField(_("文件名"), max_length=255)
+    file_format = models.CharField(_("文件格式"), max_length=8, choices=Format.choices)
+    content = models.BinaryField(_("文件内容"))
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(_("总行数"), default=0)
+    processed = models.PositiveIntegerField(_("已处理行数"), default=0)
+    created_count = models.PositiveIntegerField(_("新建"), default=0)
+    updated_count = models.PositiveIntegerField(_("更新"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("无变化"), default=0)
+    rejected_count = models.PositiveIntegerField(_("有误"), default=0)
+    # Every bad row: [line number, column header, message].
+    errors = models.JSONField(_("错误明细"), default=list, blank=True)
+    failure = models.TextField(_("失败原因"), blank=True)
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("档案导入")
+        verbose_name_plural = _("档案导入")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.processed / self.total)) if self.total else 0
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in {
+            self.Status.PENDING,
+            self.Status.VALIDATING,
+            self.Status.QUEUED,
+            self.Status.IMPORTING,
+        }
+
+
+class InteractionQuerySet(ScopedQuerySet):
+    """Contacts are seen through their customer; the staff member who made one sees it too."""
+
+    scope_owner_field = "customer__manager"
+    scope_unit_field = "customer__station"
+
+    def also_visible_to(self, user) -> Q:
+        return Q(staff=user)
+
+
+class Interaction(models.Model):
+    """One contact with a customer (联系记录): who, how, when, what was said, how the customer felt."""
+
+    class Channel(models.TextChoices):
+        WECHAT_GROUP = "wechat_group", _("微信群")
+        WECHAT_PRIVATE = "wechat_private", _("微信私聊")
+        PHONE = "phone", _("电话")
+        SMS = "sms", _("短信")
+        EMAIL = "email", _("邮件")
+        QQ = "qq", _("QQ")
+        WEIBO = "weibo", _("微博")
+        HALL = "hall", _("营业厅")
+        VISIT = "visit", _("上门")
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("客户来访/来电")
+        OUTBOUND = "outbound", _("主动联系")
+
+    class Mood(models.TextChoices):
+        CALM = "calm", _("平静")
+        DISSATISFIED = "dissatisfied", _("不满")
+        ANGRY = "angry", _("愤怒")
+
+    # Channels that count as one-to-one contact for sensitive customers (seed 000 §03).
+    ONE_TO_ONE_CHANNELS = (Channel.PHONE, Channel.WECHAT_PRIVATE, Channel.VISIT, Channel.SMS)
+    # The seven steps of a contact (seed 000 §04), in order.
+    STEP_FIELDS = (
+        "step_find_cause",
+        "step_listen",
+        "step_avoid_argument",
+        "step_right_side",
+        "step_apologise",
+        "step_empathise",
+        "step_solution",
+    )
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="interactions"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("联系人员"),
+        on_delete=models.PROTECT,
+        related_name="interactions",
+    )
+    channel = models.CharField(_("联系渠道"), max_length=16, choices=Channel.choices)
+    direction = models.CharField(
+        _("方向"), max_length=8, choices=Direction.choices, default=Direction.OUTBOUND
+    )
+    occurred_at = models.DateTimeField(_("联系时间"))
+    summary = models.TextField(_("联系内容"))
+    mood = models.CharField(_("客户情绪"), max_length=16, choices=Mood.choices, default=Mood.CALM)
+    # The work order's number (customers never import tickets: the number is the link).
+    ticket_number = models.CharField(_("关联工单编号"), max_length=20, blank=True)
+    next_follow_up = models.DateField(_("下次跟进日期"), null=True, blank=True)
+    step_find_cause = models.BooleanField(_("找准原因"), default=False)
+    step_listen = models.BooleanField(_("耐心倾听"), default=False)
+    step_avoid_argument = models.BooleanField(_("避免争论"), default=False)
+    step_right_side = models.BooleanField(_("站对立场"), default=False)
+    step_apologise = models.BooleanField(_("及时道歉"), default=False)
+    step_empathise = models.BooleanField(_("换位思考"), default=False)
+    step_solution = models.BooleanField(_("给出方案"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("记录人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    objects = InteractionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("联系记录")
+        verbose_name_plural = _("联系记录")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"], name="interaction_customer_time"),
+            models.Index(fields=["staff", "occurred_at"], name="interaction_staff_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} · {self.get_channel_display()} · {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def steps_done(self) -> list[str]:
+        return [
+            str(self._meta.get_field(name).verbose_name) for name in self.STEP_FIELDS if getattr(self, name)
+        ]
+
+
+class VisitQuerySet(ScopedQuerySet):
+    scope_owner_field = "customer__manager"
+    scope_unit_field = "customer__station"
+
+    def also_visible_to(self, user) -> Q:
+        return Q(staff=user)
+
+    def open(self) -> "VisitQuerySet":
+        return self.filter(done_at__isnull=True)
+
+
+class Visit(models.Model):
+    """A visit to the customer (走访/上门), prepared in advance (seed 000 §04)."""
+
+    class Purpose(models.TextChoices):
+        ROUTINE = "routine", _("VIP/敏感客户例行走访")
+        OUTAGE = "outage", _("停电现场服务")
+        ARCHIVE_CHECK = "archive_check", _("档案核实")
+        COMPLAINT_FOLLOW_UP = "complaint", _("投诉回访跟进")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="visits"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("走访人员"), on_delete=models.PROTECT, related_name="visits"
+    )
+    purpose = models.CharField(_("走访目的"), max_length=16, choices=Purpose.choices)
+    scheduled_at = models.DateTimeField(_("计划时间"))
+    appointment_confirmed = models.BooleanField(_("已与客户预约"), default=False)
+    confirmed_at = models.DateTimeField(_("预约确认时间"), null=True, blank=True)
+    prep_basics_reviewed = models.BooleanField(_("已掌握客户基本信息"), default=False)
+    prep_cause = models.TextField(_("诉求缘由"), blank=True)
+    prep_solution = models.TextField(_("初步解决方案"), blank=True)
+    done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    outcome = models.TextField(_("走访结果"), blank=True)
+    # Set by automation that must create a visit once (e.g. `routine:<customer>:<yyyy-mm>`).
+    origin_key = models.CharField(_("来源标识"), max_length=100, unique=True, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    objects = VisitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走访")
+        verbose_name_plural = _("走访")
+        ordering = ["scheduled_at", "id"]
+        indexes = [
+            models.Index(fields=["staff", "scheduled_at"], name="visit_staff_scheduled"),
+            models.Index(fields=["customer", "scheduled_at"], name="visit_customer_scheduled"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} · {self.get_purpose_display()} · {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+    @property
+    def is_prepared(self) -> bool:
+        return (
+            self.prep_basics_reviewed and bool(self.prep_cause.strip()) and bool(self.prep_solution.strip())
+        )

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import OrgUnit, User
 from accounts.phones import mask_phone
-from customers.models import Contact, Customer, District, Line
+from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line
 
 if TYPE_CHECKING:
     from customers.filters import CustomerFilterSet
@@ -207,27 +207,7 @@ def customer_export_rows(*, user: User, params: Mapping[str, Any]) -> Iterator[l
 
 # --- History ------------------------------------------------------------------------
 
-CUSTOMER_HISTORY_FIELDS = (
-    "number",
-    "name",
-    "kind",
-    "segment",
-    "voltage",
-    "address",
-    "station",
-    "district",
-    "line",
-    "manager",
-    "vip_tier",
-    "is_high_sensitivity",
-    "is_important",
-    "is_key_attention",
-    "is_special",
-    "is_sensitive",
-    "wechat_bound",
-    "verified_at",
-    "notes",
-)
+CUSTOMER_HISTORY_FIELDS = (*ARCHIVE_FIELDS, "verified_at")
 CUSTOMER_HISTORY_RELATED = ("station", "district", "line", "manager")
 CONTACT_HISTORY_FIELDS = (
     "name",

@@ -21,33 +21,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import OrgUnit, User
-from customers.models import Contact, Customer, District, Line, stale_q
+from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, stale_q
 from customers.quality import completeness_score
 from customers.selectors import stations_for
 from notifications.services import NotificationDraft, notifications_enqueue_many
 
-CUSTOMER_CREATE_FIELDS = frozenset(
-    {
-        "number",
-        "name",
-        "kind",
-        "segment",
-        "voltage",
-        "address",
-        "station",
-        "district",
-        "line",
-        "manager",
-        "vip_tier",
-        "is_high_sensitivity",
-        "is_important",
-        "is_key_attention",
-        "is_special",
-        "is_sensitive",
-        "wechat_bound",
-        "notes",
-    }
-)
+CUSTOMER_CREATE_FIELDS = frozenset(ARCHIVE_FIELDS)
 # The customer number is the key external systems sync by: it is fixed once the archive exists.
 CUSTOMER_UPDATE_FIELDS = CUSTOMER_CREATE_FIELDS - {"number"}
 CONTACT_FIELDS = frozenset(

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from customers.interactions import routine_visits_schedule
 from customers.services import archive_reminders_enqueue
 
 
@@ -12,3 +13,29 @@ def remind_stale_archives() -> int:
     Idempotent within an ISO week: a second run writes nothing.
     """
     return archive_reminders_enqueue()
+
+
+@shared_task(ignore_result=True, soft_time_limit=1800, time_limit=1860)
+def validate_import(job_id: int) -> None:
+    """Check an uploaded archive file row by row and store the preview (customers.imports)."""
+    from customers.imports import validate_job
+
+    validate_job(job_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=3600, time_limit=3660)
+def write_import(job_id: int) -> None:
+    """Write the valid rows of a confirmed archive import in batches (customers.imports)."""
+    from customers.imports import write_job
+
+    write_job(job_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+def schedule_routine_visits() -> int:
+    """Daily (beat): plan routine visits for sensitive customers left without one-to-one contact.
+
+    Idempotent: a customer gets at most one routine visit per month and a
+    manager one summary per day, however often this runs.
+    """
+    return routine_visits_schedule()

@@ -16,8 +16,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from crm.pagination import keyset_paginate
-from customers import selectors, services
+from customers import interactions, selectors, services
 from customers.forms import ContactForm, CustomerForm
+from customers.interactions import InteractionForm, VisitCompleteForm, VisitForm
 from customers.models import Contact
 from customers.quality import archive_gaps
 
@@ -222,3 +223,238 @@ def contact_delete(request, number: str, pk: int):
     services.contact_delete(contact=contact, user=request.user)
     messages.success(request, _("联系人“%(name)s”已删除。") % {"name": contact.name})
     return redirect("customers:detail", number=customer.number)
+
+
+# --- Contact log, visits, timeline ------------------------------------------------------
+
+
+def _log_contact(request, *, customer=None):
+    form = InteractionForm(request.POST or None, user=request.user, customer=customer)
+    if request.method == "POST" and form.is_valid():
+        target = customer or form.cleaned_data["customer"]
+        interaction = _save_or_report(
+            form,
+            lambda: interactions.interaction_log(
+                customer=target, staff=request.user, created_by=request.user, **form.service_fields()
+            ),
+        )
+        if interaction is not None:
+            messages.success(request, _("联系记录已保存。"))
+            if interactions.interaction_suggests_ticket(interaction):
+                messages.warning(
+                    request,
+                    _("该客户为重点客户且情绪愤怒，建议立即创建工单跟踪处理，并安排一对一沟通。"),
+                )
+            return redirect("customers:detail", number=target.number)
+    return render(request, "customers/interaction_form.html", {"form": form, "customer": customer})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def interaction_quick_create(request):
+    """The header's "记录联系": the customer is picked by number (only visible ones)."""
+    number = request.GET.get("customer")
+    if number:
+        return redirect("customers:interaction_create", number=number)
+    return _log_contact(request)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def interaction_create(request, number: str):
+    customer = selectors.customer_detail(user=request.user, number=number)
+    return _log_contact(request, customer=customer)
+
+
+@login_required
+@require_GET
+def customer_timeline(request, number: str):
+    """The 360 page's timeline panel (and its further pages), newest first."""
+    customer = selectors.customer_detail(user=request.user, number=number)
+    page = interactions.customer_timeline(
+        user=request.user, customer=customer, cursor=request.GET.get("cursor")
+    )
+    return render(
+        request,
+        "customers/_timeline.html",
+        {"customer": customer, "page": page, "more": bool(request.GET.get("cursor"))},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visit_create(request, number: str):
+    customer = selectors.customer_detail(user=request.user, number=number)
+    form = VisitForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        visit = _save_or_report(
+            form,
+            lambda: interactions.visit_schedule(
+                customer=customer, staff=request.user, created_by=request.user, **form.cleaned_data
+            ),
+        )
+        if visit is not None:
+            messages.success(request, _("走访已安排。"))
+            return redirect("customers:visit_planner")
+    return render(request, "customers/visit_form.html", {"form": form, "customer": customer})
+
+
+@login_required
+@require_GET
+def visit_planner(request):
+    """我的走访: the user's visits of this week, earliest first, and open ones left from before."""
+    return render(
+        request,
+        "customers/visit_planner.html",
+        {
+            "visits": interactions.visits_of_week(user=request.user),
+            "overdue": interactions.overdue_visits(user=request.user),
+            "complete_form": VisitCompleteForm(),
+        },
+    )
+
+
+def _visit_action(request, pk: int, write, success: str):
+    visit = interactions.visit_of(user=request.user, pk=pk)
+    try:
+        write(visit)
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    else:
+        messages.success(request, success)
+    return redirect("customers:visit_planner")
+
+
+@login_required
+@require_POST
+def visit_confirm(request, pk: int):
+    return _visit_action(
+        request,
+        pk,
+        lambda visit: interactions.visit_confirm(visit=visit, user=request.user),
+        _("已确认与客户的预约。"),
+    )
+
+
+@login_required
+@require_POST
+def visit_prepare(request, pk: int):
+    fields = {
+        "prep_basics_reviewed": request.POST.get("prep_basics_reviewed") == "on",
+        "prep_cause": request.POST.get("prep_cause", ""),
+        "prep_solution": request.POST.get("prep_solution", ""),
+    }
+    return _visit_action(
+        request,
+        pk,
+        lambda visit: interactions.visit_prepare(visit=visit, user=request.user, **fields),
+        _("走访准备已保存。"),
+    )
+
+
+@login_required
+@require_POST
+def visit_complete(request, pk: int):
+    outcome = request.POST.get("outcome", "")
+    return _visit_action(
+        request,
+        pk,
+        lambda visit: interactions.visit_complete(visit=visit, user=request.user, outcome=outcome),
+        _("走访已完成。"),
+    )
+
+
+# --- Archive import (customers.imports) -----------------------------------------------
+
+from django import forms as django_forms  # noqa: E402
+from django.utils.translation import gettext_lazy  # noqa: E402
+
+IMPORT_ERRORS_PER_PAGE = 200
+
+
+class ImportUploadForm(django_forms.Form):
+    file = django_forms.FileField(label=gettext_lazy("文件"))
+
+
+def _import_job_of(request, pk: int):
+    from django.shortcuts import get_object_or_404
+
+    from customers.models import ImportJob
+
+    jobs = ImportJob.objects.all() if request.user.is_administrator else request.user.import_jobs.all()
+    return get_object_or_404(jobs.defer("content"), pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_import(request):
+    from customers import imports
+
+    may_import = selectors.stations_for(request.user).exists()
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and may_import and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            if upload.size > imports.MAX_FILE_SIZE:
+                raise imports.ImportFileError(
+                    _("文件超过 %(limit)d MB，请拆分后分批导入。")
+                    % {"limit": imports.MAX_FILE_SIZE // (1024 * 1024)}
+                )
+            job = imports.import_job_create(user=request.user, file_name=upload.name, content=upload.read())
+        except imports.ImportFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("customers:import_detail", pk=job.pk)
+    return render(
+        request,
+        "customers/import_upload.html",
+        {
+            "form": form,
+            "may_import": may_import,
+            "headers": imports.HEADERS,
+            "max_mb": imports.MAX_FILE_SIZE // (1024 * 1024),
+        },
+    )
+
+
+@login_required
+@require_GET
+def customer_import_template(request):
+    from django.http import HttpResponse
+
+    from customers import imports
+
+    response = HttpResponse(imports.import_template(), content_type=imports.content_type("xlsx"))
+    response["Content-Disposition"] = "attachment; filename*=UTF-8''import-template.xlsx"
+    return response
+
+
+@login_required
+@require_GET
+def customer_import_detail(request, pk: int):
+    from django.core.paginator import Paginator
+    from django.http import HttpResponse
+
+    job = _import_job_of(request, pk)
+    if request.headers.get("HX-Request"):
+        if not job.is_running:
+            # The preview or the summary replaces the progress bar: load the whole page again.
+            response = HttpResponse(status=204)
+            response["HX-Refresh"] = "true"
+            return response
+        return render(request, "customers/import_progress.html", {"job": job})
+    errors = Paginator(job.errors, IMPORT_ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "customers/import_detail.html", {"job": job, "errors": errors})
+
+
+@login_required
+@require_POST
+def customer_import_confirm(request, pk: int):
+    from customers import imports
+
+    job = _import_job_of(request, pk)
+    if imports.import_job_confirm(job=job):
+        messages.success(request, _("已确认导入，正在写入客户档案。"))
+    else:
+        messages.info(request, _("该文件已确认过或尚未校验完成，不会重复导入。"))
+    return redirect("customers:import_detail", pk=job.pk)

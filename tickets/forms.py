@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import OrgUnit, User
 from crm.forms import StyledFormMixin
 from customers.models import Contact, Customer
-from tickets.models import Kind, ReturnVisit, Ticket
+from tickets.models import FIVE_W_ONE_H, Kind, ReturnVisit, Ticket
 from tickets.selectors import staff_for, staff_of_unit, units_for
 
 
@@ -115,8 +115,6 @@ class TicketCreateForm(StyledFormMixin, forms.ModelForm):
             "assignee": {"invalid_choice": _("处理人必须是该客户所属供电所的人员。")},
         }
 
-    FIVE_W_ONE_H = ("why", "what", "who", "when", "where", "how")
-
     def __init__(self, *args, customer: Customer, **kwargs):
         super().__init__(*args, **kwargs)
         self.customer = customer
@@ -129,11 +127,11 @@ class TicketCreateForm(StyledFormMixin, forms.ModelForm):
 
     @property
     def five_w_one_h_fields(self):
-        return [self[name] for name in self.FIVE_W_ONE_H]
+        return [self[name] for name in FIVE_W_ONE_H]
 
     @property
     def main_fields(self):
-        return [self[name] for name in self.fields if name not in self.FIVE_W_ONE_H]
+        return [self[name] for name in self.fields if name not in FIVE_W_ONE_H]
 
     def service_fields(self) -> dict:
         """The cleaned values ticket_create takes."""

@@ -56,6 +56,9 @@ class Status(models.TextChoices):
     ARCHIVED = "archived", _("已归档")
 
 
+# The 5W1H fields of a complaint analysis (seed 004 §2.2(2)).
+FIVE_W_ONE_H = ("why", "what", "who", "when", "where", "how")
+
 # Statuses in which the order still runs against its resolve deadline.
 OPEN_STATUSES = (Status.NEW, Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS, Status.RETURNED)
 # Statuses in which nobody has signed for the order yet.

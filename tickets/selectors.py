@@ -35,6 +35,7 @@ from accounts.phones import mask_phone
 from crm.pagination import KeysetPage
 from customers.models import Customer
 from tickets.models import (
+    FIVE_W_ONE_H,
     OPEN_STATUSES,
     UNSIGNED_STATUSES,
     Attachment,
@@ -345,6 +346,14 @@ CHANGE_LABELS = {
     "other": gettext_lazy("关联工单"),
     "level": gettext_lazy("升级级别"),
 }
+# Edited fields are labelled by the model's own verbose names.
+CHANGE_LABELS.update(
+    {
+        name: Ticket._meta.get_field(name).verbose_name
+        for name in ("title", "description", "contact_name", "contact_phone")
+    }
+)
+CHANGE_LABELS.update({name: Ticket._meta.get_field(name).verbose_name for name in FIVE_W_ONE_H})
 
 
 def ticket_for_action(*, user: User, number: str) -> Ticket:

@@ -26,6 +26,7 @@ from notifications.services import notification_enqueue
 from tickets import sla
 from tickets.attachments import inspect_picture
 from tickets.models import (
+    FIVE_W_ONE_H,
     OPEN_STATUSES,
     Attachment,
     Category,
@@ -198,9 +199,6 @@ def _repeat_of(customer: Customer, kind: str, category: str, now) -> Ticket | No
         .order_by("-created_at")
         .first()
     )
-
-
-FIVE_W_ONE_H = ("why", "what", "who", "when", "where", "how")
 
 
 @transaction.atomic
@@ -570,6 +568,48 @@ def ticket_link(*, ticket: Ticket, other: Ticket, by: User, note: str = "") -> N
     ticket.related.add(other)
     _record(ticket, Action.LINKED, by, ticket.status, note, other=other.number)
     _record(other, Action.LINKED, by, other.status, note, other=ticket.number)
+
+
+TICKET_EDITABLE_FIELDS = ("title", "description", "contact_name", "contact_phone", *FIVE_W_ONE_H)
+
+
+@transaction.atomic
+def ticket_update(*, ticket: Ticket, by: User, **fields: str) -> Ticket:
+    """修改: the handler or a supervisor corrects the order's text (title, description,
+    contact, 5W1H). An archived order is fixed. The timeline keeps each changed
+    field as "old → new"; a change that changes nothing writes nothing."""
+    unknown = set(fields) - set(TICKET_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    ticket = _locked(ticket)
+    if ticket.status == Status.ARCHIVED:
+        raise TransitionError(
+            _("工单当前状态为“%(status)s”，不能执行“%(action)s”。")
+            % {"status": ticket.get_status_display(), "action": Action.EDITED.label}
+        )
+    if not can(by, Action.EDITED, ticket):
+        raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action.EDITED.label})
+    changes = {}
+    for name, value in fields.items():
+        value = value.strip()
+        old = getattr(ticket, name)
+        if value != old:
+            changes[name] = f"{old} → {value}"
+            setattr(ticket, name, value)
+    if not changes:
+        return ticket
+    errors = {}
+    if "title" in changes and not ticket.title:
+        errors["title"] = _("请填写标题。")
+    if "description" in changes and not ticket.description:
+        errors["description"] = _("请填写诉求内容。")
+    if errors:
+        raise ValidationError(errors)
+    others = [field.name for field in Ticket._meta.get_fields() if field.name not in changes]
+    ticket.full_clean(exclude=others, validate_unique=False, validate_constraints=False)
+    _save(ticket, list(changes))
+    _record(ticket, Action.EDITED, by, ticket.status, **changes)
+    return ticket
 
 
 # --- notifications --------------------------------------------------------------

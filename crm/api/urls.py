@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 v1 = [
     path("", include("customers.api.urls")),
+    path("", include("groups.api.urls")),
+    path("", include("tickets.api.urls")),
 ]
 
 urlpatterns = [

@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from crm.api.filters import MomentFilter
 from customers.models import Customer
 from customers.selectors import search_condition
 
@@ -51,13 +52,13 @@ class CustomerFilterSet(filters.FilterSet):
     incomplete = filters.BooleanFilter(
         method="filter_incomplete", label="Completeness below 100 (true) or 100 (false)"
     )
-    verified_before = filters.IsoDateTimeFilter(
+    verified_before = MomentFilter(
         field_name="verified_at", lookup_expr="lt", label="Verified before this time (ISO 8601)"
     )
-    verified_after = filters.IsoDateTimeFilter(
+    verified_after = MomentFilter(
         field_name="verified_at", lookup_expr="gte", label="Verified at or after this time (ISO 8601)"
     )
-    updated_after = filters.IsoDateTimeFilter(
+    updated_after = MomentFilter(
         field_name="updated_at", lookup_expr="gte", label="Updated at or after this time (ISO 8601)"
     )
 

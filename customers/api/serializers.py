@@ -27,7 +27,7 @@ from rest_framework import serializers
 from accounts.models import OrgUnit, User
 from accounts.phones import mask_phone
 from customers import services
-from customers.models import Contact, Customer, District, Line, customer_number_validator
+from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, customer_number_validator
 from customers.selectors import assignable_managers, stations_for
 
 CONTACT_FIELDS = (
@@ -41,26 +41,7 @@ CONTACT_FIELDS = (
     "preferred_channel",
     "is_primary",
 )
-CUSTOMER_WRITE_FIELDS = (
-    "number",
-    "name",
-    "kind",
-    "segment",
-    "voltage",
-    "address",
-    "station",
-    "district",
-    "line",
-    "manager",
-    "vip_tier",
-    "is_high_sensitivity",
-    "is_important",
-    "is_key_attention",
-    "is_special",
-    "is_sensitive",
-    "wechat_bound",
-    "notes",
-)
+CUSTOMER_WRITE_FIELDS = ARCHIVE_FIELDS
 CUSTOMER_READ_ONLY_FIELDS = ("id", "verified_at", "completeness", "created_at", "updated_at")
 CUSTOMER_FIELDS = (
     "id",
@@ -94,6 +75,12 @@ def mask_contact_phones(contacts: list[dict[str, Any]]) -> None:
 class NestedUnitSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class NestedCustomerSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    number = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
 
 

@@ -1,0 +1,327 @@
+"""A full walk of the customer sync feed, against COPY and against a plain DRF list.
+
+    python bench/sync.py [--customers 200000] [--limit 1000]
+
+Generates N customers (each with one primary contact) in PostgreSQL, then
+measures in the same run, with a county supervisor who sees them all:
+- the sync feed (`GET /api/v1/customers/sync/`, the view called in-process,
+  JSON rendered) page by page until `has_more` is false: rows/s, and the
+  latency of the last full page against the first (goal ≤ 1.3×: keyset
+  pages cost the same wherever they start);
+- `COPY (SELECT the same columns, units, manager and contact) TO STDOUT`:
+  rows/s, and the sync feed's share of it (goal ≥ 0.3);
+- a plain DRF ModelSerializer with nested units and contacts behind
+  PageNumberPagination (COUNT plus OFFSET per page) over the same rows.
+"""
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import counted_queries, record, setup_django, timed  # noqa: E402
+
+BATCH = 5000
+
+
+def generate(customers: int):
+    from django.db import connection
+
+    from accounts.models import OrgUnit, User
+    from customers.models import Contact, Customer, District, Line
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE customers_contact, customers_historicalcontact, customers_customer, "
+            "customers_historicalcustomer RESTART IDENTITY CASCADE"
+        )
+    province, _ = OrgUnit.objects.get_or_create(code="BGZ", defaults={"name": "省公司", "level": 1})
+    county, _ = OrgUnit.objects.get_or_create(
+        code="BLS", defaults={"name": "县供电局", "level": 3, "parent": province}
+    )
+    stations = [
+        OrgUnit.objects.get_or_create(
+            code=f"BST{i}", defaults={"name": f"供电所{i}", "level": 4, "parent": county}
+        )[0]
+        for i in range(10)
+    ]
+    supervisor, _ = User.objects.get_or_create(
+        username="bench-supervisor", defaults={"real_name": "主管", "org_unit": county, "role": "supervisor"}
+    )
+    managers = [
+        User.objects.get_or_create(
+            username=f"bench-manager-{i}", defaults={"real_name": f"经理{i}", "org_unit": stations[i % 10]}
+        )[0]
+        for i in range(50)
+    ]
+    lines = [
+        Line.objects.get_or_create(code=f"BXL{i}", defaults={"name": f"10kV线{i}", "station": stations[i]})[0]
+        for i in range(10)
+    ]
+    districts = [
+        District.objects.get_or_create(
+            code=f"BTQ{i}", defaults={"name": f"台区{i}", "station": stations[i % 10], "line": lines[i % 10]}
+        )[0]
+        for i in range(100)
+    ]
+    for start in range(0, customers, BATCH):
+        batch = [
+            Customer(
+                number=f"{7000000000 + i}",
+                name=f"客户{i}",
+                address=f"某县某镇{i}号",
+                voltage="220V",
+                station=stations[i % 10],
+                district=districts[i % 100],
+                line=lines[i % 10],
+                manager=managers[i % 50],
+                completeness=100,
+            )
+            for i in range(start, min(start + BATCH, customers))
+        ]
+        Customer.objects.bulk_create(batch)
+        Contact.objects.bulk_create(
+            Contact(customer=customer, name="户主", mobile=f"138{customer.pk:08d}", is_primary=True)
+            for customer in batch
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+        cursor.execute("ANALYZE customers_contact")
+    return supervisor
+
+
+def wait_until_final(user, customers: int, timeout: float = 120.0) -> None:
+    """The feed holds back rows while an older transaction anywhere in the cluster is open."""
+    from customers.api.sync import SyncCursor, sync_queryset
+
+    deadline = time.monotonic() + timeout
+    while sync_queryset(user=user, cursor=SyncCursor()).count() < customers:
+        if time.monotonic() > deadline:
+            raise SystemExit("rows still held back by an open transaction elsewhere in the cluster")
+        time.sleep(0.5)
+
+
+def sync_request(user, cursor: str, limit: int):
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from customers.api.views import CustomerSyncView
+
+    request = APIRequestFactory().get("/api/v1/customers/sync/", {"cursor": cursor, "limit": limit})
+    force_authenticate(request, user=user)
+    response = CustomerSyncView.as_view(throttle_classes=[])(request)
+    response.render()
+    return response
+
+
+def page_seconds(user, cursor: str, limit: int, repeat: int = 5) -> float:
+    """Best of a few calls of one page, caches warm."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        sync_request(user, cursor, limit)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def sync_walk(user, limit: int) -> tuple[int, list[tuple[str, int, float]], int]:
+    """Rows, (cursor, rows, seconds) per page, bytes of JSON, through the view."""
+    cursor, rows, pages, size = "", 0, [], 0
+    while True:
+        start = time.perf_counter()
+        response = sync_request(user, cursor, limit)
+        pages.append((cursor, len(response.data["results"]), time.perf_counter() - start))
+        rows += len(response.data["results"])
+        size += len(response.content)
+        cursor = response.data["next"]
+        if not response.data["has_more"]:
+            return rows, pages, size
+
+
+COPY_SQL = """
+COPY (
+    SELECT c.id, c.number, c.name, c.kind, c.segment, c.voltage, c.address,
+           s.id, s.code, s.name, d.id, d.code, d.name, l.id, l.code, l.name,
+           u.id, u.username, u.real_name,
+           c.vip_tier, c.is_high_sensitivity, c.is_important, c.is_key_attention, c.is_special,
+           c.is_sensitive, c.wechat_bound, c.verified_at, c.completeness, c.notes, c.created_at,
+           c.updated_at, c.version, c.deleted_at, c.sync_stamp,
+           k.id, k.name, k.relation, k.mobile, k.landline, k.wechat_id, k.email,
+           k.preferred_channel, k.is_primary
+    FROM customers_customer c
+    JOIN accounts_orgunit s ON s.id = c.station_id
+    LEFT JOIN customers_district d ON d.id = c.district_id
+    LEFT JOIN customers_line l ON l.id = c.line_id
+    LEFT JOIN accounts_user u ON u.id = c.manager_id
+    LEFT JOIN customers_contact k ON k.customer_id = c.id
+    WHERE s.path LIKE %s
+    ORDER BY c.sync_stamp, c.id
+) TO STDOUT
+"""
+
+
+def copy_out(user) -> tuple[int, float]:
+    from django.db import connection
+
+    sink = io.BytesIO()
+    with connection.cursor() as cursor, timed() as t:
+        sql = cursor.mogrify(COPY_SQL, [user.org_unit.path + "%"]).decode()
+        cursor.copy_expert(sql, sink)
+    return sink.getvalue().count(b"\n"), t.seconds
+
+
+def drf_baseline(user, limit: int) -> tuple[int, float]:
+    """A first version of the feed: ModelSerializer, nested objects, page numbers."""
+    from rest_framework import generics, serializers
+    from rest_framework.pagination import PageNumberPagination
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from accounts.models import OrgUnit, User
+    from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line
+
+    class UnitSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = OrgUnit
+            fields = ["id", "code", "name"]
+
+    class DistrictSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = District
+            fields = ["id", "code", "name"]
+
+    class LineSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Line
+            fields = ["id", "code", "name"]
+
+    class ManagerSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = User
+            fields = ["id", "username", "real_name"]
+
+    class ContactSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Contact
+            fields = [
+                "id",
+                "name",
+                "relation",
+                "mobile",
+                "landline",
+                "wechat_id",
+                "email",
+                "preferred_channel",
+                "is_primary",
+            ]
+
+    class CustomerSerializer(serializers.ModelSerializer):
+        station = UnitSerializer()
+        district = DistrictSerializer()
+        line = LineSerializer()
+        manager = ManagerSerializer()
+        contacts = ContactSerializer(many=True)
+
+        class Meta:
+            model = Customer
+            fields = [
+                "id",
+                *ARCHIVE_FIELDS,
+                "verified_at",
+                "completeness",
+                "created_at",
+                "updated_at",
+                "version",
+                "contacts",
+            ]
+
+    class Pages(PageNumberPagination):
+        page_size = limit
+
+    class BaselineView(generics.ListAPIView):
+        serializer_class = CustomerSerializer
+        pagination_class = Pages
+        throttle_classes = []
+
+        def get_queryset(self):
+            return (
+                Customer.objects.visible_to(self.request.user)
+                .select_related("station", "district", "line", "manager")
+                .prefetch_related("contacts")
+                .order_by("id")
+            )
+
+    view = BaselineView.as_view()
+    factory = APIRequestFactory()
+    page, rows = 1, 0
+    with timed() as t:
+        while True:
+            request = factory.get("/baseline/", {"page": page})
+            force_authenticate(request, user=user)
+            response = view(request)
+            response.render()
+            rows += len(response.data["results"])
+            if response.data["next"] is None:
+                break
+            page += 1
+    return rows, t.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=200_000)
+    parser.add_argument("--limit", type=int, default=1000)
+    args = parser.parse_args()
+    setup_django()
+    from django.conf import settings
+
+    # Requests are built in-process with the test request factory's host name.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+
+    with timed() as generation:
+        supervisor = generate(args.customers)
+    wait_until_final(supervisor, args.customers)
+
+    with counted_queries() as sync_queries, timed() as walk:
+        sync_rows, pages, sync_bytes = sync_walk(supervisor, args.limit)
+    copy_rows, copy_seconds = copy_out(supervisor)
+    baseline_rows, baseline_seconds = drf_baseline(supervisor, args.limit)
+
+    full = [cursor for cursor, rows, _seconds in pages if rows == args.limit] or [""]
+    first_page = page_seconds(supervisor, full[0], args.limit)
+    last_page = page_seconds(supervisor, full[-1], args.limit)
+    sync_rate = sync_rows / walk.seconds
+    copy_rate = copy_rows / copy_seconds
+    baseline_rate = baseline_rows / baseline_seconds
+    record(
+        "sync",
+        {
+            "customers": args.customers,
+            "page_limit": args.limit,
+            "generation_seconds": round(generation.seconds, 2),
+            "sync_rows": sync_rows,
+            "sync_pages": len(pages),
+            "sync_seconds": round(walk.seconds, 3),
+            "sync_rows_per_second": round(sync_rate),
+            "sync_sql_statements": sync_queries.count,
+            "sync_json_megabytes": round(sync_bytes / 1e6, 1),
+            "copy_rows": copy_rows,
+            "copy_rows_per_second": round(copy_rate),
+            "sync_vs_copy_ratio": round(sync_rate / copy_rate, 3),
+            "sync_vs_copy_goal": ">= 0.3",
+            "first_page_seconds": round(first_page, 4),
+            "last_page_seconds": round(last_page, 4),
+            "median_page_seconds": round(statistics.median(seconds for _cursor, _rows, seconds in pages), 4),
+            "last_vs_first_page_ratio": round(last_page / first_page, 3),
+            "last_vs_first_goal": "<= 1.3",
+            "drf_baseline_rows": baseline_rows,
+            "drf_baseline_rows_per_second": round(baseline_rate),
+            "sync_vs_drf_baseline_speedup": round(sync_rate / baseline_rate, 2),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

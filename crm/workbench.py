@@ -1,0 +1,105 @@
+"""The account manager's workbench: what needs them now, one section at a time.
+
+Each section is read by one function with a fixed number of queries (a count
+aggregate and a bounded list), so the page costs the same whatever the number
+of orders, visits, inquiries or customers behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from accounts.models import User
+from customers.models import Customer
+from groups.models import GroupMessage, ServiceGroup
+from groups.selectors import with_health, zombie_q, zombie_reasons
+from notifications.selectors import inbox_for
+from tickets.models import OPEN_STATUSES, UNSIGNED_STATUSES, ReturnVisit, Ticket, near_deadline_q, overdue_q
+from tickets.selectors import deadline_of, with_attention_order
+
+SECTION_LIMIT = 20
+
+
+@dataclass
+class Section:
+    items: list[Any] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def more(self) -> int:
+        return max(self.counts.get("total", 0) - len(self.items), 0)
+
+
+def my_orders_q(user: User) -> Q:
+    """Orders the user handles: assigned to them, or unassigned in their unit."""
+    return Q(assignee=user) | Q(assignee__isnull=True, org_unit_id=user.org_unit_id)
+
+
+def my_orders(*, user: User, now: datetime | None = None) -> Section:
+    """Open orders the user handles, overdue first, then near the deadline, then
+    the most urgent and the deadline that falls first. Two queries."""
+    now = now or timezone.now()
+    open_orders = Ticket.objects.filter(my_orders_q(user), status__in=OPEN_STATUSES)
+    counts = open_orders.aggregate(
+        total=Count("id"),
+        overdue=Count("id", filter=overdue_q(now)),
+        near=Count("id", filter=near_deadline_q(now) & ~overdue_q(now)),
+        unsigned=Count("id", filter=Q(status__in=UNSIGNED_STATUSES)),
+    )
+    rows = list(with_attention_order(open_orders.select_related("customer"), now)[:SECTION_LIMIT])
+    for ticket in rows:
+        ticket.deadline = deadline_of(ticket, now)
+        ticket.can_sign = ticket.status in UNSIGNED_STATUSES
+    return Section(rows, counts)
+
+
+def _day_end(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def my_return_visits(*, user: User, now: datetime | None = None) -> Section:
+    """Return visits not yet made on the user's orders, due today or already overdue."""
+    now = now or timezone.now()
+    due = ReturnVisit.objects.filter(
+        ticket__assignee=user, visited_at__isnull=True, due_at__lt=_day_end(timezone.localdate(now))
+    )
+    counts = due.aggregate(total=Count("id"), overdue=Count("id", filter=Q(due_at__lte=now)))
+    rows = list(due.select_related("ticket", "ticket__customer").order_by("due_at", "id")[:SECTION_LIMIT])
+    for visit in rows:
+        visit.is_overdue = visit.due_at <= now
+    return Section(rows, counts)
+
+
+def my_groups(*, user: User, now: datetime | None = None) -> tuple[Section, Section]:
+    """Unanswered inquiries in the groups the user runs, the oldest deadline first,
+    and the user's groups that count as zombie groups. Three queries."""
+    now = now or timezone.now()
+    waiting = GroupMessage.objects.unanswered().filter(group__owner=user, group__archived_at__isnull=True)
+    counts = waiting.aggregate(total=Count("id"), overdue=Count("id", filter=Q(response_due_at__lte=now)))
+    inquiries = list(waiting.select_related("group").order_by("response_due_at", "id")[:SECTION_LIMIT])
+    for message in inquiries:
+        message.is_overdue = message.response_due_at is not None and message.response_due_at <= now
+    zombies = list(
+        with_health(ServiceGroup.objects.active().filter(owner=user), now)
+        .filter(zombie_q(now))
+        .order_by("name", "id")
+    )
+    for group in zombies:
+        group.zombie_reasons = zombie_reasons(group, now)
+    return Section(inquiries, counts), Section(zombies, {"total": len(zombies)})
+
+
+def my_stale_customers(*, user: User) -> int:
+    return Customer.objects.filter(manager=user).stale().count()
+
+
+def my_notifications(*, user: User) -> Section:
+    inbox = inbox_for(user).unread()
+    total = inbox.count()
+    rows = list(inbox.order_by("-created_at", "-id")[:5]) if total else []
+    return Section(rows, {"total": total})

@@ -1,0 +1,261 @@
+"""The contact log and visits over REST: /api/v1/interactions/ and /api/v1/visits/.
+
+Views declare; serializers shape; customers.interactions decides. Both lists
+are scoped through the customer (plus what the user did themselves).
+"""
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+
+from crm.api.filters import MomentFilter
+from crm.api.idempotency import IdempotentCreateMixin
+from crm.api.pagination import KeysetPagination
+from crm.api.schema import IDEMPOTENCY_KEY, error_responses
+from crm.api.scoping import ScopedQuerysetMixin
+from customers import interactions
+from customers.api.filtersets import CharInFilter, ChoiceInFilter, NumberInFilter
+from customers.api.serializers import NestedCustomerSerializer, NestedUserSerializer, StrictFieldsMixin
+from customers.models import Customer, Interaction, Visit
+
+# --- Serializers ------------------------------------------------------------------------
+
+
+class VisibleCustomerField(serializers.SlugRelatedField):
+    """A customer by number, among those the requesting user may see."""
+
+    default_error_messages = {
+        "does_not_exist": _("未找到户号为 {value} 的客户，或您无权查看。"),
+        "invalid": _("户号格式不正确。"),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="number", **kwargs)
+
+    def get_queryset(self):
+        return Customer.objects.visible_to(self.context["request"].user)
+
+
+INTERACTION_FIELDS = (
+    "id",
+    "customer",
+    "staff",
+    "channel",
+    "direction",
+    "occurred_at",
+    "summary",
+    "mood",
+    "ticket_number",
+    "next_follow_up",
+    *Interaction.STEP_FIELDS,
+    "suggests_ticket",
+    "created_at",
+)
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    customer = NestedCustomerSerializer(read_only=True)
+    staff = NestedUserSerializer(read_only=True)
+    suggests_ticket = serializers.SerializerMethodField(
+        help_text="An angry sensitive customer: a work order is suggested."
+    )
+
+    class Meta:
+        model = Interaction
+        fields = INTERACTION_FIELDS
+        read_only_fields = INTERACTION_FIELDS
+
+    def get_suggests_ticket(self, obj: Interaction) -> bool:
+        return interactions.interaction_suggests_ticket(obj)
+
+
+class InteractionWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    customer = VisibleCustomerField(help_text="Customer number")
+
+    class Meta:
+        model = Interaction
+        fields = (
+            "customer",
+            "channel",
+            "direction",
+            "occurred_at",
+            "summary",
+            "mood",
+            "ticket_number",
+            "next_follow_up",
+            *Interaction.STEP_FIELDS,
+        )
+        extra_kwargs = {"summary": {"allow_blank": True, "required": False}}
+
+    def create(self, validated_data: dict[str, Any]) -> Interaction:
+        user = self.context["request"].user
+        customer = validated_data.pop("customer")
+        return interactions.interaction_log(customer=customer, staff=user, created_by=user, **validated_data)
+
+    def to_representation(self, instance: Interaction) -> dict[str, Any]:
+        return InteractionSerializer(instance, context=self.context).data
+
+
+VISIT_FIELDS = (
+    "id",
+    "customer",
+    "staff",
+    "purpose",
+    "scheduled_at",
+    "appointment_confirmed",
+    "confirmed_at",
+    "prep_basics_reviewed",
+    "prep_cause",
+    "prep_solution",
+    "done_at",
+    "outcome",
+    "origin_key",
+    "created_at",
+)
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    customer = NestedCustomerSerializer(read_only=True)
+    staff = NestedUserSerializer(read_only=True)
+
+    class Meta:
+        model = Visit
+        fields = VISIT_FIELDS
+        read_only_fields = VISIT_FIELDS
+
+
+class VisitWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    customer = VisibleCustomerField(help_text="Customer number")
+
+    class Meta:
+        model = Visit
+        fields = (
+            "customer",
+            "purpose",
+            "scheduled_at",
+            "prep_basics_reviewed",
+            "prep_cause",
+            "prep_solution",
+        )
+
+    def create(self, validated_data: dict[str, Any]) -> Visit:
+        user = self.context["request"].user
+        return interactions.visit_schedule(staff=user, created_by=user, **validated_data)
+
+    def to_representation(self, instance: Visit) -> dict[str, Any]:
+        return VisitSerializer(instance, context=self.context).data
+
+
+# --- Filters ----------------------------------------------------------------------------
+
+
+class InteractionFilterSet(filters.FilterSet):
+    customer = CharInFilter(field_name="customer__number", label="Customer numbers")
+    staff = CharInFilter(field_name="staff__username", label="Staff usernames")
+    staff_id = NumberInFilter(field_name="staff_id", label="Staff ids")
+    channel = ChoiceInFilter(choices=Interaction.Channel.choices, label="Channels")
+    direction = ChoiceInFilter(choices=Interaction.Direction.choices, label="Directions")
+    mood = ChoiceInFilter(choices=Interaction.Mood.choices, label="Moods")
+    occurred_after = MomentFilter(
+        field_name="occurred_at", lookup_expr="gte", label="Contact at or after this time (ISO 8601)"
+    )
+    occurred_before = MomentFilter(
+        field_name="occurred_at", lookup_expr="lt", label="Contact before this time (ISO 8601)"
+    )
+
+    class Meta:
+        model = Interaction
+        fields: list[str] = []
+
+
+class VisitFilterSet(filters.FilterSet):
+    customer = CharInFilter(field_name="customer__number", label="Customer numbers")
+    staff = CharInFilter(field_name="staff__username", label="Staff usernames")
+    staff_id = NumberInFilter(field_name="staff_id", label="Staff ids")
+    purpose = ChoiceInFilter(choices=Visit.Purpose.choices, label="Purposes")
+    scheduled_after = MomentFilter(
+        field_name="scheduled_at", lookup_expr="gte", label="Planned at or after this time (ISO 8601)"
+    )
+    scheduled_before = MomentFilter(
+        field_name="scheduled_at", lookup_expr="lt", label="Planned before this time (ISO 8601)"
+    )
+    done = filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label="Completed")
+    appointment_confirmed = filters.BooleanFilter()
+
+    class Meta:
+        model = Visit
+        fields: list[str] = []
+
+
+# --- Views ------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List contact-log entries",
+        description="Contacts with customers the user may see, newest first, keyset-paginated.",
+        responses={200: InteractionSerializer(many=True), **error_responses(400, 401, 429)},
+    ),
+    create=extend_schema(
+        summary="Log a contact with a customer",
+        description="The contact time may not lie in the future; the summary is required.",
+        request=InteractionWriteSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: InteractionSerializer, **error_responses(400, 401, 422, 429)},
+    ),
+)
+class InteractionViewSet(
+    ScopedQuerysetMixin,
+    IdempotentCreateMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The contact log (联系记录)."""
+
+    queryset = Interaction.objects.filter(customer__deleted_at__isnull=True).select_related(
+        "customer", "staff"
+    )
+    filterset_class = InteractionFilterSet
+    pagination_class = KeysetPagination
+
+    def get_serializer_class(self):
+        return InteractionWriteSerializer if self.action == "create" else InteractionSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List visits",
+        description="Visits to customers the user may see, newest first, keyset-paginated.",
+        responses={200: VisitSerializer(many=True), **error_responses(400, 401, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a visit", responses={200: VisitSerializer, **error_responses(401, 404, 429)}
+    ),
+    create=extend_schema(
+        summary="Plan a visit",
+        description="The visit is the caller's; the planned time may not lie in the past.",
+        request=VisitWriteSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: VisitSerializer, **error_responses(400, 401, 422, 429)},
+    ),
+)
+class VisitViewSet(
+    ScopedQuerysetMixin,
+    IdempotentCreateMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Visits (走访)."""
+
+    queryset = Visit.objects.filter(customer__deleted_at__isnull=True).select_related("customer", "staff")
+    filterset_class = VisitFilterSet
+    pagination_class = KeysetPagination
+
+    def get_serializer_class(self):
+        return VisitWriteSerializer if self.action == "create" else VisitSerializer

@@ -1,0 +1,141 @@
+"""The account manager's workbench at `/`."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from groups.models import GroupKind, GroupMessage, ServiceGroup
+from tests.factories import CustomerFactory, NotificationFactory
+from tickets import services
+from tickets.defaults import seed_default_policies
+from tickets.models import Kind, SlaPolicy, Status
+
+
+@pytest.fixture(autouse=True)
+def sla_policies(db):
+    seed_default_policies(SlaPolicy)
+    cache.clear()
+
+
+@pytest.fixture
+def customer(org_tree, manager):
+    return CustomerFactory(station=org_tree["station"], manager=manager, name="杨丽")
+
+
+def _order(customer, manager, ago: timedelta, **fields):
+    with time_machine.travel(timezone.now() - ago, tick=False):
+        ticket, _created = services.ticket_create(
+            customer=customer,
+            opened_by=manager,
+            assignee=manager,
+            kind=fields.pop("kind", Kind.REPAIR),
+            title=fields.pop("title", "家中停电"),
+            description="客户反映家中无电。",
+            **fields,
+        )
+    return ticket
+
+
+def test_it_lists_my_open_orders_overdue_first_then_near(login, manager, customer):
+    # A complaint (sign within 2 h) accepted 100 min ago is past its warning point;
+    # a repair (sign within 10 min) accepted 20 min ago is overdue.
+    near = _order(customer, manager, timedelta(minutes=100), kind=Kind.COMPLAINT, title="即将超时")
+    overdue = _order(customer, manager, timedelta(minutes=20), title="已超时")
+    fresh = _order(customer, manager, timedelta(minutes=1), kind=Kind.COMPLAINT, title="刚受理")
+    response = login(manager).get("/")
+    assert response.status_code == 200
+    orders = response.context["orders"]
+    assert [t.number for t in orders.items] == [overdue.number, near.number, fresh.number]
+    assert orders.counts == {"total": 3, "overdue": 1, "near": 1, "unsigned": 3}
+    body = response.content.decode()
+    assert 'hx-trigger="every 60s"' in body
+    assert f'action="/workbench/sign/{near.number}/"' in body
+
+
+def test_one_click_sign_refreshes_the_section(login, manager, customer):
+    ticket = _order(customer, manager, timedelta(minutes=100), kind=Kind.COMPLAINT)
+    client = login(manager)
+    response = client.post(f"/workbench/sign/{ticket.number}/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response.context["orders"].counts["unsigned"] == 0
+    ticket.refresh_from_db()
+    assert ticket.status == Status.SIGNED and ticket.assignee == manager
+    again = client.post(f"/workbench/sign/{ticket.number}/", HTTP_HX_REQUEST="true")
+    assert again.context["sign_error"]
+
+
+def test_signing_without_htmx_goes_back_to_the_workbench(login, manager, customer):
+    ticket = _order(customer, manager, timedelta(minutes=1))
+    response = login(manager).post(f"/workbench/sign/{ticket.number}/")
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_an_outsider_cannot_sign_my_order(login, manager, outsider, customer):
+    ticket = _order(customer, manager, timedelta(minutes=1))
+    assert login(outsider).post(f"/workbench/sign/{ticket.number}/").status_code == 404
+    ticket.refresh_from_db()
+    assert ticket.status == Status.DISPATCHED
+
+
+def test_it_shows_return_visits_inquiries_zombies_stale_archives_and_messages(
+    login, manager, customer, org_tree
+):
+    with time_machine.travel(timezone.now() - timedelta(days=2), tick=False):
+        ticket = _order(customer, manager, timedelta(0))
+        services.ticket_sign(ticket=ticket, by=manager)
+        services.ticket_resolve(ticket=ticket, by=manager, resolution="已恢复供电")
+    CustomerFactory(station=org_tree["station"], manager=manager, verified_at=None)
+    group = ServiceGroup.objects.create(
+        name="永乐VIP客户群", kind=GroupKind.VIP, owner=manager, org_unit=org_tree["station"], rules="群规"
+    )
+    GroupMessage.objects.create(
+        group=group,
+        sender_kind=GroupMessage.SenderKind.CUSTOMER,
+        sender_name="杨丽",
+        text="什么时候来电？",
+        is_inquiry=True,
+        sent_at=timezone.now() - timedelta(hours=2),
+        response_due_at=timezone.now() - timedelta(hours=1),
+    )
+    NotificationFactory(recipient=manager, subject="新工单待签收")
+    response = login(manager).get("/")
+    context = response.context
+    assert context["visits"].counts == {"total": 1, "overdue": 1}
+    assert context["stale_customers"] == 1
+    assert f"/customers/?stale=1&amp;manager={manager.pk}" in response.content.decode()
+    assert context["inbox"].counts["total"] >= 1
+    assert context["inquiries"].counts == {"total": 1, "overdue": 1}
+    assert [g.pk for g in context["zombies"].items] == [group.pk]
+
+
+@pytest.mark.parametrize("section", ["orders", "visits", "groups", "customers", "notifications"])
+def test_each_section_refreshes_on_its_own(login, manager, section):
+    response = login(manager).get(f"/workbench/{section}/")
+    assert response.status_code == 200
+    assert f'id="wb-{section}"' in response.content.decode()
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in(client, db):
+    response = client.get("/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def _queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    return len(queries)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_orders(login, manager, customer):
+    client = login(manager)
+    for _n in range(3):
+        _order(customer, manager, timedelta(minutes=5))
+    few = _queries(client)
+    for _n in range(27):
+        _order(customer, manager, timedelta(minutes=5))
+    assert _queries(client) == few

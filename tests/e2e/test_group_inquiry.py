@@ -1,0 +1,58 @@
+"""An account manager answers a customer's question in a service group, with a reply template."""
+
+import pytest
+from django.utils import timezone
+
+from groups import services
+from groups.models import GroupKind, GroupMessage, ReplyTemplate
+from tests.factories import ContactFactory, CustomerFactory, DistrictFactory
+
+
+@pytest.fixture
+def inquiry(transactional_db, org_tree, manager):
+    district = DistrictFactory(code="TQ-E2E-1", name="永乐一号台区", station=org_tree["station"])
+    customer = CustomerFactory(station=org_tree["station"], district=district, manager=manager, name="杨丽")
+    contact = ContactFactory(customer=customer, name="杨丽", mobile="13885550123")
+    group = services.group_create(
+        by=manager,
+        name="永乐一号台区服务群",
+        kind=GroupKind.DISTRICT,
+        district=district,
+        rules="文明发言，用电问题@客户经理。",
+    )
+    services.membership_add_contact(group=group, contact=contact, by=manager)
+    services.reply_template_create(
+        by=manager,
+        title="电费查询渠道",
+        body="您好，电费可在南方电网微信公众号或95598查询，绑定户号后每月推送账单。",
+        category="billing",
+    )
+    message, _created = services.message_post(
+        group=group, contact=contact, text="请问这个月电费怎么查？", sent_at=timezone.now(), is_inquiry=True
+    )
+    return message
+
+
+def test_a_manager_answers_a_group_inquiry_with_a_template(
+    page, log_in, live_server, artifacts, manager, inquiry
+):
+    log_in(page, manager)
+    page.goto(f"{live_server.url}/groups/{inquiry.group_id}/")
+    log = page.locator(f"#message-{inquiry.pk}")
+    assert "待回复" in log.inner_text()
+
+    page.select_option("select[name=inquiry]", str(inquiry.pk))
+    page.click("details.template-picker summary")
+    page.fill("details.template-picker input[name=q]", "电费")
+    page.click("#template-results button[data-template]")
+    page.wait_for_function("document.querySelector('#reply-text').value.includes('95598')")
+    with page.expect_navigation():
+        page.click("form.reply-form button[type=submit]")
+
+    assert "已回复" in page.locator(f"#message-{inquiry.pk}").inner_text()
+    page.screenshot(path=str(artifacts / "group_inquiry.png"), full_page=True)
+    inquiry.refresh_from_db()
+    assert inquiry.answered_at is not None
+    reply = GroupMessage.objects.get(group=inquiry.group, sender_user=manager)
+    assert "95598" in reply.text
+    assert ReplyTemplate.objects.get().use_count == 1

@@ -1,0 +1,64 @@
+"""How the API takes one lifecycle step: conditional on If-Match, checked, validated, done by the service.
+
+In one transaction: the order's row is locked; a stale `If-Match` answers 412
+with the current ETag; `tickets.services.ticket_check` refuses a step the
+status does not allow (409) or the user's role does not (403); the body is
+validated (400); the step's service runs, checking everything again. Any
+refusal rolls the transaction back, so a refused step changes nothing.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, serializers, status
+
+from crm.api.etag import if_match_versions, versioned_etag
+from crm.api.exceptions import PreconditionFailed
+from tickets import services
+from tickets.models import Ticket
+
+
+class StepConflict(exceptions.APIException):
+    """The order's status does not allow the step (a services.TransitionError)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("工单当前状态不允许该操作。")
+    default_code = "transition_not_allowed"
+
+
+class TicketPreconditionFailed(PreconditionFailed):
+    def __init__(self, *, etag: str):
+        super().__init__()
+        self.etag = etag
+
+
+def as_conflict(exc: services.TransitionError) -> StepConflict:
+    return StepConflict("；".join(exc.messages))
+
+
+def take_step(
+    *,
+    ticket: Ticket,
+    user,
+    action: str,
+    if_match: str | None,
+    body: serializers.Serializer | None,
+    run: Callable[[Ticket, dict[str, Any]], Any],
+) -> None:
+    with transaction.atomic():
+        locked = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("org_unit", "customer")
+            .get(pk=ticket.pk)
+        )
+        expected = if_match_versions(if_match, pk=locked.pk)
+        if expected is not None and locked.version not in expected:
+            raise TicketPreconditionFailed(etag=versioned_etag(locked.pk, locked.version))
+        services.ticket_check(ticket=locked, by=user, action=action)
+        data: dict[str, Any] = {}
+        if body is not None:
+            body.is_valid(raise_exception=True)
+            data = dict(body.validated_data)
+        run(locked, data)
