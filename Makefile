@@ -78,3 +78,4 @@ bench: $(DEV_STAMP)
 	$(PY) bench/sla_scan.py
 	$(PY) bench/sync.py
 	$(PY) bench/archive_import.py
+	$(PY) bench/dashboard.py

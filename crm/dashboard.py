@@ -318,9 +318,12 @@ def _figures(
     durations = _duration_stats(tickets, period)
     unsigned = counts["unsigned_new"] + counts["unsigned_dispatched"] + counts["unsigned_returned"]
     hours = _("小时")
+    days = {"first": f"{period.first_day:%Y-%m-%d}", "last": f"{period.last_day:%Y-%m-%d}"}
+    created_link = {"created_after": days["first"], "created_before": days["last"]}
+    resolved_link = {"resolved_after": days["first"], "resolved_before": days["last"]}
     totals = {"overdue": counts["overdue"], "urges": urged["urges"]}
     figures = [
-        Figure("new", _("新增工单"), counts["new"], link=_link(), note=_("期间内受理")),
+        Figure("new", _("新增工单"), counts["new"], link=_link(**created_link), note=_("期间内受理")),
         Figure("open", _("未办结"), counts["open"], link=_link(status="open"), note=_("当前")),
         Figure("overdue", _("已超时"), counts["overdue"], link=_link(deadline="overdue"), note=_("当前")),
         Figure("near", _("即将超时"), counts["near"], link=_link(deadline="near"), note=_("当前")),
@@ -340,19 +343,19 @@ def _figures(
             _("按时办结率"),
             _rate(counts["resolved_in_time"], counts["resolved"]),
             "%",
-            _link(status="closed"),
+            _link(**resolved_link),
             _("期间内办结 %(n)s 件，按时 %(m)s 件")
             % {"n": counts["resolved"], "m": counts["resolved_in_time"]},
         ),
         Figure("sign_mean", _("平均签收用时"), durations["sign_mean"], hours, _link(status="closed")),
         Figure("sign_p90", _("签收用时90分位"), durations["sign_p90"], hours, _link(status="closed")),
-        Figure("resolve_mean", _("平均办结用时"), durations["resolve_mean"], hours, _link(status="closed")),
-        Figure("resolve_p90", _("办结用时90分位"), durations["resolve_p90"], hours, _link(status="closed")),
+        Figure("resolve_mean", _("平均办结用时"), durations["resolve_mean"], hours, _link(**resolved_link)),
+        Figure("resolve_p90", _("办结用时90分位"), durations["resolve_p90"], hours, _link(**resolved_link)),
         Figure(
             "urged",
             _("被催办工单"),
             urged["orders"],
-            link="#urges",
+            link=_link(urged=1, urged_after=days["first"], urged_before=days["last"]),
             note=_("期间内催办 %(n)s 次") % {"n": urged["urges"]},
         ),
         Figure("repeat", _("重复投诉"), counts["repeat"], link=_link(repeat=1), note=_("期间内受理")),

@@ -1,6 +1,12 @@
 """Form helpers shared by every app's pages."""
 
 from django import forms
+from django.utils.translation import gettext as _
+
+
+def with_detail(name, detail) -> str:
+    """A choice label such as 张三（雷山供电所）, with the brackets of the interface language."""
+    return _("%(name)s（%(detail)s）") % {"name": name, "detail": detail}
 
 
 class StyledFormMixin:

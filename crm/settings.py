@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "customers",
     "groups",
     "tickets",
+    "outages",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +263,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "groups.tasks.publish_due_broadcasts",
         "schedule": timedelta(seconds=env_int("GROUPS_BROADCAST_SCAN_SECONDS", 60)),
     },
+    "outages-fan-out-notices": {
+        "task": "outages.tasks.fan_out_notices",
+        "schedule": timedelta(seconds=env_int("OUTAGE_NOTICE_SCAN_SECONDS", 60)),
+    },
+    "outages-long-outage-scan": {
+        "task": "outages.tasks.long_outage_scan",
+        "schedule": timedelta(minutes=5),
+    },
     "groups-zombie-scan": {
         "task": "groups.tasks.zombie_scan",
         "schedule": crontab(hour=env_int("GROUPS_ZOMBIE_SCAN_HOUR", 9), minute=0),
@@ -294,6 +303,17 @@ CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 50)
 ROUTINE_VISIT_DAYS = env_int("ROUTINE_VISIT_DAYS", 30)
 if ROUTINE_VISIT_DAYS < 1:
     raise ImproperlyConfigured("ROUTINE_VISIT_DAYS must be at least 1")
+
+# --- Outages ---------------------------------------------------------------------
+# Days before a planned outage on which customers get an advance notice.
+_advance_days = env_list("OUTAGE_ADVANCE_NOTICE_DAYS", ["7", "1"])
+if not all(day.isdigit() and int(day) > 0 for day in _advance_days):
+    raise ImproperlyConfigured("OUTAGE_ADVANCE_NOTICE_DAYS must be positive whole days, e.g. 7,1")
+OUTAGE_ADVANCE_NOTICE_DAYS = sorted({int(day) for day in _advance_days}, reverse=True)
+# A fault outage running this many hours sends the district's manager on site.
+OUTAGE_LONG_HOURS = env_int("OUTAGE_LONG_HOURS", 4)
+# A fan-out claim runs out after this many seconds; another worker then takes the notice over.
+OUTAGE_NOTICE_LEASE_SECONDS = env_int("OUTAGE_NOTICE_LEASE_SECONDS", 600)
 
 # --- Work orders ------------------------------------------------------------------
 # A complaint by the same customer about the same category within this many

@@ -16,6 +16,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("groups/", include("groups.urls")),
     path("tickets/", include("tickets.urls")),
+    path("outages/", include("outages.urls")),
     path("notifications/", include("notifications.urls")),
     path("api/", include("crm.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.phones import mask_phone
-from crm.forms import StyledFormMixin
+from crm.forms import StyledFormMixin, with_detail
 from customers.models import ARCHIVE_FIELDS, Contact, Customer
 from customers.selectors import assignable_managers, districts_for, lines_for, stations_for
 from customers.services import customer_network_errors
@@ -21,7 +21,7 @@ def _with_current(queryset: QuerySet, current_pk: int | None) -> QuerySet:
 
 class ManagerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
-        return f"{obj}（{obj.org_unit}）" if obj.org_unit_id else str(obj)
+        return with_detail(obj, obj.org_unit) if obj.org_unit_id else str(obj)
 
 
 class CustomerForm(StyledFormMixin, forms.ModelForm):

@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -213,7 +214,7 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name}（{self.number}）"
+        return gettext("%(name)s（%(detail)s）") % {"name": self.name, "detail": self.number}
 
     @property
     def sensitivity_labels(self) -> list[str]:

@@ -5,7 +5,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User, ancestor_paths
-from crm.forms import StyledFormMixin
+from crm.forms import StyledFormMixin, with_detail
 from customers.models import Contact, District, Line
 from groups import selectors
 from groups.models import (
@@ -170,7 +170,7 @@ def staff_candidates(group: ServiceGroup) -> QuerySet[User]:
 
 class ContactChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Contact) -> str:
-        return f"{obj.name}（{obj.customer.name}）"
+        return with_detail(obj.name, obj.customer.name)
 
 
 class MessageLogForm(StyledFormMixin, forms.Form):
@@ -254,7 +254,7 @@ class ReplyForm(StyledFormMixin, forms.Form):
 
 class GroupsField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: ServiceGroup) -> str:
-        return f"{obj.name}（{obj.get_kind_display()}）"
+        return with_detail(obj.name, obj.get_kind_display())
 
 
 class BroadcastForm(StyledFormMixin, forms.Form):

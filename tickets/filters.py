@@ -1,14 +1,15 @@
 """The work-order list's search and filters (GET parameters)."""
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User
-from tickets.models import OPEN_STATUSES, Category, Kind, Source, Status, Ticket, Urgency
+from tickets.models import OPEN_STATUSES, Category, Kind, Source, Status, Ticket, TicketEvent, Urgency
 from tickets.selectors import staff_for, units_for
 
 STATUS_CHOICES = [
@@ -22,6 +23,29 @@ DEADLINE_CHOICES = [
     ("near", _("即将超时")),
 ]
 REPEAT_CHOICES = [("1", _("仅重复投诉")), ("0", _("非重复投诉"))]
+URGED_CHOICES = [("1", _("被催办过")), ("0", _("未被催办"))]
+# Days outside these years are ignored like any other bad value.
+MIN_YEAR, MAX_YEAR = 1900, 9000
+
+
+def day_start(day: date) -> datetime | None:
+    """Local midnight at the start of `day`; None for a day too far off to bound anything."""
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        return None
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def day_end(day: date) -> datetime | None:
+    """Local midnight at the end of `day` (None as for day_start)."""
+    return day_start(day + timedelta(days=1)) if day_start(day) else None
+
+
+class DayInput(forms.DateInput):
+    input_type = "date"
+
+
+def day_filter(label) -> django_filters.DateFilter:
+    return django_filters.DateFilter(method="filter_days", label=label, widget=DayInput(format="%Y-%m-%d"))
 
 
 class StaffChoiceField(forms.ModelChoiceField):
@@ -57,6 +81,19 @@ class TicketFilterSet(django_filters.FilterSet):
     repeat = django_filters.ChoiceFilter(
         choices=REPEAT_CHOICES, method="filter_repeat", label=_("重复投诉"), empty_label=_("不限")
     )
+    urged = django_filters.ChoiceFilter(
+        choices=URGED_CHOICES, method="filter_urged", label=_("催办"), empty_label=_("不限")
+    )
+    created_after = day_filter(_("受理日期自"))
+    created_before = day_filter(_("受理日期至"))
+    resolved_after = day_filter(_("办结日期自"))
+    resolved_before = day_filter(_("办结日期至"))
+    urged_after = django_filters.DateFilter(
+        method="filter_urged_days", label=_("催办日期自"), widget=DayInput(format="%Y-%m-%d")
+    )
+    urged_before = django_filters.DateFilter(
+        method="filter_urged_days", label=_("催办日期至"), widget=DayInput(format="%Y-%m-%d")
+    )
 
     class Meta:
         model = Ticket
@@ -71,6 +108,13 @@ class TicketFilterSet(django_filters.FilterSet):
             "org_unit",
             "assignee",
             "repeat",
+            "urged",
+            "created_after",
+            "created_before",
+            "resolved_after",
+            "resolved_before",
+            "urged_after",
+            "urged_before",
         ]
 
     def __init__(self, data=None, queryset=None, *, user: User, now: datetime, **kwargs):
@@ -121,3 +165,30 @@ class TicketFilterSet(django_filters.FilterSet):
 
     def filter_repeat(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(is_repeat=value == "1")
+
+    def filter_urged(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(urge_count__gt=0) if value == "1" else queryset.filter(urge_count=0)
+
+    def filter_days(self, queryset: QuerySet, name: str, value: date) -> QuerySet:
+        """`<field>_after` from local midnight of that day, `<field>_before` up to the end of that day."""
+        field, _sep, side = name.rpartition("_")
+        moment = day_start(value) if side == "after" else day_end(value)
+        if moment is None:
+            return queryset
+        return queryset.filter(**{f"{field}_at__{'gte' if side == 'after' else 'lt'}": moment})
+
+    def filter_urged_days(self, queryset: QuerySet, name: str, value: date) -> QuerySet:
+        """Orders urged at least once within [urged_after, urged_before] (both bounds in one event)."""
+        if name == "urged_before" and self.form.cleaned_data.get("urged_after"):
+            return queryset
+        urges = TicketEvent.objects.filter(ticket=OuterRef("pk"), action=TicketEvent.Action.URGED)
+        after, before = self.form.cleaned_data.get("urged_after"), self.form.cleaned_data.get("urged_before")
+        start = day_start(after) if after else None
+        end = day_end(before) if before else None
+        if start is None and end is None:
+            return queryset
+        if start is not None:
+            urges = urges.filter(created_at__gte=start)
+        if end is not None:
+            urges = urges.filter(created_at__lt=end)
+        return queryset.filter(Exists(urges))

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User
-from crm.forms import StyledFormMixin
+from crm.forms import StyledFormMixin, with_detail
 from customers.models import Contact, Customer
 from tickets.models import FIVE_W_ONE_H, Kind, ReturnVisit, Ticket
 from tickets.selectors import staff_for, staff_of_unit, units_for
@@ -14,14 +14,14 @@ from tickets.selectors import staff_for, staff_of_unit, units_for
 
 class StaffChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
-        return f"{obj.real_name or obj.username}（{obj.org_unit}）" if obj.org_unit_id else str(obj)
+        return with_detail(obj.real_name or obj.username, obj.org_unit) if obj.org_unit_id else str(obj)
 
 
 class UnitChoiceField(forms.ModelChoiceField):
     """Units indented by level, so the tree reads at a glance."""
 
     def label_from_instance(self, obj: OrgUnit) -> str:
-        return "\u3000" * max(obj.level - 1, 0) + obj.name
+        return "\u00a0\u00a0" * max(obj.level - 1, 0) + obj.name
 
 
 def _unit_id(value) -> int | None:
@@ -58,7 +58,7 @@ def _note_field(label, required: bool = False, message=None) -> forms.CharField:
 
 class ContactChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Contact) -> str:
-        return f"{obj.name}（{obj.get_relation_display()}）"
+        return with_detail(obj.name, obj.get_relation_display())
 
 
 class TicketCreateForm(StyledFormMixin, forms.ModelForm):

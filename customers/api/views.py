@@ -1,6 +1,8 @@
 """The customer archive over REST. Views declare; serializers shape; customers.services decides."""
 
 from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -169,7 +171,11 @@ class CustomerSyncView(APIView):
         query = SyncQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data.get("limit") or settings.API_SYNC_PAGE_SIZE
-        return Response(sync.sync_page(user=request.user, cursor=query.validated_data["cursor"], limit=limit))
+        cursor = query.validated_data["cursor"]
+        if connection.vendor == "postgresql":
+            body = sync.sync_page_json(user=request.user, cursor=cursor, limit=limit)
+            return HttpResponse(body, content_type="application/json")
+        return Response(sync.sync_page(user=request.user, cursor=cursor, limit=limit))
 
 
 class CustomerBulkView(APIView):

@@ -1,0 +1,506 @@
+"""Outage workflows: create, publish (freezing who is affected), start,
+estimate changes, restoration and cancellation, and the notice fan-out."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.selectors import supervisor_chain
+from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line, Visit
+from groups.models import BroadcastTopic, ServiceGroup
+from groups.services import broadcast_create
+from notifications.models import Notification
+from notifications.services import NotificationDraft, notifications_enqueue_many
+from outages.models import AffectedCustomer, Outage, OutageBroadcast, OutageKind, OutageNotice, OutageStatus
+
+logger = logging.getLogger(__name__)
+
+FAN_OUT_BATCH_SIZE = 1000
+FREEZE_BATCH_SIZE = 2000
+
+
+def sensitive_q(prefix: str = "") -> Q:
+    q = Q(**{f"{prefix}vip_tier__gt": 0})
+    for flag in SENSITIVITY_FLAGS:
+        q |= Q(**{f"{prefix}{flag}": True})
+    return q
+
+
+def scope_customers(*, line_ids, district_ids):
+    """Customers in the scope: a line includes every district on it and the customers fed by it directly."""
+    return Customer.objects.filter(
+        Q(district_id__in=district_ids) | Q(district__line_id__in=line_ids) | Q(line_id__in=line_ids)
+    )
+
+
+def outage_scope_customers(outage: Outage):
+    return scope_customers(
+        line_ids=outage.lines.values("pk"),
+        district_ids=outage.districts.values("pk"),
+    )
+
+
+@dataclass(frozen=True)
+class Impact:
+    customers: int
+    sensitive: int
+
+    def __str__(self) -> str:
+        return _("影响 %(total)s 户，其中敏感客户 %(sensitive)s 户") % {
+            "total": f"{self.customers:,}",
+            "sensitive": f"{self.sensitive:,}",
+        }
+
+
+def outage_impact(outage: Outage) -> Impact:
+    """Before publishing: computed live from the archive; afterwards: the frozen rows."""
+    if outage.published_at is not None:
+        figures = outage.affected.aggregate(
+            total=Count("pk"), sensitive=Count("pk", filter=Q(sensitive=True))
+        )
+    else:
+        figures = outage_scope_customers(outage).aggregate(
+            total=Count("pk"), sensitive=Count("pk", filter=sensitive_q())
+        )
+    return Impact(customers=figures["total"], sensitive=figures["sensitive"])
+
+
+def _validate_times(kind, planned_start, planned_end, actual_start, errors: dict) -> None:
+    if kind == OutageKind.PLANNED:
+        if planned_start is None:
+            errors["planned_start"] = _("计划停电必须填写计划开始时间。")
+        if planned_end is None:
+            errors["planned_end"] = _("计划停电必须填写计划结束时间。")
+    if planned_start and planned_end and planned_end <= planned_start:
+        errors["planned_end"] = _("计划结束时间必须晚于计划开始时间。")
+
+
+@transaction.atomic
+def outage_create(
+    *,
+    by: User,
+    kind: str,
+    reason: str,
+    lines: list[Line] | None = None,
+    districts: list[District] | None = None,
+    planned_start: datetime | None = None,
+    planned_end: datetime | None = None,
+    actual_start: datetime | None = None,
+    estimated_restoration: datetime | None = None,
+    external_id: str | None = None,
+) -> Outage:
+    errors: dict[str, str] = {}
+    reason = (reason or "").strip()
+    lines, districts = list(lines or []), list(districts or [])
+    if kind not in OutageKind.values:
+        errors["kind"] = _("请选择停电类型。")
+    if not reason:
+        errors["reason"] = _("请填写停电原因。")
+    if not lines and not districts:
+        errors["lines"] = _("请至少选择一条线路或一个台区。")
+    else:
+        visible_lines = Line.objects.visible_to(by).filter(pk__in=[line.pk for line in lines]).count()
+        visible_districts = District.objects.visible_to(by).filter(pk__in=[d.pk for d in districts]).count()
+        if visible_lines != len({line.pk for line in lines}) or visible_districts != len(
+            {d.pk for d in districts}
+        ):
+            errors["lines"] = _("只能选择您可见的线路和台区。")
+    _validate_times(kind, planned_start, planned_end, actual_start, errors)
+    external_id = (external_id or "").strip() or None
+    if external_id and Outage.objects.filter(external_id=external_id).exists():
+        errors["external_id"] = _("该外部编号已存在。")
+    if not by.org_unit_id:
+        errors["kind"] = _("您没有所属单位，不能登记停电。")
+    if errors:
+        raise ValidationError(errors)
+    if kind != OutageKind.PLANNED and actual_start is None:
+        actual_start = timezone.now()
+    outage = Outage.objects.create(
+        kind=kind,
+        reason=reason,
+        planned_start=planned_start,
+        planned_end=planned_end,
+        actual_start=actual_start if kind != OutageKind.PLANNED else None,
+        estimated_restoration=estimated_restoration or planned_end,
+        created_by=by,
+        org_unit_id=by.org_unit_id,
+        external_id=external_id,
+    )
+    outage.lines.set(lines)
+    outage.districts.set(districts)
+    return outage
+
+
+def _freeze_affected(outage: Outage) -> int:
+    rows = (
+        outage_scope_customers(outage)
+        .annotate(one_to_one=ExpressionWrapper(sensitive_q(), output_field=BooleanField()))
+        .order_by("pk")
+        .values_list("pk", "one_to_one")
+        .iterator(chunk_size=FREEZE_BATCH_SIZE)
+    )
+    total = 0
+    batch: list[AffectedCustomer] = []
+    for customer_id, one_to_one in rows:
+        batch.append(AffectedCustomer(outage=outage, customer_id=customer_id, sensitive=bool(one_to_one)))
+        if len(batch) >= FREEZE_BATCH_SIZE:
+            AffectedCustomer.objects.bulk_create(batch, ignore_conflicts=True)
+            total += len(batch)
+            batch = []
+    if batch:
+        AffectedCustomer.objects.bulk_create(batch, ignore_conflicts=True)
+        total += len(batch)
+    return total
+
+
+def _plan(outage: Outage, kind: str, due_at: datetime) -> OutageNotice:
+    notice, _created = OutageNotice.objects.get_or_create(
+        outage=outage, kind=kind, defaults={"due_at": due_at}
+    )
+    return notice
+
+
+def _advance_days() -> list[int]:
+    return list(settings.OUTAGE_ADVANCE_NOTICE_DAYS)
+
+
+def _get_locked(outage: Outage) -> Outage:
+    return Outage.objects.select_for_update().get(pk=outage.pk)
+
+
+@transaction.atomic
+def outage_publish(*, outage: Outage, by: User | None = None) -> Outage:
+    """Freeze the affected customers and plan the notices; exactly once."""
+    outage = _get_locked(outage)
+    if outage.published_at is not None:
+        raise ValidationError(_("该停电已发布。"))
+    if outage.status == OutageStatus.CANCELLED:
+        raise ValidationError(_("已取消的停电不能发布。"))
+    now = timezone.now()
+    _freeze_affected(outage)
+    if outage.kind == OutageKind.PLANNED:
+        for days in _advance_days():
+            due = outage.planned_start - timedelta(days=days)
+            if due > now:
+                _plan(outage, f"advance-{days}d", due)
+        _plan(outage, OutageNotice.START, max(outage.planned_start, now))
+        outage.status = OutageStatus.PUBLISHED
+    else:
+        _plan(outage, OutageNotice.START, now)
+        outage.status = OutageStatus.ONGOING
+    outage.published_at = now
+    outage.save(update_fields=["published_at", "status"])
+    return outage
+
+
+@transaction.atomic
+def outage_start(*, outage: Outage, by: User | None = None, at: datetime | None = None) -> Outage:
+    outage = _get_locked(outage)
+    if outage.published_at is None:
+        raise ValidationError(_("请先发布停电通知。"))
+    if outage.status not in (OutageStatus.PUBLISHED, OutageStatus.PLANNED):
+        raise ValidationError(_("只有已通知的停电可以开始。"))
+    outage.actual_start = at or timezone.now()
+    outage.status = OutageStatus.ONGOING
+    outage.save(update_fields=["actual_start", "status"])
+    return outage
+
+
+@transaction.atomic
+def outage_update_estimate(
+    *, outage: Outage, estimated_restoration: datetime, by: User | None = None
+) -> Outage:
+    """A new estimate of restoration; when it moves, the customers get a delay notice."""
+    outage = _get_locked(outage)
+    if outage.status in (OutageStatus.RESTORED, OutageStatus.CANCELLED):
+        raise ValidationError(_("已恢复或已取消的停电不能修改预计恢复时间。"))
+    if estimated_restoration is None:
+        raise ValidationError({"estimated_restoration": _("请填写预计恢复时间。")})
+    if outage.estimated_restoration == estimated_restoration:
+        return outage
+    outage.estimated_restoration = estimated_restoration
+    outage.save(update_fields=["estimated_restoration"])
+    if outage.published_at is not None:
+        count = outage.notices.filter(kind__startswith="delay-").count()
+        _plan(outage, f"delay-{count + 1}", timezone.now())
+    return outage
+
+
+@transaction.atomic
+def outage_restore(*, outage: Outage, by: User | None = None, at: datetime | None = None) -> Outage:
+    outage = _get_locked(outage)
+    if outage.status != OutageStatus.ONGOING:
+        raise ValidationError(_("只有停电中的停电可以恢复送电。"))
+    now = timezone.now()
+    outage.actual_end = at or now
+    outage.status = OutageStatus.RESTORED
+    outage.save(update_fields=["actual_end", "status"])
+    _plan(outage, OutageNotice.RESTORED, now)
+    return outage
+
+
+@transaction.atomic
+def outage_cancel(*, outage: Outage, by: User | None = None) -> Outage:
+    """Cancel; notices not yet sent are dropped, and whoever was already told gets a cancellation."""
+    outage = _get_locked(outage)
+    if outage.status not in (OutageStatus.PLANNED, OutageStatus.PUBLISHED):
+        raise ValidationError(_("只有尚未开始的停电可以取消。"))
+    now = timezone.now()
+    told = outage.notices.filter(fanned_out_at__isnull=False).exists()
+    outage.notices.filter(fanned_out_at__isnull=True, cancelled_at__isnull=True).update(cancelled_at=now)
+    outage.status = OutageStatus.CANCELLED
+    outage.save(update_fields=["status"])
+    if told:
+        _plan(outage, OutageNotice.CANCELLED, now)
+    return outage
+
+
+# --- Fan-out -------------------------------------------------------------------
+
+
+def _claim_next(now: datetime) -> tuple[OutageNotice, str] | None:
+    lease = timedelta(seconds=settings.OUTAGE_NOTICE_LEASE_SECONDS)
+    with transaction.atomic():
+        candidate = (
+            OutageNotice.objects.due(now)
+            .order_by("due_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if candidate is None:
+            return None
+        token = uuid.uuid4().hex
+        claimed = (
+            OutageNotice.objects.due(now)
+            .filter(pk=candidate)
+            .update(claimed_until=now + lease, claim_token=token)
+        )
+    if not claimed:
+        return None
+    return OutageNotice.objects.select_related("outage").get(pk=candidate), token
+
+
+def _subject(notice: OutageNotice) -> str:
+    outage = notice.outage
+    fmt = "%Y-%m-%d %H:%M"
+
+    def when(value):
+        return timezone.localtime(value).strftime(fmt) if value else _("待定")
+
+    if notice.kind.startswith("advance-") or notice.kind == OutageNotice.START:
+        return _("【停电通知】%(kind)s：%(start)s 至 %(end)s，原因：%(reason)s") % {
+            "kind": outage.get_kind_display(),
+            "start": when(outage.actual_start or outage.planned_start),
+            "end": when(outage.estimated_restoration or outage.planned_end),
+            "reason": outage.reason,
+        }
+    if notice.kind.startswith("delay-"):
+        return _("【停电通知】恢复送电时间调整为 %(end)s，给您带来不便，敬请谅解。") % {
+            "end": when(outage.estimated_restoration)
+        }
+    if notice.kind == OutageNotice.RESTORED:
+        return _("【恢复送电】您所在区域已于 %(end)s 恢复送电。") % {"end": when(outage.actual_end)}
+    return _("【停电取消】原定 %(start)s 的停电已取消，供电正常。") % {"start": when(outage.planned_start)}
+
+
+def personal_batch(notice: OutageNotice, *, after_contact_id: int = 0) -> tuple[int, int]:
+    """One batch of personal notices to sensitive and VIP customers' primary
+    contacts; returns (the last contact id seen, rows written) — (0, 0) when done."""
+    contacts = list(
+        Contact.objects.filter(
+            is_primary=True,
+            pk__gt=after_contact_id,
+            customer__outages_affected__outage_id=notice.outage_id,
+            customer__outages_affected__sensitive=True,
+        )
+        .order_by("pk")
+        .values("pk", "customer_id", "mobile", "email", "preferred_channel", "name")[:FAN_OUT_BATCH_SIZE]
+    )
+    if not contacts:
+        return 0, 0
+    subject = _subject(notice)
+    drafts = []
+    for contact in contacts:
+        if contact["preferred_channel"] == Contact.Channel.EMAIL and contact["email"]:
+            channel, address = Notification.Channel.EMAIL, contact["email"]
+        elif contact["mobile"]:
+            channel, address = Notification.Channel.SMS, contact["mobile"]
+        else:
+            continue
+        drafts.append(
+            NotificationDraft(
+                dedupe_key=f"{notice.dedupe_prefix}customer:{contact['customer_id']}",
+                subject=subject,
+                channel=channel,
+                address=address,
+                recipient_label=contact["name"],
+            )
+        )
+    written = notifications_enqueue_many(drafts) if drafts else 0
+    return contacts[-1]["pk"], written
+
+
+def notice_fan_out(notice: OutageNotice, token: str) -> int:
+    """Send one claimed notice; returns the personal notices written.
+
+    Every batch is its own transaction; a worker killed half-way leaves the
+    notice claimed until its lease ends, and the next run repeats the batches,
+    whose dedupe keys absorb what was already written."""
+    written = 0
+    last = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        while True:
+            with transaction.atomic():
+                last, count = personal_batch(notice, after_contact_id=last)
+            written += count
+            if not last:
+                break
+        with transaction.atomic():
+            broadcasts = _broadcast(notice)
+            OutageNotice.objects.filter(pk=notice.pk, claim_token=token, fanned_out_at__isnull=True).update(
+                fanned_out_at=timezone.now(),
+                claimed_until=None,
+                personal_count=Notification.objects.filter(
+                    dedupe_key__startswith=notice.dedupe_prefix
+                ).count(),
+                broadcast_count=broadcasts,
+            )
+    return written
+
+
+def notice_groups(notice: OutageNotice):
+    """Active service groups of the affected districts and lines."""
+    outage = notice.outage
+    line_ids = outage.lines.values("pk")
+    district_ids = outage.affected.filter(customer__district__isnull=False).values("customer__district_id")
+    return ServiceGroup.objects.active().filter(
+        Q(district_id__in=outage.districts.values("pk"))
+        | Q(district_id__in=district_ids)
+        | Q(district__line_id__in=line_ids)
+        | Q(line_id__in=line_ids)
+    )
+
+
+def _broadcast(notice: OutageNotice) -> int:
+    """One broadcast per service group, from the group's owner; once per notice."""
+    done = set(notice.broadcasts.values_list("group_id", flat=True))
+    groups = notice_groups(notice).exclude(pk__in=done).select_related("owner").order_by("pk")
+    subject = _subject(notice)
+    created = 0
+    for group in groups:
+        try:
+            broadcast = broadcast_create(
+                by=group.owner,
+                topic=BroadcastTopic.OUTAGE,
+                title=notice.kind_label,
+                body=subject,
+                groups=[group],
+            )
+        except ValidationError:
+            logger.warning("Outage notice %s: group %s cannot take a broadcast", notice.pk, group.pk)
+            continue
+        OutageBroadcast.objects.create(notice=notice, group=group, broadcast=broadcast)
+        created += 1
+    return len(done) + created
+
+
+def fan_out_due(*, now: datetime | None = None, limit: int = 50) -> int:
+    """Fan out every due notice (beat, every minute); returns how many were sent."""
+    now = now or timezone.now()
+    done = 0
+    for _round in range(limit):
+        claim = _claim_next(now)
+        if claim is None:
+            break
+        notice, token = claim
+        notice_fan_out(notice, token)
+        done += 1
+    return done
+
+
+# --- Long outages: the manager goes on site (seed 001 §3) -------------------------------
+
+
+def long_outage_scan(*, now: datetime | None = None) -> int:
+    """Fault outages running longer than OUTAGE_LONG_HOURS: one on-site visit per
+    affected district with residential customers, for the district's manager,
+    and a notice to their supervisor; once per outage and district."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.OUTAGE_LONG_HOURS)
+    outage_ids = list(
+        Outage.objects.filter(
+            kind__in=[OutageKind.FAULT, OutageKind.TEMPORARY],
+            status=OutageStatus.ONGOING,
+            actual_start__lte=cutoff,
+            long_outage_checked_at__isnull=True,
+        ).values_list("pk", flat=True)[:100]
+    )
+    if not outage_ids:
+        return 0
+    chain = supervisor_chain()
+    created = 0
+    with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
+        rows = (
+            AffectedCustomer.objects.filter(
+                outage_id__in=outage_ids,
+                customer__kind=Customer.Kind.RESIDENT,
+                customer__district__manager__isnull=False,
+            )
+            .values(
+                "outage_id",
+                "customer__district_id",
+                "customer__district__name",
+                "customer__district__manager_id",
+                "customer__district__station__path",
+            )
+            .annotate(first_customer=Min("customer_id"))
+        )
+        rows = list(rows)
+        visits = [
+            Visit(
+                customer_id=row["first_customer"],
+                staff_id=row["customer__district__manager_id"],
+                purpose=Visit.Purpose.OUTAGE,
+                scheduled_at=now,
+                prep_cause=_("台区“%(district)s”长时间停电，请到现场服务。")
+                % {"district": row["customer__district__name"]},
+                origin_key=f"outage:{row['outage_id']}:district:{row['customer__district_id']}",
+            )
+            for row in rows
+        ]
+        keys = [visit.origin_key for visit in visits]
+        existing = set(Visit.objects.filter(origin_key__in=keys).values_list("origin_key", flat=True))
+        fresh = [visit for visit in visits if visit.origin_key not in existing]
+        Visit.objects.bulk_create(fresh, ignore_conflicts=True)
+        created = len(fresh)
+        drafts = []
+        for row in rows:
+            levels = chain(row["customer__district__station__path"])
+            for supervisor_id in levels[0] if levels else []:
+                drafts.append(
+                    NotificationDraft(
+                        dedupe_key=(
+                            f"outage:{row['outage_id']}:district:{row['customer__district_id']}"
+                            f":supervisor:{supervisor_id}"
+                        ),
+                        subject=_("台区“%(district)s”停电已超过 %(hours)s 小时，已安排客户经理现场服务。")
+                        % {"district": row["customer__district__name"], "hours": settings.OUTAGE_LONG_HOURS},
+                        recipient_id=supervisor_id,
+                    )
+                )
+        if drafts:
+            notifications_enqueue_many(drafts)
+        Outage.objects.filter(pk__in=outage_ids).update(long_outage_checked_at=now)
+    return created

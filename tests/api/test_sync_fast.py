@@ -1,0 +1,111 @@
+"""On PostgreSQL the sync page is rendered by the database: it must say exactly what the Python rows say."""
+
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+
+from accounts.phones import mask_phone
+from customers.api.sync import SyncCursor, sync_page, sync_page_json
+from customers.models import Customer
+from tests.api.conftest import SYNC, postgres_only
+from tests.factories import ContactFactory, CustomerFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), postgres_only]
+
+PHONES = [
+    ("13885551234", ""),
+    ("", "0855-8231234"),
+    None,
+    ("12345", "085512"),
+    ("23885551234", "08558231234"),
+    ("1388555123", "0855-82-31234"),
+    ("123456-7", "-1234567"),
+    ("１３８８５５５１２３４", "0855－8231234"),
+    ("138 8555 12", "(0855)8231234"),
+]
+
+
+@pytest.fixture
+def varied(org_tree, manager, colleague) -> list[Customer]:
+    """Owned and foreign rows, null relations, odd phones, timestamps with and without microseconds."""
+    nameless = UserFactory(username="nameless", real_name="", org_unit=org_tree["station"])
+    made = []
+    for n, phones in enumerate(PHONES):
+        owner = (manager, colleague, nameless, None)[n % 4]
+        customer = CustomerFactory(number=f"52019900{n:02d}", station=org_tree["station"], manager=owner)
+        if phones is not None:
+            mobile, landline = phones
+            ContactFactory(customer=customer, mobile=mobile, landline=landline, is_primary=n % 2 == 0)
+        if n % 3 == 0:
+            ContactFactory(customer=customer, mobile="13900000000", landline="010-12345678", is_primary=False)
+        made.append(customer)
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    Customer.objects.filter(pk=made[0].pk).update(verified_at=moment, notes='带 "引号" 与\n换行')
+    Customer.objects.filter(pk=made[1].pk).update(verified_at=None)
+    Customer.objects.filter(pk=made[2].pk).update(verified_at=moment.replace(microsecond=120))
+    CustomerFactory(number="5201990099", station=org_tree["station"], manager=manager)
+    Customer.all_objects.filter(number="5201990099").update(deleted_at=timezone.now())
+    return made
+
+
+def python_walk(user, limit):
+    cursor, rows = SyncCursor(), []
+    while True:
+        page = sync_page(user=user, cursor=cursor, limit=limit)
+        rows.append(page)
+        cursor = SyncCursor.decode(page["next"])
+        if not page["has_more"]:
+            return rows
+
+
+def sql_walk(user, limit):
+    cursor, rows = SyncCursor(), []
+    while True:
+        page = json.loads(sync_page_json(user=user, cursor=cursor, limit=limit))
+        rows.append(page)
+        cursor = SyncCursor.decode(page["next"])
+        if not page["has_more"]:
+            return rows
+
+
+@pytest.mark.parametrize("limit", [1, 4, 1000])
+def test_the_database_page_equals_the_python_page(varied, manager, supervisor, settled, limit):
+    settled()
+    for user in (manager, supervisor):
+        expected = python_walk(user, limit)
+        assert sql_walk(user, limit) == expected
+        rows = [row for page in expected for row in page["results"]]
+        assert len(rows) == len(PHONES) + 1
+        assert {"number": "5201990099", "deleted": True} in rows
+
+
+def test_the_cases_the_comparison_relies_on_are_there(varied, manager, supervisor, settled):
+    settled()
+    rows = {
+        row["number"]: row
+        for row in json.loads(sync_page_json(user=supervisor, cursor=SyncCursor(), limit=100))["results"]
+    }
+    mine = {
+        row["number"]: row
+        for row in json.loads(sync_page_json(user=manager, cursor=SyncCursor(), limit=100))["results"]
+    }
+    assert rows["5201990000"]["verified_at"] == "2026-01-02T11:04:05+08:00"
+    assert rows["5201990002"]["verified_at"] == "2026-01-02T11:04:05.000120+08:00"
+    assert rows["5201990001"]["verified_at"] is None
+    assert rows["5201990002"]["contacts"] == []
+    assert rows["5201990003"]["manager"] is None
+    assert rows["5201990002"]["manager"]["name"] == "nameless"
+    assert rows["5201990000"]["contacts"][0]["mobile"] == mask_phone("13885551234") == "138****1234"
+    assert mine["5201990000"]["contacts"][0]["mobile"] == "13885551234"
+    assert rows["5201990007"]["contacts"][0]["mobile"] == mask_phone("１３８８５５５１２３４")
+    assert mine["5201990004"]["contacts"][0]["mobile"] == "23885551234"
+
+
+def test_the_view_sends_the_database_page(api, varied, manager, settled):
+    settled()
+    response = api(manager).get(SYNC, {"limit": 1000})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == sync_page(user=manager, cursor=SyncCursor(), limit=1000)

@@ -1,0 +1,113 @@
+from datetime import timedelta
+
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from groups.models import Broadcast, GroupMessage
+from notifications.models import Notification
+from outages import services
+from outages.models import OutageBroadcast, OutageNotice
+
+
+def outage_rows(outage):
+    return Notification.objects.filter(dedupe_key__startswith=f"outage:{outage.pk}:notice:")
+
+
+def test_sensitive_customers_get_personal_notices_others_only_the_group(
+    grid, populate, fault, district_group
+):
+    customers = populate(grid["d1"], 5, sensitive=2, email=1)
+    outage = services.outage_publish(outage=fault())
+    assert services.fan_out_due() == 1
+    rows = {row.dedupe_key: row for row in outage_rows(outage)}
+    assert set(rows) == {f"outage:{outage.pk}:notice:start:customer:{c.pk}" for c in customers[:2]}
+    by_email = rows[f"outage:{outage.pk}:notice:start:customer:{customers[0].pk}"]
+    assert (by_email.channel, by_email.address) == ("email", f"c{customers[0].pk}@example.com")
+    by_sms = rows[f"outage:{outage.pk}:notice:start:customer:{customers[1].pk}"]
+    assert (by_sms.channel, by_sms.address) == ("sms", f"139{customers[1].pk:08d}")
+    assert "变压器故障" in by_sms.subject
+    broadcast = Broadcast.objects.get()
+    assert broadcast.topic == "outage" and list(broadcast.groups.all()) == [district_group]
+    assert GroupMessage.objects.filter(group=district_group, broadcast=broadcast).count() == 1
+    notice = outage.notices.get()
+    assert (notice.personal_count, notice.broadcast_count) == (2, 1)
+    assert notice.fanned_out_at is not None
+
+
+def test_fan_out_twice_adds_nothing(grid, populate, fault, district_group):
+    populate(grid["d1"], 30, sensitive=10)
+    outage = services.outage_publish(outage=fault())
+    services.fan_out_due()
+    assert services.fan_out_due() == 0
+    assert outage_rows(outage).count() == 10
+    assert Broadcast.objects.count() == 1
+
+
+def test_interrupted_fan_out_is_taken_over_after_the_lease(settings, grid, populate, fault, district_group):
+    settings.OUTAGE_NOTICE_LEASE_SECONDS = 60
+    populate(grid["d1"], 30, sensitive=12)
+    outage = services.outage_publish(outage=fault())
+    notice, token = services._claim_next(timezone.now())
+    first_contact = (
+        outage.affected.filter(sensitive=True).order_by("customer_id").first().customer.contacts.get()
+    )
+    last, written = services.personal_batch(notice, after_contact_id=first_contact.pk + 4)
+    assert written == 7 and last
+    # The worker dies here: nothing is marked, the claim still holds.
+    assert services.fan_out_due() == 0
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        assert services.fan_out_due() == 1
+    assert outage_rows(outage).count() == 12
+    assert OutageBroadcast.objects.filter(notice=notice).count() == 1
+    notice.refresh_from_db()
+    assert notice.fanned_out_at is not None and notice.claim_token != token
+
+
+def test_broadcast_is_once_per_notice_and_group(grid, populate, fault, district_group):
+    populate(grid["d1"], 3, sensitive=1)
+    outage = services.outage_publish(outage=fault())
+    services.fan_out_due()
+    services.outage_update_estimate(outage=outage, estimated_restoration=timezone.now() + timedelta(hours=8))
+    services.fan_out_due()
+    notice = outage.notices.get(kind="delay-1")
+    assert services._broadcast(notice) == 1
+    assert Broadcast.objects.count() == 2
+    assert outage_rows(outage).count() == 2
+    assert "恢复送电时间调整为" in outage_rows(outage).get(dedupe_key__contains=":delay-1:").subject
+
+
+def test_notice_not_due_waits(grid, populate, planned):
+    populate(grid["d1"], 3, sensitive=3)
+    outage = services.outage_publish(outage=planned())
+    assert services.fan_out_due() == 0
+    with time_machine.travel(outage.planned_start - timedelta(days=1), tick=False):
+        assert services.fan_out_due() == 2
+    assert set(OutageNotice.objects.filter(fanned_out_at__isnull=False).values_list("kind", flat=True)) == {
+        "advance-7d",
+        "advance-1d",
+    }
+    assert outage_rows(outage).count() == 6
+
+
+def _fan_out_queries(grid, populate, fault, district, count) -> int:
+    populate(district, count, sensitive=count)
+    outage = services.outage_publish(outage=fault(districts=[district]))
+    with CaptureQueriesContext(connection) as queries:
+        services.fan_out_due()
+    assert outage_rows(outage).count() == count
+    # The outbox's bulk insert splits a batch by the database's parameter limit
+    # (one statement on PostgreSQL, a few on SQLite); everything else is counted.
+    reads = [
+        q for q in queries.captured_queries if "INSERT" not in q["sql"] or "notification" not in q["sql"]
+    ]
+    return len(reads), len(queries)
+
+
+def test_fan_out_queries_do_not_grow_with_customers(grid, populate, fault):
+    small, _small_total = _fan_out_queries(grid, populate, fault, grid["d2"], 100)
+    large, large_total = _fan_out_queries(grid, populate, fault, grid["d3"], 2000)
+    # One more batch (two queries and a savepoint pair) per 1,000 customers, never one per customer.
+    assert large <= small + 8
+    assert large_total < 100

@@ -1,0 +1,93 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from customers.models import Customer
+from outages import services
+from outages.models import AffectedCustomer, Outage, OutageKind, OutageStatus
+
+
+def test_line_includes_every_district_on_it_and_nothing_else(grid, populate, planned):
+    d1 = populate(grid["d1"], 3, sensitive=1)
+    d2 = populate(grid["d2"], 2)
+    populate(grid["d3"], 4, sensitive=2)
+    outage = planned()
+    impact = services.outage_impact(outage)
+    assert (impact.customers, impact.sensitive) == (5, 1)
+    assert str(impact) == "影响 5 户，其中敏感客户 1 户"
+    services.outage_publish(outage=outage)
+    frozen = set(AffectedCustomer.objects.filter(outage=outage).values_list("customer_id", "sensitive"))
+    assert frozen == {(c.pk, c.vip_tier > 0) for c in d1 + d2}
+
+
+def test_lines_and_districts_combine_without_duplicates(grid, populate, planned):
+    populate(grid["d1"], 2)
+    populate(grid["d3"], 3, sensitive=1)
+    outage = planned(lines=[grid["line"]], districts=[grid["d1"], grid["d3"]])
+    services.outage_publish(outage=outage)
+    assert outage.affected.count() == 5
+    assert outage.affected.filter(sensitive=True).count() == 1
+
+
+def test_count_uses_thousands_separator(grid, populate, planned):
+    populate(grid["d1"], 1234, sensitive=37)
+    impact = services.outage_impact(planned())
+    assert str(impact) == "影响 1,234 户，其中敏感客户 37 户"
+
+
+def test_frozen_at_publish_later_archive_edits_change_nothing(grid, populate, planned):
+    first = populate(grid["d1"], 2)
+    outage = services.outage_publish(outage=planned())
+    Customer.objects.filter(pk=first[0].pk).update(district=grid["d3"], line=grid["other_line"], vip_tier=2)
+    populate(grid["d2"], 3)
+    assert outage.affected.count() == 2
+    assert not outage.affected.filter(sensitive=True).exists()
+    impact = services.outage_impact(outage)
+    assert (impact.customers, impact.sensitive) == (2, 0)
+
+
+def test_publish_twice_is_refused(grid, populate, planned):
+    populate(grid["d1"], 2)
+    outage = services.outage_publish(outage=planned())
+    with pytest.raises(ValidationError):
+        services.outage_publish(outage=outage)
+    assert outage.affected.count() == 2
+
+
+def test_create_validates_in_chinese(manager, grid, outsider):
+    with pytest.raises(ValidationError) as error:
+        services.outage_create(by=manager, kind=OutageKind.PLANNED, reason=" ")
+    messages = error.value.message_dict
+    assert messages["reason"] == ["请填写停电原因。"]
+    assert messages["lines"] == ["请至少选择一条线路或一个台区。"]
+    assert messages["planned_start"] == ["计划停电必须填写计划开始时间。"]
+    with pytest.raises(ValidationError) as error:
+        services.outage_create(by=outsider, kind=OutageKind.FAULT, reason="故障", districts=[grid["d1"]])
+    assert error.value.message_dict["lines"] == ["只能选择您可见的线路和台区。"]
+    assert not Outage.objects.exists()
+
+
+def test_external_id_is_unique_when_set(manager, grid):
+    services.outage_create(by=manager, kind=OutageKind.FAULT, reason="故障", districts=[grid["d1"]])
+    services.outage_create(by=manager, kind=OutageKind.FAULT, reason="故障", districts=[grid["d1"]])
+    services.outage_create(
+        by=manager, kind=OutageKind.FAULT, reason="故障", districts=[grid["d1"]], external_id="PMS-1"
+    )
+    with pytest.raises(ValidationError) as error:
+        services.outage_create(
+            by=manager, kind=OutageKind.FAULT, reason="故障", districts=[grid["d1"]], external_id="PMS-1"
+        )
+    assert error.value.message_dict["external_id"] == ["该外部编号已存在。"]
+
+
+def test_fault_is_ongoing_from_publish(fault, populate, grid):
+    populate(grid["d1"], 1)
+    outage = services.outage_publish(outage=fault())
+    assert outage.status == OutageStatus.ONGOING
+    assert outage.actual_start is not None
+
+
+def test_scoping(manager, colleague, supervisor, outsider, admin_user, fault):
+    outage = fault()
+    for user in (manager, colleague, supervisor, admin_user):
+        assert Outage.objects.visible_to(user).filter(pk=outage.pk).exists()
+    assert not Outage.objects.visible_to(outsider).exists()
