@@ -99,3 +99,40 @@ def record(name: str, figures: dict) -> None:
             f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
         )
         print(f"  {key.ljust(width)}  {shown}")
+
+
+def grid():
+    """The org tree, people, lines and districts every benchmark works in (created once)."""
+    from accounts.models import OrgUnit, User
+    from customers.models import District, Line
+
+    province, _ = OrgUnit.objects.get_or_create(code="BGZ", defaults={"name": "省公司", "level": 1})
+    county, _ = OrgUnit.objects.get_or_create(
+        code="BLS", defaults={"name": "县供电局", "level": 3, "parent": province}
+    )
+    stations = [
+        OrgUnit.objects.get_or_create(
+            code=f"BST{i}", defaults={"name": f"供电所{i}", "level": 4, "parent": county}
+        )[0]
+        for i in range(10)
+    ]
+    supervisor, _ = User.objects.get_or_create(
+        username="bench-supervisor", defaults={"real_name": "主管", "org_unit": county, "role": "supervisor"}
+    )
+    managers = [
+        User.objects.get_or_create(
+            username=f"bench-manager-{i}", defaults={"real_name": f"经理{i}", "org_unit": stations[i % 10]}
+        )[0]
+        for i in range(50)
+    ]
+    lines = [
+        Line.objects.get_or_create(code=f"BXL{i}", defaults={"name": f"10kV线{i}", "station": stations[i]})[0]
+        for i in range(10)
+    ]
+    districts = [
+        District.objects.get_or_create(
+            code=f"BTQ{i}", defaults={"name": f"台区{i}", "station": stations[i % 10], "line": lines[i % 10]}
+        )[0]
+        for i in range(100)
+    ]
+    return supervisor, stations, districts, managers

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import counted_queries, record, setup_django, timed  # noqa: E402
+from bench.common import counted_queries, grid, record, setup_django, timed  # noqa: E402
 
 BATCH = 5000
 
@@ -32,43 +32,14 @@ BATCH = 5000
 def generate(customers: int):
     from django.db import connection
 
-    from accounts.models import OrgUnit, User
-    from customers.models import Contact, Customer, District, Line
+    from customers.models import Contact, Customer
 
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE customers_contact, customers_historicalcontact, customers_customer, "
             "customers_historicalcustomer RESTART IDENTITY CASCADE"
         )
-    province, _ = OrgUnit.objects.get_or_create(code="BGZ", defaults={"name": "省公司", "level": 1})
-    county, _ = OrgUnit.objects.get_or_create(
-        code="BLS", defaults={"name": "县供电局", "level": 3, "parent": province}
-    )
-    stations = [
-        OrgUnit.objects.get_or_create(
-            code=f"BST{i}", defaults={"name": f"供电所{i}", "level": 4, "parent": county}
-        )[0]
-        for i in range(10)
-    ]
-    supervisor, _ = User.objects.get_or_create(
-        username="bench-supervisor", defaults={"real_name": "主管", "org_unit": county, "role": "supervisor"}
-    )
-    managers = [
-        User.objects.get_or_create(
-            username=f"bench-manager-{i}", defaults={"real_name": f"经理{i}", "org_unit": stations[i % 10]}
-        )[0]
-        for i in range(50)
-    ]
-    lines = [
-        Line.objects.get_or_create(code=f"BXL{i}", defaults={"name": f"10kV线{i}", "station": stations[i]})[0]
-        for i in range(10)
-    ]
-    districts = [
-        District.objects.get_or_create(
-            code=f"BTQ{i}", defaults={"name": f"台区{i}", "station": stations[i % 10], "line": lines[i % 10]}
-        )[0]
-        for i in range(100)
-    ]
+    supervisor, stations, districts, managers = grid()
     for start in range(0, customers, BATCH):
         batch = [
             Customer(
@@ -78,7 +49,7 @@ def generate(customers: int):
                 voltage="220V",
                 station=stations[i % 10],
                 district=districts[i % 100],
-                line=lines[i % 10],
+                line_id=districts[i % 100].line_id,
                 manager=managers[i % 50],
                 completeness=100,
             )
