@@ -11,6 +11,7 @@ urlpatterns = [
     path("workbench/<slug:section>/", views.workbench_section, name="workbench_section"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/export.xlsx", views.dashboard_export, name="dashboard_export"),
+    path("search/", views.search, name="search"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("customers/", include("customers.urls")),

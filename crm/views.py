@@ -1,5 +1,6 @@
 import logging
 from io import BytesIO
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -17,6 +19,7 @@ from crm import workbench
 from crm.celery import app as celery_app
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
+from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +215,19 @@ def dashboard_export(request):
     )
     response["Content-Disposition"] = f'attachment; filename="dashboard-{computed:%Y%m%d-%H%M}.xlsx"'
     return response
+
+
+@login_required
+@require_GET
+def search(request):
+    """The header's search box: a work-order number the user may see opens
+    that order; anything else searches the customer archive."""
+    query = request.GET.get("q", "").strip()
+    if query.upper().startswith("GD"):
+        number = query.upper()
+        if Ticket.objects.visible_to(request.user).filter(number=number).exists():
+            return redirect("tickets:detail", number)
+    return redirect(f"{reverse('customers:list')}?{urlencode({'q': query})}" if query else "customers:list")
 
 
 def _database_state() -> str:
