@@ -18,15 +18,21 @@ DEV_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut 
 RUN_STAMP := $(VENV)/.installed-run-$(RUN_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 
-.PHONY: help run test lint e2e bench translations messages install install-dev
+.PHONY: help run test drills lint e2e bench load translations messages install install-dev
 
 help:
 	@echo "make run    start the web server (http://127.0.0.1:8000), a Celery worker and beat on demo data"
 	@echo "make test   run the whole test suite"
+	@echo "make drills run the fault drills (tests/drills, slow ones included) against PostgreSQL and Redis"
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make e2e    run the browser tests only (tests/e2e)"
 	@echo "make messages  refresh the English catalogue in locale/en"
-	@echo "make bench  run the benchmarks in bench/ against PostgreSQL (BENCH_DATABASE_URL)"
+	@echo "make bench  run the benchmarks in bench/ against PostgreSQL (BENCH_DATABASE_URL), within 10 minutes;"
+	@echo "            SCALE=prefecture for the full sizes (1,000,000 customers ...); README's table is regenerated"
+	@echo "make fuzz   fuzz the REST API with schemathesis (every phase and check but ST202) against gunicorn"
+	@echo "            on a rebuilt database of its own (crm_fuzz); FUZZ_TIME seconds (300), report in bench/results/fuzz"
+	@echo "make load   seed the bench database, start gunicorn (2 workers) and run locust headless"
+	@echo "            for LOAD_TIME (5m; LOAD_TIME=1m for a quick run), LOAD_USERS users; LOAD_SCALE=small|county|prefecture"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +70,13 @@ test: $(DEV_STAMP)
 	$(PY) manage.py compile_translations
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Fault drills (docs/RELIABILITY.md): the slow ones too, which `make test` leaves
+# out. They need PostgreSQL and Redis; the defaults are those of .ci/run.
+drills: $(DEV_STAMP)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/crm} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+	$(PY) -m pytest tests/drills -m drill $(PYTEST_ARGS)
+
 e2e: $(DEV_STAMP)
 	$(PY) manage.py compile_translations
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
@@ -73,9 +86,60 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 
 # Benchmarks print ratios against a baseline measured in the same run and
-# write bench/results/latest.json. They need PostgreSQL (a database of their own).
+# write bench/results/latest.json, from which bench/report.py regenerates
+# README's performance table. They need PostgreSQL (a database of their own).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crm_bench
+SCALE ?= default
+ifeq ($(SCALE),prefecture)
+SLA_ARGS := --orders 100000 --naive-sample 2000
+SYNC_ARGS := --customers 1000000
+IMPORT_ARGS := --rows 100000
+DASHBOARD_ARGS := --orders 1000000
+FANOUT_ARGS := --customers 100000 --naive-sample 5000
+SEED_SCALE := prefecture
+else
+# Sizes that finish within 10 minutes on 2 cores, even shared with other work.
+SLA_ARGS := --orders 30000 --naive-sample 1000
+SYNC_ARGS := --customers 30000
+IMPORT_ARGS := --rows 5000
+DASHBOARD_ARGS := --orders 100000 --repeat 3
+FANOUT_ARGS := --customers 30000 --naive-sample 1000
+SEED_SCALE := small
+endif
+# manage.py against the benchmark database, as production runs (DEBUG off).
+BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=0 SECRET_KEY=bench-only-not-secret-x9Q2x9Q2x9Q2x9Q2x9Q2x9Q2 \
+	ALLOWED_HOSTS=127.0.0.1,localhost CELERY_BROKER_URL=memory://localhost/
+export BENCH_DATABASE_URL
+
 bench: $(DEV_STAMP)
-	$(PY) bench/sla_scan.py
-	$(PY) bench/sync.py
-	$(PY) bench/archive_import.py
-	$(PY) bench/dashboard.py
+	$(PY) bench/sla_scan.py $(SLA_ARGS)
+	$(PY) bench/sync.py $(SYNC_ARGS)
+	$(PY) bench/archive_import.py $(IMPORT_ARGS)
+	$(PY) bench/dashboard.py $(DASHBOARD_ARGS)
+	$(PY) bench/outage_fanout.py $(FANOUT_ARGS)
+	$(BENCH_ENV) $(PY) manage.py seed_scale --scale $(SEED_SCALE) --wipe
+	$(PY) bench/report.py
+
+# The load test: gunicorn with 2 workers on LOAD_PORT against the bench
+# database, seeded at LOAD_SCALE (LOAD_SEED=0 keeps what is there), locust
+# headless for LOAD_TIME; CSV statistics in bench/results/, the summary in latest.json.
+LOAD_SCALE ?= small
+LOAD_TIME ?= 5m
+LOAD_USERS ?= 30
+# One new user a second: logins (PBKDF2, on purpose slow) spread over the ramp.
+LOAD_SPAWN_RATE ?= 1
+LOAD_PORT ?= 8055
+LOAD_SEED ?= 1
+
+load: $(DEV_STAMP)
+	$(BENCH_ENV) $(PY) manage.py migrate --noinput
+	if [ "$(LOAD_SEED)" != 0 ]; then $(BENCH_ENV) $(PY) manage.py seed_scale --scale $(LOAD_SCALE) --wipe; fi
+	$(BENCH_ENV) $(PY) bench/load/run.py --time $(LOAD_TIME) --users $(LOAD_USERS) --port $(LOAD_PORT) \
+		--spawn-rate $(LOAD_SPAWN_RATE) --workers 2 --scale $(LOAD_SCALE)
+	$(PY) bench/report.py
+
+# API fuzzing (scripts/fuzz.sh): schemathesis against a gunicorn on FUZZ_PORT
+# (8765) and a database rebuilt and seeded for it (FUZZ_DB_NAME, crm_fuzz).
+.PHONY: fuzz
+fuzz: $(DEV_STAMP)
+	FUZZ_TIME=$${FUZZ_TIME:-300} bash scripts/fuzz.sh

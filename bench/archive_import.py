@@ -188,6 +188,7 @@ def main() -> None:
             "reimport_unchanged": again.unchanged_count,
             "reimport_rows_per_second": round(args.rows / (again_validate + again_write)),
         },
+        scale={"rows": args.rows, "format": args.format},
     )
 
 

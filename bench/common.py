@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,19 +87,55 @@ def counted_queries():
         yield counter
 
 
-def record(name: str, figures: dict) -> None:
-    """Merge one benchmark's figures into bench/results/latest.json and print them."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[name] = figures
-    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2, sort_keys=True))
+def record(name: str, figures: dict, *, scale: dict | None = None) -> dict:
+    """Merge one benchmark's figures into bench/results/latest.json and print them.
+
+    Each benchmark keeps one entry, replaced by its next run:
+    {"scale": {...sizes...}, "date": ISO UTC, "command": how it was run, "figures": {...}}.
+    """
+    entry = {
+        "scale": scale or {},
+        "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "command": " ".join(["python", _relative(sys.argv[0]), *sys.argv[1:]]),
+        "figures": figures,
+    }
+    merge_result(name, entry)
     width = max(len(key) for key in figures)
-    print(f"\n{name}")
+    print(f"\n{name}  {scale or ''}")
     for key, value in figures.items():
-        shown = (
-            f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
-        )
-        print(f"  {key.ljust(width)}  {shown}")
+        print(f"  {key.ljust(width)}  {shown(value)}")
+    return entry
+
+
+def merge_result(name: str, entry: dict, path: Path = RESULTS) -> None:
+    """Replace one benchmark's entry in the shared results file, keeping the others.
+
+    Benchmarks may finish at the same moment: the read-merge-write holds a
+    lock, and the file is replaced whole, never left half written.
+    """
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results[name] = entry
+        fresh = path.with_name(path.name + ".tmp")
+        fresh.write_text(json.dumps(results, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+        os.replace(fresh, path)
+
+
+def shown(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return path
 
 
 def grid():

@@ -307,6 +307,7 @@ def main() -> None:
             "goal_cold_at_most_2x_sql": "met" if cold <= 2 * sql else "missed",
             "goal_warm_under_1s": "met" if warm < 1.0 else "missed",
         },
+        scale={"orders": args.orders, "period": args.period, "repeat": args.repeat},
     )
 
 

@@ -169,6 +169,7 @@ def main() -> None:
             "escalations": result.escalations,
             "warnings": result.warnings,
         },
+        scale={"orders": args.orders, "naive_sample": args.naive_sample},
     )
 
 

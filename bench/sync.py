@@ -308,6 +308,7 @@ def main() -> None:
             "drf_baseline_rows_per_second": round(baseline_rate),
             "sync_vs_drf_baseline_speedup": round(sync_rate / baseline_rate, 2),
         },
+        scale={"customers": args.customers, "limit": args.limit},
     )
 
 

@@ -50,6 +50,7 @@ from accounts.models import User
 from customers.models import Customer
 from groups.models import ServiceGroup
 from groups.selectors import with_health
+from tickets.filters import HAPPY
 from tickets.models import (
     OPEN_STATUSES,
     Category,
@@ -300,19 +301,18 @@ def _figures(
         created_at__gte=period.start,
         created_at__lt=period.end,
     ).aggregate(orders=Count("ticket", distinct=True), urges=Count("id"))
+    # Orders, not visits, so that each figure's list shows exactly what it counts
+    # (an order reopened and resolved again may have two visits in a period).
+    visit_due = Q(due_at__gte=period.start, due_at__lt=period.end)
+    visited = Q(visited_at__gte=period.start, visited_at__lt=period.end)
     visit_counts = visits.aggregate(
-        scheduled=Count("id", filter=Q(due_at__gte=period.start, due_at__lt=period.end)),
-        scheduled_done=Count(
-            "id", filter=Q(due_at__gte=period.start, due_at__lt=period.end, visited_at__isnull=False)
-        ),
-        visited=Count("id", filter=Q(visited_at__gte=period.start, visited_at__lt=period.end)),
-        satisfied=Count(
-            "id",
-            filter=Q(
-                visited_at__gte=period.start,
-                visited_at__lt=period.end,
-                result__in=[ReturnVisit.Result.SATISFIED, ReturnVisit.Result.BASICALLY],
-            ),
+        scheduled=Count("ticket", distinct=True, filter=visit_due),
+        scheduled_done=Count("ticket", distinct=True, filter=visit_due & Q(visited_at__isnull=False)),
+        scheduled_pending=Count("ticket", distinct=True, filter=visit_due & Q(visited_at__isnull=True)),
+        visited=Count("ticket", distinct=True, filter=visited),
+        satisfied=Count("ticket", distinct=True, filter=visited & Q(result__in=SATISFIED)),
+        dissatisfied=Count(
+            "ticket", distinct=True, filter=visited & Q(result=ReturnVisit.Result.DISSATISFIED)
         ),
     )
     durations = _duration_stats(tickets, period)
@@ -321,6 +321,8 @@ def _figures(
     days = {"first": f"{period.first_day:%Y-%m-%d}", "last": f"{period.last_day:%Y-%m-%d}"}
     created_link = {"created_after": days["first"], "created_before": days["last"]}
     resolved_link = {"resolved_after": days["first"], "resolved_before": days["last"]}
+    visit_due_link = {"visit_due_after": days["first"], "visit_due_before": days["last"]}
+    visited_link = {"visited_after": days["first"], "visited_before": days["last"]}
     totals = {"overdue": counts["overdue"], "urges": urged["urges"]}
     figures = [
         Figure("new", _("新增工单"), counts["new"], link=_link(**created_link), note=_("期间内受理")),
@@ -358,24 +360,42 @@ def _figures(
             link=_link(urged=1, urged_after=days["first"], urged_before=days["last"]),
             note=_("期间内催办 %(n)s 次") % {"n": urged["urges"]},
         ),
-        Figure("repeat", _("重复投诉"), counts["repeat"], link=_link(repeat=1), note=_("期间内受理")),
+        Figure(
+            "repeat",
+            _("重复投诉"),
+            counts["repeat"],
+            link=_link(repeat=1, **created_link),
+            note=_("期间内受理"),
+        ),
         Figure(
             "coverage",
             _("回访覆盖率"),
             _rate(visit_counts["scheduled_done"], visit_counts["scheduled"]),
             "%",
-            _link(status=Status.RESOLVED),
+            _link(**visit_due_link),
             _("期间内应回访 %(n)s 件，已回访 %(m)s 件")
             % {"n": visit_counts["scheduled"], "m": visit_counts["scheduled_done"]},
+            parts=[
+                (_("已回访"), visit_counts["scheduled_done"], _link(visited="yes", **visit_due_link)),
+                (_("未回访"), visit_counts["scheduled_pending"], _link(visited="no", **visit_due_link)),
+            ],
         ),
         Figure(
             "satisfaction",
             _("满意率"),
             _rate(visit_counts["satisfied"], visit_counts["visited"]),
             "%",
-            _link(status=Status.VISITED),
+            _link(**visited_link),
             _("（满意+基本满意）/已回访：%(m)s/%(n)s")
             % {"m": visit_counts["satisfied"], "n": visit_counts["visited"]},
+            parts=[
+                (_("满意或基本满意"), visit_counts["satisfied"], _link(satisfaction=HAPPY, **visited_link)),
+                (
+                    str(ReturnVisit.Result.DISSATISFIED.label),
+                    visit_counts["dissatisfied"],
+                    _link(satisfaction=ReturnVisit.Result.DISSATISFIED, **visited_link),
+                ),
+            ],
         ),
     ]
     return figures, totals

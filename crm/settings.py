@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from crm.env import env_bool, env_int, env_list, env_str
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "simple_history",
+    "axes",
+    "csp",
     "crm",
     "accounts",
     "notifications",
@@ -65,6 +68,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -111,6 +117,11 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out username+address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -186,7 +197,16 @@ SPECTACULAR_SETTINGS = {
         "TicketKindEnum": "tickets.models.Kind",
         "TicketStatusEnum": "tickets.models.Status",
         "CustomerKindEnum": "customers.models.Customer.Kind",
+        "OutageKindEnum": "outages.models.OutageKind",
+        "OutageStatusEnum": "outages.models.OutageStatus",
+        "GroupKindEnum": "groups.models.GroupKind",
     },
+    # The API is JSON: form encodings would parse a malformed body as an empty one.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.tighten_schema",
+    ],
 }
 
 # Stored responses of requests sent with an Idempotency-Key are kept this long.
@@ -299,6 +319,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
 # An archive not verified within this many days is stale (seed 001 §1).
 ARCHIVE_STALE_DAYS = env_int("ARCHIVE_STALE_DAYS", 365)
 CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 50)
+# Largest archive file accepted for import; a prefecture's 100,000-row .xlsx is about 8 MB.
+CUSTOMER_IMPORT_MAX_MB = env_int("CUSTOMER_IMPORT_MAX_MB", 10)
 # Sensitive customers without a visit or one-to-one contact for this many days get a routine visit planned.
 ROUTINE_VISIT_DAYS = env_int("ROUTINE_VISIT_DAYS", 30)
 if ROUTINE_VISIT_DAYS < 1:
@@ -363,10 +385,57 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy (django-csp). Scripts only from our own static files:
+# no inline <script> and no on* handlers (static/js/crm.js wires data-* attributes
+# instead), so an injected script tag or attribute does not run. Styles keep
+# 'unsafe-inline': progress bars carry server-computed widths in style="",
+# htmx inserts its indicator <style>, and injected CSS cannot run code.
+# Bootstrap draws its icons (toggler, select arrow, close button) as data: SVGs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for
+# one username from one address, that pair is locked out for
+# LOGIN_LOCKOUT_MINUTES, even with the right password; a success before the
+# limit clears the count. Other users and addresses are not affected.
+_login_failures = env_int("LOGIN_FAILURE_LIMIT", 5)
+_login_lockout_minutes = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+if _login_failures < 1 or _login_lockout_minutes < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be at least 1")
+AXES_FAILURE_LIMIT = _login_failures
+AXES_COOLOFF_TIME = timedelta(minutes=_login_lockout_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+# Attempts are rows in the database, shared by every web process.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Behind N trusted reverse proxies the client address is the N-th entry from
+# the right of X-Forwarded-For (what a client writes there itself stays to the
+# left); with 0, REMOTE_ADDR.
+LOGIN_TRUSTED_PROXY_COUNT = env_int("LOGIN_TRUSTED_PROXY_COUNT", 0)
+if LOGIN_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("LOGIN_TRUSTED_PROXY_COUNT must be 0 or more")
+AXES_CLIENT_IP_CALLABLE = "accounts.views.login_client_address"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"mask_mobiles": {"()": "crm.logfilters.MaskMobileNumbers"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_mobiles"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

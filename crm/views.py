@@ -32,6 +32,7 @@ SECTIONS = {
     "groups": "crm/workbench/_groups.html",
     "customers": "crm/workbench/_customers.html",
     "notifications": "crm/workbench/_notifications.html",
+    "outages": "crm/workbench/_outages.html",
 }
 
 
@@ -45,6 +46,8 @@ def _section_context(user, name: str, now) -> dict:
         return {"inquiries": inquiries, "zombies": zombies}
     if name == "customers":
         return {"stale_customers": workbench.my_stale_customers(user=user)}
+    if name == "outages":
+        return {"outages": workbench.my_outages(user=user, now=now)}
     return {"inbox": workbench.my_notifications(user=user)}
 
 

@@ -19,6 +19,7 @@ from customers.models import Customer
 from groups.models import GroupMessage, ServiceGroup
 from groups.selectors import with_health, zombie_q, zombie_reasons
 from notifications.selectors import inbox_for
+from outages.selectors import workbench_outages
 from tickets.models import OPEN_STATUSES, UNSIGNED_STATUSES, ReturnVisit, Ticket, near_deadline_q, overdue_q
 from tickets.selectors import deadline_of, with_attention_order
 
@@ -102,4 +103,10 @@ def my_notifications(*, user: User) -> Section:
     inbox = inbox_for(user).unread()
     total = inbox.count()
     rows = list(inbox.order_by("-created_at", "-id")[:5]) if total else []
+    return Section(rows, {"total": total})
+
+
+def my_outages(*, user: User, now: datetime | None = None) -> Section:
+    """Outages over the user's districts, ongoing or starting within a week. Two queries."""
+    rows, total = workbench_outages(user, now or timezone.now())
     return Section(rows, {"total": total})

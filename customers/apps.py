@@ -4,11 +4,13 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _reinstall_sync_triggers(sender, using, **kwargs) -> None:
+    from django.conf import settings
     from django.db import connections
 
-    from customers.sync_triggers import install_missing
+    from customers.sync_triggers import install_missing, refresh_zone
 
     install_missing(connections[using])
+    refresh_zone(connections[using], settings.TIME_ZONE)
 
 
 class CustomersConfig(AppConfig):

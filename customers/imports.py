@@ -70,7 +70,6 @@ from customers.quality import completeness_score
 from customers.selectors import stations_for
 from customers.services import customer_network_errors
 
-MAX_FILE_SIZE = 5 * 1024 * 1024
 BATCH_SIZE = 1000
 PROGRESS_EVERY = 1000
 
@@ -149,6 +148,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 class ImportFileError(Exception):
     """The file as a whole cannot be imported; the message says why, in the user's language."""
+
+
+def max_file_size() -> int:
+    return settings.CUSTOMER_IMPORT_MAX_MB * 1024 * 1024
+
+
+def check_size(size: int) -> None:
+    if size > max_file_size():
+        raise ImportFileError(
+            _("文件超过 %(limit)d MB，请拆分后分批导入。") % {"limit": settings.CUSTOMER_IMPORT_MAX_MB}
+        )
 
 
 # --- Reading the file ---------------------------------------------------------------
@@ -269,10 +279,7 @@ def read_rows(content: bytes, file_format: str) -> Iterator[tuple[int, dict[str,
 
 def check_upload(*, content: bytes, file_name: str) -> str:
     """Checks made before a job is stored: size, type by content, headers. Returns the format."""
-    if len(content) > MAX_FILE_SIZE:
-        raise ImportFileError(
-            _("文件超过 %(limit)d MB，请拆分后分批导入。") % {"limit": MAX_FILE_SIZE // (1024 * 1024)}
-        )
+    check_size(len(content))
     if not content:
         raise ImportFileError(_("文件是空的。"))
     file_format = sniff_format(content, file_name)

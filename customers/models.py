@@ -327,6 +327,38 @@ class Contact(models.Model):
         return self.mobile or self.landline
 
 
+class CustomerSyncDoc(models.Model):
+    """A customer's row of the sync feed as JSON text, kept by PostgreSQL triggers.
+
+    Written in the same transaction as the customer's stamp (see
+    customers.sync_triggers, migration 0006), so a page of the feed is read,
+    not built. Empty on SQLite, where the feed builds its rows in Python.
+    `DO_NOTHING`: the triggers delete the row with its customer, before the
+    (deferred) foreign key is checked.
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("客户"),
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+    )
+    # The row is `head + contacts` for the customer's account manager and
+    # `head + contacts_masked` (phones masked) for everybody else; the
+    # latter is null when a phone holds more than printable ASCII (masked in Python then).
+    head = models.TextField(_("同步行"))
+    contacts = models.TextField(_("联系人（同步行）"))
+    contacts_masked = models.TextField(_("联系人（号码脱敏）"), null=True)
+
+    class Meta:
+        verbose_name = _("客户同步行")
+        verbose_name_plural = _("客户同步行")
+
+    def __str__(self) -> str:
+        return str(self.customer_id)
+
+
 class ImportJob(models.Model):
     """One uploaded archive file on its way in: validated, previewed, confirmed, written.
 

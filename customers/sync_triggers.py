@@ -8,6 +8,9 @@ PostgreSQL
     updated or deleted (UPDATE ... SET version = version), which fires the
     row trigger: a contact change is a change of its customer.
 
+    Migration 0006 adds the rendered rows of the feed (see the second half
+    of this module).
+
 SQLite
     Writers are serialized, so a counter (table customers_sync_clock) bumped
     inside the writing transaction orders writes as they commit. SQLite's
@@ -19,6 +22,12 @@ SQLite
     migration rebuilds the table (as it does for most AddField/AlterField
     operations there), so `install_missing` runs after every migrate
     (customers.apps) and creates again whatever is missing.
+
+Both
+    A new code or name of a station, district or line, or a new username or
+    real name of a manager, touches every customer showing it (their rows in
+    the feed say it), so the feed brings them again. Renaming a unit thus
+    writes all of its customers in one transaction: a rare, heavy write.
 """
 
 POSTGRESQL_FORWARD = [
@@ -133,7 +142,29 @@ SQLITE_FORWARD = [
     END
     """,
 ]
+# A new code or name of a station, district or line, or a new username or
+# real name of a manager, changes what the feed shows of every customer
+# showing it: they are touched, so the feed brings them again (PostgreSQL
+# does the same with statement triggers, migration 0006).
+SHOWN_ELSEWHERE = (
+    ("accounts_orgunit", ("code", "name"), "station_id"),
+    ("customers_district", ("code", "name"), "district_id"),
+    ("customers_line", ("code", "name"), "line_id"),
+    ("accounts_user", ("username", "real_name"), "manager_id"),
+)
+SQLITE_FORWARD += [
+    f"""
+    CREATE TRIGGER customers_sync_touch_{column}
+    AFTER UPDATE OF {", ".join(fields)} ON {table}
+    WHEN {" OR ".join(f"NEW.{name} IS NOT OLD.{name}" for name in fields)}
+    BEGIN
+        UPDATE customers_customer SET version = version WHERE {column} = NEW.id;
+    END
+    """
+    for table, fields, column in SHOWN_ELSEWHERE
+]
 SQLITE_REVERSE = [
+    *(f"DROP TRIGGER IF EXISTS customers_sync_touch_{column}" for _t, _f, column in SHOWN_ELSEWHERE),
     "DROP TRIGGER IF EXISTS customers_contact_touch_delete",
     "DROP TRIGGER IF EXISTS customers_contact_touch_update",
     "DROP TRIGGER IF EXISTS customers_contact_touch_insert",
@@ -162,3 +193,245 @@ def install_missing(connection) -> None:
         for statement in SQLITE_FORWARD:
             if statement.lstrip().startswith("CREATE TRIGGER"):
                 cursor.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
+
+
+# --- The sync feed's rendered rows (PostgreSQL, migration 0006) -----------------------------
+#
+# Each customer's row of the sync feed is kept as JSON text in
+# customers_customersyncdoc (model CustomerSyncDoc), written by statement
+# triggers in the same transaction as the customer's stamp, so a page of the
+# feed is read, not built. A row is `head || contacts`: `contacts` as the
+# account manager sees them, `contacts_masked` with the phones masked for
+# everybody else (accounts.phones.mask_phone, ported below for printable
+# ASCII; a customer with any other phone has no `contacts_masked` and the
+# reader masks that row in Python). A deleted archive's head is its tombstone.
+#
+# What a row shows beyond the customer's own columns changes it too: contacts
+# already touch their customer (above); a new code or name of a station,
+# district or line, or a new username or real name of a manager, touches
+# every customer showing it, which re-stamps them: they come again in the
+# feed, as after any other change of what their row says.
+#
+# Timestamps are written as DRF writes them in settings.TIME_ZONE, baked into
+# customers_sync_zone() when the functions are installed; `refresh_zone`
+# (after every migrate) renders every row again when the setting changed, and
+# the reader falls back to building rows in Python while the zones differ.
+
+SYNC_DOC_TABLE = "customers_customersyncdoc"
+_ODD_PHONE = "[^ -~]"
+
+
+def zone_function(zone: str) -> str:
+    literal = "'" + zone.replace("'", "''") + "'"
+    return (
+        "CREATE OR REPLACE FUNCTION customers_sync_zone() RETURNS text"
+        f" LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {literal}::text $$"
+    )
+
+
+def _object(alias: str, columns: str, present: str) -> str:
+    """A compact JSON object of `columns` (row_to_json keeps the names), null unless `present`."""
+    return f"(SELECT row_to_json({alias}) FROM (SELECT {columns}) {alias} WHERE {present})"
+
+
+def _contact_columns(phone) -> str:
+    return (
+        "k.id, k.name, k.relation,"
+        f" {phone('k.mobile')} AS mobile, {phone('k.landline')} AS landline,"
+        " k.wechat_id, k.email, k.preferred_channel, k.is_primary"
+    )
+
+
+def _json_array(alias: str) -> str:
+    return f"'[' || string_agg(row_to_json({alias})::text, ',' ORDER BY k.is_primary DESC, k.id) || ']'"
+
+
+def render_sql(source: str) -> str:
+    """Render (insert or replace) the rows of the customers in `source` (rows of customers_customer)."""
+    manager = "m.id, m.username, COALESCE(NULLIF(m.real_name, ''), m.username) AS name"
+    head = f"""row_to_json(h)::text FROM (SELECT
+            c.id, c.number, c.name, c.kind, c.segment, c.voltage, c.address,
+            {_object("su", "s.id, s.code, s.name", "s.id IS NOT NULL")} AS station,
+            {_object("du", "d.id, d.code, d.name", "d.id IS NOT NULL")} AS district,
+            {_object("lu", "l.id, l.code, l.name", "l.id IS NOT NULL")} AS line,
+            {_object("mu", manager, "m.id IS NOT NULL")} AS manager,
+            c.vip_tier, c.is_high_sensitivity, c.is_important, c.is_key_attention, c.is_special,
+            c.is_sensitive, c.wechat_bound, c.notes,
+            customers_sync_moment(c.verified_at) AS verified_at, c.completeness,
+            customers_sync_moment(c.created_at) AS created_at,
+            customers_sync_moment(c.updated_at) AS updated_at, c.version) h"""
+    return f"""
+    INSERT INTO {SYNC_DOC_TABLE} (customer_id, head, contacts, contacts_masked)
+    SELECT c.id,
+           CASE WHEN c.deleted_at IS NOT NULL
+                THEN json_build_object('number', c.number, 'deleted', true)::text
+                ELSE left((SELECT {head}), -1) || ',"contacts":' END,
+           CASE WHEN c.deleted_at IS NOT NULL THEN ''
+                ELSE COALESCE(cs.contacts, '[]') || ',"deleted":false}}' END,
+           CASE WHEN c.deleted_at IS NOT NULL THEN ''
+                WHEN cs.odd THEN NULL
+                ELSE COALESCE(cs.masked, '[]') || ',"deleted":false}}' END
+    FROM {source} c
+    LEFT JOIN accounts_orgunit s ON s.id = c.station_id
+    LEFT JOIN customers_district d ON d.id = c.district_id
+    LEFT JOIN customers_line l ON l.id = c.line_id
+    LEFT JOIN accounts_user m ON m.id = c.manager_id
+    CROSS JOIN LATERAL (
+        SELECT {_json_array("kx")} AS contacts, {_json_array("km")} AS masked,
+               bool_or(k.mobile ~ '{_ODD_PHONE}' OR k.landline ~ '{_ODD_PHONE}') AS odd
+        FROM customers_contact k
+        CROSS JOIN LATERAL (SELECT {_contact_columns(lambda column: column)}) kx
+        CROSS JOIN LATERAL (SELECT {_contact_columns(lambda column: f"customers_sync_mask({column})")}) km
+        WHERE k.customer_id = c.id
+    ) cs
+    WHERE true  -- so that ON CONFLICT is not read as a join condition
+    ON CONFLICT (customer_id) DO UPDATE
+    SET head = EXCLUDED.head, contacts = EXCLUDED.contacts, contacts_masked = EXCLUDED.contacts_masked
+    """
+
+
+def _touch_function(table: str, fields: tuple[str, str], column: str) -> list[str]:
+    """A statement trigger on `table`: customers showing a row whose `fields` changed are re-stamped."""
+    changed = " OR ".join(f"n.{name} IS DISTINCT FROM o.{name}" for name in fields)
+    function = f"customers_sync_touch_{column}"
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE customers_customer SET version = version
+            WHERE {column} IN (SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed});
+            RETURN NULL;
+        END;
+        $$
+        """,
+        f"""
+        CREATE TRIGGER {function}
+        AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION {function}()
+        """,
+    ]
+
+
+# Every row rendered again, without a new stamp (what it says has not changed).
+RENDER_ALL = render_sql("customers_customer")
+
+
+# Seconds east of UTC in the feed's time zone at `value`.
+_SHIFT = (
+    "extract(epoch FROM (value AT TIME ZONE customers_sync_zone()) - (value AT TIME ZONE 'UTC'))::integer"
+)
+
+
+# How many of a phone's characters are digits (translate() is much cheaper than a regexp).
+_DIGITS = "length(phone) - length(translate(phone, '0123456789', ''))"
+
+
+def sync_doc_forward(zone: str) -> list[str]:
+    statements = [
+        zone_function(zone),
+        # The UTC offset as Python's isoformat writes it, Z for none (as DRF does). Plain
+        # expressions of the arguments, so that PostgreSQL inlines the function.
+        f"""
+        CREATE OR REPLACE FUNCTION customers_sync_offset(value timestamptz) RETURNS text
+        LANGUAGE sql STABLE PARALLEL SAFE AS $$
+        SELECT CASE WHEN {_SHIFT} = 0 THEN 'Z'
+                    ELSE CASE WHEN {_SHIFT} < 0 THEN '-' ELSE '+' END
+                         || lpad((abs({_SHIFT}) / 3600)::text, 2, '0')
+                         || ':' || lpad((abs({_SHIFT}) % 3600 / 60)::text, 2, '0')
+                         || CASE WHEN abs({_SHIFT}) % 60 = 0 THEN ''
+                                 ELSE ':' || lpad((abs({_SHIFT}) % 60)::text, 2, '0') END
+               END
+        $$
+        """,
+        # DRF's DateTimeField: local time, ISO 8601, microseconds only when not 0.
+        """
+        CREATE OR REPLACE FUNCTION customers_sync_moment(value timestamptz) RETURNS text
+        LANGUAGE sql STABLE PARALLEL SAFE AS $$
+        SELECT to_char(value AT TIME ZONE customers_sync_zone(), 'YYYY-MM-DD"T"HH24:MI:SS')
+            || CASE WHEN extract(microseconds FROM value AT TIME ZONE 'UTC')::bigint % 1000000 = 0
+                    THEN '' ELSE to_char(value AT TIME ZONE 'UTC', '.US') END
+            || customers_sync_offset(value)
+        $$
+        """,
+        # accounts.phones.mask_phone for printable ASCII (where \\d is [0-9]).
+        f"""
+        CREATE OR REPLACE FUNCTION customers_sync_mask(phone text) RETURNS text
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE
+            WHEN phone IS NULL OR phone = '' THEN ''
+            WHEN {_DIGITS} < 7 THEN repeat('*', length(phone))
+            WHEN {_DIGITS} = 11 AND left(phone, 1) = '1'
+                THEN left(phone, 3) || '****' || right(phone, 4)
+            WHEN strpos(phone, '-') > 0
+                THEN left(phone, strpos(phone, '-')) || repeat('*', length(phone) - strpos(phone, '-') - 4)
+                     || right(phone, 4)
+            ELSE left(phone, 3) || repeat('*', length(phone) - 7) || right(phone, 4)
+        END
+        $$
+        """,
+        f"""
+        CREATE OR REPLACE FUNCTION customers_customer_render() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                DELETE FROM {SYNC_DOC_TABLE} WHERE customer_id IN (SELECT id FROM old_rows);
+            ELSE
+                {render_sql("new_rows")};
+            END IF;
+            RETURN NULL;
+        END;
+        $$
+        """,
+        """
+        CREATE TRIGGER customers_customer_render_insert
+        AFTER INSERT ON customers_customer REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION customers_customer_render()
+        """,
+        """
+        CREATE TRIGGER customers_customer_render_update
+        AFTER UPDATE ON customers_customer REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION customers_customer_render()
+        """,
+        """
+        CREATE TRIGGER customers_customer_render_delete
+        AFTER DELETE ON customers_customer REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION customers_customer_render()
+        """,
+    ]
+    for table, fields, column in SHOWN_ELSEWHERE:
+        statements += _touch_function(table, fields, column)
+    statements.append(RENDER_ALL)
+    return statements
+
+
+SYNC_DOC_REVERSE = [
+    *(
+        f"DROP TRIGGER IF EXISTS customers_sync_touch_{column} ON {table}"
+        for table, _fields, column in SHOWN_ELSEWHERE
+    ),
+    *(f"DROP FUNCTION IF EXISTS customers_sync_touch_{column}()" for _t, _f, column in SHOWN_ELSEWHERE),
+    "DROP TRIGGER IF EXISTS customers_customer_render_delete ON customers_customer",
+    "DROP TRIGGER IF EXISTS customers_customer_render_update ON customers_customer",
+    "DROP TRIGGER IF EXISTS customers_customer_render_insert ON customers_customer",
+    "DROP FUNCTION IF EXISTS customers_customer_render()",
+    "DROP FUNCTION IF EXISTS customers_sync_mask(text)",
+    "DROP FUNCTION IF EXISTS customers_sync_moment(timestamptz)",
+    "DROP FUNCTION IF EXISTS customers_sync_offset(timestamptz)",
+    "DROP FUNCTION IF EXISTS customers_sync_zone()",
+]
+
+
+def refresh_zone(connection, zone: str) -> None:
+    """Render every row again when the time zone changed since the functions were installed."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regproc('customers_sync_zone') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return  # migration 0006 has not run yet
+        cursor.execute("SELECT customers_sync_zone()")
+        if cursor.fetchone()[0] == zone:
+            return
+        cursor.execute(zone_function(zone))
+        cursor.execute(RENDER_ALL)

@@ -395,11 +395,8 @@ def customer_import(request):
     if request.method == "POST" and may_import and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            if upload.size > imports.MAX_FILE_SIZE:
-                raise imports.ImportFileError(
-                    _("文件超过 %(limit)d MB，请拆分后分批导入。")
-                    % {"limit": imports.MAX_FILE_SIZE // (1024 * 1024)}
-                )
+            # Before reading it into memory.
+            imports.check_size(upload.size)
             job = imports.import_job_create(user=request.user, file_name=upload.name, content=upload.read())
         except imports.ImportFileError as exc:
             form.add_error("file", str(exc))
@@ -412,7 +409,7 @@ def customer_import(request):
             "form": form,
             "may_import": may_import,
             "headers": imports.HEADERS,
-            "max_mb": imports.MAX_FILE_SIZE // (1024 * 1024),
+            "max_mb": settings.CUSTOMER_IMPORT_MAX_MB,
         },
     )
 

@@ -537,12 +537,15 @@ def broadcast_create(
     groups: list[ServiceGroup],
     scheduled_at: datetime | None = None,
     forward_to_important: bool = True,
+    important_told_elsewhere: bool = False,
 ) -> Broadcast:
     """Prepare a 群发 to groups the author sees. Without `scheduled_at` it is
     published at once; with one, the minute scan publishes it then.
 
     Important customers must be told one-to-one (seed 000 §03): a broadcast
-    to groups that hold any cannot switch off `forward_to_important`.
+    to groups that hold any cannot switch off `forward_to_important` — unless
+    the caller tells them itself (`important_told_elsewhere`, an immediate
+    broadcast only), as outage notices do, so nobody gets the same SMS twice.
     """
     errors: dict[str, str] = {}
     title, body = (title or "").strip(), (body or "").strip()
@@ -561,7 +564,11 @@ def broadcast_create(
         errors["scheduled_at"] = _("计划发布时间不能早于现在；立即发布请留空。")
     if not by.org_unit_id:
         errors["__all__"] = _("您没有所属单位，不能群发。")
-    if not errors and not forward_to_important:
+    if important_told_elsewhere:
+        if scheduled_at is not None:
+            errors["scheduled_at"] = _("由其他渠道点对点通知的群发只能立即发布。")
+        forward_to_important = False
+    elif not errors and not forward_to_important:
         important = important_contacts(group_ids).count()
         if important:
             errors["forward_to_important"] = _(
@@ -580,7 +587,7 @@ def broadcast_create(
     )
     broadcast.groups.set(group_ids)
     if scheduled_at is None or scheduled_at <= timezone.now():
-        broadcast_publish(broadcast=broadcast, by=by)
+        broadcast_publish(broadcast=broadcast, by=by, forward=not important_told_elsewhere)
         broadcast.refresh_from_db()
     return broadcast
 
@@ -611,9 +618,10 @@ def _contact_draft(broadcast: Broadcast, contact: dict) -> NotificationDraft | N
     )
 
 
-def _publish(broadcast: Broadcast, now: datetime) -> Publication:
+def _publish(broadcast: Broadcast, now: datetime, *, forward: bool = True) -> Publication:
     """The claimed broadcast goes out: one message in each active target group
-    (from its author) and one personal notice per important customer contact."""
+    (from its author) and, unless the caller tells them itself, one personal
+    notice per important customer contact."""
     if not Broadcast.objects.filter(pk=broadcast.pk, published_at__isnull=True).update(published_at=now):
         return Publication(published=False)
     author = broadcast.created_by
@@ -635,6 +643,8 @@ def _publish(broadcast: Broadcast, now: datetime) -> Publication:
         ],
         ignore_conflicts=True,
     )
+    if not forward:
+        return Publication(published=True, group_messages=len(group_ids))
     contacts = important_contacts(group_ids).values("id", "name", "mobile", "email", "preferred_channel")
     drafts = [draft for contact in contacts if (draft := _contact_draft(broadcast, contact))]
     sent = notifications_enqueue_many(drafts)
@@ -643,7 +653,7 @@ def _publish(broadcast: Broadcast, now: datetime) -> Publication:
 
 
 @transaction.atomic
-def broadcast_publish(*, broadcast: Broadcast, by: User | None = None) -> Publication:
+def broadcast_publish(*, broadcast: Broadcast, by: User | None = None, forward: bool = True) -> Publication:
     """Publish now; exactly once. The claim is a conditional UPDATE of
     `published_at`, so a second publisher (a double click, the scan) gets
     `published=False` and sends nothing. Important customers in the target
@@ -657,7 +667,7 @@ def broadcast_publish(*, broadcast: Broadcast, by: User | None = None) -> Public
         if not allowed:
             raise PermissionDenied(_("只有发布人、本单位主管或系统管理员可以发布该群发。"))
     with translation.override(settings.LANGUAGE_CODE):
-        return _publish(broadcast, timezone.now())
+        return _publish(broadcast, timezone.now(), forward=forward)
 
 
 def broadcasts_publish_due(*, now: datetime | None = None, limit: int = 100) -> int:

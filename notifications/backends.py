@@ -145,7 +145,13 @@ class WeComWebhookBackend:
 
 
 class SmsGatewayBackend:
-    """An HTTP SMS gateway: POST {"mobile", "content"}, bearer token when configured."""
+    """An HTTP SMS gateway: POST {"mobile", "content", "out_id"}, bearer token when configured.
+
+    `out_id` (also sent as the Idempotency-Key header) is the notification's
+    dedupe key: a worker killed between the gateway's answer and marking the
+    row sent repeats the POST after its lease, and a gateway that honours the
+    key (as carriers' "OutId"/client message ids do) delivers the SMS once.
+    """
 
     def send(self, notification: Notification) -> None:
         if not settings.SMS_GATEWAY_URL:
@@ -153,12 +159,12 @@ class SmsGatewayBackend:
         mobile = notification.address or (notification.recipient.mobile if notification.recipient_id else "")
         if not mobile:
             raise PermanentDeliveryError("no mobile number")
-        headers = {}
+        headers = {"Idempotency-Key": notification.dedupe_key}
         if settings.SMS_GATEWAY_TOKEN:
             headers["Authorization"] = f"Bearer {settings.SMS_GATEWAY_TOKEN}"
         _post_json(
             settings.SMS_GATEWAY_URL,
-            {"mobile": mobile, "content": message_text(notification)},
+            {"mobile": mobile, "content": message_text(notification), "out_id": notification.dedupe_key},
             headers,
         )
 

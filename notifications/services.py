@@ -121,7 +121,12 @@ def _build(
 def _publish_kick() -> None:
     from notifications.tasks import deliver_due_notifications
 
-    deliver_due_notifications.apply_async(retry=False)
+    with deliver_due_notifications.app.producer_or_acquire() as producer:
+        # One try at connecting: by default kombu keeps retrying a dead broker
+        # for broker_connection_timeout even with retry=False, and the request
+        # that committed waits that long.
+        producer.connection.ensure_connection(max_retries=0)
+        deliver_due_notifications.apply_async(retry=False, producer=producer)
 
 
 def kick_delivery() -> None:

@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from notifications.services import MAX_BATCHES_PER_RUN, kick_delivery, notifications_deliver_due
 
@@ -13,7 +14,17 @@ SOFT_TIME_LIMIT = 120
 TIME_BUDGET = SOFT_TIME_LIMIT - 20
 
 
-@shared_task(ignore_result=True, soft_time_limit=SOFT_TIME_LIMIT, time_limit=SOFT_TIME_LIMIT + 30)
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=SOFT_TIME_LIMIT + 30,
+    # A dropped database connection (a PostgreSQL restart): run again shortly
+    # rather than wait for beat; claimed rows are protected by their lease.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
 def deliver_due_notifications(max_batches: int = MAX_BATCHES_PER_RUN) -> dict:
     """Deliver what is due in the outbox; beat runs it every few seconds, commits kick it.
 

@@ -26,6 +26,13 @@ class OutageQuerySet(ScopedQuerySet):
     scope_owner_field = "created_by"
     scope_unit_field = "org_unit"
 
+    def also_visible_to(self, user) -> Q:
+        """An account manager sees every outage over a district they manage,
+        named directly or through its line, whoever registered it."""
+        return Q(
+            pk__in=Outage.districts.through.objects.filter(district__manager=user).values("outage_id")
+        ) | Q(pk__in=Outage.lines.through.objects.filter(line__districts__manager=user).values("outage_id"))
+
 
 class Outage(models.Model):
     kind = models.CharField(_("停电类型"), max_length=16, choices=OutageKind.choices)
@@ -178,3 +185,23 @@ class OutageBroadcast(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notice_id} · {self.group_id}"
+
+
+class OutageComplaint(models.Model):
+    """A 停电-category work order of an affected customer, opened during the outage."""
+
+    outage = models.ForeignKey(
+        Outage, verbose_name=_("停电"), on_delete=models.CASCADE, related_name="complaints"
+    )
+    ticket = models.ForeignKey(
+        "tickets.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="outage_links"
+    )
+    linked_at = models.DateTimeField(_("关联时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("停电投诉")
+        verbose_name_plural = _("停电投诉")
+        constraints = [models.UniqueConstraint(fields=["outage", "ticket"], name="outage_complaint_once")]
+
+    def __str__(self) -> str:
+        return f"{self.outage_id} · {self.ticket_id}"

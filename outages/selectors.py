@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from customers.models import District, Line, Visit
 from notifications.models import Notification
 from outages.models import AffectedCustomer, Outage, OutageStatus
+from outages.services import scope_customers
+from tickets.models import Ticket
 
 RECENT_DAYS = 30
 SENSITIVE_LIST_LIMIT = 200
+WORKBENCH_DAYS = 7
+WORKBENCH_LIMIT = 10
 
 
 def outage_lists(user) -> dict[str, list[Outage]]:
@@ -81,6 +86,16 @@ def outage_visits(outage: Outage) -> list[Visit]:
     )
 
 
+def outage_complaints(*, user, outage: Outage, limit: int = 100) -> list[Ticket]:
+    """Linked 停电 work orders the user may see, newest first."""
+    return list(
+        Ticket.objects.visible_to(user)
+        .filter(outage_links__outage=outage)
+        .select_related("customer")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
 def scope_choices(user) -> list[dict]:
     """Station → lines → districts (with customer counts) the user may choose from; three queries."""
     lines = list(Line.objects.visible_to(user).select_related("station").order_by("station__name", "code"))
@@ -104,3 +119,64 @@ def scope_choices(user) -> list[dict]:
 
 def customer_outages(*, user, customer, limit: int = 20) -> list[Outage]:
     return list(Outage.objects.visible_to(user).filter(affected__customer=customer).order_by("-id")[:limit])
+
+
+def _over_districts_of(user) -> Q:
+    """Outages over a district the user manages, named directly or through its line."""
+    return Q(pk__in=Outage.districts.through.objects.filter(district__manager=user).values("outage_id")) | Q(
+        pk__in=Outage.lines.through.objects.filter(line__districts__manager=user).values("outage_id")
+    )
+
+
+def _affected_count():
+    """Customers affected, per outage in a subquery: the frozen rows once published,
+    before that counted live from the archive as outage_impact does."""
+    frozen = (
+        AffectedCustomer.objects.filter(outage=OuterRef("pk"))
+        .order_by()
+        .values("outage")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    outage = OuterRef(OuterRef("pk"))
+    live = (
+        scope_customers(
+            line_ids=Outage.lines.through.objects.filter(outage_id=outage).values("line_id"),
+            district_ids=Outage.districts.through.objects.filter(outage_id=outage).values("district_id"),
+        )
+        .order_by()
+        # COUNT as a plain function keeps the subquery free of GROUP BY: one row.
+        .annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+        .values("n")
+    )
+    return Case(
+        When(published_at__isnull=False, then=Coalesce(Subquery(frozen), Value(0))),
+        default=Coalesce(Subquery(live), Value(0)),
+        output_field=IntegerField(),
+    )
+
+
+def workbench_outages(user, now=None, limit: int = WORKBENCH_LIMIT) -> tuple[list[Outage], int]:
+    """Outages over the user's districts now and in the next WORKBENCH_DAYS days:
+    ongoing ones, and planned or published ones starting by then (and not yet
+    over), ongoing first, then by start. The first `limit` and the total; two queries."""
+    now = now or timezone.now()
+    horizon = now + timedelta(days=WORKBENCH_DAYS)
+    coming = Q(
+        status__in=[OutageStatus.PLANNED, OutageStatus.PUBLISHED],
+        planned_start__lte=horizon,
+    ) & (Q(planned_end__isnull=True) | Q(planned_end__gt=now))
+    outages = (
+        Outage.objects.visible_to(user)
+        .filter(_over_districts_of(user))
+        .filter(Q(status=OutageStatus.ONGOING) | coming)
+    )
+    total = outages.count()
+    rows = list(
+        outages.annotate(
+            affected_count=_affected_count(),
+            ongoing_first=Case(When(status=OutageStatus.ONGOING, then=Value(0)), default=Value(1)),
+            starts_at=Coalesce("actual_start", "planned_start"),
+        ).order_by("ongoing_first", F("starts_at").asc(nulls_last=True), "id")[:limit]
+    )
+    return rows, total

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Min, Q, Value
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -26,8 +26,12 @@ from outages.models import AffectedCustomer, Outage, OutageBroadcast, OutageKind
 
 logger = logging.getLogger(__name__)
 
+
+class OutageConflict(ValidationError):
+    """The outage's status does not allow this step (the same request may succeed in another status)."""
+
+
 FAN_OUT_BATCH_SIZE = 1000
-FREEZE_BATCH_SIZE = 2000
 
 
 def sensitive_q(prefix: str = "") -> Q:
@@ -143,25 +147,26 @@ def outage_create(
 
 
 def _freeze_affected(outage: Outage) -> int:
+    """One INSERT … SELECT: the scope query's rows go straight into the frozen
+    table, never through Python (100,000 customers in one statement)."""
     rows = (
         outage_scope_customers(outage)
-        .annotate(one_to_one=ExpressionWrapper(sensitive_q(), output_field=BooleanField()))
-        .order_by("pk")
-        .values_list("pk", "one_to_one")
-        .iterator(chunk_size=FREEZE_BATCH_SIZE)
+        .annotate(
+            frozen_outage=Value(outage.pk, output_field=IntegerField()),
+            one_to_one=ExpressionWrapper(sensitive_q(), output_field=BooleanField()),
+        )
+        .order_by()
+        .values_list("frozen_outage", "pk", "one_to_one")
     )
-    total = 0
-    batch: list[AffectedCustomer] = []
-    for customer_id, one_to_one in rows:
-        batch.append(AffectedCustomer(outage=outage, customer_id=customer_id, sensitive=bool(one_to_one)))
-        if len(batch) >= FREEZE_BATCH_SIZE:
-            AffectedCustomer.objects.bulk_create(batch, ignore_conflicts=True)
-            total += len(batch)
-            batch = []
-    if batch:
-        AffectedCustomer.objects.bulk_create(batch, ignore_conflicts=True)
-        total += len(batch)
-    return total
+    select_sql, params = rows.query.sql_with_params()
+    table = connection.ops.quote_name(AffectedCustomer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (outage_id, customer_id, sensitive) {select_sql} "
+            "ON CONFLICT (outage_id, customer_id) DO NOTHING",
+            params,
+        )
+        return cursor.rowcount
 
 
 def _plan(outage: Outage, kind: str, due_at: datetime) -> OutageNotice:
@@ -184,16 +189,21 @@ def outage_publish(*, outage: Outage, by: User | None = None) -> Outage:
     """Freeze the affected customers and plan the notices; exactly once."""
     outage = _get_locked(outage)
     if outage.published_at is not None:
-        raise ValidationError(_("该停电已发布。"))
+        raise OutageConflict(_("该停电已发布。"))
     if outage.status == OutageStatus.CANCELLED:
-        raise ValidationError(_("已取消的停电不能发布。"))
+        raise OutageConflict(_("已取消的停电不能发布。"))
     now = timezone.now()
     _freeze_affected(outage)
     if outage.kind == OutageKind.PLANNED:
-        for days in _advance_days():
+        days_ahead = _advance_days()
+        for days in days_ahead:
             due = outage.planned_start - timedelta(days=days)
             if due > now:
                 _plan(outage, f"advance-{days}d", due)
+        # Published later than the last advance notice should go: tell them now.
+        last = min(days_ahead, default=None)
+        if last is not None and outage.planned_start - timedelta(days=last) <= now < outage.planned_start:
+            _plan(outage, f"advance-{last}d", now)
         _plan(outage, OutageNotice.START, max(outage.planned_start, now))
         outage.status = OutageStatus.PUBLISHED
     else:
@@ -208,9 +218,9 @@ def outage_publish(*, outage: Outage, by: User | None = None) -> Outage:
 def outage_start(*, outage: Outage, by: User | None = None, at: datetime | None = None) -> Outage:
     outage = _get_locked(outage)
     if outage.published_at is None:
-        raise ValidationError(_("请先发布停电通知。"))
+        raise OutageConflict(_("请先发布停电通知。"))
     if outage.status not in (OutageStatus.PUBLISHED, OutageStatus.PLANNED):
-        raise ValidationError(_("只有已通知的停电可以开始。"))
+        raise OutageConflict(_("只有已通知的停电可以开始。"))
     outage.actual_start = at or timezone.now()
     outage.status = OutageStatus.ONGOING
     outage.save(update_fields=["actual_start", "status"])
@@ -224,7 +234,7 @@ def outage_update_estimate(
     """A new estimate of restoration; when it moves, the customers get a delay notice."""
     outage = _get_locked(outage)
     if outage.status in (OutageStatus.RESTORED, OutageStatus.CANCELLED):
-        raise ValidationError(_("已恢复或已取消的停电不能修改预计恢复时间。"))
+        raise OutageConflict(_("已恢复或已取消的停电不能修改预计恢复时间。"))
     if estimated_restoration is None:
         raise ValidationError({"estimated_restoration": _("请填写预计恢复时间。")})
     if outage.estimated_restoration == estimated_restoration:
@@ -241,7 +251,7 @@ def outage_update_estimate(
 def outage_restore(*, outage: Outage, by: User | None = None, at: datetime | None = None) -> Outage:
     outage = _get_locked(outage)
     if outage.status != OutageStatus.ONGOING:
-        raise ValidationError(_("只有停电中的停电可以恢复送电。"))
+        raise OutageConflict(_("只有停电中的停电可以恢复送电。"))
     now = timezone.now()
     outage.actual_end = at or now
     outage.status = OutageStatus.RESTORED
@@ -255,7 +265,7 @@ def outage_cancel(*, outage: Outage, by: User | None = None) -> Outage:
     """Cancel; notices not yet sent are dropped, and whoever was already told gets a cancellation."""
     outage = _get_locked(outage)
     if outage.status not in (OutageStatus.PLANNED, OutageStatus.PUBLISHED):
-        raise ValidationError(_("只有尚未开始的停电可以取消。"))
+        raise OutageConflict(_("只有尚未开始的停电可以取消。"))
     now = timezone.now()
     told = outage.notices.filter(fanned_out_at__isnull=False).exists()
     outage.notices.filter(fanned_out_at__isnull=True, cancelled_at__isnull=True).update(cancelled_at=now)
@@ -407,6 +417,8 @@ def _broadcast(notice: OutageNotice) -> int:
                 title=notice.kind_label,
                 body=subject,
                 groups=[group],
+                # Sensitive affected customers get the outage's own personal notice.
+                important_told_elsewhere=True,
             )
         except ValidationError:
             logger.warning("Outage notice %s: group %s cannot take a broadcast", notice.pk, group.pk)
@@ -504,3 +516,12 @@ def long_outage_scan(*, now: datetime | None = None) -> int:
             notifications_enqueue_many(drafts)
         Outage.objects.filter(pk__in=outage_ids).update(long_outage_checked_at=now)
     return created
+
+
+def outages_start_due(*, now: datetime | None = None) -> int:
+    """Published planned outages whose planned start has passed are under way
+    (nobody has to click "start" at 08:00); returns how many started."""
+    now = now or timezone.now()
+    return Outage.objects.filter(
+        kind=OutageKind.PLANNED, status=OutageStatus.PUBLISHED, planned_start__lte=now
+    ).update(status=OutageStatus.ONGOING, actual_start=F("planned_start"))

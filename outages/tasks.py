@@ -1,9 +1,11 @@
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
-from outages import services
+from outages import complaints, services
 
 _RETRY = {
-    "autoretry_for": (ConnectionError, TimeoutError),
+    # A dropped database connection (a PostgreSQL restart) is transient too.
+    "autoretry_for": (ConnectionError, TimeoutError, OperationalError, InterfaceError),
     "retry_backoff": True,
     "retry_jitter": True,
     "max_retries": 5,
@@ -12,8 +14,12 @@ _RETRY = {
 
 @shared_task(**_RETRY, soft_time_limit=240, time_limit=300)
 def fan_out_notices() -> int:
-    """Every minute: send the outage notices that are due."""
-    return services.fan_out_due()
+    """Every minute: start planned outages whose time has come, send the
+    notices that are due, link new complaints."""
+    services.outages_start_due()
+    sent = services.fan_out_due()
+    complaints.complaints_sweep()
+    return sent
 
 
 @shared_task(**_RETRY, soft_time_limit=50, time_limit=60)

@@ -64,6 +64,7 @@ def outage_detail(request, pk: int):
             "notices": selectors.notice_figures(outage),
             "sensitive": selectors.sensitive_affected(outage),
             "visits": selectors.outage_visits(outage),
+            "complaints": selectors.outage_complaints(user=request.user, outage=outage),
             "lines": list(outage.lines.all()),
             "districts": list(outage.districts.all()),
             "estimate_form": EstimateForm(initial={"estimated_restoration": outage.estimated_restoration}),

@@ -9,7 +9,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User
-from tickets.models import OPEN_STATUSES, Category, Kind, Source, Status, Ticket, TicketEvent, Urgency
+from tickets.models import (
+    OPEN_STATUSES,
+    Category,
+    Kind,
+    ReturnVisit,
+    Source,
+    Status,
+    Ticket,
+    TicketEvent,
+    Urgency,
+)
 from tickets.selectors import staff_for, units_for
 
 STATUS_CHOICES = [
@@ -24,6 +34,18 @@ DEADLINE_CHOICES = [
 ]
 REPEAT_CHOICES = [("1", _("仅重复投诉")), ("0", _("非重复投诉"))]
 URGED_CHOICES = [("1", _("被催办过")), ("0", _("未被催办"))]
+VISITED_CHOICES = [("yes", _("已回访")), ("no", _("未回访"))]
+# "happy" is what the dashboard's satisfaction rate counts as satisfied.
+HAPPY = "happy"
+HAPPY_RESULTS = [ReturnVisit.Result.SATISFIED, ReturnVisit.Result.BASICALLY]
+SATISFACTION_CHOICES = [(HAPPY, _("满意或基本满意")), *ReturnVisit.Result.choices]
+# The return-visit filters and the visit field each one bounds.
+VISIT_DAY_BOUNDS = {
+    "visit_due_after": "due_at",
+    "visit_due_before": "due_at",
+    "visited_after": "visited_at",
+    "visited_before": "visited_at",
+}
 # Days outside these years are ignored like any other bad value.
 MIN_YEAR, MAX_YEAR = 1900, 9000
 
@@ -94,6 +116,27 @@ class TicketFilterSet(django_filters.FilterSet):
     urged_before = django_filters.DateFilter(
         method="filter_urged_days", label=_("催办日期至"), widget=DayInput(format="%Y-%m-%d")
     )
+    visited = django_filters.ChoiceFilter(
+        choices=VISITED_CHOICES, method="filter_return_visit_part", label=_("回访"), empty_label=_("不限")
+    )
+    satisfaction = django_filters.ChoiceFilter(
+        choices=SATISFACTION_CHOICES,
+        method="filter_return_visit_part",
+        label=_("回访结果"),
+        empty_label=_("不限"),
+    )
+    visit_due_after = django_filters.DateFilter(
+        method="filter_return_visit_part", label=_("回访时限自"), widget=DayInput(format="%Y-%m-%d")
+    )
+    visit_due_before = django_filters.DateFilter(
+        method="filter_return_visit_part", label=_("回访时限至"), widget=DayInput(format="%Y-%m-%d")
+    )
+    visited_after = django_filters.DateFilter(
+        method="filter_return_visit_part", label=_("回访日期自"), widget=DayInput(format="%Y-%m-%d")
+    )
+    visited_before = django_filters.DateFilter(
+        method="filter_return_visit_part", label=_("回访日期至"), widget=DayInput(format="%Y-%m-%d")
+    )
 
     class Meta:
         model = Ticket
@@ -115,6 +158,12 @@ class TicketFilterSet(django_filters.FilterSet):
             "resolved_before",
             "urged_after",
             "urged_before",
+            "visited",
+            "satisfaction",
+            "visit_due_after",
+            "visit_due_before",
+            "visited_after",
+            "visited_before",
         ]
 
     def __init__(self, data=None, queryset=None, *, user: User, now: datetime, **kwargs):
@@ -192,3 +241,32 @@ class TicketFilterSet(django_filters.FilterSet):
         if end is not None:
             urges = urges.filter(created_at__lt=end)
         return queryset.filter(Exists(urges))
+
+    def filter_return_visit_part(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        """One condition on a return visit; filter_return_visits applies them together."""
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        return self.filter_return_visits(super().filter_queryset(queryset))
+
+    def filter_return_visits(self, queryset: QuerySet) -> QuerySet:
+        """Orders with one return visit meeting every return-visit filter given: due
+        within [visit_due_after, visit_due_before], made within [visited_after,
+        visited_before], made or not (`visited`), with the result `satisfaction`."""
+        data = self.form.cleaned_data
+        conditions = Q()
+        for name, field in VISIT_DAY_BOUNDS.items():
+            if not data.get(name):
+                continue
+            after = name.endswith("_after")
+            moment = day_start(data[name]) if after else day_end(data[name])
+            if moment is not None:
+                conditions &= Q(**{f"{field}__{'gte' if after else 'lt'}": moment})
+        if data.get("visited"):
+            conditions &= Q(visited_at__isnull=data["visited"] == "no")
+        if data.get("satisfaction"):
+            results = HAPPY_RESULTS if data["satisfaction"] == HAPPY else [data["satisfaction"]]
+            conditions &= Q(result__in=results)
+        if not conditions:
+            return queryset
+        return queryset.filter(Exists(ReturnVisit.objects.filter(conditions, ticket=OuterRef("pk"))))

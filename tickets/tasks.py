@@ -1,10 +1,15 @@
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from tickets import sla
 
+# A dropped database connection (a PostgreSQL restart) is as transient as a
+# broker hiccup; the scans are idempotent, so running one again is safe.
+TRANSIENT_ERRORS = (ConnectionError, TimeoutError, OperationalError, InterfaceError)
+
 
 @shared_task(
-    autoretry_for=(ConnectionError, TimeoutError),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     retry_jitter=True,
     max_retries=5,
@@ -17,7 +22,7 @@ def sla_scan() -> dict:
 
 
 @shared_task(
-    autoretry_for=(ConnectionError, TimeoutError),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     retry_jitter=True,
     max_retries=5,

@@ -1,11 +1,19 @@
 """Keyset pagination for API lists (ARCHITECTURE rule 6): no COUNT(*), no OFFSET."""
 
 from django.conf import settings
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
+
+from crm.api.fields import QueryIntegerField
 
 
 class KeysetPagination(CursorPagination):
-    """Newest first by id; `?cursor=` comes from the `next`/`previous` links, `?limit=` up to 1,000."""
+    """Newest first by id; `?cursor=` comes from the `next`/`previous` links, `?limit=` up to 1,000.
+
+    A `limit` that is no whole number from 1 is a 400 (not silently the
+    default page); one above 1,000 gives pages of 1,000. A cursor the list did
+    not issue is a 400 too (DRF answers 404, as if the list were missing).
+    """
 
     ordering = "-id"
     page_size_query_param = "limit"
@@ -13,4 +21,28 @@ class KeysetPagination(CursorPagination):
 
     def get_page_size(self, request):
         self.page_size = settings.API_PAGE_SIZE
-        return super().get_page_size(request)
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = QueryIntegerField(min_value=1).run_validation(raw)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({self.page_size_query_param: exc.detail}) from None
+        return min(size, self.max_page_size)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound as exc:
+            raise serializers.ValidationError({self.cursor_query_param: [exc.detail]}) from None
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (
+                    f"Number of results per page, from 1 (default {settings.API_PAGE_SIZE}; "
+                    f"more than {self.max_page_size} gives {self.max_page_size})."
+                )
+        return parameters

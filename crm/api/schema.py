@@ -1,7 +1,9 @@
 """OpenAPI pieces shared by the API's views: error responses and the conditional-request headers."""
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 
@@ -73,7 +75,8 @@ IF_NONE_MATCH = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # Printable ASCII; no blank at either end, since HTTP strips those from header values.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
     OpenApiParameter.HEADER,
     required=False,
     description=(
@@ -95,3 +98,143 @@ def etag_header(*codes: int) -> OpenApiParameter:
         response=list(codes),
         description='The version of the object, e.g. `"42-7"`; send it back in If-Match to write safely.',
     )
+
+
+NOT_MODIFIED = OpenApiResponse(description="Not modified: the If-None-Match ETag is current.")
+
+
+def list_schema(summary: str, description: str, item: type[serializers.Serializer]):
+    """A keyset-paginated list of `item`."""
+    return extend_schema(
+        summary=summary,
+        description=description,
+        responses={200: item(many=True), **error_responses(400, 401, 429)},
+    )
+
+
+def retrieve_schema(summary: str, description: str, detail: type[serializers.Serializer]):
+    """One object as `detail`, or 304 while the client's If-None-Match ETag is current."""
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
+        responses={200: detail, 304: NOT_MODIFIED, **error_responses(401, 404, 429)},
+    )
+
+
+def create_schema(
+    summary: str,
+    description: str,
+    *,
+    request: type[serializers.Serializer],
+    detail: type[serializers.Serializer],
+    registered_before: str,
+    errors: tuple[int, ...],
+):
+    """A create answering 201, or 200 with the object an earlier request with the same outside key made."""
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        parameters=[IDEMPOTENCY_KEY, etag_header(200, 201)],
+        responses={
+            201: detail,
+            200: OpenApiResponse(response=detail, description=registered_before),
+            **error_responses(*errors),
+        },
+    )
+
+
+def step_schema_for(detail: type[serializers.Serializer]):
+    """The schema of the steps (POST .../{key}/<step>/) of an object answering with `detail`:
+    If-Match guarded, 409 when the stored state does not allow the step."""
+    parameters = [IF_MATCH, etag_header(200, 412)]
+    responses = {200: detail, **error_responses(400, 401, 403, 404, 409, 412, 429)}
+
+    def step_schema(summary: str, description: str, request: type[serializers.Serializer] | None = None):
+        return extend_schema(
+            summary=summary,
+            description=description,
+            request=request,
+            parameters=parameters,
+            responses=responses,
+        )
+
+    return step_schema
+
+
+# --- Postprocessing --------------------------------------------------------------------------
+
+# What a text field of a write accepts: no NUL character (DRF refuses it) and, unless
+# blank is allowed, something besides blanks (DRF trims them first).
+_TEXT = r"^[^\u0000]*$"
+_NON_BLANK_TEXT = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+_LIST_ERRORS = (
+    "Invalid query parameters (a `limit` that is no whole number from 1, a cursor the list did not "
+    "issue): an object mapping each parameter to its messages."
+)
+
+
+def _tighten_write_properties(serializer: serializers.Serializer, component: dict[str, Any]) -> None:
+    properties = component.get("properties", {})
+    for name, field in serializer.fields.items():
+        prop = properties.get(name)
+        if field.read_only or not isinstance(prop, dict) or "$ref" in prop or "allOf" in prop:
+            continue
+        if isinstance(field, serializers.RelatedField) and prop.get("type") == "string":
+            # A related field reads "" as null, so without allow_null it must have a key.
+            if not field.allow_null:
+                prop["minLength"] = max(prop.get("minLength", 0), 1)
+        elif isinstance(field, serializers.CharField) and prop.get("type") == "string":
+            if "pattern" in prop or "format" in prop:
+                continue
+            if field.allow_blank:
+                prop["pattern"] = _TEXT
+            else:
+                prop["minLength"] = max(prop.get("minLength", 0), 1)
+                prop["pattern"] = _NON_BLANK_TEXT if field.trim_whitespace else _TEXT
+
+
+def _refuse_nul(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+        schema["pattern"] = _TEXT
+
+
+def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """Say in the schema what the API enforces anyway.
+
+    - Writes whose serializer refuses unknown names (StrictFieldsMixin) take
+      no other properties (`additionalProperties: false`), and their text and
+      related fields say what DRF refuses (blank, NUL); `one_of_required` on
+      such a serializer names the fields of which exactly one must be given.
+    - A paginated list documents its 400 (bad `limit` or cursor).
+    - Free-text query parameters take no NUL character (Django refuses it).
+    """
+    from customers.api.serializers import StrictFieldsMixin
+
+    schemas = result.get("components", {}).get("schemas", {})
+    for (name, kind), component in generator.registry._components.items():
+        if kind != "schemas" or name not in schemas or not isinstance(component.object, StrictFieldsMixin):
+            continue
+        schemas[name]["additionalProperties"] = False
+        _tighten_write_properties(component.object, schemas[name])
+        # Exactly one of these names must be given (e.g. a member is a contact or a user).
+        alternatives = getattr(component.object, "one_of_required", ())
+        if alternatives and not name.startswith("Patched"):
+            schemas[name]["oneOf"] = [{"required": [alternative]} for alternative in alternatives]
+
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            names = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+            for query in operation.get("parameters", []):
+                if query.get("in") == "query":
+                    _refuse_nul(query["schema"].get("items", query["schema"]))
+            responses = operation.get("responses", {})
+            if "limit" in names and "400" not in responses:
+                object_schema = {"type": "object", "additionalProperties": {}}
+                responses["400"] = {
+                    "description": _LIST_ERRORS,
+                    "content": {"application/json": {"schema": object_schema}},
+                }
+    return result

@@ -1,38 +1,39 @@
 """Query filters of /api/v1/customers/. Several values of one filter are separated by commas."""
 
+from django import forms
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
-from crm.api.filters import MomentFilter
+from crm.api.filters import (
+    ApiFilterSet,
+    CharInFilter,
+    ChoiceInFilter,
+    IdInFilter,
+    moment_after,
+    moment_before,
+)
 from customers.models import Customer
 from customers.selectors import search_condition
 
 
-class CharInFilter(filters.BaseInFilter, filters.CharFilter):
-    pass
-
-
 class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
-    pass
+    # Whole numbers only: the tiers are integers, and "1.5" is bad input rather than no match.
+    field_class = forms.IntegerField
 
 
-class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
-    pass
-
-
-class CustomerFilterSet(filters.FilterSet):
+class CustomerFilterSet(ApiFilterSet):
     q = filters.CharFilter(
         method="filter_q", label="Name or address contains, number starts with, or a contact has this phone"
     )
     number = CharInFilter(field_name="number", label="Customer numbers")
     station = CharInFilter(field_name="station__code", label="Station codes")
-    station_id = NumberInFilter(field_name="station_id", label="Station ids")
+    station_id = IdInFilter(field_name="station_id", label="Station ids")
     district = CharInFilter(field_name="district__code", label="District codes")
-    district_id = NumberInFilter(field_name="district_id", label="District ids")
+    district_id = IdInFilter(field_name="district_id", label="District ids")
     line = CharInFilter(field_name="line__code", label="Line codes")
-    line_id = NumberInFilter(field_name="line_id", label="Line ids")
+    line_id = IdInFilter(field_name="line_id", label="Line ids")
     manager = CharInFilter(field_name="manager__username", label="Account managers' usernames")
-    manager_id = NumberInFilter(field_name="manager_id", label="Account managers' ids")
+    manager_id = IdInFilter(field_name="manager_id", label="Account managers' ids")
     kind = ChoiceInFilter(choices=Customer.Kind.choices, label="Kinds")
     segment = ChoiceInFilter(choices=Customer.Segment.choices, label="Segments")
     voltage = ChoiceInFilter(choices=Customer.Voltage.choices, label="Voltage levels")
@@ -52,15 +53,9 @@ class CustomerFilterSet(filters.FilterSet):
     incomplete = filters.BooleanFilter(
         method="filter_incomplete", label="Completeness below 100 (true) or 100 (false)"
     )
-    verified_before = MomentFilter(
-        field_name="verified_at", lookup_expr="lt", label="Verified before this time (ISO 8601)"
-    )
-    verified_after = MomentFilter(
-        field_name="verified_at", lookup_expr="gte", label="Verified at or after this time (ISO 8601)"
-    )
-    updated_after = MomentFilter(
-        field_name="updated_at", lookup_expr="gte", label="Updated at or after this time (ISO 8601)"
-    )
+    verified_before = moment_before("verified_at", "Verified before this time (ISO 8601)")
+    verified_after = moment_after("verified_at", "Verified at or after this time (ISO 8601)")
+    updated_after = moment_after("updated_at", "Updated at or after this time (ISO 8601)")
 
     class Meta:
         model = Customer

@@ -11,13 +11,19 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from crm.api.filters import MomentFilter
+from crm.api.filters import (
+    ApiFilterSet,
+    CharInFilter,
+    ChoiceInFilter,
+    IdInFilter,
+    moment_after,
+    moment_before,
+)
 from crm.api.idempotency import IdempotentCreateMixin
 from crm.api.pagination import KeysetPagination
 from crm.api.schema import IDEMPOTENCY_KEY, error_responses
 from crm.api.scoping import ScopedQuerysetMixin
 from customers import interactions
-from customers.api.filtersets import CharInFilter, ChoiceInFilter, NumberInFilter
 from customers.api.serializers import NestedCustomerSerializer, NestedUserSerializer, StrictFieldsMixin
 from customers.models import Customer, Interaction, Visit
 
@@ -152,36 +158,28 @@ class VisitWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 # --- Filters ----------------------------------------------------------------------------
 
 
-class InteractionFilterSet(filters.FilterSet):
+class InteractionFilterSet(ApiFilterSet):
     customer = CharInFilter(field_name="customer__number", label="Customer numbers")
     staff = CharInFilter(field_name="staff__username", label="Staff usernames")
-    staff_id = NumberInFilter(field_name="staff_id", label="Staff ids")
+    staff_id = IdInFilter(field_name="staff_id", label="Staff ids")
     channel = ChoiceInFilter(choices=Interaction.Channel.choices, label="Channels")
     direction = ChoiceInFilter(choices=Interaction.Direction.choices, label="Directions")
     mood = ChoiceInFilter(choices=Interaction.Mood.choices, label="Moods")
-    occurred_after = MomentFilter(
-        field_name="occurred_at", lookup_expr="gte", label="Contact at or after this time (ISO 8601)"
-    )
-    occurred_before = MomentFilter(
-        field_name="occurred_at", lookup_expr="lt", label="Contact before this time (ISO 8601)"
-    )
+    occurred_after = moment_after("occurred_at", "Contact at or after this time (ISO 8601)")
+    occurred_before = moment_before("occurred_at", "Contact before this time (ISO 8601)")
 
     class Meta:
         model = Interaction
         fields: list[str] = []
 
 
-class VisitFilterSet(filters.FilterSet):
+class VisitFilterSet(ApiFilterSet):
     customer = CharInFilter(field_name="customer__number", label="Customer numbers")
     staff = CharInFilter(field_name="staff__username", label="Staff usernames")
-    staff_id = NumberInFilter(field_name="staff_id", label="Staff ids")
+    staff_id = IdInFilter(field_name="staff_id", label="Staff ids")
     purpose = ChoiceInFilter(choices=Visit.Purpose.choices, label="Purposes")
-    scheduled_after = MomentFilter(
-        field_name="scheduled_at", lookup_expr="gte", label="Planned at or after this time (ISO 8601)"
-    )
-    scheduled_before = MomentFilter(
-        field_name="scheduled_at", lookup_expr="lt", label="Planned before this time (ISO 8601)"
-    )
+    scheduled_after = moment_after("scheduled_at", "Planned at or after this time (ISO 8601)")
+    scheduled_before = moment_before("scheduled_at", "Planned before this time (ISO 8601)")
     done = filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label="Completed")
     appointment_confirmed = filters.BooleanFilter()
 

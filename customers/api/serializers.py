@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import OrgUnit, User
@@ -92,7 +93,14 @@ class NestedUserSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field({"anyOf": [{"type": "string", "format": "email"}, {"type": "string", "enum": [""]}]})
+class BlankableEmailField(serializers.EmailField):
+    """An e-mail address, or "" when none is recorded: the schema says both."""
+
+
 class ContactSerializer(serializers.ModelSerializer):
+    email = BlankableEmailField(read_only=True, label=Contact._meta.get_field("email").verbose_name)
+
     class Meta:
         model = Contact
         fields = CONTACT_FIELDS
@@ -100,6 +108,13 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class CustomerSerializer(serializers.ModelSerializer):
+    # Declared so that the schema keeps the blank choice a read-only model field would drop.
+    voltage = serializers.ChoiceField(
+        choices=Customer.Voltage.choices,
+        allow_blank=True,
+        read_only=True,
+        label=Customer._meta.get_field("voltage").verbose_name,
+    )
     station = NestedUnitSerializer(read_only=True)
     district = NestedUnitSerializer(read_only=True, allow_null=True)
     line = NestedUnitSerializer(read_only=True, allow_null=True)
@@ -278,8 +293,19 @@ def _expected_versions(if_match: frozenset[int] | None, version: int | None) -> 
 # --- Sync and bulk (documentation of their bodies) -----------------------------------------
 
 
+# `deleted` tells a sync row's two shapes apart, so that a row matches exactly one of them.
+@extend_schema_field({"type": "boolean", "enum": [False]})
+class LiveFlagField(serializers.BooleanField):
+    pass
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class DeletedFlagField(serializers.BooleanField):
+    pass
+
+
 class SyncCustomerSerializer(CustomerSerializer):
-    deleted = serializers.BooleanField(read_only=True, default=False, help_text="Always false")
+    deleted = LiveFlagField(read_only=True, default=False, help_text="Always false")
 
     class Meta(CustomerSerializer.Meta):
         fields = (*CUSTOMER_FIELDS, "deleted")
@@ -288,7 +314,7 @@ class SyncCustomerSerializer(CustomerSerializer):
 
 class SyncTombstoneSerializer(serializers.Serializer):
     number = serializers.CharField(read_only=True, help_text="Number of the deleted archive")
-    deleted = serializers.BooleanField(read_only=True, help_text="Always true")
+    deleted = DeletedFlagField(read_only=True, help_text="Always true")
 
 
 class BulkOutcomeSerializer(serializers.Serializer):

@@ -42,13 +42,15 @@ Speed: no serializer per row. One query reads the page with `.values()`
 reads the page's contacts; then the rows are built as dicts, in the same
 shape as the detail response plus `"deleted": false`.
 
-On PostgreSQL the page is JSON built by the database (`sync_page_json`): one
-query selects the page as above and renders each row with
-`json_build_object` (units, manager, timestamps as DRF writes them, contacts
-aggregated per customer and phones masked by the rule of
-accounts.phones.mask_phone for rows the user does not own); Python only joins
-the rows' text. A phone holding anything but printable ASCII is left to
-mask_phone itself, so the two paths agree on every value.
+On PostgreSQL the page is read, not built (`sync_page_json`): triggers keep
+each customer's row of the feed as JSON text (customers.sync_triggers, model
+CustomerSyncDoc), written in the same transaction as the stamp, so a row
+finished below the snapshot's xmin has its text finished too. One query
+takes the page's ids in feed order, joins their texts (contacts with phones
+masked for rows the user does not own) and Python only joins them. A row
+whose phones hold anything but printable ASCII is masked by mask_phone here;
+a page with a row not rendered, or rendered in another time zone than the
+current one, is built by `sync_page` instead.
 """
 
 import base64
@@ -64,10 +66,9 @@ from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from accounts.models import OrgUnit, User
-from accounts.phones import mask_phone
-from customers.api.serializers import CONTACT_FIELDS, PHONE_FIELDS, mask_contact_phones
-from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line
+from accounts.models import User
+from customers.api.serializers import CONTACT_FIELDS, mask_contact_phones
+from customers.models import SENSITIVITY_FLAGS, Contact, Customer, CustomerSyncDoc
 
 MAX_LIMIT = 1000
 
@@ -230,148 +231,58 @@ def sync_page(*, user: User, cursor: SyncCursor, limit: int) -> dict[str, Any]:
     return {"results": results, "next": last.encode(), "has_more": has_more}
 
 
-# --- PostgreSQL: the page rendered by the database ------------------------------------------
+# --- PostgreSQL: the page read from the rows the triggers rendered ---------------------------
 
-_ODD_PHONE = "[^ -~]"
-_PAGE_COLUMNS = (
-    *_PLAIN_FIELDS,
-    *(f"{unit}_id" for unit in _UNITS),
-    "manager_id",
-    *_FLAG_FIELDS,
-    *_TAIL_FIELDS,
-    "deleted_at",
-    "sync_stamp",
-)
+
+def _page_sql(inner_sql: str) -> str:
+    docs = _q(CustomerSyncDoc._meta.db_table)
+    return f"""
+SELECT c.id, c.sync_stamp,
+       d.head || CASE WHEN c.manager_id = %s OR d.contacts_masked IS NULL
+                      THEN d.contacts ELSE d.contacts_masked END,
+       d.contacts_masked IS NULL AND c.manager_id IS DISTINCT FROM %s,
+       customers_sync_zone() = %s
+FROM ({inner_sql}) c
+LEFT JOIN {docs} d ON d.customer_id = c.id
+ORDER BY c.sync_stamp, c.id
+"""
 
 
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _moment_sql(column: str) -> str:
-    """`_moment` in SQL: local time of zone `z.tz`, microseconds only when not zero, Z for UTC."""
-    offset = "t.o"
-    text = (
-        "to_char(t.l, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        " || CASE WHEN mod(t.us, 1000000) = 0 THEN '' ELSE to_char(t.l, '.US') END"
-        f" || CASE WHEN {offset} = 0 THEN 'Z' ELSE"
-        f" CASE WHEN {offset} < 0 THEN '-' ELSE '+' END"
-        f" || lpad((abs({offset}) / 3600)::text, 2, '0')"
-        f" || ':' || lpad((mod(abs({offset}), 3600) / 60)::text, 2, '0')"
-        f" || CASE WHEN mod(abs({offset}), 60) = 0 THEN ''"
-        f" ELSE ':' || lpad(mod(abs({offset}), 60)::text, 2, '0') END"
-        " END"
-    )
-    local = f"{column} AT TIME ZONE z.tz"
-    return (
-        f"CASE WHEN {column} IS NULL THEN NULL ELSE (SELECT {text} FROM (SELECT {local} AS l,"
-        f" extract(epoch FROM ({local}) - ({column} AT TIME ZONE 'UTC'))::int AS o,"
-        f" extract(microseconds FROM {column})::bigint AS us) t) END"
-    )
-
-
-def _masked_sql(column: str) -> str:
-    """mask_phone in SQL, for values of printable ASCII (where \\d is [0-9])."""
-    digits = f"length(regexp_replace({column}, '[^0-9]', '', 'g'))"
-    head = f"(CASE WHEN strpos({column}, '-') > 0 THEN strpos({column}, '-') ELSE 3 END)"
-    return (
-        f"CASE WHEN {column} IS NULL OR {column} = '' THEN ''"
-        f" WHEN {digits} < 7 THEN repeat('*', length({column}))"
-        f" WHEN {digits} = 11 AND left({column}, 1) = '1'"
-        f" THEN left({column}, 3) || '****' || right({column}, 4)"
-        f" ELSE left({column}, {head}) || repeat('*', length({column}) - {head} - 4) || right({column}, 4)"
-        f" END"
-    )
-
-
-def _phone_sql(column: str) -> str:
-    return (
-        f"CASE WHEN c_owned.owned OR {column} ~ '{_ODD_PHONE}' THEN {column} ELSE {_masked_sql(column)} END"
-    )
-
-
-def _contact_sql() -> str:
-    parts = []
-    for name in CONTACT_FIELDS:
-        column = f"k.{_q(name)}"
-        parts.append(f"'{name}', {_phone_sql(column) if name in PHONE_FIELDS else column}")
-    return f"json_build_object({', '.join(parts)})"
-
-
-def _unit_sql(alias: str) -> str:
-    return (
-        f"CASE WHEN {alias}.id IS NULL THEN NULL ELSE "
-        f"json_build_object('id', {alias}.id, 'code', {alias}.code, 'name', {alias}.name) END"
-    )
-
-
-def _row_sql() -> str:
-    pairs = [f"'{name}', c.{_q(name)}" for name in _PLAIN_FIELDS]
-    pairs += [f"'{unit}', {_unit_sql(unit[0] + '_u')}" for unit in _UNITS]
-    pairs.append(
-        "'manager', CASE WHEN m.id IS NULL THEN NULL ELSE json_build_object("
-        "'id', m.id, 'username', m.username, 'name', COALESCE(NULLIF(m.real_name, ''), m.username)) END"
-    )
-    pairs += [f"'{name}', c.{_q(name)}" for name in _FLAG_FIELDS]
-    pairs.append(f"'verified_at', {_moment_sql('c.verified_at')}")
-    pairs += [f"'{name}', c.{_q(name)}" for name in ("completeness", "notes")]
-    pairs.append(f"'created_at', {_moment_sql('c.created_at')}")
-    pairs.append(f"'updated_at', {_moment_sql('c.updated_at')}")
-    pairs.append("'version', c.version")
-    pairs.append("'contacts', COALESCE(k_agg.contacts, '[]'::json)")
-    pairs.append("'deleted', false")
-    return f"json_build_object({', '.join(pairs)})"
-
-
-def _page_sql(inner_sql: str) -> str:
-    contact = _q(Contact._meta.db_table)
-    odd = " OR ".join(f"k.{_q(name)} ~ '{_ODD_PHONE}'" for name in PHONE_FIELDS)
-    return f"""
-SELECT c.id, c.sync_stamp,
-       CASE WHEN c.deleted_at IS NOT NULL
-            THEN json_build_object('number', c.number, 'deleted', true)
-            ELSE {_row_sql()} END::text,
-       c.deleted_at IS NULL AND NOT c_owned.owned AND COALESCE(k_agg.odd, false)
-FROM ({inner_sql}) c
-CROSS JOIN (SELECT %s::text AS tz) z
-CROSS JOIN LATERAL (SELECT c.manager_id IS NOT NULL AND c.manager_id = %s AS owned) c_owned
-LEFT JOIN {_q(OrgUnit._meta.db_table)} s_u ON s_u.id = c.station_id
-LEFT JOIN {_q(District._meta.db_table)} d_u ON d_u.id = c.district_id
-LEFT JOIN {_q(Line._meta.db_table)} l_u ON l_u.id = c.line_id
-LEFT JOIN {_q(User._meta.db_table)} m ON m.id = c.manager_id
-LEFT JOIN LATERAL (
-    SELECT json_agg({_contact_sql()} ORDER BY k.is_primary DESC, k.id) AS contacts, bool_or({odd}) AS odd
-    FROM {contact} k
-    WHERE k.customer_id = c.id AND c.deleted_at IS NULL
-) k_agg ON true
-ORDER BY c.sync_stamp, c.id
-"""
-
-
-def _mask_odd(text: str) -> str:
-    """A row whose contacts hold phones the SQL rule leaves alone: mask those with mask_phone."""
+def _masked(text: str) -> str:
+    """A row whose phones the database left unmasked (not printable ASCII): mask_phone them here."""
     row = json.loads(text)
-    for contact in row["contacts"]:
-        for field in PHONE_FIELDS:
-            value = contact[field]
-            if value and any(not " " <= char <= "~" for char in value):
-                contact[field] = mask_phone(value)
+    mask_contact_phones(row["contacts"])
     return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
+def _page_bytes(results: str, last: SyncCursor, has_more: bool) -> bytes:
+    tail = json.dumps({"next": last.encode(), "has_more": has_more}, separators=(",", ":"))
+    return f'{{"results":[{results}],{tail[1:]}'.encode()
+
+
 def sync_page_json(*, user: User, cursor: SyncCursor, limit: int) -> bytes:
-    """`sync_page` as JSON bytes, rendered by PostgreSQL (one query)."""
+    """`sync_page` as JSON bytes, read from the rows PostgreSQL's triggers rendered (one query).
+
+    A row not rendered (triggers disabled for a while) or rendered in another
+    time zone than the current one makes the page fall back to `sync_page`.
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    page = sync_queryset(user=user, cursor=cursor).values(*_PAGE_COLUMNS)[: limit + 1]
+    page = sync_queryset(user=user, cursor=cursor).values("id", "sync_stamp", "manager_id")[: limit + 1]
     inner_sql, inner_params = page.query.get_compiler(connection=connection).as_sql()
-    params = (*inner_params, timezone.get_current_timezone_name(), user.pk)
+    params = (user.pk, user.pk, timezone.get_current_timezone_name(), *inner_params)
     with connection.cursor() as db:
         db.execute(_page_sql(inner_sql), params)
         rows = db.fetchall()
+    if any(text is None or not same_zone for _pk, _stamp, text, _odd, same_zone in rows):
+        data = sync_page(user=user, cursor=cursor, limit=limit)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else cursor
-    results = ",".join(_mask_odd(text) if odd else text for _pk, _stamp, text, odd in rows)
-    tail = json.dumps({"next": last.encode(), "has_more": has_more}, separators=(",", ":"))
-    return f'{{"results":[{results}],{tail[1:]}'.encode()
+    results = ",".join(_masked(text) if odd else text for _pk, _stamp, text, odd, _zone in rows)
+    return _page_bytes(results, last, has_more)

@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import serializers, status, viewsets
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.etag import ETagMixin
+from crm.api.fields import QueryIntegerField
 from crm.api.idempotency import IdempotentCreateMixin, respond_idempotently
 from crm.api.pagination import KeysetPagination
 from crm.api.schema import IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, error_responses, etag_header
@@ -111,7 +113,7 @@ class SyncQuerySerializer(serializers.Serializer):
         default="",
         help_text="The `next` of the previous call; empty or left out to start from the beginning.",
     )
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False,
         min_value=1,
         max_value=sync.MAX_LIMIT,
@@ -163,7 +165,13 @@ class CustomerSyncView(APIView):
         description=SYNC_DESCRIPTION,
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False),
-            OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": sync.MAX_LIMIT},
+                OpenApiParameter.QUERY,
+                required=False,
+                description=f"Rows per page, 1 to {sync.MAX_LIMIT} (default API_SYNC_PAGE_SIZE).",
+            ),
         ],
         responses={200: SyncPageSerializer, **error_responses(400, 401, 429)},
     )
@@ -178,6 +186,13 @@ class CustomerSyncView(APIView):
         return Response(sync.sync_page(user=request.user, cursor=cursor, limit=limit))
 
 
+@extend_schema_field({"anyOf": [{"$ref": "#/components/schemas/CustomerWrite"}, {}]})
+class BulkItemField(serializers.JSONField):
+    """An item of a bulk upsert, as documented: meant to be a CustomerWrite, but any item
+    is taken, and one that is no valid CustomerWrite comes back as an `invalid` outcome
+    of the 200; only a body that is no array, or a longer one, is a 400."""
+
+
 class CustomerBulkView(APIView):
     """Upsert by customer number (see customers.api.bulk)."""
 
@@ -185,7 +200,7 @@ class CustomerBulkView(APIView):
         operation_id="customers_bulk_upsert",
         summary="Create or change up to 1,000 customers by number",
         description=bulk.__doc__,
-        request=CustomerWriteSerializer(many=True),
+        request=serializers.ListSerializer(child=BulkItemField(), max_length=bulk.MAX_ITEMS),
         parameters=[IDEMPOTENCY_KEY],
         responses={200: BulkResultSerializer, **error_responses(400, 401, 422, 429)},
     )

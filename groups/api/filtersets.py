@@ -3,26 +3,21 @@
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
-from crm.api.filters import MomentFilter
+from crm.api.filters import (
+    ApiFilterSet,
+    CharInFilter,
+    ChoiceInFilter,
+    IdInFilter,
+    moment_after,
+    moment_before,
+)
 from groups.models import GroupKind, GroupMessage, ServiceGroup
 
 
-class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
-    pass
-
-
-class CharInFilter(filters.BaseInFilter, filters.CharFilter):
-    pass
-
-
-class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
-    pass
-
-
-class GroupFilterSet(filters.FilterSet):
+class GroupFilterSet(ApiFilterSet):
     q = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
     kind = ChoiceInFilter(choices=GroupKind.choices, label="Kinds")
-    owner = NumberInFilter(field_name="owner_id", label="Owners' user ids")
+    owner = IdInFilter(field_name="owner_id", label="Owners' user ids")
     owner_username = CharInFilter(field_name="owner__username", label="Owners' usernames")
     org_unit = CharInFilter(field_name="org_unit__code", label="Org unit codes")
     district = CharInFilter(field_name="district__code", label="District codes")
@@ -39,7 +34,7 @@ class GroupFilterSet(filters.FilterSet):
         model = ServiceGroup
         fields: list[str] = []
 
-    def filter_archived(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+    def filter_archived(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         return queryset.filter(archived_at__isnull=not value)
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
@@ -48,20 +43,20 @@ class GroupFilterSet(filters.FilterSet):
         return super().filter_queryset(queryset)
 
 
-class MessageFilterSet(filters.FilterSet):
+class MessageFilterSet(ApiFilterSet):
     is_inquiry = filters.BooleanFilter(label="Inquiries (true) or other messages (false)")
     unanswered = filters.BooleanFilter(
         method="filter_unanswered", label="Inquiries waiting for an answer (true) or not (false)"
     )
     sender_kind = filters.ChoiceFilter(choices=[("customer", "customer"), ("staff", "staff")])
-    sent_after = MomentFilter(field_name="sent_at", lookup_expr="gte", label="Sent at or after")
-    sent_before = MomentFilter(field_name="sent_at", lookup_expr="lt", label="Sent before")
+    sent_after = moment_after("sent_at", "Sent at or after")
+    sent_before = moment_before("sent_at", "Sent before")
     external_id = CharInFilter(field_name="external_id", label="Original message ids")
 
     class Meta:
         model = GroupMessage
         fields: list[str] = []
 
-    def filter_unanswered(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+    def filter_unanswered(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         waiting = {"is_inquiry": True, "answered_at__isnull": True}
         return queryset.filter(**waiting) if value else queryset.exclude(**waiting)

@@ -71,9 +71,8 @@ class ServiceGroupHealthSerializer(serializers.Serializer):
 KIND_HELP = "vip (VIP客户群), district (台区群), line (线路群) or public (公共服务群)"
 
 
-@extend_schema_field({"type": "string", "description": KIND_HELP})
 class GroupKindField(serializers.ChoiceField):
-    """The group's kind, documented inline: a named enum `Kind` would clash with the customer's."""
+    """The group's kind (GroupKindEnum in the schema)."""
 
     def __init__(self, **kwargs):
         super().__init__(choices=GroupKind.choices, **kwargs)
@@ -157,7 +156,8 @@ class ServiceGroupWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer
             fields["name"].required = False
             fields["kind"].required = False
             fields["rules"].required = False
-            fields["external_id"].read_only = True
+            if "external_id" in fields:
+                fields["external_id"].read_only = True
         fields["owner"].queryset = owners
         fields["district"].queryset = districts
         fields["line"].queryset = lines
@@ -173,6 +173,20 @@ class ServiceGroupWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer
         view = self.context["view"]
         group = view.get_queryset().get(pk=instance.pk)
         return ServiceGroupSerializer(group, context=self.context).data
+
+
+class ServiceGroupChangeSerializer(ServiceGroupWriteSerializer):
+    """What a change of a group takes: any writable field; the WeChat id stays as created."""
+
+    class Meta(ServiceGroupWriteSerializer.Meta):
+        fields = GROUP_WRITE_FIELDS
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # A change keeps what it leaves out, even with PUT.
+        for name in ("name", "kind", "rules"):
+            fields[name].required = False
+        return fields
 
 
 # --- Members -------------------------------------------------------------------------------
@@ -207,6 +221,8 @@ class GroupMemberSerializer(serializers.ModelSerializer):
 
 
 class GroupMemberAddSerializer(StrictFieldsMixin, serializers.Serializer):
+    one_of_required = ("contact", "user")
+
     contact = serializers.PrimaryKeyRelatedField(
         queryset=Contact.objects.none(),
         required=False,
@@ -270,6 +286,8 @@ class GroupMessageSerializer(serializers.ModelSerializer):
 
 
 class GroupMessageIngestItemSerializer(StrictFieldsMixin, serializers.Serializer):
+    one_of_required = ("contact", "mobile", "user")
+
     external_id = serializers.CharField(
         max_length=64, help_text="The message's original id (WeCom msgid); unique within the group"
     )

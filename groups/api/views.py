@@ -21,6 +21,7 @@ from groups.api.serializers import (
     GroupMessageIngestItemSerializer,
     GroupMessageIngestResultSerializer,
     GroupMessageSerializer,
+    ServiceGroupChangeSerializer,
     ServiceGroupSerializer,
     ServiceGroupWriteSerializer,
 )
@@ -65,13 +66,13 @@ class MemberPagination(KeysetPagination):
     update=extend_schema(
         summary="Change a service group (all writable fields)",
         description="Only the owner, a supervisor of its unit or an administrator may (403).",
-        request=ServiceGroupWriteSerializer,
+        request=ServiceGroupChangeSerializer,
         responses={200: ServiceGroupSerializer, **_WRITE_ERRORS},
     ),
     partial_update=extend_schema(
         summary="Change some fields of a service group",
         description="Only the owner, a supervisor of its unit or an administrator may (403).",
-        request=ServiceGroupWriteSerializer,
+        request=ServiceGroupChangeSerializer,
         responses={200: ServiceGroupSerializer, **_WRITE_ERRORS},
     ),
 )
@@ -97,7 +98,9 @@ class GroupViewSet(
         return {**super().get_serializer_context(), "health_now": getattr(self, "health_now", None)}
 
     def get_serializer_class(self):
-        if self.action in ("create", "update", "partial_update"):
+        if self.action in ("update", "partial_update"):
+            return ServiceGroupChangeSerializer
+        if self.action == "create":
             return ServiceGroupWriteSerializer
         return ServiceGroupSerializer
 
@@ -115,7 +118,7 @@ class GroupChildMixin:
     get=extend_schema(
         summary="List a group's members",
         description="Members now in the group (contacts and staff), in order of joining, keyset-paginated.",
-        responses={200: GroupMemberSerializer(many=True), **error_responses(401, 404, 429)},
+        responses={200: GroupMemberSerializer(many=True), **error_responses(400, 401, 404, 429)},
     ),
     post=extend_schema(
         summary="Add a member",

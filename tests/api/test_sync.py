@@ -4,10 +4,12 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
+from accounts.models import OrgUnit, User
 from customers import services
 from customers.api.sync import SyncCursor
-from customers.models import Contact, Customer
+from customers.models import Contact, Customer, District, Line
 from tests.api.conftest import SYNC, detail, postgres_only, walk
 from tests.factories import ContactFactory, CustomerFactory
 
@@ -94,6 +96,55 @@ def test_a_deleted_contact_is_a_change_of_its_customer(api, manager, archive, se
     rows, _cursor = walk(client, cursor)
     assert numbers(rows) == [archive["ls1"].number]
     assert rows[0]["contacts"] == []
+
+
+def test_a_new_name_of_what_a_row_shows_brings_its_customers_again(
+    api, manager, colleague, archive, grid, org_tree, settled
+):
+    """Station, district, line and manager are shown by name: renaming one is a change of its rows."""
+    client = api(manager)
+    Customer.objects.filter(pk__in=[archive["ls2"].pk, archive["ls3"].pk]).update(
+        district=grid["district"], line=grid["line"]
+    )
+    settled()
+    _rows, cursor = walk(client)
+
+    District.objects.filter(pk=grid["district"].pk).update(name="永乐新台区")
+    settled()
+    rows, cursor = walk(client, cursor)
+    assert sorted(numbers(rows)) == sorted([archive["ls2"].number, archive["ls3"].number])
+    assert {row["district"]["name"] for row in rows} == {"永乐新台区"}
+
+    Line.objects.filter(pk=grid["line"].pk).update(code="XL-LS-9")
+    settled()
+    rows, cursor = walk(client, cursor)
+    assert {row["line"]["code"] for row in rows} == {"XL-LS-9"}
+    assert len(rows) == 2
+
+    User.objects.filter(pk=colleague.pk).update(real_name="李四改")
+    settled()
+    rows, cursor = walk(client, cursor)
+    assert sorted(numbers(rows)) == sorted(archive[f"ls{n}"].number for n in range(0, 12, 2))
+    assert {row["manager"]["name"] for row in rows} == {"李四改"}
+
+    OrgUnit.objects.filter(pk=org_tree["station"].pk).update(name="雷山新供电所")
+    settled()
+    rows, cursor = walk(client, cursor)
+    assert sorted(numbers(rows)) == sorted(archive[f"ls{n}"].number for n in range(12))
+    assert {row["station"]["name"] for row in rows} == {"雷山新供电所"}
+
+
+def test_other_changes_of_units_and_people_bring_nothing(api, manager, colleague, archive, org_tree, settled):
+    client = api(manager)
+    settled()
+    _rows, cursor = walk(client)
+
+    User.objects.filter(pk=colleague.pk).update(last_login=timezone.now(), mobile="13595569999")
+    OrgUnit.objects.filter(pk=org_tree["station"].pk).update(name="雷山供电所")  # the same name
+    OrgUnit.objects.filter(pk=org_tree["other_station"].pk).update(name="凯里新供电所")  # not visible
+    settled()
+
+    assert walk(client, cursor)[0] == []
 
 
 def test_a_row_has_the_shape_of_the_detail_response(api, manager, colleague, archive, settled):

@@ -1,14 +1,23 @@
-"""On PostgreSQL the sync page is rendered by the database: it must say exactly what the Python rows say."""
+"""On PostgreSQL the sync page is read from rows the database's triggers rendered.
+
+They must say exactly what the Python rows say, and the page falls back to
+the Python rows when a rendered row is missing or was rendered in another
+time zone.
+"""
 
 import datetime
 import json
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.phones import mask_phone
 from customers.api.sync import SyncCursor, sync_page, sync_page_json
-from customers.models import Customer
+from customers.models import Customer, CustomerSyncDoc
+from customers.sync_triggers import refresh_zone
 from tests.api.conftest import SYNC, postgres_only
 from tests.factories import ContactFactory, CustomerFactory, UserFactory
 
@@ -109,3 +118,61 @@ def test_the_view_sends_the_database_page(api, varied, manager, settled):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == sync_page(user=manager, cursor=SyncCursor(), limit=1000)
+
+
+def stamps() -> dict[int, tuple[int, int]]:
+    return {
+        pk: (version, stamp)
+        for pk, version, stamp in Customer.all_objects.values_list("pk", "version", "sync_stamp")
+    }
+
+
+def test_every_customer_has_its_rendered_row_and_a_hard_delete_takes_it_away(varied, settled):
+    settled()
+    pks = set(Customer.all_objects.values_list("pk", flat=True))
+    assert set(CustomerSyncDoc.objects.values_list("customer_id", flat=True)) == pks
+
+    Customer.all_objects.filter(pk=varied[3].pk).delete()
+
+    assert set(CustomerSyncDoc.objects.values_list("customer_id", flat=True)) == pks - {varied[3].pk}
+
+
+def test_a_page_in_another_time_zone_is_built_in_python(varied, supervisor, settled):
+    settled()
+    with timezone.override("America/New_York"):
+        page = json.loads(sync_page_json(user=supervisor, cursor=SyncCursor(), limit=100))
+        assert page == sync_page(user=supervisor, cursor=SyncCursor(), limit=100)
+    row = next(row for row in page["results"] if row["number"] == "5201990000")
+    assert row["verified_at"] == "2026-01-01T22:04:05-05:00"
+
+
+def test_a_row_not_rendered_makes_the_page_built_in_python(varied, manager, settled):
+    settled()
+    expected = sync_page(user=manager, cursor=SyncCursor(), limit=100)
+    CustomerSyncDoc.objects.filter(customer=varied[1]).delete()
+
+    assert json.loads(sync_page_json(user=manager, cursor=SyncCursor(), limit=100)) == expected
+
+
+def test_a_new_time_zone_setting_renders_every_row_again_without_a_new_stamp(varied, supervisor, settled):
+    settled()
+    before = stamps()
+    try:
+        refresh_zone(connection, "UTC")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT customers_sync_zone()")
+            assert cursor.fetchone()[0] == "UTC"
+        with timezone.override("UTC"):
+            expected = sync_page(user=supervisor, cursor=SyncCursor(), limit=100)
+            with CaptureQueriesContext(connection) as queries:
+                page = json.loads(sync_page_json(user=supervisor, cursor=SyncCursor(), limit=100))
+        assert page == expected
+        assert len(queries) == 1, "read as rendered, not built in Python"
+        row = next(row for row in page["results"] if row["number"] == "5201990000")
+        assert row["verified_at"] == "2026-01-02T03:04:05Z"
+    finally:
+        refresh_zone(connection, settings.TIME_ZONE)
+    assert stamps() == before
+    assert json.loads(sync_page_json(user=supervisor, cursor=SyncCursor(), limit=100)) == sync_page(
+        user=supervisor, cursor=SyncCursor(), limit=100
+    )

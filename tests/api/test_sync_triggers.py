@@ -11,6 +11,13 @@ TRIGGERS = {
         "customers_contact_touch_insert",
         "customers_contact_touch_update",
         "customers_contact_touch_delete",
+        "customers_customer_render_insert",
+        "customers_customer_render_update",
+        "customers_customer_render_delete",
+        "customers_sync_touch_station_id",
+        "customers_sync_touch_district_id",
+        "customers_sync_touch_line_id",
+        "customers_sync_touch_manager_id",
     },
     "sqlite": {
         "customers_customer_stamp_insert",
@@ -18,6 +25,10 @@ TRIGGERS = {
         "customers_contact_touch_insert",
         "customers_contact_touch_update",
         "customers_contact_touch_delete",
+        "customers_sync_touch_station_id",
+        "customers_sync_touch_district_id",
+        "customers_sync_touch_line_id",
+        "customers_sync_touch_manager_id",
     },
 }
 

@@ -169,7 +169,12 @@ def test_each_figure_matches_the_hand_count(scenario, supervisor):
     }
     assert board.figure("unsigned").parts[1][1] == 1  # dispatched
     assert board.figure("overdue").link == "/tickets/?deadline=overdue"
-    assert board.figure("repeat").link == "/tickets/?repeat=1"
+    period = "created_after=2026-11-16&created_before=2026-11-22"
+    assert board.figure("repeat").link == f"/tickets/?repeat=1&{period}"
+    assert board.figure("coverage").link == "/tickets/?visit_due_after=2026-11-16&visit_due_before=2026-11-22"
+    assert board.figure("satisfaction").link == "/tickets/?visited_after=2026-11-16&visited_before=2026-11-22"
+    assert [n for _label, n, _link in board.figure("coverage").parts] == [3, 1]  # C D E made, G not
+    assert [n for _label, n, _link in board.figure("satisfaction").parts] == [2, 1]  # C D, E
 
 
 def test_the_charts_and_tables_match_the_hand_count(scenario, supervisor, manager):

@@ -6,6 +6,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F
+from django.test import RequestFactory
 
 from accounts.models import OrgUnit, User
 from customers.models import Contact, Customer, District, Line
@@ -72,7 +73,9 @@ def test_it_builds_the_org_tree_and_the_demo_staff():
     manager = User.objects.get(username="manager")
     assert manager.org_unit.level == OrgUnit.Level.STATION
     assert User.objects.filter(username__in=[f"manager{n:02d}" for n in range(1, 30)]).count() == 29
-    assert authenticate(username="manager", password="demo12345") == manager
+    # A request, as on the login page: the login throttle refuses authentication without one.
+    login = RequestFactory().post("/accounts/login/")
+    assert authenticate(login, username="manager", password="demo12345") == manager
     assert all(MOBILE.match(m) for m in User.objects.exclude(mobile="").values_list("mobile", flat=True))
     assert "demo12345" in output and "county_supervisor" in output
 

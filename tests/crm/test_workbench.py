@@ -113,7 +113,7 @@ def test_it_shows_return_visits_inquiries_zombies_stale_archives_and_messages(
     assert [g.pk for g in context["zombies"].items] == [group.pk]
 
 
-@pytest.mark.parametrize("section", ["orders", "visits", "groups", "customers", "notifications"])
+@pytest.mark.parametrize("section", ["orders", "visits", "groups", "customers", "notifications", "outages"])
 def test_each_section_refreshes_on_its_own(login, manager, section):
     response = login(manager).get(f"/workbench/{section}/")
     assert response.status_code == 200

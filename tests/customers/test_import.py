@@ -217,12 +217,19 @@ def test_wrong_or_missing_headers_are_refused(login, manager, grid):
     assert ImportJob.objects.count() == 0
 
 
-def test_a_file_over_5_mb_is_refused(login, manager, grid):
+def test_a_file_over_the_limit_is_refused(settings, login, manager, grid):
+    settings.CUSTOMER_IMPORT_MAX_MB = 5
     client = login(manager)
-    big = csv_bytes([GOOD_ROWS[1]]) + b"#" * (imports.MAX_FILE_SIZE + 1)
+    big = csv_bytes([GOOD_ROWS[1]]) + b"#" * (5 * 1024 * 1024 + 1)
     response = upload(client, big, name="big.csv")
     assert "文件超过 5 MB" in response.content.decode()
     assert ImportJob.objects.count() == 0
+
+
+def test_the_default_limit_takes_a_prefectures_100k_row_file(settings):
+    # About 8 MB as .xlsx (bench/archive_import.py builds one).
+    assert imports.max_file_size() >= 9 * 1024 * 1024
+    imports.check_size(8 * 1024 * 1024)
 
 
 def test_an_outsiders_file_naming_our_station_and_grid_is_rejected(outsider, manager, grid, mine):

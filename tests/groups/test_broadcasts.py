@@ -91,6 +91,20 @@ def test_switching_off_the_personal_forward_is_refused_while_important_customers
     assert Broadcast.objects.count() == 0
 
 
+def test_a_caller_that_tells_important_customers_itself_posts_only_in_the_groups(group, manager, members):
+    broadcast = compose(manager, [group], important_told_elsewhere=True)
+    assert broadcast.published_at is not None and broadcast.forward_to_important is False
+    assert personal(broadcast) == []
+    assert GroupMessage.objects.filter(broadcast=broadcast).count() == 1
+
+
+def test_telling_important_customers_elsewhere_is_for_immediate_broadcasts_only(group, manager, members):
+    with time_machine.travel(NOW, tick=False), pytest.raises(ValidationError) as exc:
+        compose(manager, [group], important_told_elsewhere=True, scheduled_at=NOW + timedelta(hours=1))
+    assert "scheduled_at" in exc.value.message_dict
+    assert Broadcast.objects.count() == 0
+
+
 def test_a_scheduled_broadcast_waits_for_its_time_and_goes_out_once(group, manager, members):
     with time_machine.travel(NOW, tick=False):
         broadcast = compose(manager, [group], scheduled_at=NOW + timedelta(hours=2))

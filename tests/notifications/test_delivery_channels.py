@@ -93,7 +93,13 @@ def test_an_sms_is_posted_to_the_gateway_with_the_token(manager, http_endpoint, 
     [received] = http_endpoint.requests
     assert received["path"] == "/sms/send"
     assert received["headers"]["Authorization"] == "Bearer gateway-token"
-    assert received["json"] == {"mobile": manager.mobile, "content": "抢修到达\n抢修人员已出发。"}
+    assert received["json"] == {
+        "mobile": manager.mobile,
+        "content": "抢修到达\n抢修人员已出发。",
+        "out_id": "sms:1",
+    }
+    # The gateway delivers a repeated post with the same key once.
+    assert received["headers"]["Idempotency-Key"] == "sms:1"
     assert statuses() == {"sms:1": Notification.Status.SENT}
 
 

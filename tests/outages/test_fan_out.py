@@ -111,3 +111,23 @@ def test_fan_out_queries_do_not_grow_with_customers(grid, populate, fault):
     # One more batch (two queries and a savepoint pair) per 1,000 customers, never one per customer.
     assert large <= small + 8
     assert large_total < 100
+
+
+def test_a_sensitive_group_member_is_told_once_not_by_the_group_and_the_outage_both(
+    manager, grid, populate, fault, district_group
+):
+    from groups import services as group_services
+
+    customers = populate(grid["d1"], 4, sensitive=2)
+    added = group_services.group_add_district_customers(group=district_group, by=manager)
+    assert added == 4
+    outage = services.outage_publish(outage=fault())
+    services.fan_out_due()
+    sensitive_ids = {c.pk for c in customers[:2]}
+    personal = Notification.objects.filter(channel__in=["sms", "email"])
+    assert personal.count() == 2
+    assert {row.dedupe_key.rsplit(":", 1)[1] for row in personal} == {str(pk) for pk in sensitive_ids}
+    assert not Notification.objects.filter(dedupe_key__startswith="broadcast:").exists()
+    broadcast = Broadcast.objects.get()
+    assert broadcast.forward_to_important is False
+    assert outage.notices.get().broadcast_count == 1

@@ -40,6 +40,16 @@ def test_advance_notices_already_past_are_skipped(grid, populate, planned):
 
 
 @time_machine.travel(local(2026, 6, 1, 9), tick=False)
+def test_an_outage_published_later_than_the_last_advance_notice_is_announced_at_once(grid, populate, planned):
+    populate(grid["d1"], 1)
+    start = local(2026, 6, 1, 20)
+    outage = services.outage_publish(
+        outage=planned(planned_start=start, planned_end=start + timedelta(hours=6))
+    )
+    assert plan(outage) == {"advance-1d": timezone.now(), "start": start}
+
+
+@time_machine.travel(local(2026, 6, 1, 9), tick=False)
 def test_advance_days_are_configurable(settings, grid, populate, planned):
     settings.OUTAGE_ADVANCE_NOTICE_DAYS = [3]
     populate(grid["d1"], 1)

@@ -4,25 +4,20 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
-from crm.api.filters import MomentFilter
+from crm.api.filters import (
+    ApiFilterSet,
+    CharInFilter,
+    ChoiceInFilter,
+    IdInFilter,
+    moment_after,
+    moment_before,
+)
 from tickets.models import OPEN_STATUSES, Category, Kind, Source, Status, Ticket, Urgency
 
 STATUS_CHOICES = [("open", "open"), ("closed", "closed"), *Status.choices]
 
 
-class CharInFilter(filters.BaseInFilter, filters.CharFilter):
-    pass
-
-
-class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
-    pass
-
-
-class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
-    pass
-
-
-class TicketFilterSet(filters.FilterSet):
+class TicketFilterSet(ApiFilterSet):
     q = filters.CharFilter(
         method="filter_q",
         label="Order number or title contains, customer name contains, or customer number starts with",
@@ -37,9 +32,9 @@ class TicketFilterSet(filters.FilterSet):
     source = ChoiceInFilter(choices=Source.choices, label="Sources")
     external_id = CharInFilter(field_name="external_id", label="External order ids")
     org_unit = CharInFilter(method="filter_org_unit", label="Unit codes; each includes the units below it")
-    org_unit_id = NumberInFilter(field_name="org_unit_id", label="Unit ids (exactly those units)")
+    org_unit_id = IdInFilter(field_name="org_unit_id", label="Unit ids (exactly those units)")
     assignee = CharInFilter(field_name="assignee__username", label="Assignees' usernames")
-    assignee_id = NumberInFilter(field_name="assignee_id", label="Assignees' ids")
+    assignee_id = IdInFilter(field_name="assignee_id", label="Assignees' ids")
     unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull", label="No assignee")
     customer = CharInFilter(field_name="customer__number", label="Customer numbers")
     overdue = filters.BooleanFilter(
@@ -50,15 +45,9 @@ class TicketFilterSet(filters.FilterSet):
         label="Open, past the warning point, not yet overdue (true) or not (false)",
     )
     repeat = filters.BooleanFilter(field_name="is_repeat", label="Repeat complaints (true) or not (false)")
-    created_after = MomentFilter(
-        field_name="created_at", lookup_expr="gte", label="Opened at or after this time (ISO 8601)"
-    )
-    created_before = MomentFilter(
-        field_name="created_at", lookup_expr="lt", label="Opened before this time (ISO 8601)"
-    )
-    updated_after = MomentFilter(
-        field_name="updated_at", lookup_expr="gte", label="Changed at or after this time (ISO 8601)"
-    )
+    created_after = moment_after("created_at", "Opened at or after this time (ISO 8601)")
+    created_before = moment_before("created_at", "Opened before this time (ISO 8601)")
+    updated_after = moment_after("updated_at", "Changed at or after this time (ISO 8601)")
 
     class Meta:
         model = Ticket

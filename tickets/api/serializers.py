@@ -18,6 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import OrgUnit, User
+from crm.api.fields import StoredChoicesMixin
 from customers.api.serializers import (
     NestedCustomerSerializer,
     NestedUnitSerializer,
@@ -134,7 +135,7 @@ def ticket_detail_queryset() -> QuerySet[Ticket]:
 # --- Responses -------------------------------------------------------------------------
 
 
-class TicketEventSerializer(serializers.ModelSerializer):
+class TicketEventSerializer(StoredChoicesMixin, serializers.ModelSerializer):
     actor = NestedUserSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -156,7 +157,7 @@ class TransferSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReturnVisitSerializer(serializers.ModelSerializer):
+class ReturnVisitSerializer(StoredChoicesMixin, serializers.ModelSerializer):
     visited_by = NestedUserSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -165,7 +166,7 @@ class ReturnVisitSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(StoredChoicesMixin, serializers.ModelSerializer):
     customer = NestedCustomerSerializer(read_only=True)
     org_unit = NestedUnitSerializer(read_only=True)
     assignee = NestedUserSerializer(read_only=True, allow_null=True)

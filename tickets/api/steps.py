@@ -12,30 +12,25 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers
 
-from crm.api.etag import if_match_versions, versioned_etag
-from crm.api.exceptions import PreconditionFailed
+from crm.api import steps
+from crm.api.steps import StalePrecondition as TicketPreconditionFailed
+from crm.api.steps import require_current
 from tickets import services
 from tickets.models import Ticket
 
+__all__ = ["StepConflict", "TicketPreconditionFailed", "as_conflict", "take_step"]
 
-class StepConflict(exceptions.APIException):
+
+class StepConflict(steps.StepConflict):
     """The order's status does not allow the step (a services.TransitionError)."""
 
-    status_code = status.HTTP_409_CONFLICT
     default_detail = _("工单当前状态不允许该操作。")
-    default_code = "transition_not_allowed"
-
-
-class TicketPreconditionFailed(PreconditionFailed):
-    def __init__(self, *, etag: str):
-        super().__init__()
-        self.etag = etag
 
 
 def as_conflict(exc: services.TransitionError) -> StepConflict:
-    return StepConflict("；".join(exc.messages))
+    return StepConflict.from_error(exc)
 
 
 def take_step(
@@ -53,9 +48,7 @@ def take_step(
             .select_related("org_unit", "customer")
             .get(pk=ticket.pk)
         )
-        expected = if_match_versions(if_match, pk=locked.pk)
-        if expected is not None and locked.version not in expected:
-            raise TicketPreconditionFailed(etag=versioned_etag(locked.pk, locked.version))
+        require_current(if_match, pk=locked.pk, version=locked.version)
         services.ticket_check(ticket=locked, by=user, action=action)
         data: dict[str, Any] = {}
         if body is not None:

@@ -11,7 +11,7 @@ nothing.
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from crm.api.etag import ETagMixin
 from crm.api.idempotency import respond_idempotently
 from crm.api.pagination import KeysetPagination
-from crm.api.schema import IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, error_responses, etag_header
+from crm.api.schema import create_schema, list_schema, retrieve_schema, step_schema_for
 from crm.api.scoping import ScopedQuerysetMixin
 from tickets import services
 from tickets.api import serializers as s
@@ -29,8 +29,7 @@ from tickets.models import Ticket, TicketEvent
 
 Action = TicketEvent.Action
 
-STEP_RESPONSES = {200: s.TicketDetailSerializer, **error_responses(400, 401, 403, 404, 409, 412, 429)}
-STEP_PARAMETERS = [IF_MATCH, etag_header(200, 412)]
+step_schema = step_schema_for(s.TicketDetailSerializer)
 
 CREATE_DESCRIPTION = """Open a work order for a customer you may see (named by number).
 
@@ -46,56 +45,31 @@ With an `assignee` the order is dispatched to them at once.
 """
 
 
-def step_schema(summary: str, description: str, request=None):
-    return extend_schema(
-        summary=summary,
-        description=description,
-        request=request,
-        parameters=STEP_PARAMETERS,
-        responses=STEP_RESPONSES,
-    )
-
-
 @extend_schema_view(
-    list=extend_schema(
-        summary="List work orders",
-        description="Visible orders, newest first, keyset-paginated (follow `next`).",
-        responses={200: s.TicketSerializer(many=True), **error_responses(400, 401, 429)},
+    list=list_schema(
+        "List work orders",
+        "Visible orders, newest first, keyset-paginated (follow `next`).",
+        s.TicketSerializer,
     ),
-    retrieve=extend_schema(
-        summary="Get a work order by number",
-        description="With its timeline, transfers, return visits, related orders and the steps you may take.",
-        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
-        responses={
-            200: s.TicketDetailSerializer,
-            304: OpenApiResponse(description="Not modified: the If-None-Match ETag is current."),
-            **error_responses(401, 404, 429),
-        },
+    retrieve=retrieve_schema(
+        "Get a work order by number",
+        "With its timeline, transfers, return visits, related orders and the steps you may take.",
+        s.TicketDetailSerializer,
     ),
-    create=extend_schema(
-        summary="Open a work order",
-        description=CREATE_DESCRIPTION,
+    create=create_schema(
+        "Open a work order",
+        CREATE_DESCRIPTION,
         request=s.TicketCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY, etag_header(200, 201)],
-        responses={
-            201: s.TicketDetailSerializer,
-            200: OpenApiResponse(
-                response=s.TicketDetailSerializer,
-                description="The order with this source and external_id was opened before; nothing changed.",
-            ),
-            **error_responses(400, 401, 409, 422, 429),
-        },
+        detail=s.TicketDetailSerializer,
+        registered_before="The order with this source and external_id was opened before; nothing changed.",
+        errors=(400, 401, 409, 422, 429),
     ),
-    partial_update=extend_schema(
-        summary="Correct a work order's text",
-        description=(
-            "Title, description, contact and 5W1H; fields left out stay as they are. The handler or a "
-            "supervisor of the order's unit may edit (403 otherwise); an archived order is fixed (409). "
-            "The timeline records each changed field as `old → new`."
-        ),
-        request=s.TicketUpdateSerializer,
-        parameters=STEP_PARAMETERS,
-        responses=STEP_RESPONSES,
+    partial_update=step_schema(
+        "Correct a work order's text",
+        "Title, description, contact and 5W1H; fields left out stay as they are. The handler or a "
+        "supervisor of the order's unit may edit (403 otherwise); an archived order is fixed (409). "
+        "The timeline records each changed field as `old → new`.",
+        s.TicketUpdateSerializer,
     ),
 )
 class TicketViewSet(

@@ -1,0 +1,222 @@
+"""Load test: account managers, supervisors and sync clients against a running server.
+
+    make load                       # seeds, starts gunicorn, runs this headless, records the summary
+    locust -f bench/load/locustfile.py --host http://127.0.0.1:8055
+
+The people come from bench/results/load_users.json, written by
+`manage.py seed_scale`. The server runs as in production (DEBUG off) behind
+what would be a TLS proxy: every request says `X-Forwarded-Proto: https`
+and the client keeps the session's Secure cookies over plain HTTP.
+Requests are named by page, so the statistics read per page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from pathlib import Path
+
+from locust import HttpUser, between, task
+
+USERS_FILE = Path(
+    os.environ.get("LOAD_PEOPLE_FILE", Path(__file__).resolve().parents[1] / "results" / "load_users.json")
+)
+PEOPLE = json.loads(USERS_FILE.read_text()) if USERS_FILE.exists() else None
+SEARCH_TERMS = ["客户1", "客户2", "9000000", "某县某镇某路1", "户主"]
+
+
+def people() -> dict:
+    if PEOPLE is None:
+        raise RuntimeError(f"{USERS_FILE} is missing: run `manage.py seed_scale --scale small --wipe` first")
+    return PEOPLE
+
+
+def keep_secure_cookies_over_http(session) -> None:
+    """The proxy in front of the server would speak HTTPS; here the client talks to
+    it directly, so the session's Secure cookies (session, CSRF) are kept
+    sendable after every response."""
+    send = session.request
+
+    def request(*args, **kwargs):
+        response = send(*args, **kwargs)
+        for cookie in session.cookies:
+            cookie.secure = False
+        return response
+
+    session.request = request
+
+
+class StaffUser(HttpUser):
+    abstract = True
+
+    def on_start(self) -> None:
+        keep_secure_cookies_over_http(self.client)
+        self.client.headers.update({"X-Forwarded-Proto": "https", "Referer": f"{self._origin()}/"})
+        self.username = self.pick_username()
+        self.login()
+
+    def _origin(self) -> str:
+        # CSRF checks the Referer of a secure request against the host.
+        return "https://" + self.host.split("://", 1)[-1].rstrip("/")
+
+    def pick_username(self) -> str:
+        raise NotImplementedError
+
+    def csrf(self) -> str:
+        return self.client.cookies.get("csrftoken", "")
+
+    def login(self) -> None:
+        self.client.get("/accounts/login/", name="login page")
+        with self.client.post(
+            "/accounts/login/",
+            data={
+                "username": self.username,
+                "password": people()["password"],
+                "csrfmiddlewaretoken": self.csrf(),
+            },
+            allow_redirects=False,
+            name="login",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 302:
+                response.failure(f"login as {self.username} answered {response.status_code}")
+
+    def page(self, path: str, name: str, **kwargs):
+        """GET a page; anything but 200 counts as an error."""
+        with self.client.get(path, name=name, catch_response=True, **kwargs) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code}")
+            elif "/accounts/login/" in response.url:
+                response.failure("sent to the login page")
+            return response
+
+    def form_post(self, path: str, name: str, data: dict):
+        """POST a form as the browser does; a redirect (not to the login page) is success,
+        a page with form errors is not."""
+        with self.client.post(
+            path,
+            data={**data, "csrfmiddlewaretoken": self.csrf()},
+            name=name,
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 302 or "/accounts/login/" in response.headers.get("Location", ""):
+                response.failure(f"{response.status_code}")
+            return response
+
+
+class AccountManager(StaffUser):
+    weight = 6
+    wait_time = between(1, 4)
+
+    def pick_username(self) -> str:
+        person = random.choice(people()["managers"])
+        self.customers = person["customers"]
+        self.orders = person["orders"]
+        return person["username"]
+
+    @task(4)
+    def workbench(self):
+        self.page("/", "workbench")
+
+    @task(3)
+    def customer_search(self):
+        self.page("/customers/", "customer search", params={"q": random.choice(SEARCH_TERMS)})
+
+    @task(4)
+    def customer_360(self):
+        number = random.choice(self.customers)
+        self.page(f"/customers/{number}/", "customer 360")
+        self.page(f"/customers/{number}/timeline/", "customer timeline")
+
+    @task(2)
+    def log_contact(self):
+        number = random.choice(self.customers)
+        self.form_post(
+            f"/customers/{number}/interactions/new/",
+            "log a contact",
+            {
+                "channel": "phone",
+                "direction": "outbound",
+                "occurred_at": "2026-11-20T10:30",
+                "mood": "calm",
+                "summary": "电话回访，客户对供电情况满意。",
+            },
+        )
+
+    @task(2)
+    def order_actions(self):
+        if not self.orders:
+            return
+        number = random.choice(self.orders)
+        self.page(f"/tickets/{number}/", "order detail")
+        # Signed orders start; ones already started come back with a message (a redirect too).
+        self.form_post(f"/tickets/{number}/start/", "order action (start)", {})
+
+
+class Supervisor(StaffUser):
+    weight = 2
+    wait_time = between(2, 6)
+
+    def pick_username(self) -> str:
+        return random.choice(people()["supervisors"])
+
+    @task(2)
+    def dashboard(self):
+        self.page("/dashboard/", "dashboard", params={"period": random.choice(["today", "7d", "30d"])})
+
+    @task(3)
+    def order_list(self):
+        params = random.choice([{}, {"status": "signed"}, {"deadline": "overdue"}, {"kind": "complaint"}])
+        self.page("/tickets/", "order list", params=params)
+
+
+class SyncClient(HttpUser):
+    """A system that mirrors the archive: walks the feed page by page, then writes back changes."""
+
+    weight = 1
+    wait_time = between(0.5, 2)
+
+    def on_start(self) -> None:
+        client = random.choice(people()["sync_clients"])
+        self.client.headers.update(
+            {"Authorization": f"Token {client['token']}", "X-Forwarded-Proto": "https"}
+        )
+        self.cursor = ""
+        self.seen: list[str] = []
+
+    @task(5)
+    def sync_page(self):
+        params = {"cursor": self.cursor} if self.cursor else {}
+        with self.client.get(
+            "/api/v1/customers/sync/", params=params, name="sync page", catch_response=True
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code}")
+                return
+            body = response.json()
+            self.seen = [row["number"] for row in body["results"][:200] if row.get("number")] or self.seen
+            # At the end of the feed, start again from the beginning (a fresh mirror).
+            self.cursor = body["next"] if body["has_more"] else ""
+
+    @task(1)
+    def bulk_upsert(self):
+        if not self.seen:
+            return
+        items = [
+            {"number": number, "notes": f"同步备注 {random.randint(1, 10**6)}"}
+            for number in random.sample(self.seen, min(20, len(self.seen)))
+        ]
+        with self.client.post(
+            "/api/v1/customers/bulk/",
+            json=items,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            name="bulk upsert",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code}")
+            elif response.json().get("failed"):
+                response.failure(f"{response.json()['failed']} items failed")

@@ -1,0 +1,211 @@
+"""Start gunicorn on the benchmark database, run locust headless against it, record the summary.
+
+    python bench/load/run.py [--time 5m] [--users 30] [--spawn-rate 5] [--port 8055] [--workers 2]
+
+The database must be migrated and seeded (`manage.py seed_scale`; `make load`
+does both). gunicorn runs as in production (DEBUG off, static files collected
+and served by whitenoise) with the given number of workers; locust writes its
+CSV statistics to bench/results/load_*.csv, and the summary (requests/s and
+p50/p95/p99 per page, errors) goes into bench/results/latest.json as "load".
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import DEFAULT_DATABASE_URL, record  # noqa: E402
+
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results"
+CSV_PREFIX = RESULTS / "load"
+SYNC_PAGES = {"sync page"}
+# Logging in happens once a day (PBKDF2 is slow on purpose); a bulk upsert is
+# a batch write of the API, with its own figure.
+NOT_PAGES = {"Aggregated", "login", "login page", "bulk upsert"}
+
+
+def server_environment(port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    env.setdefault("DEBUG", "0")
+    env.setdefault("SECRET_KEY", "bench-only-" + "x9Q2" * 12)
+    env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    # TLS would end at a proxy in front; the load test says so with X-Forwarded-Proto.
+    env.setdefault("SECURE_SSL_REDIRECT", "0")
+    env.setdefault("SECURE_HSTS_PRELOAD", "0")
+    env.setdefault("CELERY_BROKER_URL", "memory://localhost/")
+    env.setdefault("STATIC_ROOT", str(ROOT / "var" / "bench-static"))
+    return env
+
+
+def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"gunicorn did not answer on port {port} within {timeout:.0f} s")
+
+
+def read_stats(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def summary(rows: list[dict], *, users: int, run_time: str) -> dict:
+    """Throughput, errors and p50/p95/p99 per page from locust's *_stats.csv."""
+    pages = {}
+    total = next(row for row in rows if row["Name"] == "Aggregated")
+    for row in rows:
+        if row["Name"] == "Aggregated":
+            continue
+        pages[f"{row['Type']} {row['Name']}"] = {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "requests_per_second": round(float(row["Requests/s"]), 2),
+            "p50_ms": int(float(row["50%"] or 0)),
+            "p95_ms": int(float(row["95%"] or 0)),
+            "p99_ms": int(float(row["99%"] or 0)),
+            "max_ms": int(float(row["Max Response Time"] or 0)),
+        }
+    page_p95 = [
+        figures["p95_ms"]
+        for name, figures in pages.items()
+        if name.split(" ", 1)[1] not in NOT_PAGES | SYNC_PAGES
+    ]
+    sync_p95 = [figures["p95_ms"] for name, figures in pages.items() if name.split(" ", 1)[1] in SYNC_PAGES]
+    worst = max(page_p95, default=0)
+    sync = max(sync_p95, default=0)
+    bulk = pages.get("POST bulk upsert", {}).get("p95_ms", 0)
+    return {
+        "users": users,
+        "run_time": run_time,
+        "requests": int(total["Request Count"]),
+        "failures": int(total["Failure Count"]),
+        "requests_per_second": round(float(total["Requests/s"]), 2),
+        "p50_ms": int(float(total["50%"] or 0)),
+        "p95_ms": int(float(total["95%"] or 0)),
+        "p99_ms": int(float(total["99%"] or 0)),
+        "pages_p95_ms_max": worst,
+        "sync_page_p95_ms": sync,
+        "bulk_upsert_p95_ms": bulk,
+        "goal_no_errors": "met" if int(total["Failure Count"]) == 0 else "missed",
+        "goal_pages_p95_under_300ms": "met" if worst < 300 else "missed",
+        "goal_sync_page_p95_under_150ms": "met" if sync < 150 else "missed",
+        "pages": pages,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time", default=os.environ.get("LOAD_TIME", "5m"))
+    parser.add_argument("--users", type=int, default=int(os.environ.get("LOAD_USERS", 30)))
+    parser.add_argument("--spawn-rate", type=float, default=float(os.environ.get("LOAD_SPAWN_RATE", 1)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOAD_PORT", 8055)))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("LOAD_WORKERS", 2)))
+    parser.add_argument(
+        "--scale", default=os.environ.get("LOAD_SCALE", "small"), help="recorded with the figures"
+    )
+    parser.add_argument(
+        "--summarize-only",
+        action="store_true",
+        help="record the summary of the last run's CSV again; run nothing",
+    )
+    args = parser.parse_args()
+    if not args.summarize_only:
+        run(args)
+    figures = summary(read_stats(Path(f"{CSV_PREFIX}_stats.csv")), users=args.users, run_time=args.time)
+    record(
+        "load",
+        figures,
+        scale={
+            "scale": args.scale,
+            "users": args.users,
+            "spawn_rate": args.spawn_rate,
+            "time": args.time,
+            "gunicorn_workers": args.workers,
+        },
+    )
+
+
+def run(args) -> None:
+    """Static files collected, gunicorn up, locust for the given time, gunicorn down."""
+    env = server_environment(args.port)
+    subprocess.run(
+        [str(BIN / "python"), "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    server_log = (RESULTS / "load_gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "crm.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until_up(args.port, server)
+        subprocess.run(
+            [
+                str(BIN / "locust"),
+                "-f",
+                str(ROOT / "bench" / "load" / "locustfile.py"),
+                "--headless",
+                "--host",
+                f"http://127.0.0.1:{args.port}",
+                "--users",
+                str(args.users),
+                "--spawn-rate",
+                str(args.spawn_rate),
+                "--run-time",
+                args.time,
+                "--csv",
+                str(CSV_PREFIX),
+                "--only-summary",
+                "--stop-timeout",
+                "10",
+            ],
+            cwd=ROOT,
+            check=False,  # locust exits 1 when any request failed; the summary says which
+        )
+    finally:
+        # Only the server this script started, and the workers in its session.
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        server_log.close()
+
+
+if __name__ == "__main__":
+    main()

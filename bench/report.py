@@ -1,0 +1,229 @@
+"""Regenerate README's performance tables from bench/results/latest.json.
+
+    python bench/report.py [--check] [--results bench/results/latest.json] [--readme README.md]
+
+Each table sits between `<!-- bench:start -->` and `<!-- bench:end -->`; the
+one under a Chinese heading gets Chinese labels, the other English ones.
+With --check nothing is written and the exit status says whether README is
+up to date (for CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START = "<!-- bench:start -->"
+END = "<!-- bench:end -->"
+BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+# Per benchmark: its name and the figures worth a reader's time, in order,
+# as (key, Chinese label, English label). Keys may reach into nested
+# figures with dots ("seconds.total").
+BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
+    "sla_scan": (
+        "SLA 扫描",
+        "SLA scan",
+        [
+            ("orders_due_for_a_reminder", "到期工单", "orders due"),
+            ("scan_seconds", "扫描秒数", "scan s"),
+            ("scan_sql_statements", "SQL 条数", "SQL statements"),
+            ("notifications_written", "写入提醒", "reminders written"),
+            ("rescan_new_notifications", "重扫新增", "rescan adds"),
+            ("speedup_vs_naive_loop", "比逐单循环快（倍）", "× faster than a per-order loop"),
+        ],
+    ),
+    "sync": (
+        "档案同步",
+        "archive sync",
+        [
+            ("sync_rows_per_second", "行/秒", "rows/s"),
+            ("sync_vs_copy_ratio", "相对 COPY（目标 ≥ 0.3）", "share of COPY (goal ≥ 0.3)"),
+            ("last_vs_first_page_ratio", "末页/首页（目标 ≤ 1.3）", "last/first page (goal ≤ 1.3)"),
+            ("sync_vs_drf_baseline_speedup", "比 DRF 分页快（倍）", "× a plain DRF list"),
+        ],
+    ),
+    "archive_import": (
+        "档案导入",
+        "archive import",
+        [
+            ("import_rows_per_second", "行/秒", "rows/s"),
+            ("import_vs_bulk_create_ratio", "相对 bulk_create", "share of bulk_create"),
+            ("reimport_rows_per_second", "重复导入 行/秒", "re-import rows/s"),
+        ],
+    ),
+    "dashboard": (
+        "监控看板",
+        "supervisor dashboard",
+        [
+            ("cold_page_seconds", "冷启动秒数", "cold s"),
+            ("cold_page_over_sql_replay", "冷启动/SQL（目标 ≤ 2）", "cold / its SQL (goal ≤ 2)"),
+            ("warm_page_seconds", "缓存命中秒数", "warm s"),
+        ],
+    ),
+    "outage_fanout": (
+        "停电通知分发",
+        "outage notice fan-out",
+        [
+            ("affected_customers", "受影响客户", "affected customers"),
+            ("publish_to_all_rows_seconds", "发布到写完秒数", "publish to all rows s"),
+            ("notification_rows_per_second", "通知行/秒", "notification rows/s"),
+            ("sql_statements", "SQL 条数", "SQL statements"),
+            ("broker_messages", "消息队列消息数", "broker messages"),
+            ("rerun_rows_added", "重跑新增", "rerun adds"),
+            ("speedup_vs_naive", "比逐户循环快（倍）", "× faster than a per-customer loop"),
+            ("broker_messages_ratio_naive_over_fan_out", "消息数之比", "broker messages ratio"),
+        ],
+    ),
+    "seed_scale": (
+        "数据生成",
+        "data generator",
+        [
+            ("customers", "客户", "customers"),
+            ("work_orders", "工单", "work orders"),
+            ("group_messages", "群消息", "group messages"),
+            ("seconds.total", "总秒数", "total s"),
+        ],
+    ),
+    "load": (
+        "压力测试",
+        "load test",
+        [
+            ("users", "并发用户", "users"),
+            ("requests_per_second", "请求/秒", "requests/s"),
+            ("failures", "错误", "errors"),
+            ("pages_p95_ms_max", "页面 p95 最大（毫秒，目标 < 300）", "worst page p95 ms (goal < 300)"),
+            ("sync_page_p95_ms", "同步页 p95（毫秒，目标 < 150）", "sync page p95 ms (goal < 150)"),
+        ],
+    ),
+}
+HEADINGS = {
+    "zh": ("基准", "规模", "日期", "结果", "命令"),
+    "en": ("benchmark", "scale", "date", "figures", "command"),
+}
+
+
+def figure(figures: dict, key: str):
+    value = figures
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def shown(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:,.0f}"
+
+
+def scale_text(scale) -> str:
+    if isinstance(scale, dict):
+        return ", ".join(f"{key} {shown(value)}" for key, value in scale.items())
+    return str(scale or "")
+
+
+def cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table(results: dict, lang: str = "en") -> str:
+    """A Markdown table, one row per benchmark in the results, known ones first."""
+    labels = 1 if lang == "zh" else 2
+    rows = [
+        "| " + " | ".join(HEADINGS[lang]) + " |",
+        "|" + "---|" * len(HEADINGS[lang]),
+    ]
+    order = list(BENCHES)
+    names = sorted(
+        results, key=lambda name: (order.index(_kind(name)) if _kind(name) in BENCHES else len(order), name)
+    )
+    for name in names:
+        entry = results[name]
+        if not isinstance(entry, dict):
+            continue
+        figures = entry.get("figures", {})
+        title, parts, kind = name, [], _kind(name)
+        if kind in BENCHES:
+            title = BENCHES[kind][0 if lang == "zh" else 1]
+            if kind != name:
+                title += f" ({name.split(':', 1)[1]})"
+            for spec in BENCHES[kind][2]:
+                value = figure(figures, spec[0])
+                if value is not None:
+                    parts.append(f"{spec[labels]} {shown(value)}")
+        else:
+            parts = [
+                f"{key} {shown(value)}"
+                for key, value in figures.items()
+                if isinstance(value, int | float | str)
+            ]
+        command = entry.get("command", "")
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    cell(title),
+                    cell(scale_text(entry.get("scale"))),
+                    cell(str(entry.get("date", ""))[:10]),
+                    cell("; ".join(parts)),
+                    f"`{cell(command)}`" if command else "",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(rows)
+
+
+def _kind(name: str) -> str:
+    """A benchmark kept once per variant is named kind:variant (seed_scale:county)."""
+    return name.split(":", 1)[0]
+
+
+def _language_at(text: str, position: int) -> str:
+    """The language of the section a marker sits in: its nearest heading's."""
+    headings = [m for m in re.finditer(r"^#{1,6} .*$", text[:position], re.MULTILINE)]
+    return "zh" if headings and CJK.search(headings[-1].group(0)) else "en"
+
+
+def render(text: str, results: dict) -> str:
+    """README with every marked block filled with the current table."""
+    if START not in text or END not in text:
+        raise ValueError(f"no {START} ... {END} block in the text")
+
+    def replace(match: re.Match) -> str:
+        return f"{START}\n{table(results, _language_at(text, match.start()))}\n{END}"
+
+    return BLOCK.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--check", action="store_true", help="only say whether README is up to date")
+    args = parser.parse_args(argv)
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    text = args.readme.read_text()
+    fresh = render(text, results)
+    if args.check:
+        if fresh != text:
+            print(f"{args.readme} is out of date: run python bench/report.py", file=sys.stderr)
+            return 1
+        return 0
+    if fresh != text:
+        args.readme.write_text(fresh)
+        print(f"{args.readme}: performance tables regenerated from {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

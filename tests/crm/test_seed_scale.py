@@ -1,0 +1,95 @@
+"""seed_scale: data at scale written set-based, valid for the triggers and the load test."""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from bench import generate
+from customers.models import Contact, Customer
+from groups.models import GroupMessage, ServiceGroup
+from outages.models import AffectedCustomer, Outage
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+TINY = generate.Scale(counties=1, customers=600, orders=300, open_orders=30, groups=3, messages=90, outages=6)
+
+
+@pytest.fixture
+def people_file(tmp_path, monkeypatch):
+    path = tmp_path / "load_users.json"
+    monkeypatch.setattr(generate, "LOAD_USERS", path)
+    return path
+
+
+def test_it_fills_every_table_at_the_given_sizes(people_file):
+    figures = generate.seed("small", scale=TINY, log=lambda line: None)
+
+    assert Customer.objects.count() == 600
+    assert Contact.objects.filter(is_primary=True).count() == 600
+    assert Customer.objects.filter(is_sensitive=True).count() == 600 // generate.SENSITIVE_EVERY
+    assert Ticket.objects.count() == 300
+    assert Ticket.objects.open().count() == 30
+    assert ServiceGroup.objects.count() == 3
+    assert GroupMessage.objects.count() == 90
+    assert Outage.objects.count() == 6
+    assert AffectedCustomer.objects.exists()
+    assert figures["seconds"]["total"] > 0
+
+
+def test_the_triggers_stamp_every_generated_customer(people_file):
+    generate.seed("small", scale=TINY, log=lambda line: None)
+
+    assert not Customer.objects.filter(sync_stamp=0).exists()
+    assert not Customer.objects.filter(version__lt=1).exists()
+    # A customer created afterwards gets the next id, not one already taken.
+    customer = Customer.objects.first()
+    twin = Customer.objects.create(number="1234567890", name="新客户", station=customer.station)
+    assert twin.pk == 601
+
+
+def test_open_orders_belong_to_their_customers_manager_and_are_inside_their_clock(people_file):
+    generate.seed("small", scale=TINY, log=lambda line: None)
+
+    for ticket in Ticket.objects.open().select_related("customer"):
+        assert ticket.assignee_id == ticket.customer.manager_id
+        assert ticket.org_unit_id == ticket.customer.station_id
+        assert ticket.resolve_due_at > ticket.created_at
+
+
+def test_it_writes_who_the_load_test_plays(people_file):
+    generate.seed("small", scale=TINY, log=lambda line: None)
+
+    people = json.loads(people_file.read_text())
+    manager = people["managers"][0]
+    assert Customer.objects.filter(
+        manager__username=manager["username"], number=manager["customers"][0]
+    ).exists()
+    assert people["sync_clients"] and len(people["sync_clients"][0]["token"]) == 40
+    assert people["supervisors"]
+
+
+def test_insert_select_refuses_an_unknown_column():
+    with pytest.raises(ValueError, match="unknown columns"):
+        generate.insert_select(Customer, {"no_such_column": "1"}, "generate_series(1, 1) AS g")
+
+
+def test_insert_select_refuses_a_row_missing_a_required_value():
+    with pytest.raises(ValueError, match="needs a value"):
+        generate.insert_select(Customer, {"number": "'1234567890'"}, "generate_series(1, 1) AS g")
+
+
+def test_the_command_refuses_without_wipe():
+    Customer.objects.create(number="1234567890", name="留存客户", station=_station())
+
+    with pytest.raises(CommandError, match="--wipe"):
+        call_command("seed_scale", "--scale", "small")
+
+    assert Customer.objects.filter(number="1234567890").exists()
+
+
+def _station():
+    from accounts.models import OrgUnit
+
+    return OrgUnit.objects.create(code="TST", name="测试供电所", level=4)
