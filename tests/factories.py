@@ -76,7 +76,8 @@ class ContactFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     name = factory.Sequence(lambda n: f"联系人{n}")
-    mobile = factory.Sequence(lambda n: f"1388888{n:04d}")
+    # Eleven digits however long the session's sequence runs.
+    mobile = factory.Sequence(lambda n: f"1388888{n:04d}" if n < 10_000 else f"1389{n % 10_000_000:07d}")
     is_primary = True
 
 
