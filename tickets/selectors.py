@@ -211,6 +211,45 @@ def with_attention_order(queryset: QuerySet[Ticket], now: datetime) -> QuerySet[
     ).order_by("sort_rank", "sort_urgency", "sort_due", "-pk")
 
 
+def _closed_in_list_order(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Closed orders carry a constant sort key, so they are read newest first
+    straight off the primary key: a million closed orders are never sorted."""
+    return (
+        queryset.exclude(status__in=OPEN_STATUSES)
+        .annotate(
+            sort_rank=Value(RANK_CLOSED, output_field=IntegerField()),
+            sort_urgency=Value(0, output_field=IntegerField()),
+            sort_due=Value(NO_DEADLINE, output_field=DateTimeField()),
+        )
+        .order_by("-pk")
+    )
+
+
+def _beyond(queryset: QuerySet[Ticket], now: datetime, cursor, *, forward: bool, limit: int) -> list[Ticket]:
+    """Up to `limit` rows after the cursor in list order (forward), or before it
+    nearest first. The list is the open orders ranked by with_attention_order,
+    then the closed ones; each part is its own query, the second only when the
+    first does not fill the page."""
+    ranked = with_attention_order(queryset.filter(status__in=OPEN_STATUSES), now)
+    closed = _closed_in_list_order(queryset)
+    among_closed = cursor is not None and cursor.rank == RANK_CLOSED
+    if forward:
+        rows = (
+            []
+            if among_closed
+            else list((ranked.filter(cursor.beyond(forward=True)) if cursor else ranked)[:limit])
+        )
+        if len(rows) < limit:
+            tail = closed.filter(pk__lt=cursor.pk) if among_closed else closed
+            rows += list(tail[: limit - len(rows)])
+        return rows
+    rows = list(closed.filter(pk__gt=cursor.pk).order_by("pk")[:limit]) if among_closed else []
+    if len(rows) < limit:
+        head = ranked if among_closed else ranked.filter(cursor.beyond(forward=False))
+        rows += list(head.order_by("-sort_rank", "-sort_urgency", "-sort_due", "pk")[: limit - len(rows)])
+    return rows
+
+
 def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
@@ -305,21 +344,14 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
     now = cursor.now if cursor else timezone.now()
 
     filterset = ticket_filterset(user=user, params=params, now=now)
-    queryset = with_attention_order(filterset.qs, now)
     if before is not None:
-        rows = list(
-            queryset.filter(before.beyond(forward=False)).order_by(
-                "-sort_rank", "-sort_urgency", "-sort_due", "pk"
-            )[: size + 1]
-        )
+        rows = _beyond(filterset.qs, now, before, forward=False, limit=size + 1)
         has_more = len(rows) > size
         rows = rows[:size]
         rows.reverse()
         has_next, has_previous = True, has_more
     else:
-        if after is not None:
-            queryset = queryset.filter(after.beyond(forward=True))
-        rows = list(queryset[: size + 1])
+        rows = _beyond(filterset.qs, now, after, forward=True, limit=size + 1)
         has_next, has_previous = len(rows) > size, after is not None
         rows = rows[:size]
 

@@ -15,7 +15,7 @@ from tests.tickets.test_pages_support import (  # noqa: F401
     text,
 )
 from tickets import services
-from tickets.models import Kind, Ticket, Urgency
+from tickets.models import OPEN_STATUSES, Kind, Ticket, Urgency
 from tickets.selectors import Cursor, format_duration
 
 # A normal repair order: sign within 10 minutes (warning at 8), resolve within
@@ -230,8 +230,9 @@ def test_durations_read_naturally(minutes, expected):
 
 # Session, user, the user's unit, the header's unread count, the filter bar's
 # choices (units, people) and the page of orders with customers, units and
-# assignees joined in.
-LIST_PAGE_QUERIES = 7
+# assignees joined in: the ranked open orders and, when they do not fill the
+# page, the closed ones (read newest first off the primary key).
+LIST_PAGE_QUERIES = 8
 
 
 @pytest.mark.parametrize("who", ["manager", "supervisor"])
@@ -258,3 +259,23 @@ def test_the_list_page_runs_the_same_bounded_queries_for_3_and_30_orders(
         counts.append(len(captured))
     print(f"list page as {who}, 3 and 30 orders: {counts} queries")
     assert counts[0] == counts[1]
+
+
+def test_pages_cross_from_open_to_closed_orders_and_back(login, manager, board, open_ticket, settings):
+    """Open orders are ranked and closed ones follow newest first, read by separate
+    queries: the pages join them without a gap or a repeat, both ways."""
+    for _ in range(3):
+        services.ticket_resolve(ticket=open_signed(open_ticket, manager), by=manager, resolution="已处理")
+    settings.TICKET_PAGE_SIZE = 3
+    client = login(manager)
+    seen, responses = walk(client)
+    closed = list(
+        Ticket.objects.exclude(status__in=OPEN_STATUSES).order_by("-pk").values_list("number", flat=True)
+    )
+    assert seen == numbers(board, "overdue", "near", "critical", "complaint", "fine") + closed
+    back, page = [], responses[-1].context["page"]
+    while page.has_previous:
+        response = client.get(LIST, {"before": page.previous_before})
+        back = listed_numbers(response) + back
+        page = response.context["page"]
+    assert back + listed_numbers(responses[-1]) == seen
