@@ -35,6 +35,9 @@ MANAGERS_PER_STATION = 5
 SENSITIVE_EVERY = 50
 CHUNK = 250_000
 DAYS = 60
+# A prefecture's million orders are its history of about two years (some
+# 500,000 a year), not two months of it: the dashboard's periods read a month.
+ORDER_HISTORY_DAYS = 730
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,8 @@ def insert_select(model, columns: dict[str, str], source: str) -> int:
         column = field.column
         if column in columns:
             expression = columns[column]
-        elif field.primary_key:
-            continue
+        elif field.primary_key or field.generated:
+            continue  # the database fills these
         elif _set_to_now(field):
             expression = "now()"
         elif field.null and not field.has_default():
@@ -311,7 +314,7 @@ def customers_and_contacts(scale: Scale, districts) -> None:
 
 
 def work_orders(scale: Scale, now) -> None:
-    """Orders over 60 days; the open ones fresh (inside their clock), the rest closed."""
+    """Orders over ORDER_HISTORY_DAYS; the open ones fresh (inside their clock), the rest closed."""
     from tickets import sla
     from tickets.models import Category, Kind, Ticket
 
@@ -357,13 +360,13 @@ def work_orders(scale: Scale, now) -> None:
                 "archived_at": "CASE WHEN x.st = 'archived' THEN x.c + interval '3 days' END",
             },
             # Open orders were opened in the last 18 hours (inside their clock);
-            # closed ones spread over the last 60 days.
+            # closed ones spread over the last ORDER_HISTORY_DAYS.
             f"{series(start, stop)} "
             f"JOIN customers_customer c ON c.id = 1 + (g::bigint * 7919) % {scale.customers} "
             f"CROSS JOIN LATERAL (SELECT CASE WHEN {is_open} "
             f"THEN {at}::timestamptz - ((g::bigint * 13) % 64800) * interval '1 second' "
             f"ELSE {at}::timestamptz - interval '4 days' "
-            f"- ((g::bigint * 7919) % {(DAYS - 4) * 86400}) * interval '1 second' END AS c, "
+            f"- ((g::bigint * 7919) % {(ORDER_HISTORY_DAYS - 4) * 86400}) * interval '1 second' END AS c, "
             f"CASE WHEN {is_open} THEN {open_status} ELSE {closed_status} END AS st) AS x",
         )
 

@@ -132,6 +132,24 @@ def zombie_q(now: datetime) -> Q:
     return Q(overdue_now__gt=0) | silent
 
 
+def zombie_exists_q(now: datetime) -> Q:
+    """zombie_q without with_health(): the same test as EXISTS probes of each
+    group's messages (indexed by group, speaker and time), for counting
+    zombies over thousands of groups without joining all their messages.
+
+    Silent since the cutoff means: the owner has no message at or after it,
+    and either spoke before it or never spoke in a group created before it.
+    """
+    cutoff = silence_cutoff(now)
+    owner_messages = GroupMessage.objects.filter(group=OuterRef("pk"), sender_user_id=OuterRef("owner_id"))
+    silent = (
+        ~Q(kind=GroupKind.PUBLIC)
+        & ~Exists(owner_messages.filter(sent_at__gte=cutoff))
+        & (Exists(owner_messages) | Q(created_at__lt=cutoff))
+    )
+    return Q(overdue_inquiry_exists(now)) | silent
+
+
 def with_health(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[ServiceGroup]:
     """Annotate each group's health, all in one GROUP BY over its messages:
 

@@ -37,15 +37,12 @@ from customers.models import Customer
 from tickets.models import (
     FIVE_W_ONE_H,
     OPEN_STATUSES,
-    UNSIGNED_STATUSES,
     Attachment,
     ReturnVisit,
     Ticket,
     TicketEvent,
     Transfer,
     Urgency,
-    near_deadline_q,
-    overdue_q,
 )
 
 DEFAULT_PAGE_SIZE = 50
@@ -158,63 +155,56 @@ def deadline_of(ticket: Ticket, now: datetime) -> Deadline:
 # Where an order falls in the list: open and overdue, open and past the warning
 # point, other open orders, closed orders.
 RANK_OVERDUE, RANK_NEAR, RANK_OPEN, RANK_CLOSED = range(4)
-# Closed orders have no running deadline; they sort after every open one,
-# newest first (the id decides among them).
+# Open orders without a running deadline sort after every one with a deadline;
+# closed orders carry it too (they are ordered by id alone).
 NO_DEADLINE = datetime(9000, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+# Within a rank: the most urgent first, the deadline that falls first first,
+# the newest first: the order of the `ticket_attention` index.
+_IN_RANK_ORDER = ("-urgency", "attention_due_at", "-pk")
 
 
-def running_due_expression() -> Case:
-    """Ticket.running_due_at in SQL: the signing deadline while unsigned (or the
-    resolve deadline if that falls first), then the resolve deadline."""
-    unsigned = Q(status__in=UNSIGNED_STATUSES, sign_due_at__isnull=False)
-    return Case(
-        When(unsigned & Q(resolve_due_at__lt=F("sign_due_at")), then=F("resolve_due_at")),
-        When(unsigned, then=F("sign_due_at")),
-        default=F("resolve_due_at"),
-        output_field=DateTimeField(),
+def _sort_key(queryset: QuerySet[Ticket], rank) -> QuerySet[Ticket]:
+    return queryset.annotate(
+        sort_rank=rank,
+        sort_urgency=ExpressionWrapper(
+            Value(int(Urgency.CRITICAL)) - F("urgency"), output_field=IntegerField()
+        ),
+        sort_due=Coalesce("attention_due_at", Value(NO_DEADLINE), output_field=DateTimeField()),
     )
 
 
 def with_attention_order(queryset: QuerySet[Ticket], now: datetime) -> QuerySet[Ticket]:
-    """Annotate the sort key (sort_rank, sort_urgency, sort_due, -id) and order by it.
-
-    Open before closed; overdue, then near the deadline, then the rest; the
-    most urgent first; the deadline that falls first first. Every part is a
-    column expression, so the list pages on the key in SQL.
-    """
-    is_open = Q(status__in=OPEN_STATUSES)
-    return queryset.annotate(
-        sort_rank=Case(
-            When(is_open & overdue_q(now), then=Value(RANK_OVERDUE)),
-            When(is_open & near_deadline_q(now), then=Value(RANK_NEAR)),
-            When(is_open, then=Value(RANK_OPEN)),
-            default=Value(RANK_CLOSED),
-            output_field=IntegerField(),
-        ),
-        sort_urgency=Case(
-            When(
-                is_open,
-                then=ExpressionWrapper(
-                    Value(int(Urgency.CRITICAL)) - F("urgency"), output_field=IntegerField()
-                ),
-            ),
-            default=Value(0),
-            output_field=IntegerField(),
-        ),
-        sort_due=Case(
-            When(is_open, then=Coalesce(running_due_expression(), Value(NO_DEADLINE))),
-            default=Value(NO_DEADLINE),
-            output_field=DateTimeField(),
-        ),
-    ).order_by("sort_rank", "sort_urgency", "sort_due", "-pk")
+    """Open orders annotated with the sort key (sort_rank, sort_urgency, sort_due,
+    -id) and ordered by it, in one query: overdue, then near the deadline, then
+    the rest; within each the order of the list. For short lists (a section of
+    the workbench); the paged list reads each rank on its own (`_ranks`)."""
+    rank = Case(
+        When(attention_due_at__lte=now, then=Value(RANK_OVERDUE)),
+        When(attention_warn_at__lte=now, then=Value(RANK_NEAR)),
+        default=Value(RANK_OPEN),
+        output_field=IntegerField(),
+    )
+    return _sort_key(queryset.filter(status__in=OPEN_STATUSES), rank).order_by("sort_rank", *_IN_RANK_ORDER)
 
 
-def _closed_in_list_order(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """Closed orders carry a constant sort key, so they are read newest first
-    straight off the primary key: a million closed orders are never sorted."""
-    return (
+def _ranks(queryset: QuerySet[Ticket], now: datetime) -> list[tuple[int, QuerySet[Ticket]]]:
+    """The list as four parts in list order, each read in index order: the open
+    orders by rank (stored deadline and warning columns against `now`), then
+    the closed ones newest first straight off the primary key."""
+    open_orders = queryset.filter(status__in=OPEN_STATUSES)
+    not_due = Q(attention_due_at__gt=now)
+    parts = [
+        (RANK_OVERDUE, open_orders.filter(attention_due_at__lte=now)),
+        (RANK_NEAR, open_orders.filter(not_due, attention_warn_at__lte=now)),
+        (RANK_OPEN, open_orders.filter(not_due, attention_warn_at__gt=now)),
+    ]
+    ranked = [
+        (rank, _sort_key(part, Value(rank, output_field=IntegerField())).order_by(*_IN_RANK_ORDER))
+        for rank, part in parts
+    ]
+    closed = (
         queryset.exclude(status__in=OPEN_STATUSES)
         .annotate(
             sort_rank=Value(RANK_CLOSED, output_field=IntegerField()),
@@ -223,30 +213,29 @@ def _closed_in_list_order(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         )
         .order_by("-pk")
     )
+    return [*ranked, (RANK_CLOSED, closed)]
 
 
 def _beyond(queryset: QuerySet[Ticket], now: datetime, cursor, *, forward: bool, limit: int) -> list[Ticket]:
     """Up to `limit` rows after the cursor in list order (forward), or before it
-    nearest first. The list is the open orders ranked by with_attention_order,
-    then the closed ones; each part is its own query, the second only when the
-    first does not fill the page."""
-    ranked = with_attention_order(queryset.filter(status__in=OPEN_STATUSES), now)
-    closed = _closed_in_list_order(queryset)
-    among_closed = cursor is not None and cursor.rank == RANK_CLOSED
-    if forward:
-        rows = (
-            []
-            if among_closed
-            else list((ranked.filter(cursor.beyond(forward=True)) if cursor else ranked)[:limit])
-        )
-        if len(rows) < limit:
-            tail = closed.filter(pk__lt=cursor.pk) if among_closed else closed
-            rows += list(tail[: limit - len(rows)])
-        return rows
-    rows = list(closed.filter(pk__gt=cursor.pk).order_by("pk")[:limit]) if among_closed else []
-    if len(rows) < limit:
-        head = ranked if among_closed else ranked.filter(cursor.beyond(forward=False))
-        rows += list(head.order_by("-sort_rank", "-sort_urgency", "-sort_due", "pk")[: limit - len(rows)])
+    nearest first. A part is read only when the ones before it do not fill the
+    page, so the first page of a supervisor with many overdue orders is one
+    index scan."""
+    parts = _ranks(queryset, now)
+    if not forward:
+        parts.reverse()
+    rows: list[Ticket] = []
+    for rank, part in parts:
+        if cursor is not None:
+            if (rank < cursor.rank) if forward else (rank > cursor.rank):
+                continue
+            if rank == cursor.rank:
+                part = part.filter(cursor.beyond_in_rank(forward=forward))
+        if not forward:
+            part = part.reverse()
+        rows += list(part[: limit - len(rows)])
+        if len(rows) >= limit:
+            break
     return rows
 
 
@@ -284,18 +273,18 @@ class Cursor:
     def of(cls, ticket: Ticket, now: datetime) -> "Cursor":
         return cls(ticket.sort_rank, ticket.sort_urgency, ticket.sort_due, ticket.pk, now)
 
-    def beyond(self, *, forward: bool) -> Q:
-        """Rows after this position (forward) or before it, in the list's order."""
-        later = "gt" if forward else "lt"
+    def beyond_in_rank(self, *, forward: bool) -> Q:
+        """Rows of this cursor's rank after it (forward) or before it, in list order."""
         newer = "lt" if forward else "gt"  # the id runs descending
-        same_rank = Q(sort_rank=self.rank)
-        same_urgency = same_rank & Q(sort_urgency=self.urgency)
-        same_due = same_urgency & Q(sort_due=self.due)
+        if self.rank == RANK_CLOSED:
+            return Q(**{f"pk__{newer}": self.pk})
+        less_urgent = "lt" if forward else "gt"
+        later = "gt" if forward else "lt"
+        urgency = int(Urgency.CRITICAL) - self.urgency
         return (
-            Q(**{f"sort_rank__{later}": self.rank})
-            | (same_rank & Q(**{f"sort_urgency__{later}": self.urgency}))
-            | (same_urgency & Q(**{f"sort_due__{later}": self.due}))
-            | (same_due & Q(**{f"pk__{newer}": self.pk}))
+            Q(**{f"urgency__{less_urgent}": urgency})
+            | Q(urgency=urgency, **{f"attention_due_at__{later}": self.due})
+            | Q(urgency=urgency, attention_due_at=self.due, **{f"pk__{newer}": self.pk})
         )
 
 

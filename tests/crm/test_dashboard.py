@@ -34,7 +34,8 @@ from openpyxl import load_workbook
 from accounts.models import User
 from crm.dashboard import QUERY_COUNT, compute_dashboard, percentile, period_from
 from customers.models import Customer
-from tests.factories import CustomerFactory, UserFactory
+from groups.models import GroupKind
+from tests.factories import ContactFactory, CustomerFactory, UserFactory
 from tickets import services
 from tickets.defaults import seed_default_policies
 from tickets.models import Category, Kind, ReturnVisit, SlaPolicy
@@ -297,3 +298,42 @@ def test_the_export_opens_and_holds_the_overdue_figure(scenario, supervisor, log
 def test_supervisors_landing_on_home_go_to_the_dashboard(supervisor, login):
     response = login(supervisor).get("/")
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
+
+
+def test_the_groups_chart_counts_in_time_answers_and_zombies_per_station(
+    org_tree, manager, supervisor, outsider
+):
+    from groups import services as groups
+
+    sun = UserFactory(username="sunqi", real_name="孙七", org_unit=org_tree["sibling_station"])
+    with _at(NOW - timedelta(days=40)):
+        busy = groups.group_create(by=manager, name="雷山VIP群", kind=GroupKind.VIP, rules="文明发言。")
+        groups.group_create(by=sun, name="丹江VIP群", kind=GroupKind.VIP, rules="文明发言。")
+        gone = groups.group_create(by=sun, name="已解散群", kind=GroupKind.VIP, rules="文明发言。")
+        groups.group_create(by=outsider, name="凯里VIP群", kind=GroupKind.VIP, rules="文明发言。")
+    customer = CustomerFactory(station=org_tree["station"], manager=manager)
+    contact = ContactFactory(customer=customer, mobile="13677770001")
+    groups.membership_add_contact(group=busy, contact=contact, by=manager)
+
+    def ask(at):
+        message, _created = groups.message_post(
+            group=busy, contact=contact, text="请问何时来电？", sent_at=at, is_inquiry=True
+        )
+        return message
+
+    with _at(NOW - timedelta(days=2)):
+        groups.reply_post(group=busy, by=manager, text="已安排。", inquiry=ask(NOW - timedelta(days=2)))
+    late = ask(NOW - timedelta(days=1, hours=3))
+    with _at(NOW - timedelta(days=1)):
+        groups.reply_post(group=busy, by=manager, text="抱歉久等。", inquiry=late)
+    ask(NOW - timedelta(days=45))  # before the health window: not counted
+    ask(NOW - timedelta(hours=2))  # unanswered past its deadline: a zombie
+    ask(NOW - timedelta(minutes=5))  # still within its deadline: undecided
+    groups.group_archive(group=gone, by=sun)
+
+    chart = _board(supervisor).charts["groups"]
+    assert chart["labels"] == ["雷山供电所", "丹江供电所"]
+    # 雷山: 3 decided (two answered, one late, one overdue), 1 in time; zombie by
+    # the overdue inquiry. 丹江: no inquiries, owner silent 40 days.
+    assert chart["rate"] == [33.3, None]
+    assert chart["zombies"] == [1, 1]

@@ -230,9 +230,9 @@ def test_durations_read_naturally(minutes, expected):
 
 # Session, user, the user's unit, the header's unread count, the filter bar's
 # choices (units, people) and the page of orders with customers, units and
-# assignees joined in: the ranked open orders and, when they do not fill the
-# page, the closed ones (read newest first off the primary key).
-LIST_PAGE_QUERIES = 8
+# assignees joined in: one query per part of the list (overdue, near, other
+# open, closed), each read only while the page is not yet full.
+LIST_PAGE_QUERIES = 10
 
 
 @pytest.mark.parametrize("who", ["manager", "supervisor"])
