@@ -304,7 +304,11 @@ class Contact(models.Model):
         verbose_name = _("联系人")
         verbose_name_plural = _("联系人")
         ordering = ["-is_primary", "id"]
-        indexes = [models.Index(fields=["mobile"], name="contact_mobile")]
+        indexes = [
+            models.Index(fields=["mobile"], name="contact_mobile"),
+            # The customer search looks a landline up as it looks a mobile up.
+            models.Index(fields=["landline"], condition=~Q(landline=""), name="contact_landline"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["customer"],
