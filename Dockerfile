@@ -36,4 +36,5 @@ USER crm
 
 EXPOSE 8000
 
-CMD ["gunicorn", "crm.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# Workers, threads, bind address and timeout: gunicorn.conf.py.
+CMD ["gunicorn", "crm.wsgi:application"]

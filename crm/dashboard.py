@@ -19,6 +19,7 @@ moment its figures were computed.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -63,7 +64,12 @@ from tickets.models import (
     overdue_q,
 )
 
+# Figures older than this are recomputed by a worker; until the new ones are in,
+# the page shows the older ones, kept for DASHBOARD_KEEP_SECONDS.
+logger = logging.getLogger(__name__)
+
 DASHBOARD_CACHE_SECONDS = 60
+DASHBOARD_KEEP_SECONDS = 600
 TABLE_LIMIT = 50
 # Open orders 1; figures 4 (orders of the period, urges, visits, durations);
 # charts 6 (per day, satisfaction 2, groups 3); overdue list 1; workload 2; urges 1.
@@ -699,10 +705,45 @@ def cache_key(user: User, period: Period) -> str:
 
 
 def dashboard_for(*, user: User, period: Period) -> Dashboard:
-    """The dashboard from the cache, or computed and cached for DASHBOARD_CACHE_SECONDS."""
+    """The dashboard from the cache, or computed now when there is none.
+
+    Figures older than DASHBOARD_CACHE_SECONDS are still shown (the page says
+    when they were computed) while a worker computes new ones: a prefecture's
+    figures take a second of SQL, which the supervisor then waits for only on
+    a first look, and which no web process spends more than once a minute.
+    """
     key = cache_key(user, period)
     found = cache.get(key)
     if found is None:
-        found = compute_dashboard(user=user, period=period)
-        cache.set(key, found, DASHBOARD_CACHE_SECONDS)
+        return store(user=user, period=period)
+    if timezone.now() - found.computed_at > timedelta(seconds=DASHBOARD_CACHE_SECONDS):
+        _refresh_soon(user, period, key)
     return found
+
+
+def store(*, user: User, period: Period) -> Dashboard:
+    """Compute the dashboard and keep it for DASHBOARD_KEEP_SECONDS."""
+    key = cache_key(user, period)
+    found = compute_dashboard(user=user, period=period)
+    cache.set(key, found, DASHBOARD_KEEP_SECONDS)
+    cache.delete(f"{key}:refreshing")
+    return found
+
+
+def _refresh_soon(user: User, period: Period, key: str) -> None:
+    """Ask a worker for new figures, once per key: the marker stays while a
+    refresh may be running, so a busy dashboard is refreshed once a minute."""
+    marker = f"{key}:refreshing"
+    if not cache.add(marker, True, DASHBOARD_CACHE_SECONDS):
+        return
+    from crm.celery import publish_once
+    from crm.tasks import refresh_dashboard
+
+    try:
+        publish_once(refresh_dashboard, user.pk, period.query(), translation.get_language())
+    except Exception as exc:
+        # The next view of the page asks again.
+        cache.delete(marker)
+        logger.warning(
+            "Could not ask for a dashboard refresh (%s); the figures stay as they are", type(exc).__name__
+        )

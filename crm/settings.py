@@ -113,7 +113,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Shared by the web processes and the workers (crm/cache.py): Redis, on its own
+# database (REDIS_URL's server, database 1) so that clearing the cache never
+# touches the broker's queues; files under var/ in the embedded default.
+def _cache_on_redis_database_1() -> str:
+    redis_url = env_str("REDIS_URL")
+    return re.sub(r"(/\d+)?$", "/1", redis_url, count=1) if redis_url else ""
+
+
+CACHE_URL = env_str("CACHE_URL", _cache_on_redis_database_1())
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "crm.cache.TolerantRedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "crm",
+            # A cache that does not answer at once is treated as missing.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -119,14 +119,10 @@ def _build(
 
 
 def _publish_kick() -> None:
+    from crm.celery import publish_once
     from notifications.tasks import deliver_due_notifications
 
-    with deliver_due_notifications.app.producer_or_acquire() as producer:
-        # One try at connecting: by default kombu keeps retrying a dead broker
-        # for broker_connection_timeout even with retry=False, and the request
-        # that committed waits that long.
-        producer.connection.ensure_connection(max_retries=0)
-        deliver_due_notifications.apply_async(retry=False, producer=producer)
+    publish_once(deliver_due_notifications)
 
 
 def kick_delivery() -> None:

@@ -5,10 +5,17 @@ and a second county 凯里市供电局 → 凯里供电所 where the outsider wo
 """
 
 import pytest
+from django.conf import settings
 
 from accounts.models import OrgUnit, User
 from notifications import services as notification_services
 from tests.factories import OrgUnitFactory, UserFactory
+
+
+# Each test process keeps its cache in memory: the shared cache (Redis or files
+# under var/) would carry throttle counters and dashboards from one run into
+# the next. tests/crm/test_cache.py exercises the shared backend itself.
+settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 @pytest.fixture(autouse=True)

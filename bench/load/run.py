@@ -1,12 +1,16 @@
-"""Start gunicorn on the benchmark database, run locust headless against it, record the summary.
+"""Start gunicorn and a Celery worker on the benchmark database, run locust headless, record the summary.
 
-    python bench/load/run.py [--time 5m] [--users 30] [--spawn-rate 5] [--port 8055] [--workers 2]
+    python bench/load/run.py [--time 5m] [--users 30] [--spawn-rate 5] [--port 8055]
+                             [--workers 2] [--threads 1]
 
 The database must be migrated and seeded (`manage.py seed_scale`; `make load`
 does both). gunicorn runs as in production (DEBUG off, static files collected
-and served by whitenoise) with the given number of workers; locust writes its
-CSV statistics to bench/results/load_*.csv, and the summary (requests/s and
-p50/p95/p99 per page, errors) goes into bench/results/latest.json as "load".
+and served by whitenoise, gunicorn.conf.py) with the given workers and
+threads; one Celery worker (no beat: the seeded orders would all fall due at
+once) takes the tasks the pages ask for, through Redis (LOAD_REDIS_URL),
+which is also the shared cache. Locust writes its CSV statistics to
+bench/results/load_*.csv, and the summary (requests/s and p50/p95/p99 per
+page, errors) goes into bench/results/latest.json as "load".
 """
 
 from __future__ import annotations
@@ -44,7 +48,11 @@ def server_environment(port: int) -> dict[str, str]:
     # TLS would end at a proxy in front; the load test says so with X-Forwarded-Proto.
     env.setdefault("SECURE_SSL_REDIRECT", "0")
     env.setdefault("SECURE_HSTS_PRELOAD", "0")
-    env.setdefault("CELERY_BROKER_URL", "memory://localhost/")
+    # A worker runs beside the server, as in production: Redis is its broker
+    # and the cache it shares with the web processes (databases of their own).
+    redis = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379")
+    env["CELERY_BROKER_URL"] = f"{redis}/2"
+    env["CACHE_URL"] = f"{redis}/3"
     env.setdefault("STATIC_ROOT", str(ROOT / "var" / "bench-static"))
     return env
 
@@ -117,6 +125,7 @@ def main() -> None:
     parser.add_argument("--time", default=os.environ.get("LOAD_TIME", "5m"))
     parser.add_argument("--users", type=int, default=int(os.environ.get("LOAD_USERS", 30)))
     parser.add_argument("--spawn-rate", type=float, default=float(os.environ.get("LOAD_SPAWN_RATE", 1)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)))
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOAD_PORT", 8055)))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("LOAD_WORKERS", 2)))
     parser.add_argument(
@@ -140,6 +149,7 @@ def main() -> None:
             "spawn_rate": args.spawn_rate,
             "time": args.time,
             "gunicorn_workers": args.workers,
+            "gunicorn_threads": args.threads,
         },
     )
 
@@ -163,9 +173,19 @@ def run(args) -> None:
             f"127.0.0.1:{args.port}",
             "--workers",
             str(args.workers),
+            "--threads",
+            str(args.threads),
             "--access-logfile",
             "-",
         ],
+        cwd=ROOT,
+        env=env,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "crm", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
         cwd=ROOT,
         env=env,
         stdout=server_log,
@@ -198,12 +218,14 @@ def run(args) -> None:
             check=False,  # locust exits 1 when any request failed; the summary says which
         )
     finally:
-        # Only the server this script started, and the workers in its session.
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        # Only the processes this script started, and their children.
+        for process in (server, worker):
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in (server, worker):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
         server_log.close()
 
 

@@ -337,3 +337,75 @@ def test_the_groups_chart_counts_in_time_answers_and_zombies_per_station(
     # the overdue inquiry. 丹江: no inquiries, owner silent 40 days.
     assert chart["rate"] == [33.3, None]
     assert chart["zombies"] == [1, 1]
+
+
+# --- Stale while refreshing -------------------------------------------------------------
+
+
+@pytest.fixture
+def refreshes(monkeypatch) -> list:
+    """Record the refreshes asked of a worker instead of publishing them."""
+    import crm.celery
+
+    asked: list = []
+    monkeypatch.setattr(crm.celery, "publish_once", lambda task, *args: asked.append((task.name, args)))
+    return asked
+
+
+def _board_at(user, offset):
+    from crm.dashboard import dashboard_for
+
+    with _at(NOW + offset):
+        period, _error = period_from({"period": "7d"})
+        return dashboard_for(user=user, period=period)
+
+
+def test_old_figures_are_shown_while_one_refresh_is_asked_of_a_worker(scenario, supervisor, refreshes):
+    first = _board_at(supervisor, timedelta(seconds=1))
+    assert _board_at(supervisor, timedelta(seconds=50)).computed_at == first.computed_at
+    assert refreshes == []  # still fresh
+
+    with CaptureQueriesContext(connection) as queries:
+        stale = _board_at(supervisor, timedelta(seconds=90))
+    assert stale.computed_at == first.computed_at
+    assert not any("tickets_ticket" in q["sql"] for q in queries.captured_queries)
+    assert refreshes == [("crm.tasks.refresh_dashboard", (supervisor.pk, "period=7d", "zh-hans"))]
+    _board_at(supervisor, timedelta(seconds=100))
+    assert len(refreshes) == 1  # one refresh at a time per dashboard
+
+    from crm.tasks import refresh_dashboard
+
+    with _at(NOW + timedelta(seconds=105)):
+        refresh_dashboard(*refreshes[0][1])
+    fresh = _board_at(supervisor, timedelta(seconds=110))
+    assert fresh.computed_at == NOW + timedelta(seconds=105)
+    assert _values(fresh) == _values(first)
+
+
+def test_a_refresh_the_broker_cannot_take_is_asked_again_on_the_next_view(
+    scenario, supervisor, monkeypatch, caplog
+):
+    import crm.celery
+
+    def broker_down(task, *args):
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr(crm.celery, "publish_once", broker_down)
+    first = _board_at(supervisor, timedelta(seconds=1))
+    assert _board_at(supervisor, timedelta(seconds=90)).computed_at == first.computed_at
+    assert "Could not ask for a dashboard refresh (ConnectionRefusedError)" in caplog.text
+
+    asked: list = []
+    monkeypatch.setattr(crm.celery, "publish_once", lambda task, *args: asked.append(args))
+    _board_at(supervisor, timedelta(seconds=95))
+    assert len(asked) == 1
+
+
+def test_a_refresh_for_someone_no_longer_a_supervisor_computes_nothing(scenario, supervisor):
+    from crm.tasks import refresh_dashboard
+
+    supervisor.role = User.Role.ACCOUNT_MANAGER
+    supervisor.save()
+    with _at(NOW), CaptureQueriesContext(connection) as queries:
+        refresh_dashboard(supervisor.pk, "period=7d", "zh-hans")
+    assert not any("tickets_ticket" in q["sql"] for q in queries.captured_queries)
