@@ -11,7 +11,6 @@ from accounts.models import OrgUnit, User
 from notifications import services as notification_services
 from tests.factories import OrgUnitFactory, UserFactory
 
-
 # Each test process keeps its cache in memory: the shared cache (Redis or files
 # under var/) would carry throttle counters and dashboards from one run into
 # the next. tests/crm/test_cache.py exercises the shared backend itself.
