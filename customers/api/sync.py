@@ -146,7 +146,7 @@ def _finished_writes() -> RawSQL | None:
 
 
 def sync_queryset(*, user: User, cursor: SyncCursor) -> QuerySet:
-    queryset = Customer.all_objects.visible_to(user).filter(_after(cursor))
+    queryset = Customer.all_objects.visible_to(user, unit_ids=True).filter(_after(cursor))
     finished = _finished_writes()
     if finished is not None:
         queryset = queryset.filter(finished)
