@@ -54,3 +54,14 @@ def test_pages_and_the_api_work_while_the_cache_is_down(settings, login, supervi
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
     assert api.get("/api/v1/customers/").status_code == 200
     assert "Cache unavailable" in caplog.text
+
+
+@pytest.mark.django_db
+def test_postgresql_sessions_run_without_jit():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
