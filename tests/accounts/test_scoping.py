@@ -16,7 +16,11 @@ def customers(org_tree, manager, colleague):
 
 
 def visible(user) -> set[int]:
-    return set(Customer.objects.visible_to(user).values_list("id", flat=True))
+    rows = set(Customer.objects.visible_to(user).values_list("id", flat=True))
+    # The sync feed's form (the units as a list of ids) sees exactly the same rows.
+    by_unit_ids = set(Customer.objects.visible_to(user, unit_ids=True).values_list("id", flat=True))
+    assert by_unit_ids == rows
+    return rows
 
 
 def test_it_finds_a_subtree_with_one_prefix_query(org_tree, django_assert_num_queries):
