@@ -21,7 +21,13 @@ from crm.api.etag import ETagMixin
 from crm.api.fields import QueryIntegerField
 from crm.api.idempotency import IdempotentCreateMixin, respond_idempotently
 from crm.api.pagination import KeysetPagination
-from crm.api.schema import IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, error_responses, etag_header
+from crm.api.schema import (
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    error_responses,
+    etag_header,
+    retrieve_schema,
+)
 from crm.api.scoping import ScopedQuerysetMixin
 from customers import services
 from customers.api import bulk, sync
@@ -44,14 +50,10 @@ _WRITE_ERRORS = error_responses(400, 401, 403, 404, 412, 429)
         description="Visible live archives, newest first, keyset-paginated (follow `next`).",
         responses={200: CustomerSerializer(many=True), **error_responses(400, 401, 429)},
     ),
-    retrieve=extend_schema(
-        summary="Get a customer by number",
-        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
-        responses={
-            200: CustomerSerializer,
-            304: OpenApiResponse(description="Not modified: the If-None-Match ETag is current."),
-            **error_responses(401, 404, 429),
-        },
+    retrieve=retrieve_schema(
+        "Get a customer by number",
+        "One visible archive with its contacts (phones masked unless you manage the customer).",
+        CustomerSerializer,
     ),
     create=extend_schema(
         summary="Open a customer archive",
