@@ -92,7 +92,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crm_bench
 SCALE ?= default
 ifeq ($(SCALE),prefecture)
 SLA_ARGS := --orders 100000 --naive-sample 2000
-SYNC_ARGS := --customers 1000000
+SYNC_ARGS := --customers 1000000 --baseline-pages 100
 IMPORT_ARGS := --rows 100000
 DASHBOARD_ARGS := --orders 1000000
 FANOUT_ARGS := --customers 100000 --naive-sample 5000
