@@ -36,7 +36,7 @@ def _clone_sql(model, overrides: dict[str, str], alias: str) -> tuple[str, str]:
     from django.db import connection
 
     quote = connection.ops.quote_name
-    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in model._meta.concrete_fields if not (f.primary_key or f.generated)]
     unknown = set(overrides) - set(columns)
     if unknown:
         raise SystemExit(f"unknown columns for {model.__name__}: {sorted(unknown)}")
