@@ -78,14 +78,14 @@ def test_the_worker_rides_out_dropped_database_connections(
     transactional_db, manager, supervisor, org_tree, drill_dir, capsys
 ):
     customer = CustomerFactory(station=org_tree["station"], manager=manager)
-    ticket_ids = due_orders(count=300, customer=customer, manager=manager, unit=manager.org_unit)
+    ticket_ids = due_orders(count=600, customer=customer, manager=manager, unit=manager.org_unit)
     expected = expected_reminders(ticket_ids, manager, supervisor)
     queue, worker = drill_worker(
         "drill-pg",
         log_dir=drill_dir,
         env={"NOTIFICATIONS_LEASE_SECONDS": str(LEASE_SECONDS), "OUTBOUND_HTTP_TIMEOUT": "1"},
     )
-    terminator = Terminator(spare=[backend_pid()], interval=1.0)
+    terminator = Terminator(spare=[backend_pid()], interval=0.5)
     task_ids: list[str] = []
     try:
         worker.start()
@@ -93,7 +93,7 @@ def test_the_worker_rides_out_dropped_database_connections(
         terminator.start()
         # Tasks keep coming until the worker has lost its connection a few times.
         sending = Stopwatch()
-        while len(task_ids) < 12 or (terminator.terminated < RESTARTS and sending() < 60):
+        while len(task_ids) < 12 or (terminator.terminated < RESTARTS and sending() < 90):
             if queue_length(REDIS_URL, queue) == 0:
                 task_ids += [send(sla_scan, queue), send(deliver_due_notifications, queue)]
             time.sleep(0.2)

@@ -175,7 +175,8 @@ def drill(transactional_db, manager, supervisor, grid, populate, http_endpoint, 
 
 
 def test_a_killed_worker_leaves_every_reminder_and_notice_once(drill):
-    drill(kills=2, orders=200, customers=200)
+    # Big enough that the work outlasts two kills at up to 2.5 s apart.
+    drill(kills=2, orders=600, customers=600)
 
 
 @pytest.mark.slow_drill
