@@ -181,4 +181,4 @@ def test_a_killed_worker_leaves_every_reminder_and_notice_once(drill):
 
 @pytest.mark.slow_drill
 def test_twenty_kills_over_thousands_of_orders_and_customers(drill):
-    drill(kills=20, orders=3000, customers=3000)
+    drill(kills=20, orders=10000, customers=10000)
