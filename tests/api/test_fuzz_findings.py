@@ -348,3 +348,15 @@ def test_a_bulk_body_that_is_no_array_is_a_400(api, manager):
     response = api(manager).post("/api/v1/customers/bulk/", {"number": "5201000001"}, format="json")
 
     assert response.status_code == 400
+
+
+def test_a_number_where_the_schema_says_text_is_refused_and_changes_nothing(api, manager, mine):
+    client = api(manager)
+    url = f"{CUSTOMERS}{mine.number}/"
+    etag = client.get(url)["ETag"]
+    response = client.patch(url, {"notes": 33, "name": "新名字"}, format="json", HTTP_IF_MATCH=etag)
+    assert response.status_code == 400
+    assert response.json() == {"notes": ["请填写文本。"]}
+    mine.refresh_from_db()
+    assert (mine.notes, mine.name) != ("33", "新名字")
+    assert client.patch(url, {"notes": "33"}, format="json", HTTP_IF_MATCH=etag).status_code == 200
