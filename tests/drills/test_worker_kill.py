@@ -53,7 +53,20 @@ WORKER_SETTINGS = {
 }
 
 
-def run_drill(*, kills, orders, customers, manager, supervisor, grid, populate, http_endpoint, drill_dir):
+def run_drill(
+    *,
+    kills,
+    orders,
+    customers,
+    manager,
+    supervisor,
+    grid,
+    populate,
+    http_endpoint,
+    drill_dir,
+    between=(0.2, 2.5),
+):
+    """`between`: the range of seconds a started worker works before it is killed."""
     affected = populate(grid["d1"], customers, sensitive=customers)
     ticket_ids = due_orders(count=orders, customer=affected[0], manager=manager, unit=manager.org_unit)
     outage = outage_services.outage_create(
@@ -105,7 +118,7 @@ def run_drill(*, kills, orders, customers, manager, supervisor, grid, populate, 
             if len(killed_at) == kills:
                 work_until(None)
                 break
-            if work_until(time.monotonic() + rng.uniform(0.2, 2.5)):
+            if work_until(time.monotonic() + rng.uniform(*between)):
                 break
             worker.kill()
             killed_at.append(
@@ -155,7 +168,7 @@ def run_drill(*, kills, orders, customers, manager, supervisor, grid, populate, 
 
 @pytest.fixture
 def drill(transactional_db, manager, supervisor, grid, populate, http_endpoint, drill_dir, capsys):
-    """drill(kills=, orders=, customers=) runs the drill on these fixtures and prints its figures."""
+    """drill(kills=, orders=, customers=[, between=]) runs the drill and prints its figures."""
 
     def _run(**size) -> dict:
         result = run_drill(
@@ -175,8 +188,9 @@ def drill(transactional_db, manager, supervisor, grid, populate, http_endpoint, 
 
 
 def test_a_killed_worker_leaves_every_reminder_and_notice_once(drill):
-    # Big enough that the work outlasts two kills at up to 2.5 s apart.
-    drill(kills=2, orders=600, customers=600)
+    # Kills come within a second of each start, well before 1,000 orders and
+    # customers are done with (a slow start must not finish the work first).
+    drill(kills=2, orders=1000, customers=1000, between=(0.2, 1.0))
 
 
 @pytest.mark.slow_drill
