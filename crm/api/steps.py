@@ -12,6 +12,7 @@ status" in `conflict_errors`; they answer 409 with their messages.
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 
 from crm.api.etag import if_match_versions, versioned_etag
 from crm.api.exceptions import PreconditionFailed
@@ -59,3 +60,21 @@ class StepResponsesMixin:
         if isinstance(exc, StalePrecondition):
             response["ETag"] = exc.etag
         return response
+
+
+class FreshDetailMixin:
+    """Answer a write or a step with the object as it stands now, read again
+    with everything its detail shows, even if the step just moved it out of
+    the user's scope (a transfer to another unit)."""
+
+    detail_serializer_class: type | None = None
+
+    def detail_queryset(self):
+        raise NotImplementedError
+
+    def detail_response(self, obj, code: int = status.HTTP_200_OK):
+
+        fresh = self.detail_queryset().get(pk=obj.pk)
+        return Response(
+            self.detail_serializer_class(fresh, context=self.get_serializer_context()).data, status=code
+        )

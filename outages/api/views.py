@@ -23,7 +23,7 @@ from crm.api.idempotency import respond_idempotently
 from crm.api.pagination import KeysetPagination
 from crm.api.schema import create_schema, list_schema, retrieve_schema, step_schema_for
 from crm.api.scoping import ScopedQuerysetMixin
-from crm.api.steps import StepConflict, StepResponsesMixin, require_current
+from crm.api.steps import FreshDetailMixin, StepConflict, StepResponsesMixin, require_current
 from outages import services
 from outages.api import serializers as s
 from outages.api.filtersets import OutageFilterSet
@@ -67,6 +67,7 @@ the notices.
     ),
 )
 class OutageViewSet(
+    FreshDetailMixin,
     StepResponsesMixin,
     ScopedQuerysetMixin,
     ETagMixin,
@@ -78,6 +79,7 @@ class OutageViewSet(
     """Outages the user may see, by id."""
 
     queryset = s.outage_queryset()
+    detail_serializer_class = s.OutageDetailSerializer
     filterset_class = OutageFilterSet
     pagination_class = KeysetPagination
     conflict_errors = (services.OutageConflict,)
@@ -103,11 +105,8 @@ class OutageViewSet(
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         return Response(self.get_serializer(outage).data)
 
-    def detail_response(self, outage: Outage, code: int = status.HTTP_200_OK) -> Response:
-        fresh = s.outage_queryset().get(pk=outage.pk)
-        return Response(
-            s.OutageDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code
-        )
+    def detail_queryset(self):
+        return s.outage_queryset()
 
     # --- Create ---------------------------------------------------------------------
 

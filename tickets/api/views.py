@@ -21,6 +21,7 @@ from crm.api.idempotency import respond_idempotently
 from crm.api.pagination import KeysetPagination
 from crm.api.schema import create_schema, list_schema, retrieve_schema, step_schema_for
 from crm.api.scoping import ScopedQuerysetMixin
+from crm.api.steps import FreshDetailMixin
 from tickets import services
 from tickets.api import serializers as s
 from tickets.api.filtersets import TicketFilterSet
@@ -73,6 +74,7 @@ With an `assignee` the order is dispatched to them at once.
     ),
 )
 class TicketViewSet(
+    FreshDetailMixin,
     ScopedQuerysetMixin,
     ETagMixin,
     mixins.ListModelMixin,
@@ -83,6 +85,7 @@ class TicketViewSet(
     """Work orders the user may see, looked up by order number."""
 
     queryset = s.ticket_detail_queryset()
+    detail_serializer_class = s.TicketDetailSerializer
     lookup_field = "number"
     filterset_class = TicketFilterSet
     pagination_class = KeysetPagination
@@ -125,12 +128,8 @@ class TicketViewSet(
             response["ETag"] = exc.etag
         return response
 
-    def detail_response(self, ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
-        """The order as it stands now, even if the step just handed it out of the user's scope."""
-        fresh = s.ticket_detail_queryset().get(pk=ticket.pk)
-        return Response(
-            s.TicketDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code
-        )
+    def detail_queryset(self):
+        return s.ticket_detail_queryset()
 
     def create(self, request, *args, **kwargs):
         return respond_idempotently(request, self.open_ticket)
