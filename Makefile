@@ -24,7 +24,7 @@ help:
 	@echo "make run    start the web server (http://127.0.0.1:8000), a Celery worker and beat on demo data"
 	@echo "make test   run the whole test suite"
 	@echo "make drills run the fault drills (tests/drills, slow ones included) against PostgreSQL and Redis"
-	@echo "make lint   ruff check and ruff format --check"
+	@echo "make lint   ruff check, ruff format --check and the layers contract (lint-imports)"
 	@echo "make e2e    run the browser tests only (tests/e2e)"
 	@echo "make messages  refresh the English catalogue in locale/en"
 	@echo "make bench  run the benchmarks in bench/ against PostgreSQL (BENCH_DATABASE_URL), within 10 minutes;"
@@ -84,6 +84,7 @@ e2e: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Benchmarks print ratios against a baseline measured in the same run and
 # write bench/results/latest.json, from which bench/report.py regenerates

@@ -243,8 +243,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from crm.dashboard import compute_dashboard, period_from
     from tickets.models import ReturnVisit, Ticket, TicketEvent
+    from workspace.dashboard import compute_dashboard, period_from
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     # No collectstatic here: plain static URLs instead of the hashed manifest.

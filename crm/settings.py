@@ -16,7 +16,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from crm.env import env_bool, env_int, env_list, env_str
+from core.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "core",
     "crm",
     "accounts",
     "notifications",
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "groups",
     "tickets",
     "outages",
+    "workspace",
 ]
 
 MIDDLEWARE = [
@@ -120,7 +122,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
-# Shared by the web processes and the workers (crm/cache.py): Redis, on its own
+# Shared by the web processes and the workers (core/cache.py): Redis, on its own
 # database (REDIS_URL's server, database 1) so that clearing the cache never
 # touches the broker's queues; files under var/ in the embedded default.
 def _cache_on_redis_database_1() -> str:
@@ -132,7 +134,7 @@ CACHE_URL = env_str("CACHE_URL", _cache_on_redis_database_1())
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "crm.cache.TolerantRedisCache",
+            "BACKEND": "core.cache.TolerantRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "crm",
             # A cache that does not answer at once is treated as missing.
@@ -198,12 +200,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "crm.api.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     # The history lives in the default cache (LocMemCache: per process, never
     # down); should that cache fail, requests pass rather than fail.
     "DEFAULT_THROTTLE_CLASSES": [
-        "crm.api.throttling.AnonRateThrottle",
-        "crm.api.throttling.UserRateThrottle",
+        "core.api.throttling.AnonRateThrottle",
+        "core.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON_RATE", "60/min"),
@@ -237,7 +239,7 @@ SPECTACULAR_SETTINGS = {
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "crm.api.schema.tighten_schema",
+        "core.api.schema.tighten_schema",
     ],
 }
 
@@ -296,7 +298,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=5),
     },
     "crm-purge-idempotency-keys": {
-        "task": "crm.tasks.purge_idempotency_keys",
+        "task": "core.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
     },
     "customers-remind-stale-archives": {
@@ -465,7 +467,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"mask_mobiles": {"()": "crm.logfilters.MaskMobileNumbers"}},
+    "filters": {"mask_mobiles": {"()": "core.logfilters.MaskMobileNumbers"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_mobiles"]}
     },

@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.phones import mask_phone
-from crm.forms import StyledFormMixin, with_detail
+from core.forms import StyledFormMixin, with_detail
+from core.phones import mask_phone
 from customers.models import ARCHIVE_FIELDS, Contact, Customer
 from customers.selectors import assignable_managers, districts_for, lines_for, stations_for
 from customers.services import customer_network_errors

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from crm.forms import StyledFormMixin
+from core.forms import StyledFormMixin
 from customers.models import Contact, Customer, Interaction, Visit
 from notifications.services import NotificationDraft, notifications_enqueue_many
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import OrgUnit, User
-from accounts.phones import mask_phone
+from core.phones import mask_phone
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line
 
 if TYPE_CHECKING:

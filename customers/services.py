@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import OrgUnit, User
+from core.errors import ItemsError, VersionConflict
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, stale_q
 from customers.quality import completeness_score
 from customers.selectors import stations_for
@@ -396,27 +397,25 @@ def _reminder_body(counts: dict, examples: list[dict]) -> str:
 # --- Versions and contact sets (the REST API's writes) --------------------------------
 
 
-class ArchiveVersionConflict(Exception):
+class ArchiveVersionConflict(VersionConflict):
     """The archive changed since the caller read it: its stored version is not one the caller expected."""
 
     def __init__(self, *, customer_id: int, current_version: int):
         self.customer_id = customer_id
-        self.current_version = current_version
-        super().__init__(f"customer {customer_id} is at version {current_version}")
+        super().__init__(object_id=customer_id, current_version=current_version)
 
 
-class ContactSetError(ValidationError):
+class ContactSetError(ItemsError):
     """A contact set with bad items: `items[i]` maps field names to messages (empty when item i is fine)."""
 
     def __init__(self, items: list[dict[str, list[str]]]):
-        self.items = items
         messages = [
             _("第%(position)d位联系人：%(message)s") % {"position": position, "message": message}
             for position, errors in enumerate(items, start=1)
             for field_messages in errors.values()
             for message in field_messages
         ]
-        super().__init__({"contacts": messages})
+        super().__init__(field="contacts", items=items, messages=messages)
 
 
 def customer_lock_current(

@@ -202,7 +202,7 @@ def install_missing(connection) -> None:
 # triggers in the same transaction as the customer's stamp, so a page of the
 # feed is read, not built. A row is `head || contacts`: `contacts` as the
 # account manager sees them, `contacts_masked` with the phones masked for
-# everybody else (accounts.phones.mask_phone, ported below for printable
+# everybody else (core.phones.mask_phone, ported below for printable
 # ASCII; a customer with any other phone has no `contacts_masked` and the
 # reader masks that row in Python). A deleted archive's head is its tombstone.
 #
@@ -354,7 +354,7 @@ def sync_doc_forward(zone: str) -> list[str]:
             || customers_sync_offset(value)
         $$
         """,
-        # accounts.phones.mask_phone for printable ASCII (where \\d is [0-9]).
+        # core.phones.mask_phone for printable ASCII (where \\d is [0-9]).
         f"""
         CREATE OR REPLACE FUNCTION customers_sync_mask(phone text) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

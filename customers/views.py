@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from crm.pagination import keyset_paginate
+from core.pagination import keyset_paginate
 from customers import interactions, selectors, services
 from customers.forms import ContactForm, CustomerForm
 from customers.interactions import InteractionForm, VisitCompleteForm, VisitForm

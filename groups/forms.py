@@ -5,7 +5,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User, ancestor_paths
-from crm.forms import StyledFormMixin, with_detail
+from core.forms import StyledFormMixin, with_detail
 from customers.models import Contact, District, Line
 from groups import selectors
 from groups.models import (

@@ -119,7 +119,7 @@ def _build(
 
 
 def _publish_kick() -> None:
-    from crm.celery import publish_once
+    from core.broker import publish_once
     from notifications.tasks import deliver_due_notifications
 
     publish_once(deliver_due_notifications)

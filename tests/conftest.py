@@ -13,7 +13,7 @@ from tests.factories import OrgUnitFactory, UserFactory
 
 # Each test process keeps its cache in memory: the shared cache (Redis or files
 # under var/) would carry throttle counters and dashboards from one run into
-# the next. tests/crm/test_cache.py exercises the shared backend itself.
+# the next. tests/core/test_cache.py exercises the shared backend itself.
 settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User
-from crm.forms import StyledFormMixin, with_detail
+from core.forms import StyledFormMixin, with_detail
 from customers.models import Contact, Customer
 from tickets.models import FIVE_W_ONE_H, Kind, ReturnVisit, Ticket
 from tickets.selectors import staff_for, staff_of_unit, units_for

@@ -31,8 +31,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import OrgUnit, User
-from accounts.phones import mask_phone
-from crm.pagination import KeysetPage
+from core.pagination import KeysetPage
+from core.phones import mask_phone
 from customers.models import Customer
 from tickets.models import (
     FIVE_W_ONE_H,

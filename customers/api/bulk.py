@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 
-from crm.api.exceptions import error_detail
+from core.api.exceptions import error_detail
 from customers.api.serializers import CustomerWriteSerializer
 from customers.models import Customer
 from customers.services import ArchiveVersionConflict

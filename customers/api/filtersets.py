@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
-from crm.api.filters import (
+from core.api.filters import (
     ApiFilterSet,
     CharInFilter,
     ChoiceInFilter,

@@ -11,7 +11,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from crm.api.filters import (
+from core.api.filters import (
     ApiFilterSet,
     CharInFilter,
     ChoiceInFilter,
@@ -19,12 +19,13 @@ from crm.api.filters import (
     moment_after,
     moment_before,
 )
-from crm.api.idempotency import IdempotentCreateMixin
-from crm.api.pagination import KeysetPagination
-from crm.api.schema import IDEMPOTENCY_KEY, error_responses
-from crm.api.scoping import ScopedQuerysetMixin
+from core.api.idempotency import IdempotentCreateMixin
+from core.api.pagination import KeysetPagination
+from core.api.schema import IDEMPOTENCY_KEY, error_responses
+from core.api.scoping import ScopedQuerysetMixin
+from core.api.serializers import NestedUserSerializer, StrictFieldsMixin
 from customers import interactions
-from customers.api.serializers import NestedCustomerSerializer, NestedUserSerializer, StrictFieldsMixin
+from customers.api.serializers import NestedCustomerSerializer
 from customers.models import Customer, Interaction, Visit
 
 # --- Serializers ------------------------------------------------------------------------

@@ -17,7 +17,6 @@ naming a read-only field. Every rule beyond a field's own format is checked
 by customers.services.
 """
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -26,7 +25,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import OrgUnit, User
-from accounts.phones import mask_phone
+from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
+from core.phones import mask_phone
 from customers import services
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, customer_number_validator
 from customers.selectors import assignable_managers, stations_for
@@ -73,24 +73,10 @@ def mask_contact_phones(contacts: list[dict[str, Any]]) -> None:
 # --- Responses -------------------------------------------------------------------------
 
 
-class NestedUnitSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    code = serializers.CharField(read_only=True)
-    name = serializers.CharField(read_only=True)
-
-
 class NestedCustomerSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     number = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
-
-
-class NestedUserSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    username = serializers.CharField(read_only=True)
-    name = serializers.CharField(
-        source="__str__", read_only=True, help_text="Real name, or the username when none is recorded"
-    )
 
 
 @extend_schema_field({"anyOf": [{"type": "string", "format": "email"}, {"type": "string", "enum": [""]}]})
@@ -139,27 +125,6 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 # --- Writes --------------------------------------------------------------------------
-
-
-class StrictFieldsMixin:
-    """Names the API does not take are errors, not silently dropped; text fields take text only."""
-
-    read_only_names: frozenset[str] = frozenset()
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            errors = {}
-            for name, value in data.items():
-                if name not in self.fields or self.fields[name].read_only:
-                    errors[name] = [_("该字段只读。") if name in self.read_only_names else _("未知字段。")]
-                elif isinstance(self.fields[name], serializers.CharField) and not isinstance(
-                    value, str | None
-                ):
-                    # DRF would take 33 as "33"; the schema says text, so a number is a mistake.
-                    errors[name] = [_("请填写文本。")]
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 class ContactWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):

@@ -17,18 +17,18 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.etag import ETagMixin
-from crm.api.fields import QueryIntegerField
-from crm.api.idempotency import IdempotentCreateMixin, respond_idempotently
-from crm.api.pagination import KeysetPagination
-from crm.api.schema import (
+from core.api.etag import ETagMixin
+from core.api.fields import QueryIntegerField
+from core.api.idempotency import IdempotentCreateMixin, respond_idempotently
+from core.api.pagination import KeysetPagination
+from core.api.schema import (
     IDEMPOTENCY_KEY,
     IF_MATCH,
     error_responses,
     etag_header,
     retrieve_schema,
 )
-from crm.api.scoping import ScopedQuerysetMixin
+from core.api.scoping import ScopedQuerysetMixin
 from customers import services
 from customers.api import bulk, sync
 from customers.api.filtersets import CustomerFilterSet

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
-from crm.api.filters import (
+from core.api.filters import (
     ApiFilterSet,
     CharInFilter,
     ChoiceInFilter,

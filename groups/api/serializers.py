@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from customers.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
+from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
 from customers.models import Contact, Customer, District, Line
 from groups import selectors, services
 from groups.models import GroupKind, GroupMessage, Membership, ServiceGroup

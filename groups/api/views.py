@@ -9,9 +9,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 
-from crm.api.idempotency import IdempotentCreateMixin
-from crm.api.pagination import KeysetPagination
-from crm.api.schema import IDEMPOTENCY_KEY, error_responses
+from core.api.idempotency import IdempotentCreateMixin
+from core.api.pagination import KeysetPagination
+from core.api.schema import IDEMPOTENCY_KEY, error_responses
 from groups import selectors, services
 from groups.api import ingest
 from groups.api.filtersets import GroupFilterSet, MessageFilterSet

@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
-from crm.api.filters import ApiFilterSet, CharInFilter, ChoiceInFilter, moment_after, moment_before
+from core.api.filters import ApiFilterSet, CharInFilter, ChoiceInFilter, moment_after, moment_before
 from outages.models import Outage, OutageKind, OutageStatus
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from customers.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
+from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
 from customers.models import District, Line
 from outages import selectors, services
 from outages.models import Outage, OutageKind, OutageNotice, OutageStatus

@@ -18,12 +18,12 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crm.api.etag import ETagMixin, etag_in, versioned_etag
-from crm.api.idempotency import respond_idempotently
-from crm.api.pagination import KeysetPagination
-from crm.api.schema import create_schema, list_schema, retrieve_schema, step_schema_for
-from crm.api.scoping import ScopedQuerysetMixin
-from crm.api.steps import FreshDetailMixin, StepConflict, StepResponsesMixin, require_current
+from core.api.etag import ETagMixin, etag_in, versioned_etag
+from core.api.idempotency import respond_idempotently
+from core.api.pagination import KeysetPagination
+from core.api.schema import create_schema, list_schema, retrieve_schema, step_schema_for
+from core.api.scoping import ScopedQuerysetMixin
+from core.api.steps import FreshDetailMixin, StepConflict, StepResponsesMixin, require_current
 from outages import services
 from outages.api import serializers as s
 from outages.api.filtersets import OutageFilterSet

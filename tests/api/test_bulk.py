@@ -7,7 +7,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from crm.models import IdempotentRequest
+from core.models import IdempotentRequest
 from customers import services
 from customers.models import Contact, Customer
 from tests.api.conftest import BULK, postgres_only

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.phones import mask_phone
+from core.phones import mask_phone
 from customers.api.sync import SyncCursor, sync_page, sync_page_json
 from customers.models import Customer, CustomerSyncDoc
 from customers.sync_triggers import refresh_zone

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.settings import api_settings
 
-from crm.api import throttling
+from core.api import throttling
 from tests.api.conftest import CUSTOMERS
 
 

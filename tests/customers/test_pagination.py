@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.pagination import keyset_paginate
+from core.pagination import keyset_paginate
 from customers.models import Customer
 from tests.factories import CustomerFactory
 

@@ -5,7 +5,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from tests.crm.test_dashboard import build_scenario
+from tests.workspace.test_dashboard import build_scenario
 from tickets.defaults import seed_default_policies
 from tickets.models import SlaPolicy
 

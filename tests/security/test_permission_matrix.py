@@ -111,7 +111,7 @@ def _in_hours(hours: int) -> str:
 
 
 SKIPPED = {
-    "healthz": "liveness probe for the load balancer: public by design, tested in tests/crm/test_healthz.py",
+    "healthz": "liveness probe for the load balancer: public by design, tested in tests/workspace/test_healthz.py",
     "set_language": "Django's i18n view: public by design, changes only the visitor's own language",
     "admin:*": "Django admin: staff-only by Django itself (is_staff), not part of the application's scoping",
     "media": "uploaded files are served by the web server in production and only with DEBUG in development",

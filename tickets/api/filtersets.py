@@ -4,7 +4,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
-from crm.api.filters import (
+from core.api.filters import (
     ApiFilterSet,
     CharInFilter,
     ChoiceInFilter,

@@ -18,13 +18,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import OrgUnit, User
-from crm.api.fields import StoredChoicesMixin
-from customers.api.serializers import (
-    NestedCustomerSerializer,
-    NestedUnitSerializer,
-    NestedUserSerializer,
-    StrictFieldsMixin,
-)
+from core.api.fields import StoredChoicesMixin
+from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
+from customers.api.serializers import NestedCustomerSerializer
 from customers.models import Contact, Customer
 from tickets import services
 from tickets.models import Category, Kind, ReturnVisit, Source, Ticket, TicketEvent, Transfer, Urgency

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api import steps
-from crm.api.steps import StalePrecondition as TicketPreconditionFailed
-from crm.api.steps import require_current
+from core.api import steps
+from core.api.steps import StalePrecondition as TicketPreconditionFailed
+from core.api.steps import require_current
 from tickets import services
 from tickets.models import Ticket
 

@@ -32,13 +32,13 @@ from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
 from accounts.models import User
-from crm.dashboard import QUERY_COUNT, compute_dashboard, percentile, period_from
 from customers.models import Customer
 from groups.models import GroupKind
 from tests.factories import ContactFactory, CustomerFactory, UserFactory
 from tickets import services
 from tickets.defaults import seed_default_policies
 from tickets.models import Category, Kind, ReturnVisit, SlaPolicy
+from workspace.dashboard import QUERY_COUNT, compute_dashboard, percentile, period_from
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -345,15 +345,15 @@ def test_the_groups_chart_counts_in_time_answers_and_zombies_per_station(
 @pytest.fixture
 def refreshes(monkeypatch) -> list:
     """Record the refreshes asked of a worker instead of publishing them."""
-    import crm.celery
+    import core.broker
 
     asked: list = []
-    monkeypatch.setattr(crm.celery, "publish_once", lambda task, *args: asked.append((task.name, args)))
+    monkeypatch.setattr(core.broker, "publish_once", lambda task, *args: asked.append((task.name, args)))
     return asked
 
 
 def _board_at(user, offset):
-    from crm.dashboard import dashboard_for
+    from workspace.dashboard import dashboard_for
 
     with _at(NOW + offset):
         period, _error = period_from({"period": "7d"})
@@ -369,11 +369,11 @@ def test_old_figures_are_shown_while_one_refresh_is_asked_of_a_worker(scenario, 
         stale = _board_at(supervisor, timedelta(seconds=90))
     assert stale.computed_at == first.computed_at
     assert not any("tickets_ticket" in q["sql"] for q in queries.captured_queries)
-    assert refreshes == [("crm.tasks.refresh_dashboard", (supervisor.pk, "period=7d", "zh-hans"))]
+    assert refreshes == [("workspace.tasks.refresh_dashboard", (supervisor.pk, "period=7d", "zh-hans"))]
     _board_at(supervisor, timedelta(seconds=100))
     assert len(refreshes) == 1  # one refresh at a time per dashboard
 
-    from crm.tasks import refresh_dashboard
+    from workspace.tasks import refresh_dashboard
 
     with _at(NOW + timedelta(seconds=105)):
         refresh_dashboard(*refreshes[0][1])
@@ -385,24 +385,24 @@ def test_old_figures_are_shown_while_one_refresh_is_asked_of_a_worker(scenario, 
 def test_a_refresh_the_broker_cannot_take_is_asked_again_on_the_next_view(
     scenario, supervisor, monkeypatch, caplog
 ):
-    import crm.celery
+    import core.broker
 
     def broker_down(task, *args):
         raise ConnectionRefusedError
 
-    monkeypatch.setattr(crm.celery, "publish_once", broker_down)
+    monkeypatch.setattr(core.broker, "publish_once", broker_down)
     first = _board_at(supervisor, timedelta(seconds=1))
     assert _board_at(supervisor, timedelta(seconds=90)).computed_at == first.computed_at
     assert "Could not ask for a dashboard refresh (ConnectionRefusedError)" in caplog.text
 
     asked: list = []
-    monkeypatch.setattr(crm.celery, "publish_once", lambda task, *args: asked.append(args))
+    monkeypatch.setattr(core.broker, "publish_once", lambda task, *args: asked.append(args))
     _board_at(supervisor, timedelta(seconds=95))
     assert len(asked) == 1
 
 
 def test_a_refresh_for_someone_no_longer_a_supervisor_computes_nothing(scenario, supervisor):
-    from crm.tasks import refresh_dashboard
+    from workspace.tasks import refresh_dashboard
 
     supervisor.role = User.Role.ACCOUNT_MANAGER
     supervisor.save()

@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from crm.api.etag import if_match_versions, versioned_etag
-from crm.api.exceptions import PreconditionFailed
+from core.api.etag import if_match_versions, versioned_etag
+from core.api.exceptions import PreconditionFailed
 
 
 class StepConflict(exceptions.APIException):

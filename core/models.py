@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class IdempotentRequest(models.Model):
-    """The first response to an API request sent with an `Idempotency-Key` header (see crm.api.idempotency).
+    """The first response to an API request sent with an `Idempotency-Key` header (see core.api.idempotency).
 
     A row exists only for a request whose work committed: it is written in the
     same transaction as that work, so "applied" and "remembered" cannot part.
@@ -27,6 +27,8 @@ class IdempotentRequest(models.Model):
     created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
 
     class Meta:
+        # The table keeps the name it had when the model lived in the crm app.
+        db_table = "crm_idempotentrequest"
         verbose_name = _("幂等请求")
         verbose_name_plural = _("幂等请求")
         constraints = [

@@ -6,6 +6,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from core.api.serializers import StrictFieldsMixin
+
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="错误说明")
@@ -211,8 +213,6 @@ def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[s
     - A paginated list documents its 400 (bad `limit` or cursor).
     - Free-text query parameters take no NUL character (Django refuses it).
     """
-    from customers.api.serializers import StrictFieldsMixin
-
     schemas = result.get("components", {}).get("schemas", {})
     for (name, kind), component in generator.registry._components.items():
         if kind != "schemas" or name not in schemas or not isinstance(component.object, StrictFieldsMixin):

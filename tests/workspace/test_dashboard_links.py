@@ -13,7 +13,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from tests.crm.test_dashboard import NOW, _at, build_scenario
+from tests.workspace.test_dashboard import NOW, _at, build_scenario
 from tests.factories import CustomerFactory
 from tests.tickets.test_pages_support import listed_numbers, text
 from tickets import services

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from tests.crm.test_dashboard import NOW, _at, build_scenario
+from tests.workspace.test_dashboard import NOW, _at, build_scenario
 from tests.tickets.test_pages_support import listed_numbers, text
 
 

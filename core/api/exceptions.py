@@ -21,8 +21,8 @@ from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from crm.api.etag import versioned_etag
-from customers.services import ArchiveVersionConflict, ContactSetError
+from core.api.etag import versioned_etag
+from core.errors import ItemsError, VersionConflict
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -43,9 +43,9 @@ def _field_name(name: str) -> str:
 
 def validation_detail(exc: DjangoValidationError) -> dict[str, Any]:
     """A service's ValidationError as the API's 400 body."""
-    if isinstance(exc, ContactSetError):
+    if isinstance(exc, ItemsError):
         return {
-            "contacts": {
+            exc.field: {
                 str(index): {_field_name(field): messages for field, messages in item.items()}
                 for index, item in enumerate(exc.items)
                 if item
@@ -60,7 +60,7 @@ def as_api_exception(exc: Exception) -> Exception:
     """The DRF exception that answers a domain exception (others pass through unchanged)."""
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(validation_detail(exc))
-    if isinstance(exc, ArchiveVersionConflict):
+    if isinstance(exc, VersionConflict):
         return PreconditionFailed()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(*exc.args)
@@ -81,6 +81,6 @@ def error_detail(exc: Exception) -> Any:
 
 def api_exception_handler(exc: Exception, context: dict) -> Any:
     response = exception_handler(as_api_exception(exc), context)
-    if response is not None and isinstance(exc, ArchiveVersionConflict):
-        response["ETag"] = versioned_etag(exc.customer_id, exc.current_version)
+    if response is not None and isinstance(exc, VersionConflict):
+        response["ETag"] = versioned_etag(exc.object_id, exc.current_version)
     return response

@@ -8,7 +8,7 @@ MaskMobileNumbers, which masks mainland mobile numbers in the final message.
 import logging
 import re
 
-from accounts.phones import mask_phone
+from core.phones import mask_phone
 
 MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 

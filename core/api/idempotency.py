@@ -33,8 +33,8 @@ from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from crm.api.exceptions import IdempotencyKeyReused
-from crm.models import IdempotentRequest
+from core.api.exceptions import IdempotencyKeyReused
+from core.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

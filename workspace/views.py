@@ -2,6 +2,7 @@ import logging
 from io import BytesIO
 from urllib.parse import urlencode
 
+from celery import current_app as celery_app
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,12 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import dashboard as board
-from crm import workbench
-from crm.celery import app as celery_app
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Ticket
+from workspace import dashboard as board
+from workspace import workbench
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +27,12 @@ logger = logging.getLogger(__name__)
 # --- The account manager's workbench --------------------------------------------------
 
 SECTIONS = {
-    "orders": "crm/workbench/_orders.html",
-    "visits": "crm/workbench/_visits.html",
-    "groups": "crm/workbench/_groups.html",
-    "customers": "crm/workbench/_customers.html",
-    "notifications": "crm/workbench/_notifications.html",
-    "outages": "crm/workbench/_outages.html",
+    "orders": "workspace/workbench/_orders.html",
+    "visits": "workspace/workbench/_visits.html",
+    "groups": "workspace/workbench/_groups.html",
+    "customers": "workspace/workbench/_customers.html",
+    "notifications": "workspace/workbench/_notifications.html",
+    "outages": "workspace/workbench/_outages.html",
 }
 
 
@@ -61,7 +61,7 @@ def home(request):
     context = {"now": now}
     for name in SECTIONS:
         context.update(_section_context(request.user, name, now))
-    return render(request, "crm/workbench.html", context)
+    return render(request, "workspace/workbench.html", context)
 
 
 @login_required
@@ -120,7 +120,7 @@ def dashboard(request):
         "period_error": error,
         "cache_seconds": board.DASHBOARD_CACHE_SECONDS,
     }
-    return render(request, "crm/dashboard.html", context)
+    return render(request, "workspace/dashboard.html", context)
 
 
 @login_required

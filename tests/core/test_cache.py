@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from crm.cache import TolerantRedisCache
+from core.cache import TolerantRedisCache
 
 DOWN = "redis://127.0.0.1:1/1"  # nothing listens on port 1
 QUICK = {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}
@@ -45,7 +45,7 @@ def test_pages_and_the_api_work_while_the_cache_is_down(settings, login, supervi
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    down = {"BACKEND": "crm.cache.TolerantRedisCache", "LOCATION": DOWN, "OPTIONS": QUICK}
+    down = {"BACKEND": "core.cache.TolerantRedisCache", "LOCATION": DOWN, "OPTIONS": QUICK}
     settings.CACHES = {"default": down}
     client = login(supervisor)
     assert client.get("/dashboard/").status_code == 200

@@ -736,8 +736,8 @@ def _refresh_soon(user: User, period: Period, key: str) -> None:
     marker = f"{key}:refreshing"
     if not cache.add(marker, True, DASHBOARD_CACHE_SECONDS):
         return
-    from crm.celery import publish_once
-    from crm.tasks import refresh_dashboard
+    from core.broker import publish_once
+    from workspace.tasks import refresh_dashboard
 
     try:
         publish_once(refresh_dashboard, user.pk, period.query(), translation.get_language())

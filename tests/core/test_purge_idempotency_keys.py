@@ -3,8 +3,8 @@ from datetime import timedelta
 import time_machine
 from django.utils import timezone
 
-from crm.models import IdempotentRequest
-from crm.tasks import purge_idempotency_keys
+from core.models import IdempotentRequest
+from core.tasks import purge_idempotency_keys
 
 
 def make(user, key: str) -> IdempotentRequest:

@@ -4,7 +4,7 @@ from django.conf import settings
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 
-from crm.api.fields import QueryIntegerField
+from core.api.fields import QueryIntegerField
 
 
 class KeysetPagination(CursorPagination):
