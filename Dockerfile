@@ -24,7 +24,8 @@ RUN pip install -r requirements.txt
 # The code stays owned by root: the app user can read it, not change it.
 COPY . .
 
-# compile_translations runs Django's compilemessages on the project's catalogues.
+# compile_translations runs Django's compilemessages (msgfmt, from gettext above) on the
+# project's catalogues, so the image needs nothing from requirements-build.txt.
 # Build-time only: settings need a SECRET_KEY when DEBUG is off; the real one
 # comes from the environment at run time.
 RUN python manage.py compile_translations \

@@ -13,15 +13,16 @@ PYTEST_ARGS ?=
 
 # Installs are recorded in stamp files named after the requirements' content,
 # so a changed requirements file reinstalls and an unchanged one does not.
-RUN_HASH := $(shell cat requirements.txt | sha256sum | cut -c1-16)
-DEV_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+RUN_HASH := $(shell cat requirements.txt requirements-build.txt | sha256sum | cut -c1-16)
+DEV_HASH := $(shell cat requirements.txt requirements-build.txt requirements-dev.txt | sha256sum | cut -c1-16)
 RUN_STAMP := $(VENV)/.installed-run-$(RUN_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 
 .PHONY: help run test drills lint e2e bench load translations messages install install-dev
 
 help:
-	@echo "make run    start the web server (http://127.0.0.1:8000), a Celery worker and beat on demo data"
+	@echo "make run    start the web server (http://127.0.0.1:8000; ADDRESS=host:port to change), a Celery worker"
+	@echo "           and beat on demo data"
 	@echo "make test   run the whole test suite"
 	@echo "make drills run the fault drills (tests/drills, slow ones included) against PostgreSQL and Redis"
 	@echo "make lint   ruff check, ruff format --check and the layers contract (lint-imports)"
@@ -38,7 +39,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(RUN_STAMP): | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-build.txt
 	rm -f $(VENV)/.installed-run-*
 	touch $@
 

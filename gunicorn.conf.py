@@ -15,4 +15,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", 1))
 # An import of a 100,000-row archive or a year's export may take a while; the
 # proxy in front has its own limit.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 120))
+# The web processes borrow PostgreSQL connections from a pool, one per thread at
+# most (crm/settings.py, DB_POOL); DB_POOL=0 in the environment keeps persistent
+# connections instead. The workers load the app after the fork: a pool per process.
+os.environ.setdefault("DB_POOL", "1")
+os.environ.setdefault("DB_POOL_MAX_SIZE", str(threads))
 accesslog = "-"

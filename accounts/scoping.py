@@ -17,7 +17,7 @@ scope answers 404, not 403.
 """
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Subquery
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -29,17 +29,17 @@ class ScopedQuerySet(models.QuerySet):
         filtered on that list of ids instead of joined to the units. For walks
         in another index's order (the sync feed): the planner, expecting few
         rows, would otherwise rescan the units for every row it passes."""
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_administrator:
-            return self
-        if not user.org_unit_id:
-            return self.none()
+        settled = self.settled_for(user)
+        if settled is not None:
+            return settled
         if user.is_supervisor:
             if unit_ids:
                 from accounts.models import OrgUnit
 
-                units = OrgUnit.objects.filter(path__startswith=user.org_unit.path)
+                # The unit's path is read inside the same query: one round trip, whether
+                # or not the user's unit is loaded yet.
+                own_path = OrgUnit.objects.filter(pk=user.org_unit_id).values("path")
+                units = OrgUnit.objects.filter(path__startswith=Subquery(own_path))
                 return self.filter(
                     **{f"{self.scope_unit_field}__in": list(units.values_list("pk", flat=True))}
                 )
@@ -48,6 +48,17 @@ class ScopedQuerySet(models.QuerySet):
         if self.scope_owner_field:
             mine |= Q(**{self.scope_owner_field: user})
         return self.filter(mine | self.also_visible_to(user))
+
+    def settled_for(self, user) -> "ScopedQuerySet | None":
+        """Every row for an administrator, none for anybody who sees nothing
+        (anonymous, inactive, no unit); None when the user's unit decides."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        if not user.org_unit_id:
+            return self.none()
+        return None
 
     def also_visible_to(self, user) -> Q:
         """Rows an account manager sees for another reason (e.g. tracking them)."""

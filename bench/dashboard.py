@@ -244,7 +244,8 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from tickets.models import ReturnVisit, Ticket, TicketEvent
-    from workspace.dashboard import compute_dashboard, period_from
+    from workspace.dashboard.figures import compute_dashboard
+    from workspace.dashboard.periods import period_from
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     # No collectstatic here: plain static URLs instead of the hashed manifest.

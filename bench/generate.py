@@ -83,9 +83,9 @@ SCALES = {
 
 
 def sql_literal(value) -> str:
-    from psycopg2.extensions import adapt
+    from psycopg import sql
 
-    return adapt(value).getquoted().decode()
+    return sql.Literal(value).as_string()
 
 
 def sql_array(values) -> str:

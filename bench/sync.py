@@ -154,9 +154,14 @@ def copy_out(user) -> tuple[int, float]:
     from django.db import connection
 
     sink = io.BytesIO()
-    with connection.cursor() as cursor, timed() as t:
-        sql = cursor.mogrify(COPY_SQL, [user.org_unit.path + "%"]).decode()
-        cursor.copy_expert(sql, sink)
+    # COPY takes no parameters: the statement is composed on the client.
+    with (
+        connection.cursor() as cursor,
+        timed() as t,
+        cursor.copy(cursor.mogrify(COPY_SQL, [user.org_unit.path + "%"])) as copy,
+    ):
+        for block in copy:
+            sink.write(block)
     return sink.getvalue().count(b"\n"), t.seconds
 
 

@@ -1,6 +1,7 @@
 """Form helpers shared by every app's pages."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 
@@ -26,3 +27,12 @@ class StyledFormMixin:
             else:
                 css = "form-control"
             widget.attrs["class"] = css
+
+
+def report_refusal(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Put a service's refusal on the form: on the field it names, else above the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)

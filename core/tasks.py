@@ -5,9 +5,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.models import IdempotentRequest
+from core.retry import RETRY_TRANSIENT
 
 
-@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
+@shared_task(**RETRY_TRANSIENT, ignore_result=True, soft_time_limit=120, time_limit=150)
 def purge_idempotency_keys() -> int:
     """Hourly: forget stored API responses older than IDEMPOTENCY_KEY_TTL_HOURS.
 

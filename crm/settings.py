@@ -10,6 +10,7 @@ Two ways to run from one file:
 import re
 from datetime import time, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -119,18 +120,49 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # 30 ms of compiling before it ran (docs/RELIABILITY.md, Load).
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # DB_POOL (gunicorn.conf.py turns it on for the web processes): one psycopg pool per
+    # process, its threads borrowing a connection per request, checked before it is lent
+    # (CONN_HEALTH_CHECKS). A pool replaces persistent connections, so CONN_MAX_AGE is 0;
+    # Celery workers leave DB_POOL off and keep one connection each, checked per task.
+    if env_bool("DB_POOL", False):
+        _pool_min, _pool_max = env_int("DB_POOL_MIN_SIZE", 1), env_int("DB_POOL_MAX_SIZE", 4)
+        if not 1 <= _pool_min <= _pool_max:
+            raise ImproperlyConfigured("DB_POOL_MIN_SIZE and DB_POOL_MAX_SIZE: need 1 <= min <= max")
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": _pool_min,
+            "max_size": _pool_max,
+            # Seconds a request waits for a free connection before it fails.
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
-# Shared by the web processes and the workers (core/cache.py): Redis, on its own
-# database (REDIS_URL's server, database 1) so that clearing the cache never
-# touches the broker's queues; files under var/ in the embedded default.
-def _cache_on_redis_database_1() -> str:
-    redis_url = env_str("REDIS_URL")
-    return re.sub(r"(/\d+)?$", "/1", redis_url, count=1) if redis_url else ""
+# --- Cache ------------------------------------------------------------------
+# Shared by the web processes and the workers (core/cache.py): the dashboard's
+# figures and the API's throttle counters. CACHE_URL names it, database
+# included. Without it, Redis on REDIS_URL's server in the database after
+# REDIS_URL's own (redis://host:6379/0 gives /1, /4 gives /5): never the
+# broker's, so clearing the cache never touches the queues; installs sharing
+# one Redis each take a pair of databases (/0 and /1, /2 and /3, ...) or set
+# CACHE_URL. Without REDIS_URL either, files under var/cache.
+def _database_after(redis_url: str) -> str:
+    """redis_url with the next database number, in the path or in ?db= (unix sockets)."""
+    parts = urlsplit(redis_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    in_query = parts.scheme == "unix" or any(key == "db" for key, _value in query)
+    number = (dict(query).get("db") if in_query else parts.path.strip("/")) or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL must name its database by number, got {redis_url!r}")
+    following = str(int(number) + 1)
+    if in_query:
+        query = [(key, value) for key, value in query if key != "db"] + [("db", following)]
+        return f"{redis_url.partition('?')[0]}?{urlencode(query)}"
+    return urlunsplit(parts._replace(path=f"/{following}"))
 
 
-CACHE_URL = env_str("CACHE_URL", _cache_on_redis_database_1())
+_redis_url = env_str("REDIS_URL")
+CACHE_URL = env_str("CACHE_URL") or (_database_after(_redis_url) if _redis_url else "")
 if CACHE_URL:
     CACHES = {
         "default": {
@@ -201,8 +233,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
-    # The history lives in the default cache (LocMemCache: per process, never
-    # down); should that cache fail, requests pass rather than fail.
+    # Request histories live in the default cache, the shared one above, so
+    # every web process counts against the same limit; should that cache
+    # fail, requests pass rather than fail (core/api/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
         "core.api.throttling.AnonRateThrottle",
         "core.api.throttling.UserRateThrottle",
@@ -282,9 +315,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Seeded into django-celery-beat's tables at beat start-up; editable in the admin.
-CELERY_BEAT_SCHEDULE = {
+# The periodic tasks are rows of django-celery-beat's tables, edited in the
+# admin (Periodic tasks). At each start beat creates the row of every entry
+# below that has none and changes no existing row (crm/beat.py), so an
+# administrator's change outlives restarts, and the *_SCAN_SECONDS and *_HOUR
+# variables set the first schedule only. To stop a task, untick "enabled": a
+# deleted entry is created again, with its default schedule, at the next start.
+# Not CELERY_BEAT_SCHEDULE, which django-celery-beat's own scheduler writes over the rows.
+CELERY_BEAT_SCHEDULER = "crm.beat:SeedingDatabaseScheduler"
+BEAT_SCHEDULE_DEFAULTS = {
     "notifications-deliver-due": {
         "task": "notifications.tasks.deliver_due_notifications",
         "schedule": timedelta(seconds=env_int("NOTIFICATIONS_SCAN_SECONDS", 10)),

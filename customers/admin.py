@@ -4,7 +4,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from customers.models import Contact, Customer, District, Line
+from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line
 from customers.services import customer_refresh_completeness
 
 
@@ -24,16 +24,7 @@ class ContactInline(admin.TabularInline):
     model = Contact
     formset = ContactInlineFormSet
     extra = 0
-    fields = [
-        "name",
-        "relation",
-        "mobile",
-        "landline",
-        "wechat_id",
-        "email",
-        "preferred_channel",
-        "is_primary",
-    ]
+    fields = Contact.EDITABLE_FIELDS
 
 
 @admin.register(Customer)
@@ -55,11 +46,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
         "segment",
         "voltage",
         "vip_tier",
-        "is_high_sensitivity",
-        "is_important",
-        "is_key_attention",
-        "is_special",
-        "is_sensitive",
+        *SENSITIVITY_FLAGS,
         "station",
     ]
     search_fields = ["number", "name", "address", "contacts__mobile", "contacts__landline"]

@@ -4,11 +4,12 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import account_managers_for, stations_for
 from accounts.models import User
 from core.forms import StyledFormMixin, with_detail
 from core.phones import mask_phone
 from customers.models import ARCHIVE_FIELDS, Contact, Customer
-from customers.selectors import assignable_managers, districts_for, lines_for, stations_for
+from customers.selectors import districts_for, lines_for
 from customers.services import customer_network_errors
 
 
@@ -59,7 +60,7 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
         self.fields["district"].queryset = _with_current(districts_for(user), instance.district_id)
         self.fields["line"].queryset = _with_current(lines_for(user), instance.line_id)
         self.fields["manager"].queryset = _with_current(
-            assignable_managers(user).select_related("org_unit"), instance.manager_id
+            account_managers_for(user).select_related("org_unit"), instance.manager_id
         )
         self.fields["station"].empty_label = _("请选择供电所")
         self.fields["district"].empty_label = _("未指定台区")
@@ -98,16 +99,7 @@ class ContactForm(StyledFormMixin, forms.ModelForm):
 
     class Meta:
         model = Contact
-        fields = [
-            "name",
-            "relation",
-            "mobile",
-            "landline",
-            "wechat_id",
-            "email",
-            "preferred_channel",
-            "is_primary",
-        ]
+        fields = Contact.EDITABLE_FIELDS
         help_texts = {
             "mobile": _("11位手机号码，例如 13595561234。"),
             "landline": _("区号加号码，例如 0855-8123456。"),
@@ -118,7 +110,7 @@ class ContactForm(StyledFormMixin, forms.ModelForm):
     def __init__(self, *args, reveal_phones: bool, **kwargs):
         super().__init__(*args, **kwargs)
         self.keeps_hidden_phones = self.instance.pk is not None and not reveal_phones
-        for name in ("mobile", "landline"):
+        for name in Contact.PHONE_FIELDS:
             self.fields[name].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
             if self.keeps_hidden_phones:
                 stored = getattr(self.instance, name)

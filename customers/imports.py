@@ -64,10 +64,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from accounts.choices import stations_for
 from accounts.models import OrgUnit, User, mobile_validator
-from customers.models import Contact, Customer, District, ImportJob, Line, landline_validator
+from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
+from core.xlsx import Sheet, workbook_bytes
+from customers.models import (
+    SENSITIVITY_FLAGS,
+    Contact,
+    Customer,
+    District,
+    ImportJob,
+    Line,
+    landline_validator,
+)
 from customers.quality import completeness_score
-from customers.selectors import stations_for
 from customers.services import customer_network_errors
 
 BATCH_SIZE = 1000
@@ -119,7 +129,6 @@ EXAMPLE_ROW = (
     "13885551234",
     "0855-3331234",
 )
-FLAG_KEYS = ("is_high_sensitivity", "is_important", "is_key_attention", "is_special", "is_sensitive")
 CUSTOMER_KEYS = (
     "name",
     "kind",
@@ -131,13 +140,13 @@ CUSTOMER_KEYS = (
     "line",
     "manager",
     "vip_tier",
-    *FLAG_KEYS,
+    *SENSITIVITY_FLAGS,
 )
 _TRUE = {"是", "y", "yes", "1", "true", "√", "✓"}
 _FALSE = {"否", "n", "no", "0", "false", "×"}
 _NUMBER = re.compile(r"^\d{10,13}$")
 _CONTENT_TYPES = {
-    ImportJob.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ImportJob.Format.XLSX: XLSX_CONTENT_TYPE,
     ImportJob.Format.CSV: "text/csv",
 }
 
@@ -290,24 +299,9 @@ def check_upload(*, content: bytes, file_name: str) -> str:
 
 
 def import_template() -> bytes:
-    """The template workbook: the headers and one example row."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = _("客户档案")
-    sheet.append(list(HEADERS))
-    sheet.append(list(EXAMPLE_ROW))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for cell in sheet[2]:
-        cell.number_format = "@"
-    for column in sheet.columns:
-        sheet.column_dimensions[column[0].column_letter].width = 16
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    """The template workbook: the headers and one example row, formatted as text
+    (a customer number typed over it stays text)."""
+    return workbook_bytes([Sheet(_("客户档案"), HEADERS, [EXAMPLE_ROW], column_width=16, text_format=True)])
 
 
 def content_type(file_format: str) -> str:
@@ -394,7 +388,7 @@ def _clean_row(values: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, 
             errors.append((key, str(_CHOICE_MESSAGES[key])))
         else:
             cleaned[key] = value
-    for key in FLAG_KEYS:
+    for key in SENSITIVITY_FLAGS:
         text = values[key].lower()
         if not text:
             continue

@@ -87,6 +87,17 @@ def stale_q() -> Q:
     return Q(verified_at__isnull=True) | Q(verified_at__lt=cutoff)
 
 
+def sensitive_q(prefix: str = "") -> Q:
+    """Customers who must get one-to-one contact (seed 000 §03): a VIP tier or any sensitivity flag.
+
+    `prefix` reaches the customer from another model, e.g. "customer__".
+    """
+    q = Q(**{f"{prefix}vip_tier__gt": 0})
+    for flag in SENSITIVITY_FLAGS:
+        q |= Q(**{f"{prefix}{flag}": True})
+    return q
+
+
 class CustomerQuerySet(ScopedQuerySet):
     scope_owner_field = "manager"
     scope_unit_field = "station"
@@ -102,11 +113,7 @@ class CustomerQuerySet(ScopedQuerySet):
         return self.filter(completeness__lt=100)
 
     def sensitive(self) -> "CustomerQuerySet":
-        """Customers who must get one-to-one contact (seed 000 §03)."""
-        q = Q(vip_tier__gt=0)
-        for flag in SENSITIVITY_FLAGS:
-            q |= Q(**{flag: True})
-        return self.filter(q)
+        return self.filter(sensitive_q())
 
 
 class AliveCustomerManager(models.Manager.from_queryset(CustomerQuerySet)):
@@ -282,6 +289,20 @@ class Contact(models.Model):
         WECHAT = "wechat", _("微信")
         EMAIL = "email", _("邮件")
         VISIT = "visit", _("上门")
+
+    # The fields people and systems write, in the order forms, the API and the history show them.
+    EDITABLE_FIELDS = (
+        "name",
+        "relation",
+        "mobile",
+        "landline",
+        "wechat_id",
+        "email",
+        "preferred_channel",
+        "is_primary",
+    )
+    # Masked for users who do not own the customer.
+    PHONE_FIELDS = ("mobile", "landline")
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="contacts"
@@ -473,6 +494,17 @@ class Interaction(models.Model):
         "step_empathise",
         "step_solution",
     )
+    # What a contact-log entry is written with (its service, form and API).
+    LOG_FIELDS = (
+        "channel",
+        "direction",
+        "occurred_at",
+        "summary",
+        "mood",
+        "ticket_number",
+        "next_follow_up",
+        *STEP_FIELDS,
+    )
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="interactions"
@@ -550,6 +582,9 @@ class Visit(models.Model):
         OUTAGE = "outage", _("停电现场服务")
         ARCHIVE_CHECK = "archive_check", _("档案核实")
         COMPLAINT_FOLLOW_UP = "complaint", _("投诉回访跟进")
+
+    # The preparation before a visit (seed 000 §04), in order.
+    PREPARATION_FIELDS = ("prep_basics_reviewed", "prep_cause", "prep_solution")
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="visits"

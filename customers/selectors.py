@@ -17,52 +17,29 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import OrgUnit, User
+from accounts.models import User
 from core.phones import mask_phone
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line
 
 if TYPE_CHECKING:
-    from customers.filters import CustomerFilterSet
+    from customers.filtersets import CustomerListFilterSet
 
 _PHONE_LIKE = re.compile(r"^[\d-]{7,16}$")
 _DIGITS = re.compile(r"^\d+$")
 
 
 # --- Choices a user may pick from -------------------------------------------
-
-
-def stations_for(user: User) -> QuerySet[OrgUnit]:
-    """Stations of the user's subtree (for a station user: their own station); all for an administrator."""
-    stations = OrgUnit.objects.filter(level=OrgUnit.Level.STATION)
-    if not user.is_authenticated or not user.is_active:
-        return stations.none()
-    if user.is_administrator:
-        return stations
-    if not user.org_unit_id:
-        return stations.none()
-    return stations.filter(path__startswith=user.org_unit.path)
+# Stations and account managers are units and people: accounts.choices.
 
 
 def districts_for(user: User) -> QuerySet[District]:
-    return District.objects.visible_to(user).select_related("line")
+    """Districts the user sees, with their station and line (what a form's checks read)."""
+    return District.objects.visible_to(user).select_related("station", "line").order_by("code")
 
 
 def lines_for(user: User) -> QuerySet[Line]:
-    return Line.objects.visible_to(user)
-
-
-def assignable_managers(user: User) -> QuerySet[User]:
-    """Account managers the user may name as a customer's manager: those of the user's subtree."""
-    managers = User.objects.filter(
-        is_active=True, role=User.Role.ACCOUNT_MANAGER, org_unit__isnull=False
-    ).order_by("real_name", "id")
-    if not user.is_authenticated or not user.is_active:
-        return managers.none()
-    if user.is_administrator:
-        return managers
-    if not user.org_unit_id:
-        return managers.none()
-    return managers.filter(org_unit__path__startswith=user.org_unit.path)
+    """Lines the user sees, with their station."""
+    return Line.objects.visible_to(user).select_related("station").order_by("code")
 
 
 # --- Phones -------------------------------------------------------------------
@@ -129,11 +106,11 @@ def customer_queryset(*, user: User) -> QuerySet[Customer]:
     )
 
 
-def customer_filterset(*, user: User, params: Mapping[str, Any]) -> "CustomerFilterSet":
+def customer_filterset(*, user: User, params: Mapping[str, Any]) -> "CustomerListFilterSet":
     """The list filters bound to the request's parameters (its form renders the filter bar)."""
-    from customers.filters import CustomerFilterSet
+    from customers.filtersets import CustomerListFilterSet
 
-    return CustomerFilterSet(params, queryset=customer_queryset(user=user), user=user)
+    return CustomerListFilterSet(params, queryset=customer_queryset(user=user), user=user)
 
 
 def customer_list(*, user: User, params: Mapping[str, Any]) -> QuerySet[Customer]:
@@ -194,7 +171,6 @@ def customer_export_rows(*, user: User, params: Mapping[str, Any]) -> Iterator[l
     """
     customers = customer_list(user=user, params=params)
     for customer in customers.iterator(chunk_size=1000):
-        verified = customer.verified_at and timezone.localtime(customer.verified_at).replace(tzinfo=None)
         yield [
             customer.number,
             customer.name,
@@ -210,7 +186,7 @@ def customer_export_rows(*, user: User, params: Mapping[str, Any]) -> Iterator[l
             phone_shown_to(user, customer, customer.primary_phone),
             "、".join(customer.sensitivity_labels),
             customer.completeness,
-            verified,
+            customer.verified_at,
             _("待核实") if customer.is_stale else _("有效"),
         ]
 
@@ -219,17 +195,6 @@ def customer_export_rows(*, user: User, params: Mapping[str, Any]) -> Iterator[l
 
 CUSTOMER_HISTORY_FIELDS = (*ARCHIVE_FIELDS, "verified_at")
 CUSTOMER_HISTORY_RELATED = ("station", "district", "line", "manager")
-CONTACT_HISTORY_FIELDS = (
-    "name",
-    "relation",
-    "mobile",
-    "landline",
-    "wechat_id",
-    "email",
-    "preferred_channel",
-    "is_primary",
-)
-PHONE_FIELDS = frozenset({"mobile", "landline"})
 
 
 @dataclass(frozen=True)
@@ -315,7 +280,7 @@ def customer_history(customer: Customer, *, limit: int = 50, mask_phones: bool =
             CUSTOMER_HISTORY_FIELDS,
             CUSTOMER_HISTORY_RELATED,
         ),
-        (Contact, Contact.history.filter(customer_id=customer.pk), CONTACT_HISTORY_FIELDS, ()),
+        (Contact, Contact.history.filter(customer_id=customer.pk), Contact.EDITABLE_FIELDS, ()),
     )
     entries = []
     for model, history, fields, related in sources:
@@ -337,7 +302,7 @@ def customer_history(customer: Customer, *, limit: int = 50, mask_phones: bool =
         for change in changes:
             field = model._meta.get_field(change.field)
             old, new = _format_value(previous, field), _format_value(record, field)
-            if mask_phones and change.field in PHONE_FIELDS:
+            if mask_phones and change.field in Contact.PHONE_FIELDS:
                 old, new = mask_phone(old), mask_phone(new)
             rows.append(
                 HistoryRow(record.history_date, who, subject, _("修改"), str(field.verbose_name), old, new)

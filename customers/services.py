@@ -20,25 +20,17 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.choices import stations_for
 from accounts.models import OrgUnit, User
 from core.errors import ItemsError, VersionConflict
+from core.validation import check_field_names
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, stale_q
 from customers.quality import completeness_score
-from customers.selectors import stations_for
 from notifications.services import NotificationDraft, notifications_enqueue_many
 
 CUSTOMER_CREATE_FIELDS = frozenset(ARCHIVE_FIELDS)
 # The customer number is the key external systems sync by: it is fixed once the archive exists.
 CUSTOMER_UPDATE_FIELDS = CUSTOMER_CREATE_FIELDS - {"number"}
-CONTACT_FIELDS = frozenset(
-    {"name", "relation", "mobile", "landline", "wechat_id", "email", "preferred_channel", "is_primary"}
-)
-
-
-def _check_field_names(fields: dict[str, Any], allowed: frozenset[str]) -> None:
-    unknown = set(fields) - allowed
-    if unknown:
-        raise TypeError(f"unexpected fields: {', '.join(sorted(unknown))}")
 
 
 def _merge_errors(errors: dict[str, list[str]], field: str, message: str) -> None:
@@ -139,7 +131,7 @@ def customer_create(*, created_by: User, **fields: Any) -> Customer:
     line not given is taken from the district). The completeness score starts
     from the filled fields (a new archive has no contacts yet).
     """
-    _check_field_names(fields, CUSTOMER_CREATE_FIELDS)
+    check_field_names(fields, CUSTOMER_CREATE_FIELDS)
     customer = Customer(**fields)
     _fill_line_from_district(customer, line_given="line" in fields)
     _validate_customer(customer, user=created_by, station_changed=True)
@@ -172,7 +164,7 @@ def customer_update(*, customer: Customer, updated_by: User, **fields: Any) -> C
     the customer to another station needs a station the user may work in; a
     new district without a line brings its own line.
     """
-    _check_field_names(fields, CUSTOMER_UPDATE_FIELDS)
+    check_field_names(fields, CUSTOMER_UPDATE_FIELDS)
     current = Customer.all_objects.select_for_update().get(pk=customer.pk)
     stored_station_id = current.station_id
     changed = False
@@ -268,7 +260,7 @@ def contact_create(*, customer: Customer, user: User, **fields: Any) -> Contact:
     A customer has at most one primary contact: adding a new primary one
     unsets the old in the same transaction (a database constraint backs this).
     """
-    _check_field_names(fields, CONTACT_FIELDS)
+    check_field_names(fields, Contact.EDITABLE_FIELDS)
     locked = _lock_customer(customer)
     contact = Contact(customer=locked, **fields)
     _save_contact(contact, user=user)
@@ -280,7 +272,7 @@ def contact_create(*, customer: Customer, user: User, **fields: Any) -> Contact:
 @transaction.atomic
 def contact_update(*, contact: Contact, user: User, **fields: Any) -> Contact:
     """Change a contact under the same rules as `contact_create`; unchanged values write nothing."""
-    _check_field_names(fields, CONTACT_FIELDS)
+    check_field_names(fields, Contact.EDITABLE_FIELDS)
     customer = _lock_customer(contact.customer)
     current = Contact.objects.get(pk=contact.pk)
     changed = False
@@ -465,7 +457,7 @@ def customer_contacts_replace(
     seen_ids: set[int] = set()
     primaries = 0
     for position, item in enumerate(contacts):
-        _check_field_names(dict(item), CONTACT_FIELDS | {"id"})
+        check_field_names(item, {*Contact.EDITABLE_FIELDS, "id"})
         contact_id = item.get("id")
         if contact_id is not None:
             if contact_id not in existing:

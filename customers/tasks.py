@@ -2,11 +2,12 @@
 
 from celery import shared_task
 
-from customers.interactions import routine_visits_schedule
+from core.retry import RETRY_TRANSIENT
 from customers.services import archive_reminders_enqueue
+from customers.visits.services import routine_visits_schedule
 
 
-@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+@shared_task(**RETRY_TRANSIENT, ignore_result=True, soft_time_limit=600, time_limit=660)
 def remind_stale_archives() -> int:
     """Weekly (beat, Monday morning): remind managers of stale or incomplete archives.
 
@@ -31,7 +32,7 @@ def write_import(job_id: int) -> None:
     write_job(job_id)
 
 
-@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+@shared_task(**RETRY_TRANSIENT, ignore_result=True, soft_time_limit=600, time_limit=660)
 def schedule_routine_visits() -> int:
     """Daily (beat): plan routine visits for sensitive customers left without one-to-one contact.
 

@@ -22,7 +22,6 @@ urlpatterns = [
     path("visits/<int:pk>/complete/", views.visit_complete, name="visit_complete"),
     path("<str:number>/interactions/new/", views.interaction_create, name="interaction_create"),
     path("<str:number>/visits/new/", views.visit_create, name="visit_create"),
-    path("<str:number>/timeline/", views.customer_timeline, name="timeline"),
     path("imports/new/", views.customer_import, name="import"),
     path("imports/template.xlsx", views.customer_import_template, name="import_template"),
     path("imports/<int:pk>/", views.customer_import_detail, name="import_detail"),

@@ -1,8 +1,5 @@
 """Customer archive pages. Reads go through customers.selectors, writes through customers.services."""
 
-import tempfile
-from datetime import datetime
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,15 +9,22 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
+from accounts.choices import stations_for
+from core.forms import report_refusal
+from core.htmx import is_htmx
 from core.pagination import keyset_paginate
-from customers import interactions, selectors, services
+from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
+from core.xlsx import Sheet, workbook_file
+from customers import selectors, services
 from customers.forms import ContactForm, CustomerForm
-from customers.interactions import InteractionForm, VisitCompleteForm, VisitForm
+from customers.interactions import services as interaction_services
+from customers.interactions.forms import InteractionForm
 from customers.models import Contact
 from customers.quality import archive_gaps
+from customers.visits import selectors as visit_selectors
+from customers.visits import services as visit_services
+from customers.visits.forms import VisitCompleteForm, VisitForm
 
 HISTORY_LIMIT = 50
 
@@ -30,11 +34,7 @@ def _save_or_report(form, write) -> object | None:
     try:
         return write()
     except ValidationError as exc:
-        if not hasattr(exc, "error_dict"):
-            form.add_error(None, exc)
-            return None
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        report_refusal(form, exc)
         return None
 
 
@@ -55,35 +55,11 @@ def customer_list(request):
 @login_required
 @require_GET
 def customer_export(request):
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("客户档案"))
-    sheet.append(selectors.export_header())
-    for row in selectors.customer_export_rows(user=request.user, params=request.GET):
-        sheet.append([_export_cell(sheet, value) for value in row])
-    # FileResponse closes the file once the download has been sent.
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-    workbook.save(spool)
-    spool.seek(0)
+    rows = selectors.customer_export_rows(user=request.user, params=request.GET)
+    workbook = workbook_file([Sheet(_("客户档案"), selectors.export_header(), rows)])
     filename = f"{_('客户档案')}-{timezone.localdate():%Y%m%d}.xlsx"
-    return FileResponse(
-        spool,
-        as_attachment=True,
-        filename=filename,
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-
-
-def _export_cell(sheet, value):
-    if isinstance(value, datetime):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "yyyy-mm-dd hh:mm"
-        return cell
-    if isinstance(value, str) and value.startswith("="):
-        # A name starting with "=" is text, never a formula in the recipient's spreadsheet.
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
+    # FileResponse closes the file once the download has been sent.
+    return FileResponse(workbook, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
 
 
 @login_required
@@ -101,7 +77,7 @@ def customer_create(request):
 
 
 def _create_initial(request) -> dict:
-    stations = list(selectors.stations_for(request.user)[:2])
+    stations = list(stations_for(request.user)[:2])
     initial = {"station": stations[0].pk} if len(stations) == 1 else {}
     if request.user.is_account_manager:
         initial["manager"] = request.user.pk
@@ -225,7 +201,7 @@ def contact_delete(request, number: str, pk: int):
     return redirect("customers:detail", number=customer.number)
 
 
-# --- Contact log, visits, timeline ------------------------------------------------------
+# --- Contact log and visits ------------------------------------------------------------
 
 
 def _log_contact(request, *, customer=None):
@@ -234,13 +210,13 @@ def _log_contact(request, *, customer=None):
         target = customer or form.cleaned_data["customer"]
         interaction = _save_or_report(
             form,
-            lambda: interactions.interaction_log(
+            lambda: interaction_services.interaction_log(
                 customer=target, staff=request.user, created_by=request.user, **form.service_fields()
             ),
         )
         if interaction is not None:
             messages.success(request, _("联系记录已保存。"))
-            if interactions.interaction_suggests_ticket(interaction):
+            if interaction_services.interaction_suggests_ticket(interaction):
                 messages.warning(
                     request,
                     _("该客户为重点客户且情绪愤怒，建议立即创建工单跟踪处理，并安排一对一沟通。"),
@@ -267,21 +243,6 @@ def interaction_create(request, number: str):
 
 
 @login_required
-@require_GET
-def customer_timeline(request, number: str):
-    """The 360 page's timeline panel (and its further pages), newest first."""
-    customer = selectors.customer_detail(user=request.user, number=number)
-    page = interactions.customer_timeline(
-        user=request.user, customer=customer, cursor=request.GET.get("cursor")
-    )
-    return render(
-        request,
-        "customers/_timeline.html",
-        {"customer": customer, "page": page, "more": bool(request.GET.get("cursor"))},
-    )
-
-
-@login_required
 @require_http_methods(["GET", "POST"])
 def visit_create(request, number: str):
     customer = selectors.customer_detail(user=request.user, number=number)
@@ -289,7 +250,7 @@ def visit_create(request, number: str):
     if request.method == "POST" and form.is_valid():
         visit = _save_or_report(
             form,
-            lambda: interactions.visit_schedule(
+            lambda: visit_services.visit_schedule(
                 customer=customer, staff=request.user, created_by=request.user, **form.cleaned_data
             ),
         )
@@ -307,15 +268,15 @@ def visit_planner(request):
         request,
         "customers/visit_planner.html",
         {
-            "visits": interactions.visits_of_week(user=request.user),
-            "overdue": interactions.overdue_visits(user=request.user),
+            "visits": visit_selectors.visits_of_week(user=request.user),
+            "overdue": visit_selectors.overdue_visits(user=request.user),
             "complete_form": VisitCompleteForm(),
         },
     )
 
 
 def _visit_action(request, pk: int, write, success: str):
-    visit = interactions.visit_of(user=request.user, pk=pk)
+    visit = visit_selectors.visit_of(user=request.user, pk=pk)
     try:
         write(visit)
     except ValidationError as exc:
@@ -331,7 +292,7 @@ def visit_confirm(request, pk: int):
     return _visit_action(
         request,
         pk,
-        lambda visit: interactions.visit_confirm(visit=visit, user=request.user),
+        lambda visit: visit_services.visit_confirm(visit=visit, user=request.user),
         _("已确认与客户的预约。"),
     )
 
@@ -347,7 +308,7 @@ def visit_prepare(request, pk: int):
     return _visit_action(
         request,
         pk,
-        lambda visit: interactions.visit_prepare(visit=visit, user=request.user, **fields),
+        lambda visit: visit_services.visit_prepare(visit=visit, user=request.user, **fields),
         _("走访准备已保存。"),
     )
 
@@ -359,7 +320,7 @@ def visit_complete(request, pk: int):
     return _visit_action(
         request,
         pk,
-        lambda visit: interactions.visit_complete(visit=visit, user=request.user, outcome=outcome),
+        lambda visit: visit_services.visit_complete(visit=visit, user=request.user, outcome=outcome),
         _("走访已完成。"),
     )
 
@@ -390,7 +351,7 @@ def _import_job_of(request, pk: int):
 def customer_import(request):
     from customers import imports
 
-    may_import = selectors.stations_for(request.user).exists()
+    may_import = stations_for(request.user).exists()
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and may_import and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -433,7 +394,7 @@ def customer_import_detail(request, pk: int):
     from django.http import HttpResponse
 
     job = _import_job_of(request, pk)
-    if request.headers.get("HX-Request"):
+    if is_htmx(request):
         if not job.is_running:
             # The preview or the summary replaces the progress bar: load the whole page again.
             response = HttpResponse(status=204)

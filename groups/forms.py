@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import OrgUnit, User, ancestor_paths
 from core.forms import StyledFormMixin, with_detail
 from customers.models import Contact, District, Line
+from customers.selectors import districts_for, lines_for
 from groups import selectors
 from groups.models import (
     Broadcast,
@@ -115,8 +116,8 @@ class ServiceGroupForm(StyledFormMixin, forms.Form):
         if group is None and not (user.is_supervisor or user.is_administrator):
             # An account manager's group is their own.
             del self.fields["owner"]
-        self.fields["district"].queryset = selectors.districts_for(user)
-        self.fields["line"].queryset = selectors.lines_for(user)
+        self.fields["district"].queryset = districts_for(user)
+        self.fields["line"].queryset = lines_for(user)
         self._style_widgets()
 
     def clean(self):

@@ -133,6 +133,21 @@ class ServiceGroup(models.Model):
         return self.district or self.line
 
 
+# The fields of a group people write, in the order the API shows them; the
+# unit follows the owner and the stamps are kept by the services.
+GROUP_FIELDS = (
+    "name",
+    "kind",
+    "owner",
+    "rules",
+    "announcement",
+    "audience",
+    "host_organization",
+    "district",
+    "line",
+)
+
+
 class MembershipQuerySet(ScopedQuerySet):
     scope_owner_field = "group__owner"
     scope_unit_field = "group__org_unit"
@@ -365,7 +380,7 @@ class Broadcast(models.Model):
     """群发/朋友圈: valuable content sent to groups (seed 000 §01, §02 四).
 
     Important customers in the target groups are always told one-to-one as
-    well (seed 000 §01/§03); see groups.services.broadcast_publish.
+    well (seed 000 §01/§03); see groups.services.broadcasts.broadcast_publish.
     """
 
     topic = models.CharField(_("主题"), max_length=16, choices=BroadcastTopic.choices)
@@ -425,12 +440,9 @@ class ReplyTemplateQuerySet(ScopedQuerySet):
         """A template is shared down its unit's subtree: a user sees those of
         their own unit and every unit above it, and their own; a supervisor
         also sees those of the units below."""
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_administrator:
-            return self
-        if not user.org_unit_id:
-            return self.none()
+        settled = self.settled_for(user)
+        if settled is not None:
+            return settled
         path = user.org_unit.path
         shared = Q(org_unit__path__in=ancestor_paths(path)) | Q(created_by=user)
         if user.is_supervisor:

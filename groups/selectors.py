@@ -34,9 +34,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.choices import active_staff, within_reach
 from accounts.models import OrgUnit, User
-from customers.models import Contact, Customer, District, Line
-from groups.aggregates import Median
+from core.aggregates import Percentile
+from customers.models import Contact, Customer
+from groups.filtersets import GroupFilterSet
 from groups.models import (
     Broadcast,
     GroupKind,
@@ -64,40 +66,26 @@ DEFAULT_SORT = "-unanswered"
 # --- Choices a user may pick from -------------------------------------------------
 
 
-def districts_for(user: User) -> QuerySet[District]:
-    return District.objects.visible_to(user).select_related("station").order_by("code")
-
-
-def lines_for(user: User) -> QuerySet[Line]:
-    return Line.objects.visible_to(user).select_related("station").order_by("code")
-
-
 def owners_for(user: User) -> QuerySet[User]:
     """Who the user may make responsible for a group: themselves, or for a
     supervisor or administrator any active user of their subtree."""
-    users = User.objects.filter(is_active=True, org_unit__isnull=False).select_related("org_unit")
-    if not user.is_authenticated or not user.is_active:
-        return users.none()
-    if user.is_administrator:
-        return users.order_by("real_name", "id")
-    if user.is_supervisor and user.org_unit_id:
-        return users.filter(org_unit__path__startswith=user.org_unit.path).order_by("real_name", "id")
-    return users.filter(pk=user.pk)
+    return within_reach(
+        active_staff().select_related("org_unit"),
+        user,
+        unit_path="org_unit__path",
+        own=lambda chooser: Q(pk=chooser.pk),
+    )
 
 
 def template_units_for(user: User) -> QuerySet[OrgUnit]:
     """Units a user may share a reply template with: their own unit, or for a
     supervisor any unit of their subtree; every unit for an administrator."""
-    units = OrgUnit.objects.order_by("path")
-    if not user.is_authenticated or not user.is_active:
-        return units.none()
-    if user.is_administrator:
-        return units
-    if not user.org_unit_id:
-        return units.none()
-    if user.is_supervisor:
-        return units.subtree_of(user.org_unit)
-    return units.filter(pk=user.org_unit_id)
+    return within_reach(
+        OrgUnit.objects.order_by("path"),
+        user,
+        unit_path="path",
+        own=lambda chooser: Q(pk=chooser.org_unit_id),
+    )
 
 
 # --- Health ----------------------------------------------------------------------------
@@ -172,8 +160,8 @@ def with_health(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[Ser
         answered_in_time=Count(
             "messages", filter=recent & Q(messages__answered_at__lte=F("messages__response_due_at"))
         ),
-        median_response_seconds=Median(
-            "messages__response_seconds", filter=recent & Q(messages__answered_at__isnull=False)
+        median_response_seconds=Percentile(
+            "messages__response_seconds", 0.5, filter=recent & Q(messages__answered_at__isnull=False)
         ),
         unanswered_now=Count("messages", filter=waiting),
         overdue_now=Count("messages", filter=waiting & Q(messages__response_due_at__lte=now)),
@@ -265,39 +253,24 @@ def _ordering(sort: str) -> tuple[str, list]:
 def group_list(*, user: User, params: Mapping[str, Any], page_size: int | None = None) -> GroupPage:
     """One page of the visible groups with their health figures.
 
-    Filters: q (name), kind, owner (a user id), zombie (1 / 0), archived (1
-    shows archived groups instead of active ones). sort: one of SORTS, a
-    leading "-" for descending (default: most unanswered first). The figures
-    are columns, so sorting and the zombie filter happen in SQL. Groups are a
-    small table (hundreds per county), so pages go by number (LIMIT/OFFSET,
-    no COUNT). One query per page.
+    Filters: GroupFilterSet's, as the API reads them (q for the name, kind,
+    owner ids, zombie 1 / 0, archived 1 for archived groups instead of active
+    ones); a bad value is ignored. sort: one of SORTS, a leading "-" for
+    descending (default: most unanswered first). The figures are columns, so
+    sorting and the zombie filter happen in SQL. Groups are a small table
+    (hundreds per county), so pages go by number (LIMIT/OFFSET, no COUNT).
+    One query per page.
     """
     size = page_size or settings.GROUPS_PAGE_SIZE
     now = timezone.now()
-    queryset = group_queryset(user=user)
-    filtered = False
-    if params.get("archived") == "1":
-        queryset = queryset.filter(archived_at__isnull=False)
-        filtered = True
-    else:
-        queryset = queryset.active()
-    q = (params.get("q") or "").strip()
-    if q:
-        queryset = queryset.filter(name__icontains=q)
-        filtered = True
-    kind = params.get("kind")
-    if kind in GroupKind.values:
-        queryset = queryset.filter(kind=kind)
-        filtered = True
-    owner = _int(params.get("owner"))
-    if owner:
-        queryset = queryset.filter(owner_id=owner)
-        filtered = True
-    queryset = with_health(queryset, now)
-    zombie = params.get("zombie")
-    if zombie in ("1", "0"):
-        queryset = queryset.filter(zombie_q(now)) if zombie == "1" else queryset.exclude(zombie_q(now))
-        filtered = True
+    filterset = GroupFilterSet(params, queryset=with_health(group_queryset(user=user), now))
+    queryset = filterset.qs
+    # Active groups are the list itself; any other value given narrows it.
+    filtered = any(
+        value not in (None, "", [])
+        for name, value in filterset.form.cleaned_data.items()
+        if name != "archived" or value
+    )
     sort, ordering = _ordering(str(params.get("sort") or DEFAULT_SORT))
     number = _int(params.get("page")) or 1
     start = (number - 1) * size
@@ -370,7 +343,9 @@ def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth
                 "id", filter=recent & (Q(answered_at__isnull=False) | Q(response_due_at__lte=now))
             ),
             answered_in_time=Count("id", filter=recent & Q(answered_at__lte=F("response_due_at"))),
-            median_response_seconds=Median("response_seconds", filter=recent & Q(answered_at__isnull=False)),
+            median_response_seconds=Percentile(
+                "response_seconds", 0.5, filter=recent & Q(answered_at__isnull=False)
+            ),
             unanswered_now=Count("id", filter=Q(answered_at__isnull=True)),
         )
     )

@@ -1,28 +1,23 @@
 from celery import shared_task
 
-from groups import health, services
-
-_RETRY = {
-    "autoretry_for": (ConnectionError, TimeoutError),
-    "retry_backoff": True,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
+from core.retry import RETRY_TRANSIENT
+from groups import health
+from groups.services.broadcasts import broadcasts_publish_due
 
 
-@shared_task(**_RETRY, soft_time_limit=100, time_limit=120)
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=100, time_limit=120)
 def inquiry_reminder_scan() -> dict:
     """Every few minutes: overdue inquiries → their group's owner, later the nearest supervisors."""
     return vars(health.inquiry_reminder_scan())
 
 
-@shared_task(**_RETRY, soft_time_limit=50, time_limit=60)
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=50, time_limit=60)
 def publish_due_broadcasts() -> int:
     """Every minute: publish the broadcasts whose scheduled time has come, each exactly once."""
-    return services.broadcasts_publish_due()
+    return broadcasts_publish_due()
 
 
-@shared_task(**_RETRY, soft_time_limit=240, time_limit=300)
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=240, time_limit=300)
 def zombie_scan() -> dict:
     """Daily: one notice per zombie group to its owner, one summary per supervisor."""
     return vars(health.zombie_scan())

@@ -14,26 +14,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from groups import forms, selectors, services
+from core.forms import report_refusal
+from groups import forms, selectors
 from groups.models import GroupKind, ReplyCategory
-
-
-def _report(form, exc: ValidationError) -> None:
-    """Put a service's refusal on the form: on the field it names, else above the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+from groups.services import broadcasts as broadcast_services
+from groups.services import groups as group_services
+from groups.services import members as member_services
+from groups.services import messages as message_services
+from groups.services import reply_templates as template_services
 
 
 def _forbidden(request, exc: PermissionDenied, group=None):
     message = str(exc) or _("您无权执行该操作。")
     return render(request, "groups/forbidden.html", {"group": group, "message": message}, status=403)
-
-
-def _is_htmx(request) -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
 
 
 # --- List ------------------------------------------------------------------------------
@@ -75,9 +68,9 @@ def group_create(request):
     form = forms.ServiceGroupForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            group = services.group_create(by=request.user, **form.service_fields())
+            group = group_services.group_create(by=request.user, **form.service_fields())
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             messages.success(
                 request, _("客户群“%(name)s”已建立，请在群内公告群规并亮明身份。") % {"name": group.name}
@@ -90,18 +83,18 @@ def group_create(request):
 @require_http_methods(["GET", "POST"])
 def group_edit(request, pk: int):
     group = selectors.group_for_action(user=request.user, pk=pk)
-    if not services.group_can_manage(user=request.user, group=group):
+    if not group_services.group_can_manage(user=request.user, group=group):
         return _forbidden(
             request, PermissionDenied(_("只有群负责人、本单位主管或系统管理员可以修改该群。")), group
         )
     form = forms.ServiceGroupForm(request.POST or None, user=request.user, group=group)
     if request.method == "POST" and form.is_valid():
         try:
-            services.group_update(group=group, by=request.user, **form.service_fields())
+            group_services.group_update(group=group, by=request.user, **form.service_fields())
         except PermissionDenied as exc:
             return _forbidden(request, exc, group)
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             messages.success(request, _("客户群信息已保存。"))
             return redirect("groups:detail", pk=group.pk)
@@ -113,7 +106,7 @@ def group_edit(request, pk: int):
 def group_archive(request, pk: int):
     group = selectors.group_for_action(user=request.user, pk=pk)
     try:
-        services.group_archive(group=group, by=request.user)
+        group_services.group_archive(group=group, by=request.user)
     except PermissionDenied as exc:
         return _forbidden(request, exc, group)
     messages.success(request, _("客户群已归档，消息记录仍保留。"))
@@ -128,7 +121,7 @@ def _render_detail(request, pk: int, *, reply_form=None, message_form=None, memb
     group = selectors.group_detail(user=user, pk=pk)
     reply_to = request.GET.get("reply_to")
     initial = {"inquiry": reply_to} if reply_to and reply_to.isdigit() else None
-    can_manage = services.group_can_manage(user=user, group=group)
+    can_manage = group_services.group_can_manage(user=user, group=group)
     context = {
         "group": group,
         "can_manage": can_manage,
@@ -160,9 +153,11 @@ def message_log(request, pk: int):
     form = forms.MessageLogForm(request.POST, group=group)
     if form.is_valid():
         try:
-            message, _created = services.message_post(group=group, by=request.user, **form.service_fields())
+            message, _created = message_services.message_post(
+                group=group, by=request.user, **form.service_fields()
+            )
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             if message.is_inquiry:
                 messages.success(
@@ -184,9 +179,9 @@ def reply(request, pk: int):
     form = forms.ReplyForm(request.POST, group=group)
     if form.is_valid():
         try:
-            result = services.reply_post(group=group, by=request.user, **form.service_fields())
+            result = message_services.reply_post(group=group, by=request.user, **form.service_fields())
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             if result.already_answered:
                 messages.info(request, _("该咨询已有人回复，您的回复已记入群消息。"))
@@ -204,7 +199,7 @@ def reply(request, pk: int):
 def group_join(request, pk: int):
     group = selectors.group_for_action(user=request.user, pk=pk)
     try:
-        services.membership_add_staff(group=group, user=request.user, by=request.user)
+        member_services.membership_add_staff(group=group, user=request.user, by=request.user)
     except PermissionDenied as exc:
         return _forbidden(request, exc, group)
     except ValidationError as exc:
@@ -228,7 +223,7 @@ def member_add(request, pk: int):
         except PermissionDenied as exc:
             return _forbidden(request, exc, group)
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             if added is not None:
                 messages.success(request, _("已加入 %(count)d 位成员。") % {"count": added})
@@ -240,7 +235,9 @@ def member_add(request, pk: int):
 def _add_members(request, group, data) -> int | None:
     added = 0
     if data.get("user"):
-        _membership, created = services.membership_add_staff(group=group, user=data["user"], by=request.user)
+        _membership, created = member_services.membership_add_staff(
+            group=group, user=data["user"], by=request.user
+        )
         added += int(created)
     number = data.get("customer_number")
     if number:
@@ -251,7 +248,7 @@ def _add_members(request, group, data) -> int | None:
         if not contacts:
             raise ValidationError({"customer_number": _("该客户档案中没有联系人，请先补充联系人。")})
         for contact in contacts:
-            _membership, created = services.membership_add_contact(
+            _membership, created = member_services.membership_add_contact(
                 group=group, contact=contact, by=request.user
             )
             added += int(created)
@@ -264,7 +261,7 @@ def member_leave(request, pk: int, member_pk: int):
     group = selectors.group_for_action(user=request.user, pk=pk)
     membership = get_object_or_404(group.memberships.active(), pk=member_pk)
     try:
-        services.membership_leave(membership=membership, by=request.user)
+        member_services.membership_leave(membership=membership, by=request.user)
     except PermissionDenied as exc:
         return _forbidden(request, exc, group)
     except ValidationError as exc:
@@ -279,7 +276,7 @@ def member_leave(request, pk: int, member_pk: int):
 def add_district_customers(request, pk: int):
     group = selectors.group_for_action(user=request.user, pk=pk)
     try:
-        added = services.group_add_district_customers(group=group, by=request.user)
+        added = member_services.group_add_district_customers(group=group, by=request.user)
     except PermissionDenied as exc:
         return _forbidden(request, exc, group)
     except ValidationError as exc:
@@ -301,9 +298,9 @@ def template_list(request):
     form = forms.ReplyTemplateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.reply_template_create(by=request.user, **form.cleaned_data)
+            template_services.reply_template_create(by=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             messages.success(request, _("话术已保存，本单位及下级单位的同事都可以使用。"))
             return redirect("groups:templates")
@@ -340,7 +337,7 @@ def template_search(request):
 def template_use(request, pk: int):
     """Count a use and give back the reply box filled with the template (htmx partial)."""
     template = selectors.reply_template_for_use(user=request.user, pk=pk)
-    services.reply_template_use(template=template, by=request.user)
+    template_services.reply_template_use(template=template, by=request.user)
     return render(request, "groups/_reply_text.html", {"text": template.body})
 
 
@@ -366,9 +363,9 @@ def broadcast_create(request):
             preview = form.cleaned_data
         else:
             try:
-                broadcast = services.broadcast_create(by=request.user, **form.service_fields())
+                broadcast = broadcast_services.broadcast_create(by=request.user, **form.service_fields())
             except ValidationError as exc:
-                _report(form, exc)
+                report_refusal(form, exc)
             else:
                 if broadcast.is_published:
                     messages.success(
@@ -395,7 +392,7 @@ def broadcast_detail(request, pk: int):
 def broadcast_publish(request, pk: int):
     broadcast = selectors.broadcast_detail(user=request.user, pk=pk)
     try:
-        result = services.broadcast_publish(broadcast=broadcast, by=request.user)
+        result = broadcast_services.broadcast_publish(broadcast=broadcast, by=request.user)
     except PermissionDenied as exc:
         return _forbidden(request, exc)
     if result.published:

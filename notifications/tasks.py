@@ -3,8 +3,8 @@
 from dataclasses import asdict
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from core.retry import RETRY_TRANSIENT
 from notifications.services import MAX_BATCHES_PER_RUN, kick_delivery, notifications_deliver_due
 
 # The lease (NOTIFICATIONS_LEASE_SECONDS, 300 s by default) outlives a run, and
@@ -14,16 +14,13 @@ SOFT_TIME_LIMIT = 120
 TIME_BUDGET = SOFT_TIME_LIMIT - 20
 
 
+# A transient error (a PostgreSQL restart) runs it again shortly rather than
+# waiting for beat; rows claimed by the failed run are protected by their lease.
 @shared_task(
+    **RETRY_TRANSIENT,
     ignore_result=True,
     soft_time_limit=SOFT_TIME_LIMIT,
     time_limit=SOFT_TIME_LIMIT + 30,
-    # A dropped database connection (a PostgreSQL restart): run again shortly
-    # rather than wait for beat; claimed rows are protected by their lease.
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
 )
 def deliver_due_notifications(max_batches: int = MAX_BATCHES_PER_RUN) -> dict:
     """Deliver what is due in the outbox; beat runs it every few seconds, commits kick it.

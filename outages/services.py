@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.selectors import supervisor_chain
-from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line, Visit
+from customers.models import Contact, Customer, District, Line, Visit, sensitive_q
 from groups.models import BroadcastTopic, ServiceGroup
-from groups.services import broadcast_create
+from groups.services.broadcasts import broadcast_create
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
 from outages.models import AffectedCustomer, Outage, OutageBroadcast, OutageKind, OutageNotice, OutageStatus
@@ -32,13 +32,6 @@ class OutageConflict(ValidationError):
 
 
 FAN_OUT_BATCH_SIZE = 1000
-
-
-def sensitive_q(prefix: str = "") -> Q:
-    q = Q(**{f"{prefix}vip_tier__gt": 0})
-    for flag in SENSITIVITY_FLAGS:
-        q |= Q(**{f"{prefix}{flag}": True})
-    return q
 
 
 def scope_customers(*, line_ids, district_ids):

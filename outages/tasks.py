@@ -1,18 +1,10 @@
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from core.retry import RETRY_TRANSIENT
 from outages import complaints, services
 
-_RETRY = {
-    # A dropped database connection (a PostgreSQL restart) is transient too.
-    "autoretry_for": (ConnectionError, TimeoutError, OperationalError, InterfaceError),
-    "retry_backoff": True,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(**_RETRY, soft_time_limit=240, time_limit=300)
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=240, time_limit=300)
 def fan_out_notices() -> int:
     """Every minute: start planned outages whose time has come, send the
     notices that are due, link new complaints."""
@@ -22,7 +14,7 @@ def fan_out_notices() -> int:
     return sent
 
 
-@shared_task(**_RETRY, soft_time_limit=50, time_limit=60)
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=50, time_limit=60)
 def long_outage_scan() -> int:
     """Every few minutes: on-site visits for long fault outages."""
     return services.long_outage_scan()

@@ -7,18 +7,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.scoping import get_visible_or_404
+from core.forms import report_refusal
 from customers.models import Customer
 from outages import selectors, services
 from outages.forms import EstimateForm, OutageCreateForm
 from outages.models import OutageKind
-
-
-def _report(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @login_required
@@ -34,7 +27,7 @@ def outage_create(request):
         try:
             outage = services.outage_create(by=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             messages.success(request, _("停电已登记，请核对影响范围后发布。"))
             return redirect("outages:detail", pk=outage.pk)

@@ -5,11 +5,11 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import staff_for, staff_of_unit, units_for
 from accounts.models import OrgUnit, User
 from core.forms import StyledFormMixin, with_detail
 from customers.models import Contact, Customer
 from tickets.models import FIVE_W_ONE_H, Kind, ReturnVisit, Ticket
-from tickets.selectors import staff_for, staff_of_unit, units_for
 
 
 class StaffChoiceField(forms.ModelChoiceField):
@@ -80,12 +80,7 @@ class TicketCreateForm(StyledFormMixin, forms.ModelForm):
             "title",
             "description",
             "contact",
-            "why",
-            "what",
-            "who",
-            "when",
-            "where",
-            "how",
+            *FIVE_W_ONE_H,
             "assignee",
         ]
         field_classes = {"assignee": StaffChoiceField}

@@ -58,6 +58,8 @@ class Status(models.TextChoices):
 
 # The 5W1H fields of a complaint analysis (seed 004 §2.2(2)).
 FIVE_W_ONE_H = ("why", "what", "who", "when", "where", "how")
+# The text of an order its handler or a supervisor may correct after it is opened (修改).
+TICKET_EDITABLE_FIELDS = ("title", "description", "contact_name", "contact_phone", *FIVE_W_ONE_H)
 
 # Statuses in which the order still runs against its resolve deadline.
 OPEN_STATUSES = (Status.NEW, Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS, Status.RETURNED)
@@ -447,6 +449,9 @@ class ReturnVisit(models.Model):
         SATISFIED = "satisfied", _("满意")
         BASICALLY = "basically", _("基本满意")
         DISSATISFIED = "dissatisfied", _("不满意")
+
+    # What the satisfaction rate counts as satisfied (满意或基本满意).
+    SATISFIED_RESULTS = (Result.SATISFIED, Result.BASICALLY)
 
     ticket = models.ForeignKey(
         Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="return_visits"

@@ -30,13 +30,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import OrgUnit, User
+from accounts.models import User
+from core.durations import format_duration
 from core.pagination import KeysetPage
 from core.phones import mask_phone
 from customers.models import Customer
 from tickets.models import (
-    FIVE_W_ONE_H,
     OPEN_STATUSES,
+    TICKET_EDITABLE_FIELDS,
     Attachment,
     ReturnVisit,
     Ticket,
@@ -49,37 +50,7 @@ DEFAULT_PAGE_SIZE = 50
 
 
 # --- Choices a user may pick from -------------------------------------------------
-
-
-def units_for(user: User) -> QuerySet[OrgUnit]:
-    """Org units of the user's subtree; every unit for an administrator."""
-    units = OrgUnit.objects.order_by("path")
-    if not user.is_authenticated or not user.is_active:
-        return units.none()
-    if user.is_administrator:
-        return units
-    if not user.org_unit_id:
-        return units.none()
-    return units.subtree_of(user.org_unit)
-
-
-def staff_for(user: User) -> QuerySet[User]:
-    """Active users of the user's subtree (assignees to filter by, trackers to name)."""
-    users = User.objects.filter(is_active=True, org_unit__isnull=False).order_by("real_name", "id")
-    if not user.is_authenticated or not user.is_active:
-        return users.none()
-    if user.is_administrator:
-        return users
-    if not user.org_unit_id:
-        return users.none()
-    return users.filter(org_unit__path__startswith=user.org_unit.path)
-
-
-def staff_of_unit(unit_id: int | None) -> QuerySet[User]:
-    """Active users who sit in exactly that unit: who an order of the unit may go to."""
-    if not unit_id:
-        return User.objects.none()
-    return User.objects.filter(is_active=True, org_unit_id=unit_id).order_by("real_name", "id")
+# Units and staff: accounts.choices.
 
 
 def ticket_customer(*, user: User, number: str) -> Customer | None:
@@ -114,23 +85,6 @@ class Deadline:
     @property
     def is_near(self) -> bool:
         return self.level == "near"
-
-
-def format_duration(delta: timedelta) -> str:
-    """2小时15分, 1天3小时, 40分; under a minute reads 不足1分."""
-    minutes = int(abs(delta).total_seconds() // 60)
-    if minutes == 0:
-        return _("不足1分")
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = []
-    if days:
-        parts.append(_("%(n)s天") % {"n": days})
-    if hours:
-        parts.append(_("%(n)s小时") % {"n": hours})
-    if minutes and not days:
-        parts.append(_("%(n)s分") % {"n": minutes})
-    return "".join(parts)
 
 
 def deadline_of(ticket: Ticket, now: datetime) -> Deadline:
@@ -311,9 +265,11 @@ def ticket_queryset(*, user: User) -> QuerySet[Ticket]:
 
 
 def ticket_filterset(*, user: User, params: Mapping[str, Any], now: datetime | None = None):
-    from tickets.filters import TicketFilterSet
+    from tickets.filtersets import TicketListFilterSet
 
-    return TicketFilterSet(params, queryset=ticket_queryset(user=user), user=user, now=now or timezone.now())
+    return TicketListFilterSet(
+        params, queryset=ticket_queryset(user=user), user=user, now=now or timezone.now()
+    )
 
 
 def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None = None) -> TicketPage:
@@ -368,13 +324,7 @@ CHANGE_LABELS = {
     "level": gettext_lazy("升级级别"),
 }
 # Edited fields are labelled by the model's own verbose names.
-CHANGE_LABELS.update(
-    {
-        name: Ticket._meta.get_field(name).verbose_name
-        for name in ("title", "description", "contact_name", "contact_phone")
-    }
-)
-CHANGE_LABELS.update({name: Ticket._meta.get_field(name).verbose_name for name in FIVE_W_ONE_H})
+CHANGE_LABELS.update({name: Ticket._meta.get_field(name).verbose_name for name in TICKET_EDITABLE_FIELDS})
 
 
 def ticket_for_action(*, user: User, number: str) -> Ticket:

@@ -1,9 +1,9 @@
 """Every rule of the work-order (工单) lifecycle.
 
-Each step is one function here: it checks that the user may take it and that
-the order's status allows it, changes the order in one transaction, writes a
-TicketEvent for the timeline and queues the notifications it causes in the
-outbox (they leave after commit).
+Each step is one function here: it checks (tickets.permissions) that the user
+may take it and that the order's status allows it, changes the order in one
+transaction, writes a TicketEvent for the timeline and queues the notifications
+it causes in the outbox (they leave after commit).
 """
 
 from datetime import date, timedelta
@@ -18,16 +18,17 @@ from django.utils.translation import gettext as _
 
 from accounts.models import OrgUnit, User
 from accounts.selectors import nearest_supervisors
+from core.validation import check_field_names
 from customers.models import Contact, Customer
-from groups import services as group_services
 from groups.models import GroupMessage
+from groups.services.messages import message_link_ticket
 from notifications.models import Notification
 from notifications.services import notification_enqueue
 from tickets import sla
 from tickets.attachments import inspect_picture
 from tickets.models import (
     FIVE_W_ONE_H,
-    OPEN_STATUSES,
+    TICKET_EDITABLE_FIELDS,
     Attachment,
     Category,
     Kind,
@@ -39,91 +40,9 @@ from tickets.models import (
     TicketNumberCounter,
     Transfer,
 )
+from tickets.permissions import TRANSITIONS, TransitionError, can, ticket_check
 
 Action = TicketEvent.Action
-
-# Which statuses each step may start from, and where it leads.
-TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
-    Action.DISPATCHED: ((Status.NEW, Status.RETURNED), Status.DISPATCHED),
-    Action.SIGNED: ((Status.DISPATCHED,), Status.SIGNED),
-    Action.STARTED: ((Status.SIGNED,), Status.IN_PROGRESS),
-    Action.RETURNED: ((Status.DISPATCHED, Status.SIGNED), Status.RETURNED),
-    Action.TRANSFERRED: ((Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS), Status.DISPATCHED),
-    Action.URGED: (OPEN_STATUSES, None),
-    Action.RESOLVED: ((Status.SIGNED, Status.IN_PROGRESS), Status.RESOLVED),
-    Action.RETURN_VISIT: ((Status.RESOLVED,), Status.VISITED),
-    Action.REOPENED: ((Status.RESOLVED, Status.VISITED), Status.IN_PROGRESS),
-    Action.ARCHIVED: ((Status.VISITED,), Status.ARCHIVED),
-}
-
-
-class TransitionError(ValidationError):
-    """The order's status does not allow this step."""
-
-
-# --- who may do what ---------------------------------------------------------
-
-
-def _is_monitor(user: User, ticket: Ticket) -> bool:
-    """Supervisors of the order's unit (or above) and administrators."""
-    if user.is_administrator:
-        return True
-    return user.is_supervisor and user.org_unit_id is not None and ticket.org_unit.is_within(user.org_unit)
-
-
-def _is_handler(user: User, ticket: Ticket) -> bool:
-    """The assignee; for an order with no assignee, an account manager of its unit."""
-    if ticket.assignee_id:
-        return ticket.assignee_id == user.pk
-    return user.is_account_manager and user.org_unit_id == ticket.org_unit_id
-
-
-def _is_tracker(user: User, ticket: Ticket) -> bool:
-    return ticket.transfers.filter(tracker=user).exists()
-
-
-def can(user: User, action: str, ticket: Ticket) -> bool:
-    """Whether `user` may take step `action` on `ticket` now (role and status)."""
-    if action in TRANSITIONS and ticket.status not in TRANSITIONS[action][0]:
-        return False
-    if action in (Action.DISPATCHED, Action.URGED, Action.REOPENED):
-        return _is_monitor(user, ticket)
-    if action in (Action.SIGNED, Action.STARTED, Action.RETURNED, Action.RESOLVED):
-        return _is_handler(user, ticket)
-    if action in (Action.TRANSFERRED, Action.LINKED, Action.ATTACHED, Action.EDITED):
-        return _is_handler(user, ticket) or _is_monitor(user, ticket)
-    if action in (Action.RETURN_VISIT, Action.ARCHIVED):
-        return _is_handler(user, ticket) or _is_monitor(user, ticket) or _is_tracker(user, ticket)
-    return False
-
-
-def allowed_actions(user: User, ticket: Ticket) -> list[str]:
-    """The steps to offer on the order's page, in lifecycle order."""
-    return [action for action in TRANSITIONS if can(user, action, ticket)]
-
-
-def ticket_check(*, ticket: Ticket, by: User, action: str) -> None:
-    """Raise TransitionError or PermissionDenied unless `by` may take `action` now.
-
-    The same test every step makes before it writes, for callers that must
-    answer before they read the step's input (a page refuses a form it would
-    never accept). Steps outside the lifecycle (linking, attaching, editing)
-    depend on the role only.
-    """
-    if action in TRANSITIONS:
-        _check(by, action, ticket)
-    elif not can(by, action, ticket):
-        raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})
-
-
-def _check(user: User, action: str, ticket: Ticket) -> None:
-    if ticket.status not in TRANSITIONS[action][0]:
-        raise TransitionError(
-            _("工单当前状态为“%(status)s”，不能执行“%(action)s”。")
-            % {"status": ticket.get_status_display(), "action": Action(action).label}
-        )
-    if not can(user, action, ticket):
-        raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})
 
 
 def _locked(ticket: Ticket) -> Ticket:
@@ -158,7 +77,7 @@ def _save(ticket: Ticket, fields: list[str]) -> None:
 def _step(*, ticket: Ticket, by: User, action: str, note: str = "", **fields) -> Ticket:
     """Check, move the status, save the given fields, write the event."""
     ticket = _locked(ticket)
-    _check(by, action, ticket)
+    ticket_check(ticket=ticket, by=by, action=action)
     from_status = ticket.status
     to_status = TRANSITIONS[action][1]
     if to_status:
@@ -227,9 +146,7 @@ def ticket_create(
     linked to the earlier one. With an assignee or unit given, the order is
     dispatched at once.
     """
-    unknown = set(five_w_one_h) - set(FIVE_W_ONE_H)
-    if unknown:
-        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    check_field_names(five_w_one_h, FIVE_W_ONE_H)
     if external_id:
         existing = Ticket.objects.filter(source=source, external_id=external_id).first()
         if existing:
@@ -317,7 +234,7 @@ def ticket_dispatch(
 ) -> Ticket:
     """派单: the monitoring group sends the order to a unit and (optionally) a manager."""
     ticket = _locked(ticket)
-    _check(by, Action.DISPATCHED, ticket)
+    ticket_check(ticket=ticket, by=by, action=Action.DISPATCHED)
     _validate_assignment(org_unit, assignee)
     _dispatch(ticket, by=by, org_unit=org_unit, assignee=assignee, note=note)
     return ticket
@@ -366,7 +283,7 @@ def ticket_transfer(
         raise ValidationError({"reason": _("请填写转办原因。")})
     _validate_assignment(to_unit, to_user)
     locked = _locked(ticket)
-    _check(by, Action.TRANSFERRED, locked)
+    ticket_check(ticket=locked, by=by, action=Action.TRANSFERRED)
     transfer = Transfer.objects.create(
         ticket=locked,
         from_unit=locked.org_unit,
@@ -417,7 +334,7 @@ def ticket_transfer(
 def ticket_urge(*, ticket: Ticket, by: User, note: str = "") -> Ticket:
     """催办: a supervisor pushes an open order; counted, and the assignee is told."""
     ticket = _locked(ticket)
-    _check(by, Action.URGED, ticket)
+    ticket_check(ticket=ticket, by=by, action=Action.URGED)
     ticket.urge_count = F("urge_count") + 1
     _save(ticket, ["urge_count"])
     ticket.refresh_from_db(fields=["urge_count"])
@@ -494,7 +411,7 @@ def ticket_record_return_visit(
     if errors:
         raise ValidationError(errors)
     locked = _locked(ticket)
-    _check(by, Action.RETURN_VISIT, locked)
+    ticket_check(ticket=locked, by=by, action=Action.RETURN_VISIT)
     visit = locked.return_visits.filter(visited_at__isnull=True).order_by("due_at").first() or ReturnVisit(
         ticket=locked, due_at=timezone.now()
     )
@@ -548,7 +465,7 @@ def _reopen(ticket: Ticket, *, by: User, note: str) -> None:
 def ticket_reopen(*, ticket: Ticket, by: User, note: str) -> Ticket:
     """A supervisor reopens a resolved or visited order (e.g. the fault came back)."""
     locked = _locked(ticket)
-    _check(by, Action.REOPENED, locked)
+    ticket_check(ticket=locked, by=by, action=Action.REOPENED)
     _reopen(locked, by=by, note=note)
     return locked
 
@@ -570,17 +487,12 @@ def ticket_link(*, ticket: Ticket, other: Ticket, by: User, note: str = "") -> N
     _record(other, Action.LINKED, by, other.status, note, other=ticket.number)
 
 
-TICKET_EDITABLE_FIELDS = ("title", "description", "contact_name", "contact_phone", *FIVE_W_ONE_H)
-
-
 @transaction.atomic
 def ticket_update(*, ticket: Ticket, by: User, **fields: str) -> Ticket:
     """修改: the handler or a supervisor corrects the order's text (title, description,
     contact, 5W1H). An archived order is fixed. The timeline keeps each changed
     field as "old → new"; a change that changes nothing writes nothing."""
-    unknown = set(fields) - set(TICKET_EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    check_field_names(fields, TICKET_EDITABLE_FIELDS)
     ticket = _locked(ticket)
     if ticket.status == Status.ARCHIVED:
         raise TransitionError(
@@ -718,5 +630,5 @@ def ticket_create_from_group_message(
         contact=message.sender_contact,
         assignee=assignee,
     )
-    group_services.message_link_ticket(message=message, ticket_number=ticket.number)
+    message_link_ticket(message=message, ticket_number=ticket.number)
     return ticket, created

@@ -12,10 +12,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import report_refusal
+from core.htmx import is_htmx
 from groups.selectors import message_for_action
-from tickets import forms, selectors, services
+from tickets import forms, permissions, selectors, services
 from tickets.models import Category, Kind, Ticket, TicketEvent
-from tickets.services import TransitionError
+from tickets.permissions import TransitionError
 
 Action = TicketEvent.Action
 
@@ -156,15 +158,6 @@ def _form(step: Step, ticket: Ticket, user, data=None, files=None) -> forms.Acti
     )
 
 
-def _report(form, exc: ValidationError) -> None:
-    """Put a service's refusal on the form: on the field it names, else above the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
-
 def _forbidden(request, ticket: Ticket | None, exc: PermissionDenied):
     message = str(exc) or _("您无权执行该操作。")
     return render(request, "tickets/forbidden.html", {"ticket": ticket, "message": message}, status=403)
@@ -178,8 +171,7 @@ def _forbidden(request, ticket: Ticket | None, exc: PermissionDenied):
 def ticket_list(request):
     page = selectors.ticket_list(user=request.user, params=request.GET)
     context = {"page": page, "filter_form": page.filter_form, "filtered": page.filtered}
-    partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
-    template = "tickets/_results.html" if partial else "tickets/list.html"
+    template = "tickets/_results.html" if is_htmx(request) else "tickets/list.html"
     return render(request, template, context)
 
 
@@ -200,7 +192,7 @@ def ticket_create(request):
                 customer=customer, opened_by=request.user, **form.service_fields()
             )
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             messages.success(request, _("工单 %(number)s 已受理。") % {"number": ticket.number})
             if ticket.is_repeat and ticket.repeat_of_id:
@@ -224,11 +216,11 @@ def _render_detail(request, number: str, bound: dict | None = None):
         return bound[action] if action in bound else _form(STEP_BY_ACTION[action], ticket, user)
 
     actions = [
-        (STEP_BY_ACTION[action], form_for(action)) for action in services.allowed_actions(user, ticket)
+        (STEP_BY_ACTION[action], form_for(action)) for action in permissions.allowed_actions(user, ticket)
     ]
 
     def extra(action: str):
-        return form_for(action) if services.can(user, action, ticket) else None
+        return form_for(action) if permissions.can(user, action, ticket) else None
 
     context = {
         "ticket": ticket,
@@ -261,7 +253,7 @@ def ticket_action(request, number: str, action: str):
         raise Http404
     ticket = selectors.ticket_for_action(user=request.user, number=number)
     try:
-        services.ticket_check(ticket=ticket, by=request.user, action=step.action)
+        permissions.ticket_check(ticket=ticket, by=request.user, action=step.action)
     except TransitionError as exc:
         messages.error(request, "；".join(exc.messages))
         return redirect("tickets:detail", number=ticket.number)
@@ -278,7 +270,7 @@ def ticket_action(request, number: str, action: str):
         except PermissionDenied as exc:
             return _forbidden(request, ticket, exc)
         except ValidationError as exc:
-            _report(form, exc)
+            report_refusal(form, exc)
         else:
             messages.success(request, str(step.done))
             if not selectors.ticket_is_visible(user=request.user, ticket=ticket):

@@ -10,4 +10,6 @@ urlpatterns = [
     path("dashboard/export.xlsx", views.dashboard_export, name="dashboard_export"),
     path("search/", views.search, name="search"),
     path("healthz", views.healthz, name="healthz"),
+    # The customer 360 page lives under customers/; its timeline composes several apps.
+    path("customers/<str:number>/timeline/", views.customer_timeline, name="customer_timeline"),
 ]

@@ -1,5 +1,4 @@
 import logging
-from io import BytesIO
 from urllib.parse import urlencode
 
 from celery import current_app as celery_app
@@ -15,11 +14,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core.htmx import is_htmx
+from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
+from customers import selectors as customer_selectors
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Ticket
-from workspace import dashboard as board
-from workspace import workbench
+from workspace import timeline, workbench
+from workspace.dashboard.access import can_view_dashboard
+from workspace.dashboard.cache import DASHBOARD_CACHE_SECONDS, dashboard_for
+from workspace.dashboard.export import dashboard_workbook, export_filename
+from workspace.dashboard.periods import PERIODS, period_from
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +60,7 @@ def _section_context(user, name: str, now) -> dict:
 @require_GET
 def home(request):
     """The workbench of an account manager; supervisors and administrators watch the dashboard."""
-    if board.can_view_dashboard(request.user):
+    if can_view_dashboard(request.user):
         return redirect("dashboard")
     now = timezone.now()
     context = {"now": now}
@@ -86,7 +91,7 @@ def workbench_sign(request, number: str):
         error = str(exc) or _("您无权执行该操作。")
     except ValidationError as exc:
         error = "；".join(exc.messages)
-    if not request.headers.get("HX-Request"):
+    if not is_htmx(request):
         if error:
             messages.error(request, error)
         else:
@@ -102,10 +107,10 @@ def workbench_sign(request, number: str):
 
 
 def _dashboard_or_403(request):
-    if not board.can_view_dashboard(request.user):
+    if not can_view_dashboard(request.user):
         raise PermissionDenied(_("监控看板仅向主管和系统管理员开放。"))
-    period, error = board.period_from(request.GET)
-    return board.dashboard_for(user=request.user, period=period), error
+    period, error = period_from(request.GET)
+    return dashboard_for(user=request.user, period=period), error
 
 
 @login_required
@@ -116,9 +121,9 @@ def dashboard(request):
         messages.error(request, error)
     context = {
         "board": data,
-        "periods": board.PERIODS,
+        "periods": PERIODS,
         "period_error": error,
-        "cache_seconds": board.DASHBOARD_CACHE_SECONDS,
+        "cache_seconds": DASHBOARD_CACHE_SECONDS,
     }
     return render(request, "workspace/dashboard.html", context)
 
@@ -127,96 +132,9 @@ def dashboard(request):
 @require_GET
 def dashboard_export(request):
     """The figures and tables as an .xlsx workbook."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     data, _error = _dashboard_or_403(request)
-    book = Workbook()
-    bold = Font(bold=True)
-
-    def sheet(title: str, header: list[str], rows: list[list]) -> None:
-        ws = book.active if book.active.title == "Sheet" else book.create_sheet()
-        ws.title = title
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = bold
-        for row in rows:
-            ws.append(row)
-
-    computed = timezone.localtime(data.computed_at)
-    figures = [[f.label, f.value if f.value is not None else "", f.unit, f.note] for f in data.figures]
-    figures += [[], [_("统计期间"), data.period.label], [_("数据时间"), f"{computed:%Y-%m-%d %H:%M:%S}"]]
-    sheet(_("指标"), [_("指标"), _("数值"), _("单位"), _("说明")], figures)
-    sheet(
-        _("超时工单"),
-        [
-            _("工单编号"),
-            _("标题"),
-            _("类型"),
-            _("状态"),
-            _("责任单位"),
-            _("处理人"),
-            _("超时(小时)"),
-            _("升级级别"),
-            _("催办次数"),
-        ],
-        [
-            [
-                r["number"],
-                r["title"],
-                r["kind_label"],
-                r["status_label"],
-                r["org_unit__name"],
-                r["assignee"],
-                r["overdue_hours"],
-                r["escalation_level"],
-                r["urge_count"],
-            ]
-            for r in data.overdue_rows
-        ],
-    )
-    sheet(
-        _("工作量"),
-        [_("客户经理"), _("单位"), _("未办结"), _("已超时"), _("即将超时"), _("待回访")],
-        [[r["name"], r["unit"], r["open"], r["overdue"], r["near"], r["visits_due"]] for r in data.workload],
-    )
-    sheet(
-        _("催办记录"),
-        [_("时间"), _("工单编号"), _("标题"), _("催办人"), _("处理人"), _("说明")],
-        [
-            [
-                f"{timezone.localtime(r['created_at']):%Y-%m-%d %H:%M}",
-                r["ticket__number"],
-                r["ticket__title"],
-                r["actor__real_name"] or "",
-                r["ticket__assignee__real_name"] or "",
-                r["note"],
-            ]
-            for r in data.urges
-        ],
-    )
-    satisfaction = data.charts["satisfaction"]
-    sheet(
-        _("满意度"),
-        [_("分组"), _("满意率(%)"), _("已回访")],
-        [
-            [label, rate if rate is not None else "", n]
-            for part in ("segment", "unit")
-            for label, rate, n in zip(
-                satisfaction[part]["labels"],
-                satisfaction[part]["data"],
-                satisfaction[part]["counts"],
-                strict=True,
-            )
-        ],
-    )
-    buffer = BytesIO()
-    book.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="dashboard-{computed:%Y%m%d-%H%M}.xlsx"'
+    response = HttpResponse(dashboard_workbook(data), content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(data)}"'
     return response
 
 
@@ -263,3 +181,19 @@ def healthz(request):
     status = 200 if state["database"] == "ok" else 503
     state["status"] = "ok" if status == 200 else "unavailable"
     return JsonResponse(state, status=status)
+
+
+# --- Customer 360 ------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def customer_timeline(request, number: str):
+    """The 360 page's timeline panel (and its further pages), newest first."""
+    customer = customer_selectors.customer_detail(user=request.user, number=number)
+    page = timeline.customer_timeline(user=request.user, customer=customer, cursor=request.GET.get("cursor"))
+    return render(
+        request,
+        "workspace/customer/_timeline.html",
+        {"customer": customer, "page": page, "more": bool(request.GET.get("cursor"))},
+    )

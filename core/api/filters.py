@@ -1,4 +1,9 @@
-"""Filter types shared by the API's filter sets."""
+"""Filter types shared by the filter sets of the API and of the list pages.
+
+Each model has one filter set (`<app>/filtersets.py`) whose parameters are the
+API's; a list page subclasses it with `PageFilterMixin` to name its own filter
+bar's parameters and widgets.
+"""
 
 from datetime import timedelta
 
@@ -6,7 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
+from django_filters.constants import EMPTY_VALUES
+from django_filters.fields import ChoiceField, IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -104,3 +110,50 @@ class ApiFilterSet(filters.FilterSet):
                 self.form.add_error(name, serializers.BooleanField.default_error_messages["invalid"])
                 valid = False
         return valid
+
+
+# --- List pages ----------------------------------------------------------------------------
+
+
+class YesNoField(ChoiceField):
+    def clean(self, value):
+        value = super().clean(value)
+        return None if value in EMPTY_VALUES else value == "1"
+
+
+class YesNoFilter(filters.ChoiceFilter):
+    """A page's select of "1" (yes) or "0" (no), read as True or False: the same
+    value a boolean filter of the API hands the filter's method."""
+
+    field_class = YesNoField
+
+    def __init__(self, *, yes, no, **kwargs):
+        super().__init__(choices=[("1", yes), ("0", no)], **kwargs)
+
+
+class PageFilterMixin:
+    """The list page's form of a model's filter set.
+
+    `page_filters` names the page's parameters in the order of its filter bar;
+    the API's other parameters are not read. A bad value is ignored rather than
+    refused: the page reads `.qs`, which filters on the values that were valid.
+    The form's widgets carry Bootstrap's classes; `q` is a search box.
+    """
+
+    page_filters: tuple[str, ...] = ()
+    search_placeholder = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters = {name: self.filters[name] for name in self.page_filters}
+
+    @property
+    def form(self):
+        form = super().form
+        for field in form.fields.values():
+            css = "form-select form-select-sm" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+        if "q" in form.fields:
+            form.fields["q"].widget.attrs.setdefault("placeholder", self.search_placeholder)
+            form.fields["q"].widget.input_type = "search"
+        return form

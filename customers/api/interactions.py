@@ -1,32 +1,25 @@
 """The contact log and visits over REST: /api/v1/interactions/ and /api/v1/visits/.
 
-Views declare; serializers shape; customers.interactions decides. Both lists
+Views declare; serializers shape; customers.interactions and customers.visits decide. Both lists
 are scoped through the customer (plus what the user did themselves).
 """
 
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from core.api.filters import (
-    ApiFilterSet,
-    CharInFilter,
-    ChoiceInFilter,
-    IdInFilter,
-    moment_after,
-    moment_before,
-)
 from core.api.idempotency import IdempotentCreateMixin
 from core.api.pagination import KeysetPagination
-from core.api.schema import IDEMPOTENCY_KEY, error_responses
+from core.api.schema import IDEMPOTENCY_KEY, error_responses, list_schema
 from core.api.scoping import ScopedQuerysetMixin
 from core.api.serializers import NestedUserSerializer, StrictFieldsMixin
-from customers import interactions
 from customers.api.serializers import NestedCustomerSerializer
+from customers.filtersets import InteractionFilterSet, VisitFilterSet
+from customers.interactions.services import interaction_log, interaction_suggests_ticket
 from customers.models import Customer, Interaction, Visit
+from customers.visits.services import visit_schedule
 
 # --- Serializers ------------------------------------------------------------------------
 
@@ -46,21 +39,7 @@ class VisibleCustomerField(serializers.SlugRelatedField):
         return Customer.objects.visible_to(self.context["request"].user)
 
 
-INTERACTION_FIELDS = (
-    "id",
-    "customer",
-    "staff",
-    "channel",
-    "direction",
-    "occurred_at",
-    "summary",
-    "mood",
-    "ticket_number",
-    "next_follow_up",
-    *Interaction.STEP_FIELDS,
-    "suggests_ticket",
-    "created_at",
-)
+INTERACTION_FIELDS = ("id", "customer", "staff", *Interaction.LOG_FIELDS, "suggests_ticket", "created_at")
 
 
 class InteractionSerializer(serializers.ModelSerializer):
@@ -76,7 +55,7 @@ class InteractionSerializer(serializers.ModelSerializer):
         read_only_fields = INTERACTION_FIELDS
 
     def get_suggests_ticket(self, obj: Interaction) -> bool:
-        return interactions.interaction_suggests_ticket(obj)
+        return interaction_suggests_ticket(obj)
 
 
 class InteractionWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -84,23 +63,13 @@ class InteractionWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer)
 
     class Meta:
         model = Interaction
-        fields = (
-            "customer",
-            "channel",
-            "direction",
-            "occurred_at",
-            "summary",
-            "mood",
-            "ticket_number",
-            "next_follow_up",
-            *Interaction.STEP_FIELDS,
-        )
+        fields = ("customer", *Interaction.LOG_FIELDS)
         extra_kwargs = {"summary": {"allow_blank": True, "required": False}}
 
     def create(self, validated_data: dict[str, Any]) -> Interaction:
         user = self.context["request"].user
         customer = validated_data.pop("customer")
-        return interactions.interaction_log(customer=customer, staff=user, created_by=user, **validated_data)
+        return interaction_log(customer=customer, staff=user, created_by=user, **validated_data)
 
     def to_representation(self, instance: Interaction) -> dict[str, Any]:
         return InteractionSerializer(instance, context=self.context).data
@@ -114,9 +83,7 @@ VISIT_FIELDS = (
     "scheduled_at",
     "appointment_confirmed",
     "confirmed_at",
-    "prep_basics_reviewed",
-    "prep_cause",
-    "prep_solution",
+    *Visit.PREPARATION_FIELDS,
     "done_at",
     "outcome",
     "origin_key",
@@ -139,64 +106,24 @@ class VisitWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Visit
-        fields = (
-            "customer",
-            "purpose",
-            "scheduled_at",
-            "prep_basics_reviewed",
-            "prep_cause",
-            "prep_solution",
-        )
+        fields = ("customer", "purpose", "scheduled_at", *Visit.PREPARATION_FIELDS)
 
     def create(self, validated_data: dict[str, Any]) -> Visit:
         user = self.context["request"].user
-        return interactions.visit_schedule(staff=user, created_by=user, **validated_data)
+        return visit_schedule(staff=user, created_by=user, **validated_data)
 
     def to_representation(self, instance: Visit) -> dict[str, Any]:
         return VisitSerializer(instance, context=self.context).data
-
-
-# --- Filters ----------------------------------------------------------------------------
-
-
-class InteractionFilterSet(ApiFilterSet):
-    customer = CharInFilter(field_name="customer__number", label="Customer numbers")
-    staff = CharInFilter(field_name="staff__username", label="Staff usernames")
-    staff_id = IdInFilter(field_name="staff_id", label="Staff ids")
-    channel = ChoiceInFilter(choices=Interaction.Channel.choices, label="Channels")
-    direction = ChoiceInFilter(choices=Interaction.Direction.choices, label="Directions")
-    mood = ChoiceInFilter(choices=Interaction.Mood.choices, label="Moods")
-    occurred_after = moment_after("occurred_at", "Contact at or after this time (ISO 8601)")
-    occurred_before = moment_before("occurred_at", "Contact before this time (ISO 8601)")
-
-    class Meta:
-        model = Interaction
-        fields: list[str] = []
-
-
-class VisitFilterSet(ApiFilterSet):
-    customer = CharInFilter(field_name="customer__number", label="Customer numbers")
-    staff = CharInFilter(field_name="staff__username", label="Staff usernames")
-    staff_id = IdInFilter(field_name="staff_id", label="Staff ids")
-    purpose = ChoiceInFilter(choices=Visit.Purpose.choices, label="Purposes")
-    scheduled_after = moment_after("scheduled_at", "Planned at or after this time (ISO 8601)")
-    scheduled_before = moment_before("scheduled_at", "Planned before this time (ISO 8601)")
-    done = filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label="Completed")
-    appointment_confirmed = filters.BooleanFilter()
-
-    class Meta:
-        model = Visit
-        fields: list[str] = []
 
 
 # --- Views ------------------------------------------------------------------------------
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="List contact-log entries",
-        description="Contacts with customers the user may see, newest first, keyset-paginated.",
-        responses={200: InteractionSerializer(many=True), **error_responses(400, 401, 429)},
+    list=list_schema(
+        "List contact-log entries",
+        "Contacts with customers the user may see, newest first, keyset-paginated.",
+        InteractionSerializer,
     ),
     create=extend_schema(
         summary="Log a contact with a customer",
@@ -226,10 +153,10 @@ class InteractionViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="List visits",
-        description="Visits to customers the user may see, newest first, keyset-paginated.",
-        responses={200: VisitSerializer(many=True), **error_responses(400, 401, 429)},
+    list=list_schema(
+        "List visits",
+        "Visits to customers the user may see, newest first, keyset-paginated.",
+        VisitSerializer,
     ),
     retrieve=extend_schema(
         summary="Get a visit", responses={200: VisitSerializer, **error_responses(401, 404, 429)}

@@ -24,24 +24,14 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.choices import account_managers_for, stations_for
 from accounts.models import OrgUnit, User
 from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
 from core.phones import mask_phone
 from customers import services
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, customer_number_validator
-from customers.selectors import assignable_managers, stations_for
 
-CONTACT_FIELDS = (
-    "id",
-    "name",
-    "relation",
-    "mobile",
-    "landline",
-    "wechat_id",
-    "email",
-    "preferred_channel",
-    "is_primary",
-)
+CONTACT_FIELDS = ("id", *Contact.EDITABLE_FIELDS)
 CUSTOMER_WRITE_FIELDS = ARCHIVE_FIELDS
 CUSTOMER_READ_ONLY_FIELDS = ("id", "verified_at", "completeness", "created_at", "updated_at")
 CUSTOMER_FIELDS = (
@@ -54,7 +44,6 @@ CUSTOMER_FIELDS = (
     "version",
     "contacts",
 )
-PHONE_FIELDS = ("mobile", "landline")
 
 
 def customer_queryset() -> QuerySet[Customer]:
@@ -66,7 +55,7 @@ def customer_queryset() -> QuerySet[Customer]:
 
 def mask_contact_phones(contacts: list[dict[str, Any]]) -> None:
     for contact in contacts:
-        for field in PHONE_FIELDS:
+        for field in Contact.PHONE_FIELDS:
             contact[field] = mask_phone(contact[field])
 
 
@@ -210,7 +199,7 @@ class CustomerWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         fields["line"].queryset = _with_current(
             Line.objects.filter(station__in=stations), current and current.line_id
         )
-        fields["manager"].queryset = _with_current(assignable_managers(user), current and current.manager_id)
+        fields["manager"].queryset = _with_current(account_managers_for(user), current and current.manager_id)
         if current is not None:
             fields["number"].required = False
         return fields

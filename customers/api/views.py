@@ -26,12 +26,12 @@ from core.api.schema import (
     IF_MATCH,
     error_responses,
     etag_header,
+    list_schema,
     retrieve_schema,
 )
 from core.api.scoping import ScopedQuerysetMixin
 from customers import services
 from customers.api import bulk, sync
-from customers.api.filtersets import CustomerFilterSet
 from customers.api.serializers import (
     BulkResultSerializer,
     CustomerSerializer,
@@ -40,15 +40,16 @@ from customers.api.serializers import (
     SyncTombstoneSerializer,
     customer_queryset,
 )
+from customers.filtersets import CustomerFilterSet
 
 _WRITE_ERRORS = error_responses(400, 401, 403, 404, 412, 429)
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="List customers",
-        description="Visible live archives, newest first, keyset-paginated (follow `next`).",
-        responses={200: CustomerSerializer(many=True), **error_responses(400, 401, 429)},
+    list=list_schema(
+        "List customers",
+        "Visible live archives, newest first, keyset-paginated (follow `next`).",
+        CustomerSerializer,
     ),
     retrieve=retrieve_schema(
         "Get a customer by number",

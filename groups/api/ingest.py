@@ -1,5 +1,5 @@
 """The body of POST /api/v1/groups/{id}/messages/: check each item's format, then hand the
-well-formed ones to groups.services.messages_ingest and report every item's outcome."""
+well-formed ones to groups.services.ingest.messages_ingest and report every item's outcome."""
 
 from typing import Any
 
@@ -8,9 +8,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 
 from accounts.models import User
-from groups import services
 from groups.api.serializers import GroupMessageIngestItemSerializer
 from groups.models import ServiceGroup
+from groups.services.ingest import INGEST_MAX_ITEMS, IngestItem, messages_ingest
 
 OUTCOMES = ("created", "duplicate", "rejected")
 
@@ -18,9 +18,9 @@ OUTCOMES = ("created", "duplicate", "rejected")
 def _check_batch(data: Any) -> list:
     if not isinstance(data, list):
         raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [_("请求内容必须是JSON数组。")]})
-    if len(data) > services.INGEST_MAX_ITEMS:
+    if len(data) > INGEST_MAX_ITEMS:
         message = _("一次最多提交%(max)d项，本次%(count)d项。") % {
-            "max": services.INGEST_MAX_ITEMS,
+            "max": INGEST_MAX_ITEMS,
             "count": len(data),
         }
         raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
@@ -35,7 +35,7 @@ def _raw_external_id(raw: Any) -> str | None:
 def messages_ingest_batch(*, group: ServiceGroup, by: User, data: Any) -> dict[str, Any]:
     """Each item's outcome in request order, with the counts of each outcome."""
     batch = _check_batch(data)
-    items: list[services.IngestItem] = []
+    items: list[IngestItem] = []
     malformed: dict[int, dict] = {}
     for index, raw in enumerate(batch):
         serializer = GroupMessageIngestItemSerializer(data=raw)
@@ -43,9 +43,7 @@ def messages_ingest_batch(*, group: ServiceGroup, by: User, data: Any) -> dict[s
             items.append(serializer.to_item(index))
         else:
             malformed[index] = serializer.errors
-    outcomes = {
-        outcome.index: outcome for outcome in services.messages_ingest(group=group, by=by, items=items)
-    }
+    outcomes = {outcome.index: outcome for outcome in messages_ingest(group=group, by=by, items=items)}
     results: list[dict[str, Any]] = []
     for index, raw in enumerate(batch):
         if index in malformed:

@@ -17,21 +17,11 @@ from rest_framework import serializers
 from accounts.models import User
 from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
 from customers.models import Contact, Customer, District, Line
-from groups import selectors, services
-from groups.models import GroupKind, GroupMessage, Membership, ServiceGroup
-
-GROUP_WRITE_FIELDS = (
-    "name",
-    "kind",
-    "owner",
-    "rules",
-    "announcement",
-    "audience",
-    "host_organization",
-    "district",
-    "line",
-)
-
+from customers.selectors import districts_for, lines_for
+from groups import selectors
+from groups.models import GROUP_FIELDS, GroupKind, GroupMessage, Membership, ServiceGroup
+from groups.services.groups import group_create, group_update
+from groups.services.ingest import IngestItem
 
 # --- Groups --------------------------------------------------------------------------------
 
@@ -90,7 +80,7 @@ class ServiceGroupSerializer(serializers.ModelSerializer):
         model = ServiceGroup
         fields = (
             "id",
-            *GROUP_WRITE_FIELDS,
+            *GROUP_FIELDS,
             "org_unit",
             "external_id",
             "created_at",
@@ -131,7 +121,7 @@ class ServiceGroupWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer
 
     class Meta:
         model = ServiceGroup
-        fields = (*GROUP_WRITE_FIELDS, "external_id")
+        fields = (*GROUP_FIELDS, "external_id")
         extra_kwargs = {
             "external_id": {"help_text": "The WeChat group's own id; set on creation only"},
             # The services require the rules and check the rest; blanks reach them as errors by field.
@@ -147,8 +137,8 @@ class ServiceGroupWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer
         user = request.user
         current = self.instance if isinstance(self.instance, ServiceGroup) else None
         owners = selectors.owners_for(user)
-        districts = selectors.districts_for(user)
-        lines = selectors.lines_for(user)
+        districts = districts_for(user)
+        lines = lines_for(user)
         if current is not None:
             owners = owners | User.objects.filter(pk=current.owner_id)
             districts = districts | District.objects.filter(pk=current.district_id)
@@ -164,10 +154,10 @@ class ServiceGroupWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer
         return fields
 
     def create(self, validated_data: dict[str, Any]) -> ServiceGroup:
-        return services.group_create(by=self.context["request"].user, **validated_data)
+        return group_create(by=self.context["request"].user, **validated_data)
 
     def update(self, instance: ServiceGroup, validated_data: dict[str, Any]) -> ServiceGroup:
-        return services.group_update(group=instance, by=self.context["request"].user, **validated_data)
+        return group_update(group=instance, by=self.context["request"].user, **validated_data)
 
     def to_representation(self, instance: ServiceGroup) -> dict[str, Any]:
         view = self.context["view"]
@@ -179,7 +169,7 @@ class ServiceGroupChangeSerializer(ServiceGroupWriteSerializer):
     """What a change of a group takes: any writable field; the WeChat id stays as created."""
 
     class Meta(ServiceGroupWriteSerializer.Meta):
-        fields = GROUP_WRITE_FIELDS
+        fields = GROUP_FIELDS
 
     def get_fields(self):
         fields = super().get_fields()
@@ -327,9 +317,9 @@ class GroupMessageIngestItemSerializer(StrictFieldsMixin, serializers.Serializer
             raise serializers.ValidationError(_("群成员须是客户联系人或工作人员之一。"))
         return attrs
 
-    def to_item(self, index: int) -> services.IngestItem:
+    def to_item(self, index: int) -> IngestItem:
         data = self.validated_data
-        return services.IngestItem(
+        return IngestItem(
             index=index,
             external_id=data["external_id"],
             text=data["text"],

@@ -11,10 +11,9 @@ from rest_framework.response import Response
 
 from core.api.idempotency import IdempotentCreateMixin
 from core.api.pagination import KeysetPagination
-from core.api.schema import IDEMPOTENCY_KEY, error_responses
-from groups import selectors, services
+from core.api.schema import IDEMPOTENCY_KEY, error_responses, list_schema
+from groups import selectors
 from groups.api import ingest
-from groups.api.filtersets import GroupFilterSet, MessageFilterSet
 from groups.api.serializers import (
     GroupMemberAddSerializer,
     GroupMemberSerializer,
@@ -25,7 +24,10 @@ from groups.api.serializers import (
     ServiceGroupSerializer,
     ServiceGroupWriteSerializer,
 )
+from groups.filtersets import GroupFilterSet, MessageFilterSet
 from groups.models import GroupMessage, Membership, ServiceGroup
+from groups.services.ingest import INGEST_MAX_ITEMS
+from groups.services.members import membership_add_contact, membership_add_staff, membership_leave
 
 _WRITE_ERRORS = error_responses(400, 401, 403, 404, 429)
 
@@ -41,13 +43,11 @@ class MemberPagination(KeysetPagination):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="List service groups with their health",
-        description=(
-            "Visible groups (active ones unless `archived=true`), newest first, keyset-paginated "
-            "(follow `next`). Each carries its health figures, computed in SQL for the whole page."
-        ),
-        responses={200: ServiceGroupSerializer(many=True), **error_responses(400, 401, 429)},
+    list=list_schema(
+        "List service groups with their health",
+        "Visible groups (active ones unless `archived=true`), newest first, keyset-paginated "
+        "(follow `next`). Each carries its health figures, computed in SQL for the whole page.",
+        ServiceGroupSerializer,
     ),
     retrieve=extend_schema(
         summary="Get a service group with its health",
@@ -158,13 +158,11 @@ class GroupMemberListView(GroupChildMixin, generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         if "contact" in data:
-            membership, created = services.membership_add_contact(
+            membership, created = membership_add_contact(
                 group=group, contact=data["contact"], by=request.user
             )
         else:
-            membership, created = services.membership_add_staff(
-                group=group, user=data["user"], by=request.user
-            )
+            membership, created = membership_add_staff(group=group, user=data["user"], by=request.user)
         membership = self.get_queryset().get(pk=membership.pk)
         return Response(
             GroupMemberSerializer(membership, context=self.get_serializer_context()).data,
@@ -196,7 +194,7 @@ class GroupMemberDetailView(GroupMemberMixin, generics.GenericAPIView):
     filterset_class = None
 
     def delete(self, request, *args, **kwargs):
-        services.membership_leave(membership=self.get_membership(), by=request.user)
+        membership_leave(membership=self.get_membership(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -213,11 +211,11 @@ class GroupMemberLeaveView(GroupMemberMixin, generics.GenericAPIView):
     filterset_class = None
 
     def post(self, request, *args, **kwargs):
-        membership = services.membership_leave(membership=self.get_membership(), by=request.user)
+        membership = membership_leave(membership=self.get_membership(), by=request.user)
         return Response(GroupMemberSerializer(membership, context=self.get_serializer_context()).data)
 
 
-INGEST_DESCRIPTION = f"""Record a batch of the group's messages (up to {services.INGEST_MAX_ITEMS}), as a
+INGEST_DESCRIPTION = f"""Record a batch of the group's messages (up to {INGEST_MAX_ITEMS}), as a
 WeCom callback or a chat-archive export sends them.
 
 Each item names its original message id (`external_id`), one sender (`contact` id or `mobile` of a
@@ -229,7 +227,7 @@ customer, as a reply from the group page does: the first reply answers.
 Idempotent: an `external_id` already recorded in the group (or repeated in the batch) comes back as
 `duplicate` and nothing is created twice, so a batch may be sent again safely. A bad item comes back
 as `rejected` with its field errors while the good ones are stored; a body that is not a list or is
-longer than {services.INGEST_MAX_ITEMS}, or a group that is archived, answers 400 and stores nothing.
+longer than {INGEST_MAX_ITEMS}, or a group that is archived, answers 400 and stores nothing.
 Anyone who sees the group may ingest, as anyone may log a message on its page; the senders must be
 members of the group.
 """

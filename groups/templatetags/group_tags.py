@@ -1,7 +1,11 @@
 """Small helpers for the group pages: durations, shares and sortable column headers."""
 
+from datetime import timedelta
+
 from django import template
 from django.utils.translation import gettext as _
+
+from core.durations import format_duration
 
 register = template.Library()
 
@@ -11,19 +15,7 @@ def seconds_as_duration(value) -> str:
     """1小时5分, 12分, 不足1分; — for no value."""
     if value is None or value == "":
         return "—"
-    minutes = int(float(value) // 60)
-    if minutes == 0:
-        return _("不足1分")
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = []
-    if days:
-        parts.append(_("%(n)s天") % {"n": days})
-    if hours:
-        parts.append(_("%(n)s小时") % {"n": hours})
-    if minutes and not days:
-        parts.append(_("%(n)s分") % {"n": minutes})
-    return "".join(parts)
+    return format_duration(timedelta(seconds=float(value)))
 
 
 @register.filter

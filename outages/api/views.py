@@ -26,7 +26,7 @@ from core.api.scoping import ScopedQuerysetMixin
 from core.api.steps import FreshDetailMixin, StepConflict, StepResponsesMixin, require_current
 from outages import services
 from outages.api import serializers as s
-from outages.api.filtersets import OutageFilterSet
+from outages.filtersets import OutageFilterSet
 from outages.models import Outage
 
 step_schema = step_schema_for(s.OutageDetailSerializer)

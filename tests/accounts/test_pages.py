@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
@@ -40,6 +41,8 @@ def test_a_county_account_manager_is_titled_by_tier(org_tree):
 
 
 def test_password_change_keeps_the_user_signed_in(login, manager):
+    other_session = Client()
+    other_session.force_login(manager)
     client = login(manager)
     url = reverse("accounts:password_change")
     bad = client.post(url, {"old_password": "nope", "new_password1": "x", "new_password2": "y"})
@@ -53,6 +56,11 @@ def test_password_change_keeps_the_user_signed_in(login, manager):
     assert response.status_code == 302
     manager.refresh_from_db()
     assert manager.check_password("Dianwang#2026")
+    # The session that changed the password still opens signed-in pages; another
+    # session of the same user, signed in before the change, is signed out.
+    assert client.get(response["Location"]).status_code == 200
+    assert client.get(reverse("customers:list")).status_code == 200
+    assert other_session.get(reverse("customers:list")).status_code == 302
 
 
 def test_logout_is_a_post(login, manager):

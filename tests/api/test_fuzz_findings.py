@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
-from groups import services as group_services
 from groups.models import GroupKind, ServiceGroup
+from groups.services.groups import group_create
 from tests.api.conftest import CUSTOMERS
 from tests.tickets import conftest as ticket_fixtures
 from tickets.models import TicketEvent
@@ -252,7 +252,7 @@ def test_request_bodies_are_json_only(schema):
 
 @pytest.fixture
 def group(manager, grid) -> ServiceGroup:
-    return group_services.group_create(
+    return group_create(
         by=manager,
         name="永乐一号台区服务群",
         kind=GroupKind.DISTRICT,

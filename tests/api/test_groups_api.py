@@ -7,8 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from groups import services
 from groups.models import GroupKind, GroupMessage, Membership, ServiceGroup
+from groups.services.groups import group_archive, group_create
+from groups.services.members import membership_add_contact, membership_add_staff
+from groups.services.messages import message_post, reply_post
 
 GROUPS = "/api/v1/groups/"
 RULES = "文明发言，不发广告；用电问题@客户经理。"
@@ -28,7 +30,7 @@ def messages(group) -> str:
 
 @pytest.fixture
 def group(manager, grid) -> ServiceGroup:
-    return services.group_create(
+    return group_create(
         by=manager, name="永乐一号台区服务群", kind=GroupKind.DISTRICT, district=grid["district"], rules=RULES
     )
 
@@ -40,12 +42,12 @@ def contact(mine):
 
 @pytest.fixture
 def member(group, contact, manager) -> Membership:
-    membership, _created = services.membership_add_contact(group=group, contact=contact, by=manager)
+    membership, _created = membership_add_contact(group=group, contact=contact, by=manager)
     return membership
 
 
 def ask(group, contact, *, ago: timedelta, text: str = "请问今天为什么停电？") -> GroupMessage:
-    message, _created = services.message_post(
+    message, _created = message_post(
         group=group, contact=contact, text=text, sent_at=timezone.now() - ago, is_inquiry=True
     )
     return message
@@ -120,7 +122,7 @@ def test_the_list_carries_each_groups_health(api, manager, group, member, contac
 
 def test_a_reply_shows_in_the_figures(api, manager, group, member, contact):
     inquiry = ask(group, contact, ago=timedelta(minutes=10))
-    services.reply_post(group=group, by=manager, text="已安排抢修。", inquiry=inquiry)
+    reply_post(group=group, by=manager, text="已安排抢修。", inquiry=inquiry)
 
     health = api(manager).get(detail(group)).json()["health"]
 
@@ -132,7 +134,7 @@ def test_a_reply_shows_in_the_figures(api, manager, group, member, contact):
 def test_the_list_filters_by_kind_owner_and_zombie(
     api, manager, supervisor, colleague, group, member, contact
 ):
-    vip = services.group_create(by=colleague, name="大工业客户群", kind=GroupKind.VIP, rules=RULES)
+    vip = group_create(by=colleague, name="大工业客户群", kind=GroupKind.VIP, rules=RULES)
     ask(group, contact, ago=timedelta(days=2))
     client = api(supervisor)
 
@@ -145,7 +147,7 @@ def test_the_list_filters_by_kind_owner_and_zombie(
 
 
 def test_archived_groups_leave_the_list_unless_asked_for(api, manager, group):
-    services.group_archive(group=group, by=manager)
+    group_archive(group=group, by=manager)
     client = api(manager)
 
     assert ids(client.get(GROUPS)) == []
@@ -166,10 +168,10 @@ def test_the_list_costs_the_same_queries_for_3_and_30_groups(api, request, manag
 
     def make(count: int) -> None:
         for n in range(count):
-            group = services.group_create(by=manager, name=f"群{n}", kind=GroupKind.VIP, rules=RULES)
-            services.membership_add_contact(group=group, contact=contact, by=manager)
+            group = group_create(by=manager, name=f"群{n}", kind=GroupKind.VIP, rules=RULES)
+            membership_add_contact(group=group, contact=contact, by=manager)
             inquiry = ask(group, contact, ago=timedelta(hours=n + 1))
-            services.reply_post(group=group, by=manager, text="收到", inquiry=inquiry)
+            reply_post(group=group, by=manager, text="收到", inquiry=inquiry)
 
     make(3)
     few, rows = list_queries(client)
@@ -265,7 +267,7 @@ def test_adding_a_member_needs_exactly_one_known_person(api, manager, outsider, 
 def test_a_member_leaves_and_the_owner_cannot(api, manager, colleague, group, member):
     client = api(manager)
     owner = Membership.objects.get(group=group, user=manager)
-    staff, _created = services.membership_add_staff(group=group, user=colleague, by=colleague)
+    staff, _created = membership_add_staff(group=group, user=colleague, by=colleague)
 
     assert client.delete(f"{members(group)}{member.pk}/").status_code == 204
     left = api(colleague).post(f"{members(group)}{staff.pk}/leave/")
@@ -310,11 +312,11 @@ def test_the_log_and_the_members_cost_the_same_queries_for_3_and_30_rows(
     few = log_queries(client, group)
     for n in range(27):
         inquiry = ask(group, contact, ago=timedelta(minutes=30 - n))
-        services.reply_post(group=group, by=manager, text="收到", inquiry=inquiry)
+        reply_post(group=group, by=manager, text="收到", inquiry=inquiry)
         other = make_customer(
             number=f"52019000{n:02d}", contact={"name": f"联系人{n}", "mobile": f"139000000{n:02d}"}
         )
-        services.membership_add_contact(group=group, contact=other.contacts.get(), by=manager)
+        membership_add_contact(group=group, contact=other.contacts.get(), by=manager)
 
     assert log_queries(client, group) == few <= 4
     with CaptureQueriesContext(connection) as queries:

@@ -10,8 +10,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from groups import services
 from groups.models import GroupKind, GroupMessage, Membership, ServiceGroup
+from groups.services.groups import group_archive, group_create
+from groups.services.ingest import INGEST_MAX_ITEMS
+from groups.services.members import membership_add_contact
+from groups.services.messages import message_post, reply_post
 from tests.api.conftest import postgres_only
 
 RULES = "文明发言，不发广告；用电问题@客户经理。"
@@ -27,7 +30,7 @@ def at(minutes_ago: float) -> str:
 
 @pytest.fixture
 def group(manager, grid) -> ServiceGroup:
-    return services.group_create(
+    return group_create(
         by=manager, name="永乐一号台区服务群", kind=GroupKind.DISTRICT, district=grid["district"], rules=RULES
     )
 
@@ -36,7 +39,7 @@ def group(manager, grid) -> ServiceGroup:
 def contact(mine, group, manager):
     """杨老板 (mobile 13885551234), in the group."""
     contact = mine.contacts.get()
-    services.membership_add_contact(group=group, contact=contact, by=manager)
+    membership_add_contact(group=group, contact=contact, by=manager)
     return contact
 
 
@@ -103,7 +106,7 @@ def test_a_staff_message_in_the_batch_answers_the_inquiry_it_replies_to(api, man
 
 
 def test_a_staff_message_naming_the_customer_answers_the_earlier_inquiries(api, manager, group, contact):
-    earlier, _created = services.message_post(
+    earlier, _created = message_post(
         group=group, contact=contact, text="电费怎么这么高？", sent_at=timezone.now() - timedelta(hours=1)
     )
     items = [
@@ -145,14 +148,14 @@ def test_a_staff_message_naming_the_customer_answers_the_earlier_inquiries(api, 
 
 
 def test_only_the_first_reply_answers_an_inquiry_recorded_earlier(api, manager, group, contact):
-    inquiry, _created = services.message_post(
+    inquiry, _created = message_post(
         group=group,
         contact=contact,
         text="停电了？",
         sent_at=timezone.now() - timedelta(hours=1),
         external_id="q1",
     )
-    services.reply_post(group=group, by=manager, text="在查。", inquiry=inquiry)
+    reply_post(group=group, by=manager, text="在查。", inquiry=inquiry)
     answer = GroupMessage.objects.get(pk=inquiry.pk).answer
 
     response = api(manager).post(
@@ -228,7 +231,7 @@ def test_bad_items_are_rejected_with_field_errors_and_the_good_ones_stored(
 def test_a_batch_too_large_or_not_a_list_is_refused_whole(api, manager, group, contact):
     client = api(manager)
     item = {"contact": contact.pk, "text": "你好", "sent_at": at(1)}
-    too_many = [{**item, "external_id": f"x{n}"} for n in range(services.INGEST_MAX_ITEMS + 1)]
+    too_many = [{**item, "external_id": f"x{n}"} for n in range(INGEST_MAX_ITEMS + 1)]
 
     for body in (too_many, {"external_id": "x"}):
         response = client.post(messages(group), body, format="json")
@@ -240,7 +243,7 @@ def test_a_batch_too_large_or_not_a_list_is_refused_whole(api, manager, group, c
 
 
 def test_an_archived_group_takes_no_messages(api, manager, group, contact):
-    services.group_archive(group=group, by=manager)
+    group_archive(group=group, by=manager)
 
     response = api(manager).post(messages(group), batch(contact, manager), format="json")
 

@@ -179,7 +179,8 @@ def test_anonymous_and_bad_parameters(api, manager):
     assert client.get(SYNC, {"cursor": SyncCursor(5, 7).encode()}).status_code == 200
 
 
-# Token, the customers page, its contacts; the supervisor's unit for the scope.
+# Token, the supervisor's units (one query, their path read inside it), the customers page, its
+# contacts (PostgreSQL reads them with the page: 3 there).
 SYNC_PAGE_QUERIES = 4
 
 

@@ -1,9 +1,10 @@
 import gettext
 import io
 import shutil
+import sys
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 PO = """\
 msgid ""
@@ -42,6 +43,16 @@ def test_polib_fallback_compiles_translated_entries_only(locale_dir, monkeypatch
     compiled = translations(locale_dir)
     assert compiled.gettext("客户档案") == "Customer archive"
     assert compiled.gettext("消息") == "消息"
+
+
+def test_without_msgfmt_or_polib_it_says_what_to_install(locale_dir, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "polib", None)  # as if it were not installed
+
+    with pytest.raises(CommandError, match="install gettext, or pip install -r requirements-build.txt"):
+        call_command("compile_translations", stdout=io.StringIO())
+
+    assert not (locale_dir / "django.mo").exists()
 
 
 @pytest.mark.skipif(shutil.which("msgfmt") is None, reason="GNU gettext (msgfmt) is not installed")

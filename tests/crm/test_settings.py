@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 from core.env import env_bool, env_int, env_list, env_str
+from tests.celery_worker import database_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 # 64 characters, mixed classes: passes Django's security.W009.
@@ -140,3 +142,42 @@ def test_production_collectstatic_succeeds(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "static" / "staticfiles.json").exists()
+
+
+def test_a_pool_size_out_of_order_stops_the_process_at_start_up(tmp_path):
+    result = manage(
+        "check",
+        tmp_path=tmp_path,
+        DATABASE_URL="postgres://crm@127.0.0.1:5432/crm",
+        DB_POOL="1",
+        DB_POOL_MIN_SIZE="4",
+        DB_POOL_MAX_SIZE="2",
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "DB_POOL_MIN_SIZE" in result.stderr
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the connection pool is psycopg 3's, for PostgreSQL only"
+)
+def test_a_web_process_borrows_its_connection_from_the_pool_and_gives_it_back(db, tmp_path):
+    # The test database, reached the way a gunicorn worker reaches its own (DB_POOL=1).
+    code = (
+        "from django.db import connection\n"
+        # Filled first (min_size), so that the borrowing below does not grow it meanwhile.
+        "connection.pool.open(wait=True)\n"
+        "connection.cursor().execute('SELECT 1')\n"
+        "print(connection.settings_dict['CONN_MAX_AGE'], connection.pool.get_stats()['pool_available'])\n"
+        "connection.close()\n"
+        "print(connection.pool.get_stats()['pool_available'])\n"
+    )
+
+    result = manage(
+        "shell", "--no-imports", "-c", code, tmp_path=tmp_path, DATABASE_URL=database_url(), DB_POOL="1"
+    )
+
+    assert result.returncode == 0, result.stderr
+    conn_max_age, while_lent, after_close = map(int, result.stdout.split())
+    assert conn_max_age == 0, "a pool replaces persistent connections"
+    assert (while_lent, after_close) == (0, 1), "lent while in use, back in the pool at the end"

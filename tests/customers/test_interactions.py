@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.interactions import interaction_log, interaction_suggests_ticket
+from customers.interactions.services import interaction_log, interaction_suggests_ticket
 from customers.models import Interaction
 
 

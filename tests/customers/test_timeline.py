@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.interactions import customer_timeline
 from customers.models import Interaction, Visit
 from groups.models import GroupKind, GroupMessage, ServiceGroup
+from workspace.timeline import customer_timeline
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_group_messages_follow_the_groups_scope(mine, manager, colleague, outsid
 def test_the_360_page_and_its_timeline_keep_their_query_counts(login, mine, manager, vip_group):
     client = login(manager)
     detail = reverse("customers:detail", args=[mine.number])
-    timeline = reverse("customers:timeline", args=[mine.number])
+    timeline = reverse("customer_timeline", args=[mine.number])
     counts = {}
     for total, added in ((3, 3), (30, 27)):
         _fill(mine, manager, vip_group, added, start=timezone.now() - timedelta(days=total))
@@ -126,13 +126,13 @@ def test_the_360_page_and_its_timeline_keep_their_query_counts(login, mine, mana
 def test_the_timeline_renders_newest_first_with_a_link_to_older_entries(login, mine, manager, vip_group):
     _fill(mine, manager, vip_group, 25)
 
-    response = login(manager).get(reverse("customers:timeline", args=[mine.number]))
+    response = login(manager).get(reverse("customer_timeline", args=[mine.number]))
 
     page = response.content.decode()
     assert page.index("联系24") < page.index("走访22") < page.index("群消息20")
     assert "更早的记录" in page
     older = login(manager).get(
-        reverse("customers:timeline", args=[mine.number]), {"cursor": response.context["page"].next_cursor}
+        reverse("customer_timeline", args=[mine.number]), {"cursor": response.context["page"].next_cursor}
     )
     assert "联系0" in older.content.decode()
     assert 'id="customer-timeline"' not in older.content.decode()
@@ -143,7 +143,7 @@ def test_the_360_page_holds_the_panel_and_an_outsider_gets_404(login, mine, mana
     assert "联系时间线" in page
     assert reverse("customers:interaction_create", args=[mine.number]) in page
 
-    assert login(outsider).get(reverse("customers:timeline", args=[mine.number])).status_code == 404
+    assert login(outsider).get(reverse("customer_timeline", args=[mine.number])).status_code == 404
 
 
 def test_a_bad_cursor_shows_the_first_page(mine, manager, vip_group):

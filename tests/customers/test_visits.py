@@ -7,14 +7,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.interactions import (
-    visit_complete,
-    visit_confirm,
-    visit_prepare,
-    visit_schedule,
-    week_bounds,
-)
 from customers.models import Visit
+from customers.visits.selectors import week_bounds
+from customers.visits.services import visit_complete, visit_confirm, visit_prepare, visit_schedule
 
 
 def _schedule(customer, staff, **fields):

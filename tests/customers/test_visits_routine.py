@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from customers.interactions import interaction_log
+from customers.interactions.services import interaction_log
 from customers.models import Customer, Interaction, Visit
 from customers.tasks import schedule_routine_visits
 from notifications.models import Notification

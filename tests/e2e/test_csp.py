@@ -6,8 +6,9 @@ import pytest
 from playwright.sync_api import expect
 
 from customers.models import Customer
-from groups import services as group_services
 from groups.models import GroupKind
+from groups.services.groups import group_create
+from groups.services.members import membership_add_contact
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory
 from tickets import services as ticket_services
 from tickets.defaults import seed_default_policies
@@ -49,10 +50,10 @@ def scenario(transactional_db, org_tree, manager):
     district = DistrictFactory(code="TQ-CSP-1", name="永乐一号台区", station=org_tree["station"])
     customer = CustomerFactory(station=org_tree["station"], district=district, manager=manager, name="杨丽")
     contact = ContactFactory(customer=customer, name="杨丽", mobile="13885550123")
-    group = group_services.group_create(
+    group = group_create(
         by=manager, name="永乐一号台区服务群", kind=GroupKind.DISTRICT, district=district, rules="文明发言。"
     )
-    group_services.membership_add_contact(group=group, contact=contact, by=manager)
+    membership_add_contact(group=group, contact=contact, by=manager)
     ticket, _created = ticket_services.ticket_create(
         customer=customer,
         opened_by=manager,

@@ -6,8 +6,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from groups import services
 from groups.models import GroupKind, GroupMessage, ReplyTemplate
+from groups.services.groups import group_create
+from groups.services.members import membership_add_contact
+from groups.services.messages import message_post
+from groups.services.reply_templates import reply_template_create
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory
 
 
@@ -16,21 +19,21 @@ def inquiry(transactional_db, org_tree, manager):
     district = DistrictFactory(code="TQ-E2E-1", name="永乐一号台区", station=org_tree["station"])
     customer = CustomerFactory(station=org_tree["station"], district=district, manager=manager, name="杨丽")
     contact = ContactFactory(customer=customer, name="杨丽", mobile="13885550123")
-    group = services.group_create(
+    group = group_create(
         by=manager,
         name="永乐一号台区服务群",
         kind=GroupKind.DISTRICT,
         district=district,
         rules="文明发言，用电问题@客户经理。",
     )
-    services.membership_add_contact(group=group, contact=contact, by=manager)
-    services.reply_template_create(
+    membership_add_contact(group=group, contact=contact, by=manager)
+    reply_template_create(
         by=manager,
         title="电费查询渠道",
         body="您好，电费可在南方电网微信公众号或95598查询，绑定户号后每月推送账单。",
         category="billing",
     )
-    message, _created = services.message_post(
+    message, _created = message_post(
         group=group, contact=contact, text="请问这个月电费怎么查？", sent_at=timezone.now(), is_inquiry=True
     )
     return message

@@ -5,8 +5,10 @@ import itertools
 import pytest
 from django.utils import timezone
 
-from groups import services
 from groups.models import GroupKind
+from groups.services.groups import group_create
+from groups.services.members import membership_add_contact
+from groups.services.messages import message_post
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory, LineFactory
 
 TZ = timezone.get_current_timezone()
@@ -55,7 +57,7 @@ def make_customer(org_tree, grid, manager):
 @pytest.fixture
 def group(manager, grid):
     """A 台区群 the manager runs (the manager is its first staff member)."""
-    return services.group_create(
+    return group_create(
         by=manager,
         name="永乐一号台区服务群",
         kind=GroupKind.DISTRICT,
@@ -78,7 +80,7 @@ def contact(customer):
 @pytest.fixture
 def member(group, contact, manager):
     """The customer's contact, in the group."""
-    membership, _created = services.membership_add_contact(group=group, contact=contact, by=manager)
+    membership, _created = membership_add_contact(group=group, contact=contact, by=manager)
     return membership
 
 
@@ -87,7 +89,7 @@ def ask(group, contact, member):
     """ask(text="...", at=None) -> an inquiry by the customer's contact."""
 
     def _ask(text: str = "请问今天为什么停电？", at=None, target=None, who=None):
-        message, _created = services.message_post(
+        message, _created = message_post(
             group=target or group, contact=who or contact, text=text, sent_at=at, is_inquiry=True
         )
         return message

@@ -9,8 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from customers.models import Contact
-from groups import services, tasks
+from groups import tasks
 from groups.models import Broadcast, BroadcastTopic, GroupKind, GroupMessage
+from groups.services.broadcasts import broadcast_create, broadcast_publish, broadcasts_publish_due
+from groups.services.groups import group_create
+from groups.services.members import membership_add_contact
 from notifications.models import Notification
 from tests.groups.conftest import local
 
@@ -28,7 +31,7 @@ def members(group, manager, make_customer):
     )
     for customer in [*ordinary, important, vip]:
         for contact in customer.contacts.all():
-            services.membership_add_contact(group=group, contact=contact, by=manager)
+            membership_add_contact(group=group, contact=contact, by=manager)
     return {"ordinary": ordinary, "important": important, "vip": vip}
 
 
@@ -40,7 +43,7 @@ def compose(by, groups, **overrides):
         "groups": groups,
     }
     fields.update(overrides)
-    return services.broadcast_create(by=by, **fields)
+    return broadcast_create(by=by, **fields)
 
 
 def personal(broadcast) -> list[Notification]:
@@ -65,18 +68,16 @@ def test_publishing_posts_in_each_group_and_tells_each_important_contact_once(gr
     posted = GroupMessage.objects.get(group=group, broadcast=broadcast)
     assert posted.sender_user == manager and "计划停电" in posted.text
 
-    again = services.broadcast_publish(broadcast=broadcast, by=manager)
+    again = broadcast_publish(broadcast=broadcast, by=manager)
     assert again.published is False
     assert len(personal(broadcast)) == 3
     assert GroupMessage.objects.filter(broadcast=broadcast).count() == 1
 
 
 def test_a_contact_in_two_target_groups_is_told_once(group, manager, members, grid):
-    other = services.group_create(
-        by=manager, name="永乐线群", kind=GroupKind.LINE, line=grid["line"], rules="x"
-    )
+    other = group_create(by=manager, name="永乐线群", kind=GroupKind.LINE, line=grid["line"], rules="x")
     for contact in members["important"].contacts.all():
-        services.membership_add_contact(group=other, contact=contact, by=manager)
+        membership_add_contact(group=other, contact=contact, by=manager)
     broadcast = compose(manager, [group, other])
     assert len(personal(broadcast)) == 3
     assert GroupMessage.objects.filter(broadcast=broadcast).count() == 2
@@ -130,8 +131,8 @@ def test_a_colleague_cannot_publish_someone_elses_broadcast(group, manager, coll
     with time_machine.travel(NOW, tick=False):
         broadcast = compose(manager, [group], scheduled_at=NOW + timedelta(days=1))
     with pytest.raises(PermissionDenied):
-        services.broadcast_publish(broadcast=broadcast, by=colleague)
-    assert services.broadcast_publish(broadcast=broadcast, by=supervisor).published
+        broadcast_publish(broadcast=broadcast, by=colleague)
+    assert broadcast_publish(broadcast=broadcast, by=supervisor).published
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,7 +150,7 @@ def test_two_publishers_at_once_publish_each_broadcast_once(group, manager, memb
         try:
             barrier.wait()
             with time_machine.travel(NOW + timedelta(minutes=6), tick=False):
-                counts.append(services.broadcasts_publish_due())
+                counts.append(broadcasts_publish_due())
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:

@@ -58,8 +58,8 @@ def test_a_recorded_inquiry_stores_its_deadline(ask, asked, due):
 
 
 def test_a_message_that_is_not_an_inquiry_has_no_deadline(group, contact, member):
-    from groups import services
+    from groups.services.messages import message_post
 
-    message, _created = services.message_post(group=group, contact=contact, text="好的，谢谢！")
+    message, _created = message_post(group=group, contact=contact, text="好的，谢谢！")
     assert message.is_inquiry is False
     assert message.response_due_at is None

@@ -6,8 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
-from groups import services
 from groups.models import GroupKind, Membership
+from groups.services.groups import group_create
+from groups.services.members import group_add_district_customers, membership_leave
 from tests.factories import ContactFactory, CustomerFactory
 
 
@@ -23,19 +24,19 @@ def test_every_contact_of_every_customer_of_the_district_joins(group, manager, m
     deleted = make_customer()
     Customer.all_objects.filter(pk=deleted.pk).update(deleted_at=deleted.created_at)
 
-    assert services.group_add_district_customers(group=group, by=manager) == 6
+    assert group_add_district_customers(group=group, by=manager) == 6
     assert contact_members(group) == 6
-    assert services.group_add_district_customers(group=group, by=manager) == 0
+    assert group_add_district_customers(group=group, by=manager) == 0
     assert contact_members(group) == 6
 
 
 def test_a_contact_who_left_is_not_brought_back(group, manager, make_customer):
     customer = make_customer()
-    services.group_add_district_customers(group=group, by=manager)
+    group_add_district_customers(group=group, by=manager)
     membership = Membership.objects.get(group=group, contact__customer=customer)
-    services.membership_leave(membership=membership, by=manager)
+    membership_leave(membership=membership, by=manager)
     make_customer()
-    assert services.group_add_district_customers(group=group, by=manager) == 1
+    assert group_add_district_customers(group=group, by=manager) == 1
     assert not Membership.objects.active().filter(group=group, contact__customer=customer).exists()
 
 
@@ -46,7 +47,7 @@ def test_it_is_one_insert_whatever_the_number_of_customers(group, manager, make_
         for _ in range(n):
             make_customer()
         with CaptureQueriesContext(connection) as ctx:
-            added = services.group_add_district_customers(group=group, by=manager)
+            added = group_add_district_customers(group=group, by=manager)
         assert added == n
         inserts = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
         assert len(inserts) == 1
@@ -56,8 +57,8 @@ def test_it_is_one_insert_whatever_the_number_of_customers(group, manager, make_
 
 
 def test_only_a_district_group_and_its_manager_may(group, manager, colleague):
-    vip = services.group_create(by=manager, name="VIP群", kind=GroupKind.VIP, rules="x")
+    vip = group_create(by=manager, name="VIP群", kind=GroupKind.VIP, rules="x")
     with pytest.raises(ValidationError):
-        services.group_add_district_customers(group=vip, by=manager)
+        group_add_district_customers(group=vip, by=manager)
     with pytest.raises(PermissionDenied):
-        services.group_add_district_customers(group=group, by=colleague)
+        group_add_district_customers(group=group, by=colleague)

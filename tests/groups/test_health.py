@@ -5,8 +5,11 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from groups import selectors, services
+from groups import selectors
 from groups.models import GroupKind, ServiceGroup
+from groups.services.groups import group_create
+from groups.services.members import membership_add_staff
+from groups.services.messages import reply_post
 from tests.groups.conftest import local
 
 NOW = local(2026, 11, 20, 15, 0)
@@ -23,7 +26,7 @@ def health_of(group, now=NOW) -> ServiceGroup:
 
 def say(group, user, at, text="各位好，本周六计划检修。"):
     with time_machine.travel(at, tick=False):
-        return services.reply_post(group=group, by=user, text=text)
+        return reply_post(group=group, by=user, text=text)
 
 
 def test_an_unanswered_inquiry_past_its_deadline_makes_a_zombie_group(group, manager, ask):
@@ -35,7 +38,7 @@ def test_an_unanswered_inquiry_past_its_deadline_makes_a_zombie_group(group, man
     assert health.is_zombie
     assert selectors.zombie_reasons(health, NOW) == ["1条咨询超时未回复"]
 
-    services.reply_post(group=group, by=manager, text="已安排抢修。", inquiry=inquiry)
+    reply_post(group=group, by=manager, text="已安排抢修。", inquiry=inquiry)
     health = health_of(group)
     assert (health.unanswered_now, health.overdue_now, health.is_zombie) == (0, 0, False)
 
@@ -50,10 +53,10 @@ def test_an_inquiry_still_within_its_deadline_is_not_yet_a_zombie(group, manager
 
 def test_an_owner_silent_for_15_days_makes_a_zombie_group_but_13_days_does_not(manager, grid):
     with time_machine.travel(NOW - timedelta(days=30), tick=False):
-        silent = services.group_create(
+        silent = group_create(
             by=manager, name="沉默群", kind=GroupKind.LINE, line=grid["line"], rules="文明发言。"
         )
-        active = services.group_create(by=manager, name="活跃群", kind=GroupKind.VIP, rules="文明发言。")
+        active = group_create(by=manager, name="活跃群", kind=GroupKind.VIP, rules="文明发言。")
     say(silent, manager, NOW - timedelta(days=15))
     say(active, manager, NOW - timedelta(days=13))
 
@@ -65,16 +68,16 @@ def test_an_owner_silent_for_15_days_makes_a_zombie_group_but_13_days_does_not(m
 
 def test_a_new_group_counts_silence_from_its_creation(manager):
     with time_machine.travel(NOW - timedelta(days=15), tick=False):
-        old = services.group_create(by=manager, name="旧群", kind=GroupKind.VIP, rules="文明发言。")
+        old = group_create(by=manager, name="旧群", kind=GroupKind.VIP, rules="文明发言。")
     with time_machine.travel(NOW - timedelta(days=3), tick=False):
-        new = services.group_create(by=manager, name="新群", kind=GroupKind.VIP, rules="文明发言。")
+        new = group_create(by=manager, name="新群", kind=GroupKind.VIP, rules="文明发言。")
     assert health_of(old).is_zombie
     assert health_of(old).owner_last_spoke_at is None
     assert not health_of(new).is_zombie
 
 
 def test_someone_elses_words_do_not_count_as_the_owner_speaking(group, manager, colleague):
-    services.membership_add_staff(group=group, user=colleague, by=colleague)
+    membership_add_staff(group=group, user=colleague, by=colleague)
     ServiceGroup.objects.filter(pk=group.pk).update(created_at=NOW - timedelta(days=20))
     say(group, colleague, NOW - timedelta(days=1))
     assert health_of(group).is_zombie
@@ -82,7 +85,7 @@ def test_someone_elses_words_do_not_count_as_the_owner_speaking(group, manager, 
 
 def test_a_public_group_is_not_judged_by_its_members_silence(manager, ask):
     with time_machine.travel(NOW - timedelta(days=60), tick=False):
-        public = services.group_create(
+        public = group_create(
             by=manager,
             name="丹江镇便民服务群",
             kind=GroupKind.PUBLIC,
@@ -101,7 +104,7 @@ def test_the_figures_count_the_last_30_days(group, manager, ask):
         with time_machine.travel(asked, tick=False):
             inquiry = ask()
         with time_machine.travel(asked + timedelta(minutes=minutes), tick=False):
-            services.reply_post(group=group, by=manager, text="已处理。", inquiry=inquiry)
+            reply_post(group=group, by=manager, text="已处理。", inquiry=inquiry)
     with time_machine.travel(NOW - timedelta(minutes=5), tick=False):
         ask()
     health = health_of(group)
@@ -119,7 +122,7 @@ def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(group, manage
         with time_machine.travel(asked, tick=False):
             inquiry = ask()
         with time_machine.travel(asked + timedelta(minutes=minutes), tick=False):
-            services.reply_post(group=group, by=manager, text="已处理。", inquiry=inquiry)
+            reply_post(group=group, by=manager, text="已处理。", inquiry=inquiry)
     assert health_of(group).median_response_seconds == 25 * 60
 
 
@@ -130,14 +133,12 @@ def test_a_group_without_inquiries_has_no_share_and_no_median(group):
 
 def test_owner_health_sums_each_managers_groups(group, manager, colleague, supervisor, ask, grid):
     with time_machine.travel(NOW - timedelta(days=20), tick=False):
-        silent = services.group_create(
-            by=supervisor, owner=colleague, name="李四的群", kind=GroupKind.VIP, rules="x"
-        )
+        silent = group_create(by=supervisor, owner=colleague, name="李四的群", kind=GroupKind.VIP, rules="x")
     say(group, manager, NOW - timedelta(hours=3))
     with time_machine.travel(NOW - timedelta(hours=2), tick=False):
         inquiry = ask()
     with time_machine.travel(NOW - timedelta(hours=2) + timedelta(minutes=6), tick=False):
-        services.reply_post(group=group, by=manager, text="好的。", inquiry=inquiry)
+        reply_post(group=group, by=manager, text="好的。", inquiry=inquiry)
     rows = {row.owner.pk: row for row in selectors.owner_health(user=supervisor, now=NOW)}
     assert (rows[colleague.pk].groups, rows[colleague.pk].zombies) == (1, 1)
     assert rows[colleague.pk].silent_days is None

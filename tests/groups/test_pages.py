@@ -8,8 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from groups import services
 from groups.models import Broadcast, GroupKind, GroupMessage, ReplyTemplate, ServiceGroup
+from groups.services.groups import group_create
+from groups.services.members import membership_add_contact
+from groups.services.messages import message_post, reply_post
+from groups.services.reply_templates import reply_template_create
 from tests.groups.conftest import local
 
 NOW = local(2026, 11, 20, 15, 0)
@@ -18,12 +21,12 @@ NOW = local(2026, 11, 20, 15, 0)
 def make_groups(n: int, manager, make_customer):
     """n VIP groups, each with a customer member, an answered and an unanswered inquiry."""
     for index in range(n):
-        group = services.group_create(by=manager, name=f"VIP群{index:02d}", kind=GroupKind.VIP, rules="x")
+        group = group_create(by=manager, name=f"VIP群{index:02d}", kind=GroupKind.VIP, rules="x")
         contact = make_customer().contacts.get()
-        services.membership_add_contact(group=group, contact=contact, by=manager)
-        answered, _created = services.message_post(group=group, contact=contact, text="电费怎么算？")
-        services.reply_post(group=group, by=manager, text="按阶梯电价。", inquiry=answered)
-        services.message_post(group=group, contact=contact, text="什么时候来电？")
+        membership_add_contact(group=group, contact=contact, by=manager)
+        answered, _created = message_post(group=group, contact=contact, text="电费怎么算？")
+        reply_post(group=group, by=manager, text="按阶梯电价。", inquiry=answered)
+        message_post(group=group, contact=contact, text="什么时候来电？")
 
 
 def test_the_list_costs_the_same_queries_for_3_and_30_groups(login, manager, make_customer):
@@ -59,9 +62,9 @@ def test_the_supervisors_list_with_owner_figures_costs_the_same_for_3_and_30(
 
 def test_the_list_sorts_by_each_figure_and_filters_zombies(login, manager, grid, ask, group):
     with time_machine.travel(NOW - timedelta(days=20), tick=False):
-        quiet = services.group_create(by=manager, name="沉默群", kind=GroupKind.VIP, rules="x")
+        quiet = group_create(by=manager, name="沉默群", kind=GroupKind.VIP, rules="x")
     with time_machine.travel(NOW - timedelta(hours=1), tick=False):
-        services.reply_post(group=group, by=manager, text="大家好")
+        reply_post(group=group, by=manager, text="大家好")
         ask()
         ask("电表坏了吗？")
     client = login(manager)
@@ -86,11 +89,11 @@ def test_the_detail_shows_rules_identities_badges_and_waiting_inquiries_first(
     login, group, manager, ask, make_customer
 ):
     important = make_customer(is_key_attention=True, name="永乐小学")
-    services.membership_add_contact(group=group, contact=important.contacts.get(), by=manager)
+    membership_add_contact(group=group, contact=important.contacts.get(), by=manager)
     with time_machine.travel(NOW - timedelta(hours=2), tick=False):
         old = ask("昨天电费为什么这么高？")
     with time_machine.travel(NOW - timedelta(hours=1), tick=False):
-        services.reply_post(group=group, by=manager, text="我来核实。", inquiry=old)
+        reply_post(group=group, by=manager, text="我来核实。", inquiry=old)
         waiting = ask("现在还停电吗？", who=important.contacts.get())
     with time_machine.travel(NOW, tick=False):
         response = login(manager).get(reverse("groups:detail", args=[group.pk]))
@@ -112,8 +115,8 @@ def test_the_detail_costs_a_fixed_number_of_queries(
     group = ServiceGroup.objects.get()
     for _ in range(20):
         contact = make_customer().contacts.get()
-        services.membership_add_contact(group=group, contact=contact, by=manager)
-        services.message_post(group=group, contact=contact, text="请问怎么办理过户？")
+        membership_add_contact(group=group, contact=contact, by=manager)
+        message_post(group=group, contact=contact, text="请问怎么办理过户？")
     client = login(manager)
     # Session, user, unread count, user's unit; group with figures, members, message log,
     # reply choices, the contacts to log a message from (exists + options), staff to add.
@@ -185,7 +188,7 @@ def test_the_district_button_adds_the_districts_customers(login, group, manager,
 
 
 def test_template_search_fills_the_reply_box_and_counts_a_use(login, manager, supervisor, outsider):
-    template = services.reply_template_create(
+    template = reply_template_create(
         by=supervisor, title="停电安抚", body="非常抱歉，抢修人员已出发。", category="soothing"
     )
     client = login(manager)

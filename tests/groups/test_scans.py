@@ -9,8 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from groups import health, services, tasks
+from groups import health, tasks
 from groups.models import GroupKind, GroupMessage
+from groups.services.groups import group_archive, group_create
+from groups.services.messages import reply_post
 from notifications.models import Notification
 from tests.factories import UserFactory
 from tests.groups.conftest import local
@@ -66,7 +68,7 @@ def test_a_station_supervisor_is_nearer_than_the_county_one(inquiry, supervisor,
 
 def test_an_answered_inquiry_is_not_reminded(inquiry, group, manager):
     with time_machine.travel(ASKED + timedelta(minutes=40), tick=False):
-        services.reply_post(group=group, by=manager, text="已处理。", inquiry=inquiry)
+        reply_post(group=group, by=manager, text="已处理。", inquiry=inquiry)
     result = scan_at(ASKED + timedelta(hours=3))
     assert (result.owner_reminders, result.supervisor_alerts) == (0, 0)
 
@@ -137,11 +139,11 @@ def test_zombie_groups_are_told_once_a_day_to_owner_and_supervisor(
     manager, colleague, supervisor, ask, group
 ):
     with time_machine.travel(DAY - timedelta(days=20), tick=False):
-        quiet = services.group_create(by=manager, name="沉默的VIP群", kind=GroupKind.VIP, rules="x")
-        lively = services.group_create(by=colleague, name="活跃的VIP群", kind=GroupKind.VIP, rules="x")
+        quiet = group_create(by=manager, name="沉默的VIP群", kind=GroupKind.VIP, rules="x")
+        lively = group_create(by=colleague, name="活跃的VIP群", kind=GroupKind.VIP, rules="x")
     with time_machine.travel(DAY - timedelta(days=1), tick=False):
-        services.reply_post(group=lively, by=colleague, text="大家好。")
-        services.reply_post(group=group, by=manager, text="大家好。")
+        reply_post(group=lively, by=colleague, text="大家好。")
+        reply_post(group=group, by=manager, text="大家好。")
         ask()  # overdue by now
     with time_machine.travel(DAY, tick=False):
         first = tasks.zombie_scan()
@@ -164,8 +166,8 @@ def test_zombie_groups_are_told_once_a_day_to_owner_and_supervisor(
 
 def test_an_archived_group_is_not_a_zombie_anymore(manager):
     with time_machine.travel(DAY - timedelta(days=20), tick=False):
-        quiet = services.group_create(by=manager, name="沉默群", kind=GroupKind.VIP, rules="x")
-        services.group_archive(group=quiet, by=manager)
+        quiet = group_create(by=manager, name="沉默群", kind=GroupKind.VIP, rules="x")
+        group_archive(group=quiet, by=manager)
     with time_machine.travel(DAY, tick=False):
         assert health.zombie_scan().zombies == 0
 
@@ -178,7 +180,7 @@ def test_the_zombie_scan_costs_the_same_queries_for_3_and_30_groups(manager, sup
         ServiceGroup.objects.all().delete()
         with time_machine.travel(DAY - timedelta(days=20), tick=False):
             for index in range(n):
-                services.group_create(by=manager, name=f"群{index}", kind=GroupKind.VIP, rules="x")
+                group_create(by=manager, name=f"群{index}", kind=GroupKind.VIP, rules="x")
         with time_machine.travel(DAY, tick=False), CaptureQueriesContext(connection) as ctx:
             health.zombie_scan()
         return len(ctx.captured_queries)

@@ -71,9 +71,9 @@ def test_the_outsider_gets_404_on_every_group_page_and_nothing_changes(pages, gr
 
 
 def test_the_outsider_gets_404_on_a_broadcast(group, manager, login, outsider):
-    from groups import services
+    from groups.services.broadcasts import broadcast_create
 
-    broadcast = services.broadcast_create(
+    broadcast = broadcast_create(
         by=manager, topic="safety", title="安全用电", body="注意安全。", groups=[group]
     )
     client = login(outsider)

@@ -4,8 +4,11 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from groups import services
 from groups.models import GroupKind, GroupMessage, Membership, ServiceGroup
+from groups.services.groups import group_archive, group_create, group_update
+from groups.services.members import membership_add_contact, membership_add_staff, membership_leave
+from groups.services.messages import message_post, reply_post
+from groups.services.reply_templates import reply_template_create, reply_template_use
 from tests.factories import ContactFactory, CustomerFactory, UserFactory
 from tests.groups.conftest import local
 
@@ -13,7 +16,7 @@ from tests.groups.conftest import local
 def create(by, **overrides):
     fields = {"name": "VIP客户服务群", "kind": GroupKind.VIP, "rules": "文明发言。"}
     fields.update(overrides)
-    return services.group_create(by=by, **fields)
+    return group_create(by=by, **fields)
 
 
 def test_a_new_group_belongs_to_its_owner_who_joins_it(manager):
@@ -72,30 +75,30 @@ def test_a_manager_cannot_make_someone_else_owner_but_a_supervisor_can(manager, 
 
 def test_only_the_groups_manager_may_edit_it(group, colleague, supervisor, manager):
     with pytest.raises(PermissionDenied):
-        services.group_update(group=group, by=colleague, announcement="x")
-    services.group_update(group=group, by=supervisor, announcement="本周六检修停电。")
+        group_update(group=group, by=colleague, announcement="x")
+    group_update(group=group, by=supervisor, announcement="本周六检修停电。")
     group.refresh_from_db()
     assert group.announcement == "本周六检修停电。"
     with pytest.raises(ValidationError):
-        services.group_update(group=group, by=manager, rules="")
+        group_update(group=group, by=manager, rules="")
     group.refresh_from_db()
     assert group.rules
 
 
 def test_a_new_owner_joins_the_group(group, supervisor, colleague):
-    services.group_update(group=group, by=supervisor, owner=colleague)
+    group_update(group=group, by=supervisor, owner=colleague)
     group.refresh_from_db()
     assert group.owner == colleague
     assert group.memberships.active().filter(user=colleague).exists()
 
 
 def test_membership_is_unique_while_active_and_can_be_renewed(group, contact, manager):
-    first, created = services.membership_add_contact(group=group, contact=contact, by=manager)
+    first, created = membership_add_contact(group=group, contact=contact, by=manager)
     assert created
-    again, created = services.membership_add_contact(group=group, contact=contact, by=manager)
+    again, created = membership_add_contact(group=group, contact=contact, by=manager)
     assert (again, created) == (first, False)
-    services.membership_leave(membership=first, by=manager)
-    renewed, created = services.membership_add_contact(group=group, contact=contact, by=manager)
+    membership_leave(membership=first, by=manager)
+    renewed, created = membership_add_contact(group=group, contact=contact, by=manager)
     assert created and renewed.pk != first.pk
     assert Membership.objects.filter(group=group, contact=contact).count() == 2
 
@@ -103,20 +106,20 @@ def test_membership_is_unique_while_active_and_can_be_renewed(group, contact, ma
 def test_the_owner_cannot_leave_and_staff_show_their_identity_card(group, manager, colleague):
     owner_membership = group.memberships.get(user=manager)
     with pytest.raises(ValidationError):
-        services.membership_leave(membership=owner_membership, by=manager)
-    membership, _created = services.membership_add_staff(group=group, user=colleague, by=colleague)
+        membership_leave(membership=owner_membership, by=manager)
+    membership, _created = membership_add_staff(group=group, user=colleague, by=colleague)
     assert membership.user.identity_card == "李四 · 雷山供电所 客户经理 · 135****2468"
-    services.membership_leave(membership=membership, by=colleague)
+    membership_leave(membership=membership, by=colleague)
 
 
 def test_an_outsider_cannot_join_a_group_they_do_not_see(group, outsider):
     with pytest.raises(PermissionDenied):
-        services.membership_add_staff(group=group, user=outsider, by=outsider)
+        membership_add_staff(group=group, user=outsider, by=outsider)
 
 
 def test_a_customer_message_needs_the_sender_in_the_group(group, contact):
     with pytest.raises(ValidationError) as exc:
-        services.message_post(group=group, contact=contact, text="怎么交电费？")
+        message_post(group=group, contact=contact, text="怎么交电费？")
     assert "不是本群成员" in exc.value.message_dict["contact"][0]
     assert GroupMessage.objects.count() == 0
 
@@ -132,15 +135,13 @@ def test_a_customer_message_needs_the_sender_in_the_group(group, contact):
     ],
 )
 def test_the_default_rule_tells_inquiries_from_other_messages(group, contact, member, text, inquiry):
-    message, _created = services.message_post(group=group, contact=contact, text=text)
+    message, _created = message_post(group=group, contact=contact, text=text)
     assert message.is_inquiry is inquiry
 
 
 def test_ingesting_the_same_message_twice_records_it_once(group, contact, member):
-    first, created = services.message_post(group=group, contact=contact, text="停电了", external_id="wx-1")
-    again, created_again = services.message_post(
-        group=group, contact=contact, text="停电了", external_id="wx-1"
-    )
+    first, created = message_post(group=group, contact=contact, text="停电了", external_id="wx-1")
+    again, created_again = message_post(group=group, contact=contact, text="停电了", external_id="wx-1")
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk
     assert GroupMessage.objects.count() == 1
@@ -151,7 +152,7 @@ def test_a_reply_to_a_chosen_inquiry_answers_it_and_only_it(group, manager, ask)
         first = ask("请问今天为什么停电？")
         second = ask("什么时候来电？")
     with time_machine.travel(local(2026, 11, 20, 10, 12), tick=False):
-        reply = services.reply_post(group=group, by=manager, text="线路检修，预计12点恢复。", inquiry=first)
+        reply = reply_post(group=group, by=manager, text="线路检修，预计12点恢复。", inquiry=first)
     first.refresh_from_db()
     second.refresh_from_db()
     assert reply.answered == [first.pk]
@@ -163,20 +164,20 @@ def test_a_reply_to_a_chosen_inquiry_answers_it_and_only_it(group, manager, ask)
 
 def test_a_reply_to_a_customer_answers_all_their_waiting_inquiries(group, manager, ask, make_customer):
     other = make_customer(name="王强").contacts.get()
-    services.membership_add_contact(group=group, contact=other, by=manager)
+    membership_add_contact(group=group, contact=other, by=manager)
     mine = [ask("停电了？"), ask("多久能来电？")]
     theirs = ask("我家也停电了吗？", who=other)
-    reply = services.reply_post(group=group, by=manager, text="正在抢修。", customer=mine[0].customer)
+    reply = reply_post(group=group, by=manager, text="正在抢修。", customer=mine[0].customer)
     assert sorted(reply.answered) == sorted(m.pk for m in mine)
     theirs.refresh_from_db()
     assert theirs.answered_at is None
 
 
 def test_only_the_first_reply_answers_an_inquiry(group, manager, colleague, ask):
-    services.membership_add_staff(group=group, user=colleague, by=colleague)
+    membership_add_staff(group=group, user=colleague, by=colleague)
     inquiry = ask()
-    first = services.reply_post(group=group, by=manager, text="马上核实。", inquiry=inquiry)
-    second = services.reply_post(group=group, by=colleague, text="已派人处理。", inquiry=inquiry)
+    first = reply_post(group=group, by=manager, text="马上核实。", inquiry=inquiry)
+    second = reply_post(group=group, by=colleague, text="已派人处理。", inquiry=inquiry)
     inquiry.refresh_from_db()
     assert inquiry.answer == first.message
     assert second.already_answered and second.answered == []
@@ -186,27 +187,27 @@ def test_only_the_first_reply_answers_an_inquiry(group, manager, colleague, ask)
 def test_a_staff_member_outside_the_group_cannot_reply(group, colleague, ask):
     inquiry = ask()
     with pytest.raises(ValidationError):
-        services.reply_post(group=group, by=colleague, text="您好", inquiry=inquiry)
+        reply_post(group=group, by=colleague, text="您好", inquiry=inquiry)
     inquiry.refresh_from_db()
     assert inquiry.answered_at is None
 
 
 def test_an_archived_group_takes_no_more_messages(group, manager, contact, member):
-    services.group_archive(group=group, by=manager)
+    group_archive(group=group, by=manager)
     with pytest.raises(ValidationError):
-        services.message_post(group=group, contact=contact, text="还有人吗？")
+        message_post(group=group, contact=contact, text="还有人吗？")
 
 
 def test_a_contact_of_a_customer_the_manager_cannot_see_is_refused(group, manager, org_tree):
     stranger = ContactFactory(customer=CustomerFactory(station=org_tree["other_station"]))
     with pytest.raises(ValidationError):
-        services.membership_add_contact(group=group, contact=stranger, by=manager)
+        membership_add_contact(group=group, contact=stranger, by=manager)
 
 
 def test_reply_templates_are_shared_down_the_unit_tree_and_count_their_uses(
     manager, supervisor, outsider, org_tree
 ):
-    county_template = services.reply_template_create(
+    county_template = reply_template_create(
         by=supervisor, title="停电安抚", body="非常抱歉给您带来不便……", category="soothing"
     )
     station_manager = UserFactory(org_unit=org_tree["sibling_station"])
@@ -216,10 +217,8 @@ def test_reply_templates_are_shared_down_the_unit_tree_and_count_their_uses(
     assert ReplyTemplate.objects.visible_to(station_manager).filter(pk=county_template.pk).exists()
     assert not ReplyTemplate.objects.visible_to(outsider).exists()
     with pytest.raises(ValidationError):
-        services.reply_template_create(
-            by=manager, title="x", body="y", category="other", org_unit=org_tree["county"]
-        )
-    services.reply_template_use(template=county_template, by=manager)
-    services.reply_template_use(template=county_template, by=station_manager)
+        reply_template_create(by=manager, title="x", body="y", category="other", org_unit=org_tree["county"])
+    reply_template_use(template=county_template, by=manager)
+    reply_template_use(template=county_template, by=station_manager)
     county_template.refresh_from_db()
     assert county_template.use_count == 2

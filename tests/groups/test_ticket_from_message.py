@@ -5,7 +5,8 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from groups import services as group_services
+from groups.services.members import membership_add_contact
+from groups.services.messages import message_post, reply_post
 from tests.groups.conftest import local
 from tickets import services
 from tickets.models import Source, Ticket
@@ -53,7 +54,7 @@ def test_bad_kind_and_staff_messages_are_refused(complaint, group, manager):
     with pytest.raises(ValidationError) as exc:
         services.ticket_create_from_group_message(message=complaint, by=manager, kind="bogus", category="x")
     assert set(exc.value.message_dict) == {"kind", "category"}
-    reply = group_services.reply_post(group=group, by=manager, text="正在抢修。").message
+    reply = reply_post(group=group, by=manager, text="正在抢修。").message
     with pytest.raises(ValidationError):
         services.ticket_create_from_group_message(message=reply, by=manager, kind="inquiry", category="other")
     assert Ticket.objects.count() == 0
@@ -86,8 +87,8 @@ def test_the_page_refuses_bad_input_in_chinese(login, complaint, manager):
 def test_a_flagged_customer_shows_the_one_to_one_hint(login, group, manager, make_customer):
     flagged = make_customer(is_sensitive=True)
     contact = flagged.contacts.get()
-    group_services.membership_add_contact(group=group, contact=contact, by=manager)
-    message, _created = group_services.message_post(group=group, contact=contact, text="我要投诉！")
+    membership_add_contact(group=group, contact=contact, by=manager)
+    message, _created = message_post(group=group, contact=contact, text="我要投诉！")
     client = login(manager)
     url = reverse("tickets:from_group_message", args=[message.pk])
     assert "该客户需一对一联系，不可仅发群消息" in client.get(url).content.decode()

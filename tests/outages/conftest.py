@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Contact, Customer
-from groups import services as group_services
 from groups.models import GroupKind
+from groups.services.groups import group_create
 from outages import services
 from outages.models import OutageKind
 from tests.factories import DistrictFactory, LineFactory
@@ -100,7 +100,7 @@ def fault(manager, grid):
 
 @pytest.fixture
 def district_group(manager, grid):
-    return group_services.group_create(
+    return group_create(
         by=manager,
         name="永乐一号台区服务群",
         kind=GroupKind.DISTRICT,

@@ -116,10 +116,10 @@ def test_fan_out_queries_do_not_grow_with_customers(grid, populate, fault):
 def test_a_sensitive_group_member_is_told_once_not_by_the_group_and_the_outage_both(
     manager, grid, populate, fault, district_group
 ):
-    from groups import services as group_services
+    from groups.services.members import group_add_district_customers
 
     customers = populate(grid["d1"], 4, sensitive=2)
-    added = group_services.group_add_district_customers(group=district_group, by=manager)
+    added = group_add_district_customers(group=district_group, by=manager)
     assert added == 4
     outage = services.outage_publish(outage=fault())
     services.fan_out_due()

@@ -32,10 +32,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from PIL import Image
 
-from customers.interactions import visit_schedule
 from customers.models import ImportJob, Visit
-from groups import services as group_services
+from customers.visits.services import visit_schedule
 from groups.models import BroadcastTopic, GroupKind, ReplyCategory
+from groups.services.broadcasts import broadcast_create
+from groups.services.groups import group_create
+from groups.services.members import membership_add_contact
+from groups.services.messages import message_post
+from groups.services.reply_templates import reply_template_create
 from outages import services as outage_services
 from outages.models import OutageKind
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory, LineFactory, NotificationFactory
@@ -111,7 +115,9 @@ def _in_hours(hours: int) -> str:
 
 
 SKIPPED = {
-    "healthz": "liveness probe for the load balancer: public by design, tested in tests/workspace/test_healthz.py",
+    "healthz": (
+        "liveness probe for the load balancer: public by design, tested in tests/workspace/test_healthz.py"
+    ),
     "set_language": "Django's i18n view: public by design, changes only the visitor's own language",
     "admin:*": "Django admin: staff-only by Django itself (is_staff), not part of the application's scoping",
     "media": "uploaded files are served by the web server in production and only with DEBUG in development",
@@ -126,6 +132,7 @@ MATRIX: dict[str, list[Probe]] = {
     "dashboard": [get("L F F A F A")],
     "dashboard_export": [get("L F F A F A")],
     "search": [get(EVERYONE)],
+    "customer_timeline": [get(IN_SCOPE, **CUSTOMER)],
     # --- Accounts ----------------------------------------------------------------
     "accounts:login": [get("A A A A A A")],
     # Everyone, signed in or not, ends on the login page (LOGOUT_REDIRECT_URL).
@@ -153,7 +160,6 @@ MATRIX: dict[str, list[Probe]] = {
     "customers:visit_confirm": [post(IN_SCOPE, **VISIT)],
     "customers:visit_prepare": [post(IN_SCOPE, **VISIT)],
     "customers:visit_complete": [post(IN_SCOPE, **VISIT)],
-    "customers:timeline": [get(IN_SCOPE, **CUSTOMER)],
     "customers:import": [get(EVERYONE), post(EVERYONE)],
     "customers:import_template": [get(EVERYONE)],
     "customers:import_detail": [get(OWN_ONLY, pk="import_job.pk")],
@@ -408,11 +414,11 @@ def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settin
     )
     customer = CustomerFactory(station=station, district=district, line=line, manager=manager, name="杨丽")
     contact = ContactFactory(customer=customer, name="杨丽", mobile="13885550123")
-    group = group_services.group_create(
+    group = group_create(
         by=manager, name="永乐一号台区服务群", kind=GroupKind.DISTRICT, district=district, rules="文明发言。"
     )
-    membership, _created = group_services.membership_add_contact(group=group, contact=contact, by=manager)
-    message, _created = group_services.message_post(
+    membership, _created = membership_add_contact(group=group, contact=contact, by=manager)
+    message, _created = message_post(
         group=group, contact=contact, text="请问这个月电费怎么查？", sent_at=timezone.now(), is_inquiry=True
     )
     ticket, _created = ticket_services.ticket_create(
@@ -432,10 +438,10 @@ def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settin
         "message": message,
         "ticket": ticket,
         "attachment": ticket_services.attachment_add(ticket=ticket, by=manager, upload=_png()),
-        "reply_template": group_services.reply_template_create(
+        "reply_template": reply_template_create(
             by=manager, title="电费查询渠道", body="可在95598查询。", category=ReplyCategory.values[0]
         ),
-        "broadcast": group_services.broadcast_create(
+        "broadcast": broadcast_create(
             by=manager,
             topic=BroadcastTopic.SAFETY,
             title="安全用电提示",

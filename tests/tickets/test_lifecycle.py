@@ -3,9 +3,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from notifications.models import Notification
-from tickets import services
+from tickets import permissions, services
 from tickets.models import Kind, ReturnVisit, Status, Ticket, TicketEvent, Transfer
-from tickets.services import TransitionError
+from tickets.permissions import TransitionError
 
 Action = TicketEvent.Action
 
@@ -210,6 +210,10 @@ def test_orders_can_be_linked_by_hand(open_ticket, manager):
 
 def test_allowed_actions_follow_role_and_status(open_ticket, manager, supervisor):
     ticket = open_ticket()
-    assert services.allowed_actions(manager, ticket) == [Action.SIGNED, Action.RETURNED, Action.TRANSFERRED]
-    assert Action.URGED in services.allowed_actions(supervisor, ticket)
-    assert Action.SIGNED not in services.allowed_actions(supervisor, ticket)
+    assert permissions.allowed_actions(manager, ticket) == [
+        Action.SIGNED,
+        Action.RETURNED,
+        Action.TRANSFERRED,
+    ]
+    assert Action.URGED in permissions.allowed_actions(supervisor, ticket)
+    assert Action.SIGNED not in permissions.allowed_actions(supervisor, ticket)

@@ -18,7 +18,7 @@ from tests.tickets.test_pages_support import (  # noqa: F401
     shown_actions,
     text,
 )
-from tickets import services
+from tickets import permissions, services
 from tickets.models import Kind, TicketEvent
 from tickets.views import STEP_BY_ACTION
 
@@ -31,7 +31,7 @@ def detail(ticket) -> str:
 
 def expected_actions(user, ticket) -> set[str]:
     ticket.refresh_from_db()
-    return {STEP_BY_ACTION[action].slug for action in services.allowed_actions(user, ticket)}
+    return {STEP_BY_ACTION[action].slug for action in permissions.allowed_actions(user, ticket)}
 
 
 def test_the_page_shows_the_order(login, manager, open_ticket):

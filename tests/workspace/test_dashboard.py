@@ -38,7 +38,8 @@ from tests.factories import ContactFactory, CustomerFactory, UserFactory
 from tickets import services
 from tickets.defaults import seed_default_policies
 from tickets.models import Category, Kind, ReturnVisit, SlaPolicy
-from workspace.dashboard import QUERY_COUNT, compute_dashboard, percentile, period_from
+from workspace.dashboard.figures import QUERY_COUNT, compute_dashboard
+from workspace.dashboard.periods import period_from
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -226,11 +227,6 @@ def test_a_bad_custom_period_falls_back_to_seven_days():
     assert period.key == "7d" and error
 
 
-def test_percentile_interpolates_like_percentile_cont():
-    assert percentile([3, 6, 3], 0.9) == pytest.approx(5.4)
-    assert percentile([], 0.9) is None
-
-
 def _count_queries(user) -> int:
     cache.clear()
     with CaptureQueriesContext(connection) as queries:
@@ -303,33 +299,35 @@ def test_supervisors_landing_on_home_go_to_the_dashboard(supervisor, login):
 def test_the_groups_chart_counts_in_time_answers_and_zombies_per_station(
     org_tree, manager, supervisor, outsider
 ):
-    from groups import services as groups
+    from groups.services.groups import group_archive, group_create
+    from groups.services.members import membership_add_contact
+    from groups.services.messages import message_post, reply_post
 
     sun = UserFactory(username="sunqi", real_name="孙七", org_unit=org_tree["sibling_station"])
     with _at(NOW - timedelta(days=40)):
-        busy = groups.group_create(by=manager, name="雷山VIP群", kind=GroupKind.VIP, rules="文明发言。")
-        groups.group_create(by=sun, name="丹江VIP群", kind=GroupKind.VIP, rules="文明发言。")
-        gone = groups.group_create(by=sun, name="已解散群", kind=GroupKind.VIP, rules="文明发言。")
-        groups.group_create(by=outsider, name="凯里VIP群", kind=GroupKind.VIP, rules="文明发言。")
+        busy = group_create(by=manager, name="雷山VIP群", kind=GroupKind.VIP, rules="文明发言。")
+        group_create(by=sun, name="丹江VIP群", kind=GroupKind.VIP, rules="文明发言。")
+        gone = group_create(by=sun, name="已解散群", kind=GroupKind.VIP, rules="文明发言。")
+        group_create(by=outsider, name="凯里VIP群", kind=GroupKind.VIP, rules="文明发言。")
     customer = CustomerFactory(station=org_tree["station"], manager=manager)
     contact = ContactFactory(customer=customer, mobile="13677770001")
-    groups.membership_add_contact(group=busy, contact=contact, by=manager)
+    membership_add_contact(group=busy, contact=contact, by=manager)
 
     def ask(at):
-        message, _created = groups.message_post(
+        message, _created = message_post(
             group=busy, contact=contact, text="请问何时来电？", sent_at=at, is_inquiry=True
         )
         return message
 
     with _at(NOW - timedelta(days=2)):
-        groups.reply_post(group=busy, by=manager, text="已安排。", inquiry=ask(NOW - timedelta(days=2)))
+        reply_post(group=busy, by=manager, text="已安排。", inquiry=ask(NOW - timedelta(days=2)))
     late = ask(NOW - timedelta(days=1, hours=3))
     with _at(NOW - timedelta(days=1)):
-        groups.reply_post(group=busy, by=manager, text="抱歉久等。", inquiry=late)
+        reply_post(group=busy, by=manager, text="抱歉久等。", inquiry=late)
     ask(NOW - timedelta(days=45))  # before the health window: not counted
     ask(NOW - timedelta(hours=2))  # unanswered past its deadline: a zombie
     ask(NOW - timedelta(minutes=5))  # still within its deadline: undecided
-    groups.group_archive(group=gone, by=sun)
+    group_archive(group=gone, by=sun)
 
     chart = _board(supervisor).charts["groups"]
     assert chart["labels"] == ["雷山供电所", "丹江供电所"]
@@ -353,7 +351,7 @@ def refreshes(monkeypatch) -> list:
 
 
 def _board_at(user, offset):
-    from workspace.dashboard import dashboard_for
+    from workspace.dashboard.cache import dashboard_for
 
     with _at(NOW + offset):
         period, _error = period_from({"period": "7d"})

@@ -13,9 +13,9 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from tests.workspace.test_dashboard import NOW, _at, build_scenario
 from tests.factories import CustomerFactory
 from tests.tickets.test_pages_support import listed_numbers, text
+from tests.workspace.test_dashboard import NOW, _at, build_scenario
 from tickets import services
 from tickets.models import Category, Kind
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from tests.workspace.test_dashboard import NOW, _at, build_scenario
 from tests.tickets.test_pages_support import listed_numbers, text
+from tests.workspace.test_dashboard import NOW, _at, build_scenario
 
 
 @pytest.fixture

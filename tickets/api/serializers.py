@@ -17,14 +17,26 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.choices import staff_for, units_for
 from accounts.models import OrgUnit, User
 from core.api.fields import StoredChoicesMixin
 from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
 from customers.api.serializers import NestedCustomerSerializer
 from customers.models import Contact, Customer
-from tickets import services
-from tickets.models import Category, Kind, ReturnVisit, Source, Ticket, TicketEvent, Transfer, Urgency
-from tickets.selectors import contact_phone_shown_to, staff_for, units_for
+from tickets import permissions
+from tickets.models import (
+    FIVE_W_ONE_H,
+    TICKET_EDITABLE_FIELDS,
+    Category,
+    Kind,
+    ReturnVisit,
+    Source,
+    Ticket,
+    TicketEvent,
+    Transfer,
+    Urgency,
+)
+from tickets.selectors import contact_phone_shown_to
 
 Action = TicketEvent.Action
 
@@ -73,12 +85,7 @@ TICKET_FIELDS = (
 TICKET_DETAIL_FIELDS = (
     *TICKET_FIELDS,
     "description",
-    "why",
-    "what",
-    "who",
-    "when",
-    "where",
-    "how",
+    *FIVE_W_ONE_H,
     "opened_by",
     "sign_warn_at",
     "resolve_warn_at",
@@ -211,7 +218,8 @@ class TicketDetailSerializer(TicketSerializer):
     )
     def get_allowed_actions(self, ticket: Ticket) -> list[str]:
         return [
-            API_ACTIONS[action] for action in services.allowed_actions(self.context["request"].user, ticket)
+            API_ACTIONS[action]
+            for action in permissions.allowed_actions(self.context["request"].user, ticket)
         ]
 
 
@@ -255,12 +263,7 @@ class TicketCreateSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "external_id",
             "title",
             "description",
-            "why",
-            "what",
-            "who",
-            "when",
-            "where",
-            "how",
+            *FIVE_W_ONE_H,
             "assignee",
         )
         # The pair (source, external_id) is the service's to check: a re-sent order is not an error.
@@ -300,12 +303,12 @@ class TicketCreateSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 class TicketUpdateSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """The order's text; fields left out stay as they are."""
 
-    read_only_names = frozenset(TICKET_DETAIL_FIELDS) - frozenset(services.TICKET_EDITABLE_FIELDS)
+    read_only_names = frozenset(TICKET_DETAIL_FIELDS) - frozenset(TICKET_EDITABLE_FIELDS)
 
     class Meta:
         model = Ticket
-        fields = services.TICKET_EDITABLE_FIELDS
-        extra_kwargs = {name: {"required": False} for name in services.TICKET_EDITABLE_FIELDS}
+        fields = TICKET_EDITABLE_FIELDS
+        extra_kwargs = {name: {"required": False} for name in TICKET_EDITABLE_FIELDS}
 
 
 class TicketActionSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -1,7 +1,7 @@
 """How the API takes one lifecycle step: conditional on If-Match, checked, validated, done by the service.
 
 In one transaction: the order's row is locked; a stale `If-Match` answers 412
-with the current ETag; `tickets.services.ticket_check` refuses a step the
+with the current ETag; `tickets.permissions.ticket_check` refuses a step the
 status does not allow (409) or the user's role does not (403); the body is
 validated (400); the step's service runs, checking everything again. Any
 refusal rolls the transaction back, so a refused step changes nothing.
@@ -11,26 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.api import steps
-from core.api.steps import StalePrecondition as TicketPreconditionFailed
 from core.api.steps import require_current
-from tickets import services
+from tickets import permissions
 from tickets.models import Ticket
-
-__all__ = ["StepConflict", "TicketPreconditionFailed", "as_conflict", "take_step"]
-
-
-class StepConflict(steps.StepConflict):
-    """The order's status does not allow the step (a services.TransitionError)."""
-
-    default_detail = _("工单当前状态不允许该操作。")
-
-
-def as_conflict(exc: services.TransitionError) -> StepConflict:
-    return StepConflict.from_error(exc)
 
 
 def take_step(
@@ -49,7 +34,7 @@ def take_step(
             .get(pk=ticket.pk)
         )
         require_current(if_match, pk=locked.pk, version=locked.version)
-        services.ticket_check(ticket=locked, by=user, action=action)
+        permissions.ticket_check(ticket=locked, by=user, action=action)
         data: dict[str, Any] = {}
         if body is not None:
             body.is_valid(raise_exception=True)

@@ -21,11 +21,11 @@ from core.api.idempotency import respond_idempotently
 from core.api.pagination import KeysetPagination
 from core.api.schema import create_schema, list_schema, retrieve_schema, step_schema_for
 from core.api.scoping import ScopedQuerysetMixin
-from core.api.steps import FreshDetailMixin
-from tickets import services
+from core.api.steps import FreshDetailMixin, StepConflict, StepResponsesMixin
+from tickets import permissions, services
 from tickets.api import serializers as s
-from tickets.api.filtersets import TicketFilterSet
-from tickets.api.steps import StepConflict, TicketPreconditionFailed, as_conflict, take_step
+from tickets.api.steps import take_step
+from tickets.filtersets import TicketFilterSet
 from tickets.models import Ticket, TicketEvent
 
 Action = TicketEvent.Action
@@ -75,6 +75,7 @@ With an `assignee` the order is dispatched to them at once.
 )
 class TicketViewSet(
     FreshDetailMixin,
+    StepResponsesMixin,
     ScopedQuerysetMixin,
     ETagMixin,
     mixins.ListModelMixin,
@@ -89,6 +90,7 @@ class TicketViewSet(
     lookup_field = "number"
     filterset_class = TicketFilterSet
     pagination_class = KeysetPagination
+    conflict_errors = (permissions.TransitionError,)
     etag_actions = ETagMixin.etag_actions | frozenset(
         {
             "accept",
@@ -119,14 +121,6 @@ class TicketViewSet(
         if self.action == "partial_update":
             return s.TicketUpdateSerializer
         return s.TicketDetailSerializer
-
-    def handle_exception(self, exc):
-        if isinstance(exc, services.TransitionError):
-            exc = as_conflict(exc)
-        response = super().handle_exception(exc)
-        if isinstance(exc, TicketPreconditionFailed):
-            response["ETag"] = exc.etag
-        return response
 
     def detail_queryset(self):
         return s.ticket_detail_queryset()

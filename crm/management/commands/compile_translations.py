@@ -1,17 +1,17 @@
 """Compile the project's translation catalogues (LOCALE_PATHS) to .mo files.
 
 With GNU gettext installed this is Django's `compilemessages`; without it,
-polib writes the .mo files, so a machine without msgfmt still gets a working
-English interface.
+polib (requirements-build.txt) writes the .mo files, so a machine without
+msgfmt still gets a working English interface. A build step: the running
+application needs the .mo files, not polib.
 """
 
 import shutil
 from pathlib import Path
 
-import polib
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 # Directories compilemessages must not walk into (virtualenvs, VCS, build output).
 IGNORED = [".*", "node_modules", "staticfiles", "var", "media"]
@@ -41,6 +41,13 @@ class Command(BaseCommand):
         if shutil.which("msgfmt") and not use_polib:
             call_command("compilemessages", ignore_patterns=IGNORED, verbosity=options["verbosity"])
             return
+        try:
+            import polib
+        except ImportError as exc:
+            raise CommandError(
+                "Neither GNU gettext's msgfmt nor polib is installed: "
+                "install gettext, or pip install -r requirements-build.txt"
+            ) from exc
         for po_path in po_files:
             mo_path = po_path.with_suffix(".mo")
             if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:

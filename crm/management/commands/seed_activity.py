@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from accounts.models import OrgUnit, User
 from customers.models import Customer, District
-from groups import services as group_services
 from groups.models import GroupKind, ServiceGroup
+from groups.services.groups import group_create
+from groups.services.members import group_add_district_customers
+from groups.services.messages import message_post, reply_post
 from tickets import services as ticket_services
 from tickets.models import Category, Kind, ReturnVisit, Source, Ticket, TicketEvent, Urgency
 
@@ -95,7 +97,7 @@ class Command(BaseCommand):
                     if district.manager_id and district.manager.org_unit_id == station.pk
                     else managers[0]
                 )
-                group = group_services.group_create(
+                group = group_create(
                     by=owner,
                     name=f"{district.name}客户服务群",
                     kind=GroupKind.DISTRICT,
@@ -103,11 +105,11 @@ class Command(BaseCommand):
                     rules="文明发言，不发广告；用电问题请@客户经理，紧急停电请拨打95598。",
                     announcement="计划停电信息将提前在群内通知，请留意。",
                 )
-                group_services.group_add_district_customers(group=group, by=owner)
+                group_add_district_customers(group=group, by=owner)
                 contacts = list(group.memberships.filter(contact__isnull=False).select_related("contact")[:6])
                 for index, membership in enumerate(contacts[:4]):
                     asked = now - timedelta(hours=rng.uniform(0.2, 30))
-                    inquiry, _created = group_services.message_post(
+                    inquiry, _created = message_post(
                         group=group,
                         contact=membership.contact,
                         text=rng.choice(INQUIRIES),
@@ -115,7 +117,7 @@ class Command(BaseCommand):
                         is_inquiry=True,
                     )
                     if index % 2 == 0:  # half answered, half still waiting
-                        group_services.reply_post(
+                        reply_post(
                             group=group,
                             by=owner,
                             text=rng.choice(REPLIES),

@@ -1,4 +1,8 @@
-"""Query filters of /api/v1/groups/. Several values of one filter are separated by commas."""
+"""How service groups and their messages are filtered, for /api/v1/groups/ and the group list page.
+
+Several values of one filter are separated by commas. The API refuses a bad
+value with a 400; the list page ignores it.
+"""
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters

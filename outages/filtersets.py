@@ -1,4 +1,4 @@
-"""Query filters of /api/v1/outages/. Several values of one filter are separated by commas."""
+"""How outages are filtered (/api/v1/outages/). Several values of one filter are separated by commas."""
 
 from django.db.models import Q, QuerySet
 

@@ -1,0 +1,46 @@
+"""What every app's services check before they save.
+
+Writes take keyword-only arguments, run in one transaction and validate
+before saving: a ValidationError with messages by field and nothing saved on
+bad input; a field name the service does not know is a programming error
+(TypeError), not bad input.
+"""
+
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+# A clock a little ahead of or behind the server's (a phone, a synced system)
+# is not "the future" or "the past".
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+def check_field_names(fields: Iterable[str], allowed: Collection[str]) -> None:
+    """Refuse keyword arguments a service does not write."""
+    unknown = set(fields).difference(allowed)
+    if unknown:
+        raise TypeError(f"unexpected fields: {', '.join(sorted(unknown))}")
+
+
+def is_future(moment: datetime, *, now: datetime | None = None) -> bool:
+    """Later than now by more than the clock tolerance."""
+    return moment > (now or timezone.now()) + CLOCK_TOLERANCE
+
+
+def is_past(moment: datetime, *, now: datetime | None = None) -> bool:
+    """Earlier than now by more than the clock tolerance."""
+    return moment < (now or timezone.now()) - CLOCK_TOLERANCE
+
+
+def full_clean_or_raise(obj: models.Model, errors: dict[str, list[str]]) -> None:
+    """The model's own validation joined to the errors the service found; raise if there are any."""
+    try:
+        # Fields already judged by the service's own rules are not reported twice.
+        obj.full_clean(exclude=list(errors))
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)

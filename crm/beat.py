@@ -1,0 +1,43 @@
+"""The beat scheduler: django-celery-beat's, with the schedule left to the admin."""
+
+import logging
+
+from django.conf import settings
+from django_celery_beat.schedulers import ADD_ENTRY_ERROR, DatabaseScheduler
+
+logger = logging.getLogger(__name__)
+
+
+class SeedingDatabaseScheduler(DatabaseScheduler):
+    """Creates the periodic tasks of settings.BEAT_SCHEDULE_DEFAULTS that have no row, and
+    changes no existing row.
+
+    django-celery-beat's own scheduler writes the configured schedule over the
+    rows at every start (update_or_create), so an administrator's change in the
+    admin would be undone by the next restart of beat.
+    """
+
+    def setup_schedule(self):
+        # Celery's own entries (celery.backend_cleanup) go through update_from_dict too.
+        self.install_default_entries(self.schedule)
+        self.update_from_dict(settings.BEAT_SCHEDULE_DEFAULTS)
+
+    def update_from_dict(self, mapping):
+        """Create the entries of `mapping` whose name has no row yet; leave the others alone."""
+        created = {}
+        for name, fields in mapping.items():
+            try:
+                # Checked before unpacking, which saves a schedule row (an interval, a crontab).
+                if self.Model._default_manager.filter(name=name).exists():
+                    continue
+                model, _ = self.Model._default_manager.get_or_create(
+                    name=name, defaults=self.Entry._unpack_fields(**fields)
+                )
+            except Exception as exc:
+                logger.exception(ADD_ENTRY_ERROR, name, exc, fields)
+                continue
+            logger.info("Created periodic task %s (%s)", name, model.task)
+            if model.enabled:
+                created[name] = self.Entry(model, app=self.app)
+        # Rows that existed are already in the schedule: the first read of it found them.
+        self.schedule.update(created)

@@ -1,0 +1,1 @@
+"""The contact log (联系记录): services, reads and forms."""

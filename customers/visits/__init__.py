@@ -1,0 +1,1 @@
+"""Visits (走访): services, reads and forms."""

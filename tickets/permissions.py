@@ -1,0 +1,98 @@
+"""Who may take which step of a work order, and from which status.
+
+The lifecycle's steps, the statuses each may start from and where it leads;
+the roles that may take each (the handler, a supervisor of the order's unit,
+the tracker of a transfer). Every step in tickets.services asks here before it
+writes; pages and the API ask here which steps to offer.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from tickets.models import OPEN_STATUSES, Status, Ticket, TicketEvent
+
+Action = TicketEvent.Action
+
+# Which statuses each step may start from, and where it leads.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    Action.DISPATCHED: ((Status.NEW, Status.RETURNED), Status.DISPATCHED),
+    Action.SIGNED: ((Status.DISPATCHED,), Status.SIGNED),
+    Action.STARTED: ((Status.SIGNED,), Status.IN_PROGRESS),
+    Action.RETURNED: ((Status.DISPATCHED, Status.SIGNED), Status.RETURNED),
+    Action.TRANSFERRED: ((Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS), Status.DISPATCHED),
+    Action.URGED: (OPEN_STATUSES, None),
+    Action.RESOLVED: ((Status.SIGNED, Status.IN_PROGRESS), Status.RESOLVED),
+    Action.RETURN_VISIT: ((Status.RESOLVED,), Status.VISITED),
+    Action.REOPENED: ((Status.RESOLVED, Status.VISITED), Status.IN_PROGRESS),
+    Action.ARCHIVED: ((Status.VISITED,), Status.ARCHIVED),
+}
+
+
+class TransitionError(ValidationError):
+    """The order's status does not allow this step."""
+
+
+# --- Who may do what ---------------------------------------------------------
+
+
+def _is_monitor(user: User, ticket: Ticket) -> bool:
+    """Supervisors of the order's unit (or above) and administrators."""
+    if user.is_administrator:
+        return True
+    return user.is_supervisor and user.org_unit_id is not None and ticket.org_unit.is_within(user.org_unit)
+
+
+def _is_handler(user: User, ticket: Ticket) -> bool:
+    """The assignee; for an order with no assignee, an account manager of its unit."""
+    if ticket.assignee_id:
+        return ticket.assignee_id == user.pk
+    return user.is_account_manager and user.org_unit_id == ticket.org_unit_id
+
+
+def _is_tracker(user: User, ticket: Ticket) -> bool:
+    return ticket.transfers.filter(tracker=user).exists()
+
+
+def can(user: User, action: str, ticket: Ticket) -> bool:
+    """Whether `user` may take step `action` on `ticket` now (role and status)."""
+    if action in TRANSITIONS and ticket.status not in TRANSITIONS[action][0]:
+        return False
+    if action in (Action.DISPATCHED, Action.URGED, Action.REOPENED):
+        return _is_monitor(user, ticket)
+    if action in (Action.SIGNED, Action.STARTED, Action.RETURNED, Action.RESOLVED):
+        return _is_handler(user, ticket)
+    if action in (Action.TRANSFERRED, Action.LINKED, Action.ATTACHED, Action.EDITED):
+        return _is_handler(user, ticket) or _is_monitor(user, ticket)
+    if action in (Action.RETURN_VISIT, Action.ARCHIVED):
+        return _is_handler(user, ticket) or _is_monitor(user, ticket) or _is_tracker(user, ticket)
+    return False
+
+
+def allowed_actions(user: User, ticket: Ticket) -> list[str]:
+    """The steps to offer on the order's page, in lifecycle order."""
+    return [action for action in TRANSITIONS if can(user, action, ticket)]
+
+
+def ticket_check(*, ticket: Ticket, by: User, action: str) -> None:
+    """Raise TransitionError or PermissionDenied unless `by` may take `action` now.
+
+    The same test every step makes before it writes, for callers that must
+    answer before they read the step's input (a page refuses a form it would
+    never accept). Steps outside the lifecycle (linking, attaching, editing)
+    depend on the role only.
+    """
+    if action in TRANSITIONS:
+        _check(by, action, ticket)
+    elif not can(by, action, ticket):
+        raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})
+
+
+def _check(user: User, action: str, ticket: Ticket) -> None:
+    if ticket.status not in TRANSITIONS[action][0]:
+        raise TransitionError(
+            _("工单当前状态为“%(status)s”，不能执行“%(action)s”。")
+            % {"status": ticket.get_status_display(), "action": Action(action).label}
+        )
+    if not can(user, action, ticket):
+        raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})

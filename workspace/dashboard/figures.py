@@ -1,0 +1,360 @@
+"""The dashboard's figures, read by SQL aggregates.
+
+Everything is computed by SQL aggregates (`aggregate`/`annotate` with
+`filter=Q(...)`) over the work orders, return visits and service groups of the
+supervisor's unit subtree (every unit for an administrator). The number of
+queries is fixed, whatever the number of rows (QUERY_COUNT, locked in by the tests).
+
+The 90th percentiles of the time to sign and to resolve are core.aggregates.Percentile,
+in the same query as the means on either database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import User
+from core.aggregates import Percentile
+from customers.models import Customer
+from groups.models import GroupMessage, ServiceGroup
+from groups.selectors import health_window_start, zombie_exists_q
+from tickets.models import (
+    OPEN_STATUSES,
+    Kind,
+    ReturnVisit,
+    Status,
+    Ticket,
+    TicketEvent,
+    near_deadline_q,
+    overdue_q,
+)
+from workspace.dashboard.access import in_scope, scope_path
+from workspace.dashboard.periods import Period, midnight
+from workspace.dashboard.presentation import (
+    Dashboard,
+    category_chart,
+    chart_texts,
+    figure_cards,
+    groups_chart,
+    overdue_by_unit_chart,
+    per_day_chart,
+    satisfaction_chart,
+    tickets_link,
+)
+
+TABLE_LIMIT = 50
+# Open orders 1; figures 4 (orders of the period, urges, visits, durations);
+# charts 6 (per day, satisfaction 2, groups 3); overdue list 1; workload 2; urges 1.
+QUERY_COUNT = 15
+
+
+class Seconds(Func):
+    """The length of an interval in seconds."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Django's SQLite backend measures the difference of two datetimes in microseconds.
+        return self.as_sql(compiler, connection, template="(%(expressions)s / 1000000.0)")
+
+
+def _duration_stats(tickets: QuerySet[Ticket], period: Period) -> dict[str, float | None]:
+    """Mean and 90th percentile, in hours, of the time from acceptance to signing
+    (orders signed within the period) and to resolving (resolved within it)."""
+    signed = Q(signed_at__gte=period.start, signed_at__lt=period.end)
+    resolved = Q(resolved_at__gte=period.start, resolved_at__lt=period.end)
+    to_sign = Seconds(ExpressionWrapper(F("signed_at") - F("created_at"), output_field=DurationField()))
+    to_resolve = Seconds(ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()))
+    row = tickets.filter(signed | resolved).aggregate(
+        sign_mean=Avg(to_sign, filter=signed),
+        sign_p90=Percentile(to_sign, 0.9, filter=signed),
+        resolve_mean=Avg(to_resolve, filter=resolved),
+        resolve_p90=Percentile(to_resolve, 0.9, filter=resolved),
+    )
+    return {name: None if value is None else round(float(value) / 3600, 1) for name, value in row.items()}
+
+
+@dataclass
+class OpenOrders:
+    """The open orders of the scope, counted once by unit, assignee and category:
+    the current figures, two charts and the workload table all add up these
+    rows instead of each reading the open orders again."""
+
+    rows: list[dict]
+
+    def total(self, key: str) -> int:
+        return sum(row[key] for row in self.rows)
+
+    def by(self, *keys: str, count: str = "n") -> dict[tuple, int]:
+        sums: dict[tuple, int] = {}
+        for row in self.rows:
+            group = tuple(row[key] for key in keys)
+            sums[group] = sums.get(group, 0) + row[count]
+        return sums
+
+
+def _open_orders(tickets: QuerySet[Ticket], now: datetime) -> OpenOrders:
+    overdue = overdue_q(now)
+    rows = (
+        tickets.filter(status__in=OPEN_STATUSES)
+        .values("org_unit", "org_unit__name", "assignee", "category")
+        .annotate(
+            n=Count("id"),
+            overdue=Count("id", filter=overdue),
+            near=Count("id", filter=near_deadline_q(now) & ~overdue),
+            unsigned_new=Count("id", filter=Q(status=Status.NEW)),
+            unsigned_dispatched=Count("id", filter=Q(status=Status.DISPATCHED)),
+            unsigned_returned=Count("id", filter=Q(status=Status.RETURNED)),
+        )
+        .order_by()
+    )
+    return OpenOrders(list(rows))
+
+
+def _period_counts(
+    tickets: QuerySet[Ticket], visits: QuerySet[ReturnVisit], period: Period, current: OpenOrders
+) -> dict[str, Any]:
+    """Every count and duration the figures show: of the period, and of now."""
+    in_period = Q(created_at__gte=period.start, created_at__lt=period.end)
+    resolved = Q(resolved_at__gte=period.start, resolved_at__lt=period.end)
+    # Only orders of the period: the WHERE keeps the aggregate to those rows
+    # (indexed) instead of the whole history.
+    counts = tickets.filter(in_period | resolved).aggregate(
+        new=Count("id", filter=in_period),
+        resolved=Count("id", filter=resolved),
+        resolved_in_time=Count(
+            "id", filter=resolved & (Q(resolve_due_at__isnull=True) | Q(resolved_at__lte=F("resolve_due_at")))
+        ),
+        repeat=Count("id", filter=in_period & Q(is_repeat=True)),
+    )
+    urged = TicketEvent.objects.filter(
+        ticket__in=tickets.values("pk"),
+        action=TicketEvent.Action.URGED,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    ).aggregate(urged=Count("ticket", distinct=True), urges=Count("id"))
+    # Orders, not visits, so that each figure's list shows exactly what it counts
+    # (an order reopened and resolved again may have two visits in a period).
+    visit_due = Q(due_at__gte=period.start, due_at__lt=period.end)
+    visited = Q(visited_at__gte=period.start, visited_at__lt=period.end)
+    visit_counts = visits.filter(visit_due | visited).aggregate(
+        scheduled=Count("ticket", distinct=True, filter=visit_due),
+        scheduled_done=Count("ticket", distinct=True, filter=visit_due & Q(visited_at__isnull=False)),
+        scheduled_pending=Count("ticket", distinct=True, filter=visit_due & Q(visited_at__isnull=True)),
+        visited=Count("ticket", distinct=True, filter=visited),
+        satisfied=Count(
+            "ticket", distinct=True, filter=visited & Q(result__in=ReturnVisit.SATISFIED_RESULTS)
+        ),
+        dissatisfied=Count(
+            "ticket", distinct=True, filter=visited & Q(result=ReturnVisit.Result.DISSATISFIED)
+        ),
+    )
+    counts.update(urged, **visit_counts, **_duration_stats(tickets, period))
+    for key in ("n", "overdue", "near", "unsigned_new", "unsigned_dispatched", "unsigned_returned"):
+        counts["open" if key == "n" else key] = current.total(key)
+    return counts
+
+
+def _orders_per_day(tickets: QuerySet[Ticket], period: Period) -> list[dict]:
+    return list(
+        tickets.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+def _satisfaction(visits: QuerySet[ReturnVisit], period: Period) -> dict:
+    """Satisfaction of the period's return visits by segment and by unit."""
+    visited = visits.filter(visited_at__gte=period.start, visited_at__lt=period.end)
+    happy = Count("id", filter=Q(result__in=ReturnVisit.SATISFIED_RESULTS))
+    by_segment = (
+        visited.annotate(
+            resident=Case(
+                When(ticket__customer__kind=Customer.Kind.RESIDENT, then=Value(True)),
+                default=Value(False),
+            )
+        )
+        .values("ticket__customer__segment", "resident")
+        .annotate(n=Count("id"), happy=happy)
+        .order_by("ticket__customer__segment", "-resident")
+    )
+    by_unit = (
+        visited.values("ticket__org_unit", "ticket__org_unit__name")
+        .annotate(n=Count("id"), happy=happy)
+        .order_by("ticket__org_unit__name")
+    )
+    return satisfaction_chart(list(by_segment), list(by_unit))
+
+
+def _groups_by_station(path: str | None, now: datetime) -> dict:
+    """Per station: the share of the health window's decided inquiries answered
+    in time, and the number of zombie groups. Counted from the inquiries and
+    the groups separately, so the million messages of a prefecture are never
+    joined to their groups as a whole (with_health() does that for a page)."""
+    groups = ServiceGroup.objects.active().filter(in_scope(path, "org_unit"))
+    stations: dict[str, dict[str, int]] = {
+        row["org_unit__name"]: {"decided": 0, "in_time": 0, "zombies": 0}
+        for row in groups.values("org_unit__name", "org_unit__path").distinct().order_by("org_unit__path")
+    }
+    recent = GroupMessage.objects.filter(
+        group__in=groups, is_inquiry=True, sent_at__gte=health_window_start(now)
+    )
+    for row in (
+        recent.values("group__org_unit__name")
+        .annotate(
+            decided=Count("id", filter=Q(answered_at__isnull=False) | Q(response_due_at__lte=now)),
+            in_time=Count("id", filter=Q(answered_at__lte=F("response_due_at"))),
+        )
+        .order_by()
+    ):
+        entry = stations[row["group__org_unit__name"]]
+        entry["decided"], entry["in_time"] = row["decided"], row["in_time"]
+    for row in (
+        groups.filter(zombie_exists_q(now)).values("org_unit__name").annotate(n=Count("id")).order_by()
+    ):
+        stations[row["org_unit__name"]]["zombies"] = row["n"]
+    return groups_chart(stations)
+
+
+def _overdue_rows(tickets: QuerySet[Ticket], now: datetime) -> list[dict]:
+    overdue = tickets.filter(Q(status__in=OPEN_STATUSES) & overdue_q(now))
+    rows = list(
+        overdue.annotate(running_due=F("attention_due_at"))
+        .order_by("running_due", "id")
+        .values(
+            "number",
+            "title",
+            "kind",
+            "status",
+            "running_due",
+            "escalation_level",
+            "urge_count",
+            "org_unit__name",
+            "assignee__real_name",
+            "assignee__username",
+        )[:TABLE_LIMIT]
+    )
+    for row in rows:
+        row["kind_label"] = str(Kind(row["kind"]).label)
+        row["status_label"] = str(Status(row["status"]).label)
+        row["overdue_hours"] = round((now - row["running_due"]).total_seconds() / 3600, 1)
+        row["assignee"] = row["assignee__real_name"] or row["assignee__username"] or ""
+    return rows
+
+
+def _workload(
+    current: OpenOrders, visits: QuerySet[ReturnVisit], path: str | None, now: datetime
+) -> list[dict]:
+    """Per account manager of the scope: open, overdue, near-deadline orders, return visits due."""
+    today_end = midnight(timezone.localdate(now) + timedelta(days=1))
+    counts: dict[int, dict[str, int]] = {}
+    for row in current.rows:
+        if row["assignee"] is not None:
+            mine = counts.setdefault(row["assignee"], {"open": 0, "overdue": 0, "near": 0})
+            mine["open"] += row["n"]
+            mine["overdue"] += row["overdue"]
+            mine["near"] += row["near"]
+    due_visits = {
+        row["ticket__assignee"]: row["n"]
+        for row in visits.filter(
+            visited_at__isnull=True, due_at__lt=today_end, ticket__assignee__isnull=False
+        )
+        .values("ticket__assignee")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    people = User.objects.filter(is_active=True).filter(
+        Q(role=User.Role.ACCOUNT_MANAGER, **({"org_unit__path__startswith": path} if path else {}))
+        | Q(pk__in=list(counts) + list(due_visits))
+    )
+    rows = []
+    for person in people.select_related("org_unit").order_by("org_unit__path", "real_name", "id"):
+        row = counts.get(person.pk, {})
+        rows.append(
+            {
+                "id": person.pk,
+                "name": person.real_name or person.username,
+                "unit": person.org_unit.name if person.org_unit_id else "",
+                "open": row.get("open", 0),
+                "overdue": row.get("overdue", 0),
+                "near": row.get("near", 0),
+                "visits_due": due_visits.get(person.pk, 0),
+                "link": tickets_link(status="open", assignee=person.pk),
+            }
+        )
+    rows.sort(key=lambda r: (-r["overdue"], -r["near"], -r["open"], r["name"]))
+    return rows
+
+
+def _urges(tickets: QuerySet[Ticket], period: Period) -> list[dict]:
+    events = TicketEvent.objects.filter(
+        ticket__in=tickets.values("pk"),
+        action=TicketEvent.Action.URGED,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    )
+    return list(
+        events.order_by("-created_at", "-id").values(
+            "created_at",
+            "note",
+            "ticket__number",
+            "ticket__title",
+            "ticket__urge_count",
+            "actor__real_name",
+            "ticket__assignee__real_name",
+        )[:TABLE_LIMIT]
+    )
+
+
+def compute_dashboard(*, user: User, period: Period, now: datetime | None = None) -> Dashboard:
+    """All figures, series and tables, in QUERY_COUNT queries whatever the data."""
+    now = now or timezone.now()
+    path = scope_path(user)
+    tickets = Ticket.objects.filter(in_scope(path, "org_unit"))
+    visits = ReturnVisit.objects.filter(in_scope(path, "ticket__org_unit"))
+    current = _open_orders(tickets, now)
+    counts = _period_counts(tickets, visits, period, current)
+    return Dashboard(
+        period=period,
+        computed_at=now,
+        figures=figure_cards(counts, period),
+        charts={
+            "per_day": per_day_chart(_orders_per_day(tickets, period), period),
+            "by_category": category_chart(current.by("category")),
+            "overdue_by_unit": overdue_by_unit_chart(
+                current.by("org_unit", "org_unit__name", count="overdue")
+            ),
+            "satisfaction": _satisfaction(visits, period),
+            "groups": _groups_by_station(path, now),
+            "texts": chart_texts(),
+        },
+        overdue_rows=_overdue_rows(tickets, now),
+        overdue_total=counts["overdue"],
+        workload=_workload(current, visits, path, now),
+        urges=_urges(tickets, period),
+        urges_total=counts["urges"],
+    )
