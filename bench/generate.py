@@ -6,8 +6,9 @@ Rows are made by INSERT ... SELECT over generate_series, one statement per
 table (or per chunk), so PostgreSQL does the work: no Python object per row.
 The customer triggers (customers/sync_triggers.py) fire as for any insert, so
 every customer gets its version and sync stamp, and a contact insert touches
-its customer, exactly as in production. History tables stay empty: the rows
-were never edited.
+its customer, exactly as in production. Each customer and contact gets its
+first history row by the same kind of statement (core.history), so a first
+edit shows old → new as for an archive made through a form.
 
 The people the load test plays are written to bench/results/load_users.json
 (usernames, the shared password, API tokens, a few customer and order ids
@@ -268,6 +269,7 @@ def customers_and_contacts(scale: Scale, districts) -> None:
     """
     from django.db import connection
 
+    from core.history import insert_baseline_history
     from customers.models import Contact, Customer
 
     for start, stop in chunks(scale.customers):
@@ -311,6 +313,8 @@ def customers_and_contacts(scale: Scale, districts) -> None:
             "SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), "
             "(SELECT max(id) FROM customers_customer))"
         )
+    insert_baseline_history(Customer, Customer.history.model, batch_size=CHUNK)
+    insert_baseline_history(Contact, Contact.history.model, batch_size=CHUNK)
 
 
 def work_orders(scale: Scale, now) -> None:
@@ -418,6 +422,13 @@ def groups_and_messages(scale: Scale, districts, now) -> None:
             f"JOIN customers_customer c ON c.id = 1 + ((sg.id - 1) * {CUSTOMERS_PER_DISTRICT} "
             f"+ (g / {groups}) % {CUSTOMERS_PER_DISTRICT}) % {scale.customers}",
         )
+
+
+def group_health() -> None:
+    """Each group's health row from its messages, one INSERT ... SELECT per batch of groups."""
+    from groups.services.summaries import group_health_refresh_all
+
+    group_health_refresh_all(batch=1000)
 
 
 def outages(scale: Scale, districts, supervisors, now) -> None:
@@ -529,6 +540,7 @@ def seed(scale_name: str, *, log: Callable[[str], None] = print, scale: Scale | 
     step("customers_and_contacts", customers_and_contacts, scale, districts)
     step("work_orders", work_orders, scale, now)
     step("groups_and_messages", groups_and_messages, scale, districts, now)
+    step("group_health", group_health)
     step("outages", outages, scale, districts, supervisors, now)
     start = time.perf_counter()
     with connection.cursor() as cursor:

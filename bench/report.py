@@ -90,6 +90,28 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("seconds.total", "总秒数", "total s"),
         ],
     ),
+    "group_list": (
+        "客户群列表",
+        "group list",
+        [
+            ("groups_visible", "可见群数", "groups in scope"),
+            ("list_query_from_messages_ms", "按消息计算（毫秒）", "from messages ms"),
+            ("list_query_kept_rows_ms", "按健康度汇总行（毫秒）", "from kept rows ms"),
+            ("list_query_speedup", "快（倍）", "× faster"),
+            ("page_ms", "整页毫秒", "page ms"),
+            ("page_queries", "SQL 条数", "queries"),
+            ("refresh_all_s", "全部重算秒数", "refresh all s"),
+        ],
+    ),
+    "search": (
+        "客户搜索",
+        "customer search",
+        [
+            ("customers", "客户", "customers"),
+            ("worst_sql_ms", "最慢 SQL 毫秒", "worst SQL ms"),
+            ("worst_page_ms", "最慢页面毫秒", "worst page ms"),
+        ],
+    ),
     "load": (
         "压力测试",
         "load test",

@@ -73,3 +73,31 @@ class Percentile(Aggregate):
         else:
             raise NotImplementedError("Percentile needs PostgreSQL or SQLite")
         return super(Percentile, clone).as_sql(compiler, connection, **extra_context)
+
+
+class JSONList(Aggregate):
+    """The non-NULL values of an expression as one JSON array (any order); ``[]`` over no rows.
+
+    PostgreSQL's ``jsonb_agg``, SQLite's ``json_group_array``: for keeping a
+    small list beside aggregate figures in the same GROUP BY.
+    """
+
+    name = "JSONList"
+    allow_distinct = False
+
+    def __init__(self, expression, **extra):
+        from django.db.models import JSONField
+
+        super().__init__(expression, output_field=JSONField(), **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        clone = self.copy()
+        if connection.vendor == "postgresql":
+            clone.template = "%(function)s(%(expressions)s)"
+            clone.function = "JSONB_AGG"
+            sql, params = super(JSONList, clone).as_sql(compiler, connection, **extra_context)
+            return f"COALESCE({sql}, '[]'::jsonb)", params
+        if connection.vendor == "sqlite":
+            clone.function = "JSON_GROUP_ARRAY"
+            return super(JSONList, clone).as_sql(compiler, connection, **extra_context)
+        raise NotImplementedError("JSONList needs PostgreSQL or SQLite")

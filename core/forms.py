@@ -4,6 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from core.text import validate_multiline_text, validate_text
+
 
 def with_detail(name, detail) -> str:
     """A choice label such as 张三（雷山供电所）, with the brackets of the interface language."""
@@ -14,12 +16,17 @@ class StyledFormMixin:
     """Bootstrap classes on every widget (checkboxes are drawn by includes/form_fields.html).
 
     Call `self._style_widgets()` at the end of `__init__`, after the fields
-    have their final widgets.
+    have their final widgets. Text fields then also refuse what is not text
+    (core.text); a textarea takes several lines.
     """
 
     def _style_widgets(self) -> None:
         for field in self.fields.values():
             widget = field.widget
+            if isinstance(field, forms.CharField):
+                field.validators.append(
+                    validate_multiline_text if isinstance(widget, forms.Textarea) else validate_text
+                )
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select):

@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from core.text import text_error
+
 # A clock a little ahead of or behind the server's (a phone, a synced system)
 # is not "the future" or "the past".
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -35,8 +37,32 @@ def is_past(moment: datetime, *, now: datetime | None = None) -> bool:
     return moment < (now or timezone.now()) - CLOCK_TOLERANCE
 
 
+def text_errors(obj: models.Model) -> dict[str, list[str]]:
+    """Text fields holding what is not text (core.text): line breaks only in a TextField."""
+    errors = {}
+    for field in obj._meta.concrete_fields:
+        if isinstance(field, models.CharField | models.TextField):
+            value = getattr(obj, field.attname)
+            if isinstance(value, str):
+                message = text_error(value, multiline=isinstance(field, models.TextField))
+                if message is not None:
+                    errors[field.name] = [str(message)]
+    return errors
+
+
+def refuse_non_text(obj: models.Model) -> None:
+    """Raise a ValidationError by field when a text field holds what is not text."""
+    errors = text_errors(obj)
+    if errors:
+        raise ValidationError(errors)
+
+
 def full_clean_or_raise(obj: models.Model, errors: dict[str, list[str]]) -> None:
-    """The model's own validation joined to the errors the service found; raise if there are any."""
+    """The model's own validation joined to the errors the service found; raise if there are any.
+
+    Text fields must hold text (no control characters, NUL or lone surrogates).
+    """
+    errors = {**text_errors(obj), **errors}
     try:
         # Fields already judged by the service's own rules are not reported twice.
         obj.full_clean(exclude=list(errors))

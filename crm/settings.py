@@ -232,6 +232,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON with a depth limit and no lone surrogates (core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     # Request histories live in the default cache, the shared one above, so
     # every web process counts against the same limit; should that cache
@@ -267,6 +273,7 @@ SPECTACULAR_SETTINGS = {
         "OutageKindEnum": "outages.models.OutageKind",
         "OutageStatusEnum": "outages.models.OutageStatus",
         "GroupKindEnum": "groups.models.GroupKind",
+        "ResolutionKindEnum": "tickets.models.Ticket.ResolutionKind",
     },
     # The API is JSON: form encodings would parse a malformed body as an empty one.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
@@ -363,6 +370,10 @@ BEAT_SCHEDULE_DEFAULTS = {
     "outages-long-outage-scan": {
         "task": "outages.tasks.long_outage_scan",
         "schedule": timedelta(minutes=5),
+    },
+    "groups-refresh-health": {
+        "task": "groups.tasks.refresh_group_health",
+        "schedule": timedelta(seconds=env_int("GROUPS_HEALTH_REFRESH_SECONDS", 300)),
     },
     "groups-zombie-scan": {
         "task": "groups.tasks.zombie_scan",

@@ -9,6 +9,7 @@ value per filter, a bad value ignored. `InteractionFilterSet` and
 """
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -26,7 +27,21 @@ from core.api.filters import (
     moment_before,
 )
 from customers.models import SENSITIVITY_FLAGS, Customer, District, Interaction, Visit
-from customers.selectors import districts_for, search_condition
+from customers.selectors import (
+    SEARCH_MATCH_LIMIT,
+    CustomerSearch,
+    customer_search,
+    districts_for,
+    search_matches,
+    search_term_problem,
+)
+
+
+def validate_search_term(value: str) -> None:
+    """The API refuses a term too short to search, with the reason."""
+    problem = search_term_problem(value) if value.strip() else ""
+    if problem:
+        raise ValidationError(problem, code="too_short")
 
 
 class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
@@ -36,7 +51,13 @@ class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
 
 class CustomerFilterSet(ApiFilterSet):
     q = filters.CharFilter(
-        method="filter_q", label="Name or address contains, number starts with, or a contact has this phone"
+        method="filter_q",
+        label=(
+            "At least 4 digits: the number starts or ends with them, or a contact's mobile or landline "
+            "contains them; otherwise at least 2 characters of the name or address. At most "
+            f"{SEARCH_MATCH_LIMIT} matches."
+        ),
+        validators=[validate_search_term],
     )
     number = CharInFilter(field_name="number", label="Customer numbers")
     station = CharInFilter(field_name="station__code", label="Station codes")
@@ -75,7 +96,11 @@ class CustomerFilterSet(ApiFilterSet):
         fields: list[str] = []
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(search_condition(value)) if value.strip() else queryset
+        # The matches join the page's query as a bounded subquery: no query of their own.
+        # A term too short has already been refused by the field's validator.
+        if not value.strip():
+            return queryset
+        return queryset.filter(pk__in=search_matches(value.strip(), queryset))
 
     def filter_sensitive(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if value:
@@ -110,7 +135,7 @@ class CustomerListFilterSet(PageFilterMixin, CustomerFilterSet):
         "incomplete",
         "manager",
     )
-    search_placeholder = _("姓名、户号、电话、地址")
+    search_placeholder = _("户号、电话后4位、姓名或地址")
 
     q = filters.CharFilter(method="filter_q", label=_("搜索"))
     station = filters.ModelChoiceFilter(
@@ -154,6 +179,15 @@ class CustomerListFilterSet(PageFilterMixin, CustomerFilterSet):
         self.filters["station"].queryset = stations_for(user)
         self.filters["district"].queryset = districts_for(user)
         self.filters["manager"].queryset = account_managers_for(user)
+
+    # What the last `q` found; the page shows its hint (term too short, too many matches).
+    search: CustomerSearch | None = None
+
+    def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value.strip():
+            return queryset
+        self.search = customer_search(value, customers=queryset)
+        return queryset.filter(self.search.condition)
 
     def filter_sensitivity(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """One sensitivity flag, VIP, or any of them (`any`)."""

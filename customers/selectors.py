@@ -7,24 +7,22 @@ the user's scope is absent from lists and answers 404 on its own pages.
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When
+from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Replace, Reverse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from core.history import HistoryRow, format_value, records_with_predecessors
 from core.phones import mask_phone
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line
 
 if TYPE_CHECKING:
     from customers.filtersets import CustomerListFilterSet
 
-_PHONE_LIKE = re.compile(r"^[\d-]{7,16}$")
 _DIGITS = re.compile(r"^\d+$")
 
 
@@ -52,41 +50,107 @@ def phone_shown_to(user: User, customer: Customer, phone: str | None) -> str:
     return phone if customer.owned_by(user) else mask_phone(phone)
 
 
-# --- Lists ----------------------------------------------------------------------
+# --- Search -------------------------------------------------------------------------
+
+# Shorter terms match a large share of any archive and no index narrows them:
+# the user is asked for more instead of the database scanning everything.
+MIN_SEARCH_DIGITS = 4
+MIN_SEARCH_CHARS = 2
+# A caller is one customer among a handful; past this many matches the search
+# answers with what it found and asks for a narrower term.
+SEARCH_MATCH_LIMIT = 500
+
+_SEPARATORS = re.compile(r"[\s\-]+")
 
 
-# A phone number belongs to a handful of customers; more than this many is not
-# a search anyone reads to the end.
-PHONE_MATCH_LIMIT = 500
+@dataclass(frozen=True)
+class CustomerSearch:
+    """What a search term found among the customers a user sees.
+
+    `ids` are the matching customers (at most SEARCH_MATCH_LIMIT); `hint`
+    tells the user why nothing was searched (term too short) or that the
+    answer is cut short (too many matches).
+    """
+
+    term: str
+    ids: tuple[int, ...] = ()
+    hint: str = ""
+    too_many: bool = False
+
+    @property
+    def condition(self) -> Q:
+        return Q(pk__in=self.ids)
 
 
-def search_condition(term: str) -> Q:
-    """Name or address contains the term, the number starts with it, or a contact has that phone.
+def search_term_problem(term: str) -> str:
+    """Why a term cannot be searched (in the user's language), or "" when it can."""
+    term = term.strip()
+    digits = _SEPARATORS.sub("", term)
+    if _DIGITS.match(digits):
+        if len(digits) < MIN_SEARCH_DIGITS:
+            return _("请至少输入%(count)d位数字（户号或电话号码的一部分）。") % {"count": MIN_SEARCH_DIGITS}
+        return ""
+    if len(term) < MIN_SEARCH_CHARS:
+        return _("请至少输入%(count)d个字（姓名或地址的一部分）。") % {"count": MIN_SEARCH_CHARS}
+    return ""
 
-    The customers with that phone are looked up first (one indexed query), so
-    the search itself filters on a short list of ids: an EXISTS inside the OR
-    hides its selectivity from the planner, which then walks the whole archive
-    newest first looking for a page of matches.
+
+def search_matches(term: str, customers: QuerySet[Customer]) -> QuerySet:
+    """The query for the ids of `customers` the term matches, at most SEARCH_MATCH_LIMIT + 1.
+
+    Digits (spaces and dashes ignored) match the start or the end of the
+    户号, or any part of a contact's mobile or landline (landlines are stored
+    with or without the dash after the area code, so the dash is ignored);
+    anything else matches a part of the name or the address. Each branch reads
+    one column through its own index (pg_trgm GIN indexes on PostgreSQL,
+    migration 0008; the reversed 户号's btree, 0010): an OR across two tables' columns, or a customer's and a
+    contact's, leaves the planner no single index and it scans. The branches
+    are joined by UNION ALL so the database stops at the limit; the customers'
+    own scope is part of each branch, so other units' matches never crowd out
+    the user's own.
+    """
+    customers = customers.order_by()
+    digits = _SEPARATORS.sub("", term)
+    if _DIGITS.match(digits):
+        landlines = Contact.objects.alias(landline_digits=Replace("landline", Value("-"), Value("")))
+        branches = [
+            # A suffix is the reversed number's prefix: a range on its btree (migration 0010).
+            customers.alias(number_reversed=Reverse("number")).filter(
+                Q(number__startswith=digits) | Q(number_reversed__startswith=digits[::-1])
+            ),
+            customers.filter(pk__in=Contact.objects.filter(mobile__contains=digits).values("customer_id")),
+            customers.filter(pk__in=landlines.filter(landline_digits__contains=digits).values("customer_id")),
+        ]
+    else:
+        branches = [customers.filter(name__icontains=term), customers.filter(address__icontains=term)]
+    first, *others = [branch.values_list("pk", flat=True) for branch in branches]
+    return first.union(*others, all=True)[: SEARCH_MATCH_LIMIT + 1]
+
+
+def customer_search(term: str, *, customers: QuerySet[Customer]) -> CustomerSearch:
+    """Search `customers` (already scoped to the user) for a caller's fragment.
+
+    By 户号 prefix or suffix or any part of a contact's phone number (at least
+    MIN_SEARCH_DIGITS digits), or by a part of the name or address (at least
+    MIN_SEARCH_CHARS characters). One query, or none for a term too short.
     """
     term = term.strip()
-    condition = Q(name__icontains=term) | Q(address__icontains=term)
-    if _DIGITS.match(term):
-        condition |= Q(number__startswith=term)
-    if _PHONE_LIKE.match(term):
-        phones = {term}
-        if term.startswith("0") and "-" not in term:
-            # Landlines are stored with or without the dash after the area code.
-            phones |= {f"{term[:3]}-{term[3:]}", f"{term[:4]}-{term[4:]}"}
-        elif "-" in term:
-            phones.add(term.replace("-", ""))
-        owners = (
-            Contact.objects.filter(Q(mobile__in=phones) | Q(landline__in=phones))
-            .order_by()
-            .values_list("customer_id", flat=True)
-            .distinct()[:PHONE_MATCH_LIMIT]
-        )
-        condition |= Q(pk__in=list(owners))
-    return condition
+    problem = search_term_problem(term)
+    if problem:
+        return CustomerSearch(term=term, hint=problem)
+    rows = list(search_matches(term, customers))
+    # A customer found by two branches (its number and a phone) comes back twice: kept once.
+    # The cut is decided on the rows, not the customers: past the limit the rest was never read.
+    ids = list(dict.fromkeys(rows))
+    if len(rows) > SEARCH_MATCH_LIMIT:
+        hint = _("匹配过多，只列出其中%(count)d户，请缩小范围（输入更多数字或文字）。") % {
+            "count": SEARCH_MATCH_LIMIT
+        }
+        return CustomerSearch(term=term, ids=tuple(ids[:SEARCH_MATCH_LIMIT]), hint=hint, too_many=True)
+    return CustomerSearch(term=term, ids=tuple(ids))
+
+
+# --- Lists ----------------------------------------------------------------------
 
 
 def customer_queryset(*, user: User) -> QuerySet[Customer]:
@@ -197,70 +261,6 @@ CUSTOMER_HISTORY_FIELDS = (*ARCHIVE_FIELDS, "verified_at")
 CUSTOMER_HISTORY_RELATED = ("station", "district", "line", "manager")
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    """One line of the change history: who changed which field of what, from what to what."""
-
-    when: datetime
-    who: str
-    subject: str
-    action: str
-    field: str = ""
-    old: str = ""
-    new: str = ""
-
-
-def _records_with_predecessors(
-    history: QuerySet, limit: int, related: tuple[str, ...]
-) -> list[tuple[Any, Any]]:
-    """The newest `limit` history records, each paired with the record before it (or None).
-
-    One query whatever the limit: the window of records plus, for each, the
-    previous version of the same object, with the acting user and the related
-    rows joined in. A predecessor outside the window is older than every record
-    in it, so the first `limit` rows by descending history id are the window.
-    """
-    model = history.model
-    window = history.order_by("-history_id").values("history_id")[:limit]
-    previous_id = (
-        model.objects.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id"))
-        .order_by("-history_id")
-        .values("history_id")[:1]
-    )
-    predecessors = model.objects.filter(history_id__in=window).values(previous=Subquery(previous_id))
-    records = list(
-        model.objects.filter(Q(history_id__in=window) | Q(history_id__in=predecessors))
-        .select_related("history_user", *related)
-        .order_by("-history_id")
-    )
-    previous: dict[int, Any] = {}
-    last_seen: dict[Any, Any] = {}
-    for record in reversed(records):
-        previous[record.history_id] = last_seen.get(record.id)
-        last_seen[record.id] = record
-    return [(record, previous[record.history_id]) for record in records[:limit]]
-
-
-def _format_value(record, field) -> str:
-    if field.is_relation:
-        # Joined by select_related; a related row deleted since shows by its id.
-        related_object = getattr(record, field.name)
-        if related_object is not None:
-            return str(related_object)
-        pk = getattr(record, field.attname)
-        return "" if pk is None else f"#{pk}"
-    value = getattr(record, field.attname)
-    if value is None or value == "":
-        return ""
-    if field.choices:
-        return str(dict(field.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return _("是") if value else _("否")
-    if isinstance(value, datetime):
-        return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
-    return str(value)
-
-
 def _soft_deleted(record, previous) -> bool:
     return bool(getattr(record, "deleted_at", None) and previous and not previous.deleted_at)
 
@@ -284,7 +284,7 @@ def customer_history(customer: Customer, *, limit: int = 50, mask_phones: bool =
     )
     entries = []
     for model, history, fields, related in sources:
-        for record, previous in _records_with_predecessors(history, limit, related):
+        for record, previous in records_with_predecessors(history, limit, related):
             changes = []
             if record.history_type == "~" and previous is not None:
                 changes = record.diff_against(previous, included_fields=fields).changes
@@ -301,7 +301,7 @@ def customer_history(customer: Customer, *, limit: int = 50, mask_phones: bool =
             rows.append(HistoryRow(record.history_date, who, subject, _("删除")))
         for change in changes:
             field = model._meta.get_field(change.field)
-            old, new = _format_value(previous, field), _format_value(record, field)
+            old, new = format_value(previous, field), format_value(record, field)
             if mask_phones and change.field in Contact.PHONE_FIELDS:
                 old, new = mask_phone(old), mask_phone(new)
             rows.append(

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,6 +15,7 @@ from accounts.choices import stations_for
 from core.forms import report_refusal
 from core.htmx import is_htmx
 from core.pagination import keyset_paginate
+from core.text import is_text
 from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
 from core.xlsx import Sheet, workbook_file
 from customers import selectors, services
@@ -48,7 +50,12 @@ def customer_list(request):
     return render(
         request,
         "customers/list.html",
-        {"filter_form": filterset.form, "page": page, "filtered": bool(filterset.form.changed_data)},
+        {
+            "filter_form": filterset.form,
+            "page": page,
+            "filtered": bool(filterset.form.changed_data),
+            "search": filterset.search,
+        },
     )
 
 
@@ -231,7 +238,14 @@ def interaction_quick_create(request):
     """The header's "记录联系": the customer is picked by number (only visible ones)."""
     number = request.GET.get("customer")
     if number:
-        return redirect("customers:interaction_create", number=number)
+        # Text that cannot be a customer's address names no customer: 404, as an unknown number does.
+        try:
+            url = reverse("customers:interaction_create", kwargs={"number": number})
+        except NoReverseMatch:
+            raise Http404 from None
+        if not is_text(number):
+            raise Http404
+        return redirect(url)
     return _log_contact(request)
 
 

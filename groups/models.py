@@ -483,3 +483,47 @@ class ReplyTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class GroupHealth(models.Model):
+    """A group's health figures (groups.selectors.health_from_messages) as of `computed_at`,
+    kept by the services that write its messages, so lists read one row per group.
+
+    The figures stay exact while time alone cannot change them: from
+    `computed_at` until the oldest inquiry of the window leaves it
+    (`window_ends_at`, inclusive) or the next waiting inquiry passes its
+    deadline (`next_due_at`, exclusive), for the owner and window length they
+    were computed for. Outside that, readers compute the group from its
+    messages and the periodic refresh brings the row up to date.
+    """
+
+    group = models.OneToOneField(
+        ServiceGroup,
+        verbose_name=_("客户群"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="health",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    window_days = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+    window_ends_at = models.DateTimeField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    inquiries_recent = models.PositiveIntegerField(default=0)
+    inquiries_decided = models.PositiveIntegerField(default=0)
+    answered_in_time = models.PositiveIntegerField(default=0)
+    median_response_seconds = models.FloatField(null=True, blank=True)
+    unanswered_now = models.PositiveIntegerField(default=0)
+    overdue_now = models.PositiveIntegerField(default=0)
+    owner_last_spoke_at = models.DateTimeField(null=True, blank=True)
+    # The window's response times, ascending: an owner's median over many groups stays exact.
+    response_seconds = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("客户群健康度")
+        verbose_name_plural = _("客户群健康度")
+
+    def __str__(self) -> str:
+        return str(self.group_id)

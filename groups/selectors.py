@@ -3,9 +3,11 @@
 Everything starts from `visible_to(user)`, so a group out of the user's scope
 is absent from lists and answers 404 on its pages.
 
-Health figures (seed 000 §02 三, "有求必应", never a 僵尸群) are computed in
-SQL: one GROUP BY over the groups' messages gives every figure of every group
-in the list, so a page of 3 groups and one of 300 cost the same queries.
+Health figures (seed 000 §02 三, "有求必应", never a 僵尸群) are defined by one
+GROUP BY over the groups' messages (health_from_messages); the services that
+write messages keep the result per group in GroupHealth, so a list reads the
+groups and their rows (with_health) and a page of 3 groups and one of 300
+cost the same queries, whatever the number of messages.
 """
 
 from collections.abc import Mapping
@@ -18,14 +20,18 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DateTimeField,
     Exists,
     F,
     FloatField,
+    IntegerField,
     Max,
+    Min,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -36,7 +42,8 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import active_staff, within_reach
 from accounts.models import OrgUnit, User
-from core.aggregates import Percentile
+from core.aggregates import Percentile, percentile
+from core.text import is_text
 from customers.models import Contact, Customer
 from groups.filtersets import GroupFilterSet
 from groups.models import (
@@ -138,7 +145,7 @@ def zombie_exists_q(now: datetime) -> Q:
     return Q(overdue_inquiry_exists(now)) | silent
 
 
-def with_health(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[ServiceGroup]:
+def health_from_messages(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[ServiceGroup]:
     """Annotate each group's health, all in one GROUP BY over its messages:
 
     - inquiries_recent: inquiries asked in the last GROUPS_HEALTH_DAYS days;
@@ -148,13 +155,20 @@ def with_health(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[Ser
     - in_time_share: answered_in_time / inquiries_decided (NULL when none);
     - median_response_seconds: median time to the answer of those answered;
     - unanswered_now / overdue_now: inquiries waiting now / past their deadline;
-    - owner_last_spoke_at, silent_since (that, or the creation time), is_zombie.
+    - owner_last_spoke_at, silent_since (that, or the creation time), is_zombie;
+    - window_first_sent_at, next_due_at: when time alone next changes the
+      figures (what GroupHealth keeps to know it is still exact).
+
+    It reads every message of the groups: the definition of the figures, used
+    to keep GroupHealth; lists read with_health().
     """
     since = health_window_start(now)
     recent = Q(messages__is_inquiry=True, messages__sent_at__gte=since)
     waiting = Q(messages__is_inquiry=True, messages__answered_at__isnull=True)
     decided = Q(messages__answered_at__isnull=False) | Q(messages__response_due_at__lte=now)
     return queryset.annotate(
+        window_first_sent_at=Min("messages__sent_at", filter=recent),
+        next_due_at=Min("messages__response_due_at", filter=waiting & Q(messages__response_due_at__gt=now)),
         inquiries_recent=Count("messages", filter=recent),
         inquiries_decided=Count("messages", filter=recent & decided),
         answered_in_time=Count(
@@ -176,6 +190,97 @@ def with_health(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[Ser
         is_zombie=Case(
             When(zombie_q(now), then=Value(True)), default=Value(False), output_field=BooleanField()
         ),
+    )
+
+
+# The figures GroupHealth keeps, and what each is when a group has no message that counts.
+HEALTH_FIGURES = {
+    "inquiries_recent": IntegerField(),
+    "inquiries_decided": IntegerField(),
+    "answered_in_time": IntegerField(),
+    "median_response_seconds": FloatField(),
+    "unanswered_now": IntegerField(),
+    "overdue_now": IntegerField(),
+    "owner_last_spoke_at": DateTimeField(),
+}
+
+
+def health_fresh_q(now: datetime) -> Q:
+    """The group's GroupHealth row holds its exact figures at `now` (see GroupHealth)."""
+    return (
+        Q(health__computed_at__lte=now)
+        & Q(health__owner_id=F("owner_id"))
+        & Q(health__window_days=settings.GROUPS_HEALTH_DAYS)
+        & (Q(health__window_ends_at__isnull=True) | Q(health__window_ends_at__gte=now))
+        & (Q(health__next_due_at__isnull=True) | Q(health__next_due_at__gt=now))
+    )
+
+
+def _figures_from_messages(now: datetime) -> dict[str, Any]:
+    """Each figure of one group as a subquery over its own messages (index on group and
+    time): what a list reads for the few groups whose GroupHealth is not exact now."""
+    since = health_window_start(now)
+    mine = GroupMessage.objects.filter(group=OuterRef("pk")).order_by().values("group")
+    recent = mine.filter(is_inquiry=True, sent_at__gte=since)
+    waiting = mine.filter(is_inquiry=True, answered_at__isnull=True)
+
+    def count(messages: QuerySet) -> Coalesce:
+        return Coalesce(Subquery(messages.annotate(n=Count("id")).values("n")), Value(0))
+
+    return {
+        "inquiries_recent": count(recent),
+        "inquiries_decided": count(recent.filter(Q(answered_at__isnull=False) | Q(response_due_at__lte=now))),
+        "answered_in_time": count(recent.filter(answered_at__lte=F("response_due_at"))),
+        "median_response_seconds": Subquery(
+            recent.filter(answered_at__isnull=False)
+            .annotate(m=Percentile("response_seconds", 0.5))
+            .values("m"),
+            output_field=FloatField(),
+        ),
+        "unanswered_now": count(waiting),
+        "overdue_now": count(waiting.filter(response_due_at__lte=now)),
+        "owner_last_spoke_at": Subquery(
+            mine.filter(sender_user_id=OuterRef("owner_id")).annotate(last=Max("sent_at")).values("last"),
+            output_field=DateTimeField(),
+        ),
+    }
+
+
+def with_health(queryset: QuerySet[ServiceGroup], now: datetime) -> QuerySet[ServiceGroup]:
+    """The figures of health_from_messages(), read from each group's GroupHealth row.
+
+    A list reads its groups and their rows, never all their messages; a
+    group whose row is missing or not exact at `now` (a deadline passed or
+    an inquiry left the window since it was computed; the periodic refresh
+    catches up within minutes) has its figures computed from its own
+    messages in the same query. `health_fresh` says which it was.
+    """
+    fresh = health_fresh_q(now)
+    computed = _figures_from_messages(now)
+    figures = {
+        name: Case(When(fresh, then=F(f"health__{name}")), default=computed[name], output_field=field)
+        for name, field in HEALTH_FIGURES.items()
+    }
+    return (
+        queryset.annotate(
+            health_fresh=Case(
+                When(fresh, then=Value(True)), default=Value(False), output_field=BooleanField()
+            ),
+            **figures,
+        )
+        .annotate(
+            silent_since=Coalesce("owner_last_spoke_at", "created_at"),
+            in_time_share=Case(
+                When(inquiries_decided=0, then=Value(None)),
+                default=Cast("answered_in_time", FloatField()) / Cast("inquiries_decided", FloatField()),
+                output_field=FloatField(),
+            ),
+        )
+        .annotate(
+            is_zombie=Case(
+                When(zombie_q(now), then=Value(True)), default=Value(False), output_field=BooleanField()
+            ),
+        )
     )
 
 
@@ -225,6 +330,9 @@ class GroupPage:
         return self.has_next or self.has_previous
 
 
+MAX_PAGE_NUMBER = 1_000_000
+
+
 def _int(value: Any) -> int | None:
     try:
         number = int(value)
@@ -272,7 +380,8 @@ def group_list(*, user: User, params: Mapping[str, Any], page_size: int | None =
         if name != "archived" or value
     )
     sort, ordering = _ordering(str(params.get("sort") or DEFAULT_SORT))
-    number = _int(params.get("page")) or 1
+    # A page number past any real list is past the end, not an OFFSET beyond a bigint.
+    number = min(_int(params.get("page")) or 1, MAX_PAGE_NUMBER)
     start = (number - 1) * size
     rows = list(queryset.order_by(*ordering)[start : start + size + 1])
     items = [_decorate(group, now) for group in rows[:size]]
@@ -314,47 +423,73 @@ class OwnerHealth:
 def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth]:
     """Health per account manager over the active groups the user sees, most zombies first.
 
-    Three queries whatever the number of groups: the per-group zombie flags and
-    last words (one row per group), the inquiry figures grouped by owner (the
-    median computed in SQL), and the owners themselves.
+    The groups' GroupHealth rows summed per owner; the median is taken over
+    the response times those rows keep, so it is the median of all the
+    owner's answers, not a median of medians. At most three queries whatever
+    the number of groups or messages: the groups with their figures, the
+    response times of the few groups whose row is not exact now, the owners.
     """
     now = now or timezone.now()
     groups = ServiceGroup.objects.visible_to(user).active()
     per_owner: dict[int, dict[str, Any]] = {}
-    for owner_id, is_zombie, last_spoke in with_health(groups, now).values_list(
-        "owner_id", "is_zombie", "owner_last_spoke_at"
-    ):
-        row = per_owner.setdefault(owner_id, {"groups": 0, "zombies": 0, "last_spoke_at": None})
+    seconds: dict[int, list[float]] = {}
+    stale: dict[int, int] = {}
+    rows = with_health(groups, now).values_list(
+        "pk",
+        "owner_id",
+        "is_zombie",
+        "owner_last_spoke_at",
+        "inquiries_recent",
+        "inquiries_decided",
+        "answered_in_time",
+        "unanswered_now",
+        "health_fresh",
+        "health__response_seconds",
+    )
+    for pk, owner_id, is_zombie, last_spoke, recent, decided, in_time, waiting, fresh, kept in rows:
+        row = per_owner.setdefault(
+            owner_id,
+            {
+                "groups": 0,
+                "zombies": 0,
+                "last_spoke_at": None,
+                "inquiries_recent": 0,
+                "inquiries_decided": 0,
+                "answered_in_time": 0,
+                "unanswered_now": 0,
+            },
+        )
         row["groups"] += 1
         row["zombies"] += int(bool(is_zombie))
         if last_spoke and (row["last_spoke_at"] is None or last_spoke > row["last_spoke_at"]):
             row["last_spoke_at"] = last_spoke
+        row["inquiries_recent"] += recent
+        row["inquiries_decided"] += decided
+        row["answered_in_time"] += in_time
+        row["unanswered_now"] += waiting
+        if fresh:
+            seconds.setdefault(owner_id, []).extend(kept or [])
+        else:
+            stale[pk] = owner_id
     if not per_owner:
         return []
-    since = health_window_start(now)
-    recent = Q(sent_at__gte=since)
-    figures = (
-        GroupMessage.objects.filter(group__in=groups, is_inquiry=True)
-        .order_by()
-        .values("group__owner_id")
-        .annotate(
-            inquiries_recent=Count("id", filter=recent),
-            inquiries_decided=Count(
-                "id", filter=recent & (Q(answered_at__isnull=False) | Q(response_due_at__lte=now))
-            ),
-            answered_in_time=Count("id", filter=recent & Q(answered_at__lte=F("response_due_at"))),
-            median_response_seconds=Percentile(
-                "response_seconds", 0.5, filter=recent & Q(answered_at__isnull=False)
-            ),
-            unanswered_now=Count("id", filter=Q(answered_at__isnull=True)),
-        )
-    )
-    for row in figures:
-        per_owner[row.pop("group__owner_id")].update(row)
+    if stale:
+        answered = GroupMessage.objects.filter(
+            group_id__in=list(stale),
+            is_inquiry=True,
+            sent_at__gte=health_window_start(now),
+            answered_at__isnull=False,
+        ).values_list("group_id", "response_seconds")
+        for group_id, value in answered:
+            seconds.setdefault(stale[group_id], []).append(value)
     owners = User.objects.select_related("org_unit").in_bulk(list(per_owner))
     result = []
     for owner_id, row in per_owner.items():
-        health = OwnerHealth(owner=owners[owner_id], **row)
+        health = OwnerHealth(
+            owner=owners[owner_id],
+            median_response_seconds=percentile(seconds.get(owner_id, []), 0.5),
+            **row,
+        )
         health.silent_days = days_since(health.last_spoke_at, now)
         result.append(health)
     result.sort(key=lambda h: (-h.zombies, -h.unanswered_now, h.owner.real_name, h.owner.pk))
@@ -466,6 +601,9 @@ def broadcast_groups_for(user: User) -> QuerySet[ServiceGroup]:
 def reply_templates(*, user: User, q: str = "", category: str = "", limit: int | None = None):
     queryset = ReplyTemplate.objects.visible_to(user).select_related("org_unit", "created_by")
     q = (q or "").strip()
+    # A search that is not text (NUL, control characters) matches nothing a template holds.
+    if q and not is_text(q):
+        return []
     if q:
         queryset = queryset.filter(Q(title__icontains=q) | Q(body__icontains=q))
     if category:

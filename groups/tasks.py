@@ -3,6 +3,7 @@ from celery import shared_task
 from core.retry import RETRY_TRANSIENT
 from groups import health
 from groups.services.broadcasts import broadcasts_publish_due
+from groups.services.summaries import group_health_refresh_stale
 
 
 @shared_task(**RETRY_TRANSIENT, soft_time_limit=100, time_limit=120)
@@ -21,3 +22,9 @@ def publish_due_broadcasts() -> int:
 def zombie_scan() -> dict:
     """Daily: one notice per zombie group to its owner, one summary per supervisor."""
     return vars(health.zombie_scan())
+
+
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=100, time_limit=120)
+def refresh_group_health() -> int:
+    """Every few minutes: recompute the group health rows that time has made inexact."""
+    return group_health_refresh_stale()

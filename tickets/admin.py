@@ -1,6 +1,7 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
-from tickets.models import Attachment, ReturnVisit, SlaPolicy, Ticket, TicketEvent, Transfer
+from tickets.models import Attachment, Resolution, ReturnVisit, SlaPolicy, Ticket, TicketEvent, Transfer
 
 
 @admin.register(SlaPolicy)
@@ -50,8 +51,18 @@ class ReturnVisitInline(admin.TabularInline):
         return False
 
 
+class ResolutionInline(admin.TabularInline):
+    model = Resolution
+    extra = 0
+    can_delete = False
+    readonly_fields = ("kind", "text", "commitment", "commitment_due", "resolved_by", "resolved_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(SimpleHistoryAdmin):
     """Read-mostly: every step of an order goes through tickets.services."""
 
     list_display = ("number", "title", "kind", "urgency", "status", "org_unit", "assignee", "resolve_due_at")
@@ -60,7 +71,7 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ("org_unit", "assignee")
     raw_id_fields = ("customer", "repeat_of", "related")
     readonly_fields = [f.name for f in Ticket._meta.fields]
-    inlines = [TicketEventInline, TransferInline, ReturnVisitInline]
+    inlines = [TicketEventInline, ResolutionInline, TransferInline, ReturnVisitInline]
 
 
 admin.site.register(Attachment)

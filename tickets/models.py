@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from accounts.models import OrgUnit
 from accounts.scoping import ScopedQuerySet
@@ -155,6 +156,21 @@ def _first_running(sign_field: str, resolve_field: str) -> models.Case:
     )
 
 
+# Ticket columns kept out of its change history (see Ticket.history).
+HISTORY_EXCLUDED_FIELDS = (
+    "updated_at",
+    "version",
+    "urge_count",
+    "sla_round",
+    "sign_reminded",
+    "resolve_warned",
+    "next_escalation_at",
+    "escalation_step",
+    "attention_due_at",
+    "attention_warn_at",
+)
+
+
 class Ticket(models.Model):
     number = models.CharField(_("工单编号"), max_length=20, unique=True, editable=False)
     source = models.CharField(_("来源"), max_length=16, choices=Source.choices, default=Source.PHONE)
@@ -268,6 +284,11 @@ class Ticket(models.Model):
     )
 
     objects = TicketQuerySet.as_manager()
+    # Every field change of an order, with who and when (ARCHITECTURE rule 9).
+    # Left out: the stamps and the SLA bookkeeping the services and the scan
+    # keep (each of their moves is a step on the timeline), and the columns
+    # the database computes.
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED_FIELDS)
 
     class Meta:
         verbose_name = _("工单")
@@ -379,6 +400,43 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.get_action_display()}"
+
+
+class Resolution(models.Model):
+    """One 办结 of an order: how it was solved and what was promised, by whom, when.
+
+    Written by every resolve and never changed, so a reopened and re-resolved
+    order keeps each earlier resolution and its service commitment. The
+    order's own resolution fields hold the latest one.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="resolutions"
+    )
+    kind = models.CharField(_("解决方式"), max_length=8, choices=Ticket.ResolutionKind.choices)
+    text = models.TextField(_("处理结果"))
+    commitment = models.TextField(_("服务承诺"), blank=True)
+    commitment_due = models.DateField(_("承诺完成日期"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("办结人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("办结时间"), default=timezone.now)
+    # The clock round the order was resolved in (Ticket.sla_round).
+    sla_round = models.PositiveSmallIntegerField(_("计时轮次"), default=1)
+
+    class Meta:
+        verbose_name = _("办结记录")
+        verbose_name_plural = _("办结记录")
+        ordering = ["resolved_at", "id"]
+        indexes = [models.Index(fields=["ticket", "resolved_at"], name="resolution_ticket_time")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.get_kind_display()}"
 
 
 class Transfer(models.Model):

@@ -32,13 +32,16 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from core.durations import format_duration
+from core.history import HistoryRow, format_value, records_with_predecessors
 from core.pagination import KeysetPage
 from core.phones import mask_phone
 from customers.models import Customer
 from tickets.models import (
+    HISTORY_EXCLUDED_FIELDS,
     OPEN_STATUSES,
     TICKET_EDITABLE_FIELDS,
     Attachment,
+    Resolution,
     ReturnVisit,
     Ticket,
     TicketEvent,
@@ -322,6 +325,9 @@ CHANGE_LABELS = {
     "result": gettext_lazy("回访结果"),
     "other": gettext_lazy("关联工单"),
     "level": gettext_lazy("升级级别"),
+    "resolution_kind": gettext_lazy("解决方式"),
+    "commitment": gettext_lazy("服务承诺"),
+    "commitment_due": gettext_lazy("承诺完成日期"),
 }
 # Edited fields are labelled by the model's own verbose names.
 CHANGE_LABELS.update({name: Ticket._meta.get_field(name).verbose_name for name in TICKET_EDITABLE_FIELDS})
@@ -343,8 +349,8 @@ def ticket_detail(*, user: User, number: str) -> Ticket:
 
     A fixed number of queries whatever the order holds: the order with its
     customer, units and people joined in; then its timeline (newest first,
-    with actors), transfers, return visits, attachments and related orders,
-    one query each. `customer_visible` and each related order's `visible`
+    with actors), transfers, return visits, attachments, related orders and
+    resolutions (newest first), one query each. `customer_visible` and each related order's `visible`
     say whether the user may open them.
     """
     related = Ticket.objects.annotate(
@@ -390,6 +396,11 @@ def ticket_detail(*, user: User, number: str) -> Ticket:
                 to_attr="attachment_list",
             ),
             Prefetch("related", queryset=related, to_attr="related_list"),
+            Prefetch(
+                "resolutions",
+                queryset=Resolution.objects.select_related("resolved_by").order_by("-resolved_at", "-id"),
+                to_attr="resolution_list",
+            ),
         )
     )
     ticket = get_object_or_404(queryset, number=number)
@@ -401,16 +412,65 @@ def ticket_detail(*, user: User, number: str) -> Ticket:
     return ticket
 
 
+def sees_full_phone(user: User, ticket: Ticket) -> bool:
+    """The customer's own manager and the order's assignee (who must call back)."""
+    return ticket.customer.owned_by(user) or bool(ticket.assignee_id and ticket.assignee_id == user.pk)
+
+
 def contact_phone_shown_to(user: User, ticket: Ticket) -> str:
     """The customer's own manager and the order's assignee (who must call back)
     see the number in full; everybody else sees it masked."""
     phone = ticket.contact_phone
     if not phone:
         return ""
-    if ticket.customer.owned_by(user) or (ticket.assignee_id and ticket.assignee_id == user.pk):
+    if sees_full_phone(user, ticket):
         return phone
     return mask_phone(phone)
 
 
 def attachment_of(*, ticket: Ticket, pk: int) -> Attachment:
     return get_object_or_404(Attachment.objects.filter(ticket=ticket), pk=pk)
+
+
+# --- Change history ---------------------------------------------------------------------
+
+# What the history shows of an order: every field it keeps but its id and its number (fixed at creation).
+TICKET_HISTORY_FIELDS = tuple(
+    field.name
+    for field in Ticket._meta.concrete_fields
+    if field.name not in HISTORY_EXCLUDED_FIELDS and field.editable and not field.primary_key
+)
+TICKET_HISTORY_RELATED = ("customer", "org_unit", "assignee", "opened_by", "policy", "repeat_of")
+HISTORY_LIMIT = 50
+
+
+def ticket_history(
+    ticket: Ticket, *, limit: int = HISTORY_LIMIT, mask_phones: bool = True
+) -> list[HistoryRow]:
+    """Changes to the order's fields, newest first, at most `limit` rows: when, who, field, old → new.
+
+    One query whatever the history holds (the versions with their
+    predecessors, users and related rows joined in). The creation is one
+    row. The contact phone is masked when `mask_phones` is set.
+    """
+    rows: list[HistoryRow] = []
+    subject = _("工单")
+    for record, previous in records_with_predecessors(
+        Ticket.history.filter(id=ticket.pk), limit, TICKET_HISTORY_RELATED
+    ):
+        who = str(record.history_user) if record.history_user else _("系统")
+        if record.history_type == "+":
+            rows.append(HistoryRow(record.history_date, who, subject, _("新建")))
+        elif record.history_type == "-":
+            rows.append(HistoryRow(record.history_date, who, subject, _("删除")))
+        elif previous is not None:
+            for change in record.diff_against(previous, included_fields=TICKET_HISTORY_FIELDS).changes:
+                field = Ticket._meta.get_field(change.field)
+                old, new = format_value(previous, field), format_value(record, field)
+                if mask_phones and change.field == "contact_phone":
+                    old, new = mask_phone(old), mask_phone(new)
+                label = str(field.verbose_name)
+                rows.append(HistoryRow(record.history_date, who, subject, _("修改"), label, old, new))
+        if len(rows) >= limit:
+            break
+    return rows[:limit]

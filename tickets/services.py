@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import OrgUnit, User
 from accounts.selectors import nearest_supervisors
-from core.validation import check_field_names
+from core.validation import check_field_names, refuse_non_text
 from customers.models import Contact, Customer
 from groups.models import GroupMessage
 from groups.services.messages import message_link_ticket
@@ -28,10 +28,12 @@ from tickets import sla
 from tickets.attachments import inspect_picture
 from tickets.models import (
     FIVE_W_ONE_H,
+    HISTORY_EXCLUDED_FIELDS,
     TICKET_EDITABLE_FIELDS,
     Attachment,
     Category,
     Kind,
+    Resolution,
     ReturnVisit,
     Source,
     Status,
@@ -68,14 +70,23 @@ def _record(
     )
 
 
-def _save(ticket: Ticket, fields: list[str]) -> None:
+def _save(ticket: Ticket, fields: list[str], by: User | None = None) -> None:
+    # Who the change history names (simple-history reads it on save).
+    ticket._history_user = by
     ticket.version = F("version") + 1
-    ticket.save(update_fields=[*fields, "version", "updated_at"])
+    if set(fields) <= set(HISTORY_EXCLUDED_FIELDS):
+        # Bookkeeping only (an urge's count): the timeline has the step, the history nothing to show.
+        ticket.save_without_historical_record(update_fields=[*fields, "version", "updated_at"])
+    else:
+        ticket.save(update_fields=[*fields, "version", "updated_at"])
     ticket.refresh_from_db(fields=["version"])
 
 
-def _step(*, ticket: Ticket, by: User, action: str, note: str = "", **fields) -> Ticket:
-    """Check, move the status, save the given fields, write the event."""
+def _step(
+    *, ticket: Ticket, by: User, action: str, note: str = "", changes: dict | None = None, **fields
+) -> Ticket:
+    """Check, move the status, save the given fields, write the event (with `changes` to show)."""
+    changes = changes or {}
     ticket = _locked(ticket)
     ticket_check(ticket=ticket, by=by, action=action)
     from_status = ticket.status
@@ -84,8 +95,8 @@ def _step(*, ticket: Ticket, by: User, action: str, note: str = "", **fields) ->
         ticket.status = to_status
     for name, value in fields.items():
         setattr(ticket, name, value)
-    _save(ticket, ["status", *fields])
-    _record(ticket, action, by, from_status, note)
+    _save(ticket, ["status", *fields], by)
+    _record(ticket, action, by, from_status, note, **changes)
     return ticket
 
 
@@ -187,6 +198,8 @@ def ticket_create(
         created_at=now,
         **five_w_one_h,
     )
+    ticket._history_user = opened_by
+    refuse_non_text(ticket)
     ticket.full_clean(exclude=["number", "related"])
     try:
         with transaction.atomic():
@@ -211,7 +224,7 @@ def _dispatch(
     ticket.status = Status.DISPATCHED
     ticket.org_unit = org_unit
     ticket.assignee = assignee
-    _save(ticket, ["status", "org_unit", "assignee"])
+    _save(ticket, ["status", "org_unit", "assignee"], by)
     _record(ticket, Action.DISPATCHED, by, from_status, note, assignee=assignee.real_name if assignee else "")
     if assignee and assignee != by:
         _notify_user(
@@ -247,7 +260,7 @@ def ticket_sign(*, ticket: Ticket, by: User) -> Ticket:
     if ticket.escalation_level == 0:
         # Signed in time: from now on only the resolve deadline can escalate.
         ticket.next_escalation_at = ticket.resolve_due_at
-        ticket.save(update_fields=["next_escalation_at"])
+        ticket.save_without_historical_record(update_fields=["next_escalation_at"])
     _notify_customer(
         ticket,
         f"signed:{ticket.sla_round}",
@@ -315,6 +328,7 @@ def ticket_transfer(
             "sla_round",
             "sign_reminded",
         ],
+        by,
     )
     _record(
         locked, Action.TRANSFERRED, by, from_status, reason, to_unit=to_unit.name, tracker=tracker.real_name
@@ -336,7 +350,7 @@ def ticket_urge(*, ticket: Ticket, by: User, note: str = "") -> Ticket:
     ticket = _locked(ticket)
     ticket_check(ticket=ticket, by=by, action=Action.URGED)
     ticket.urge_count = F("urge_count") + 1
-    _save(ticket, ["urge_count"])
+    _save(ticket, ["urge_count"], by)
     ticket.refresh_from_db(fields=["urge_count"])
     _record(ticket, Action.URGED, by, ticket.status, note)
     if ticket.assignee_id:
@@ -364,7 +378,9 @@ def ticket_resolve(
     """办结: record how it was solved; schedule the return visit; tell the customer.
 
     What is written must match reality (seed 001 §7(3)): a resolution text is
-    required, and a service commitment needs the date it promises.
+    required, and a service commitment needs the date it promises. Each
+    办结 is its own Resolution record, kept when the order is reopened and
+    resolved again; the timeline's event carries its text and promise.
     """
     errors = {}
     if not resolution.strip():
@@ -376,15 +392,31 @@ def ticket_resolve(
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
+    kind_label = str(Ticket.ResolutionKind(resolution_kind).label)
+    promised = (
+        {"commitment": commitment, "commitment_due": f"{commitment_due:%Y-%m-%d}"} if commitment else {}
+    )
     ticket = _step(
         ticket=ticket,
         by=by,
         action=Action.RESOLVED,
+        note=resolution,
+        changes={"resolution_kind": kind_label, **promised},
         resolution=resolution,
         resolution_kind=resolution_kind,
         commitment=commitment,
         commitment_due=commitment_due,
         resolved_at=now,
+    )
+    Resolution.objects.create(
+        ticket=ticket,
+        kind=resolution_kind,
+        text=resolution,
+        commitment=commitment,
+        commitment_due=commitment_due,
+        resolved_by=by,
+        resolved_at=now,
+        sla_round=ticket.sla_round,
     )
     hours = (ticket.policy or sla.FALLBACK).return_visit_hours
     ReturnVisit.objects.create(ticket=ticket, due_at=now + timedelta(hours=hours))
@@ -420,7 +452,7 @@ def ticket_record_return_visit(
     visit.save()
     from_status = locked.status
     locked.status = Status.VISITED
-    _save(locked, ["status"])
+    _save(locked, ["status"], by)
     _record(locked, Action.RETURN_VISIT, by, from_status, note, result=str(visit.get_result_display()))
     if result == ReturnVisit.Result.DISSATISFIED:
         _reopen(locked, by=by, note=note or _("回访不满意"))
@@ -457,6 +489,7 @@ def _reopen(ticket: Ticket, *, by: User, note: str) -> None:
             "sla_round",
             "resolve_warned",
         ],
+        by,
     )
     _record(ticket, Action.REOPENED, by, from_status, note)
 
@@ -519,7 +552,7 @@ def ticket_update(*, ticket: Ticket, by: User, **fields: str) -> Ticket:
         raise ValidationError(errors)
     others = [field.name for field in Ticket._meta.get_fields() if field.name not in changes]
     ticket.full_clean(exclude=others, validate_unique=False, validate_constraints=False)
-    _save(ticket, list(changes))
+    _save(ticket, list(changes), by)
     _record(ticket, Action.EDITED, by, ticket.status, **changes)
     return ticket
 

@@ -4,7 +4,9 @@
   to no single field are under `non_field_errors`; nested objects mirror the
   request, and a list's errors are keyed by the position of the bad items
   (`{"contacts": {"1": {"mobile": ["..."]}}}`, as DRF's list serializers do).
-- every other error: `{"detail": "message"}` (401, 403, 404, 409, 412, 422, 429).
+- every other error: `{"detail": "message"}` (401, 403, 404, 409, 412, 422, 429); a body the
+  server will not read (413) or cannot parse (400) adds a stable `code`
+  (`request_too_large`, `json_too_deep`, `invalid_text`, core/api/parsers.py).
 
 A Django `ValidationError` raised by a service becomes a 400 of that shape, a
 Django `PermissionDenied` a 403, a row that vanished under a write lock a 404
@@ -13,7 +15,7 @@ and an archive version conflict a 412 carrying the current `ETag`.
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +37,16 @@ class IdempotencyKeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = _("该幂等键已用于另一个请求，请为新的请求使用新的幂等键。")
     default_code = "idempotency_key_reused"
+
+
+class RequestTooLarge(exceptions.APIException):
+    """A body beyond DATA_UPLOAD_MAX_MEMORY_SIZE: `{"detail": message, "code": "request_too_large"}`."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+    def __init__(self):
+        super().__init__({"detail": _("请求内容过大。"), "code": self.default_code})
 
 
 def _field_name(name: str) -> str:
@@ -66,6 +78,8 @@ def as_api_exception(exc: Exception) -> Exception:
         return exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, ObjectDoesNotExist):
         return exceptions.NotFound()
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
     return exc
 
 

@@ -16,6 +16,8 @@ from django_filters.fields import ChoiceField, IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.text import validate_text
+
 # Real time zones lie within UTC-12:00 … UTC+14:00; PostgreSQL refuses
 # offsets beyond ±15:59, so anything wider is bad input, not a server error.
 MAX_UTC_OFFSET = timedelta(hours=14)
@@ -93,8 +95,18 @@ class ApiFilterSet(filters.FilterSet):
     django-filter drops an empty value (`?done=`) and reads an unknown word
     for a boolean (`?done=maybe`) as "no filter"; the API documents typed
     parameters, so those are 400s. Text filters and comma-separated lists
-    still take an empty value.
+    still take an empty value. A text parameter must be text (core.text): the
+    API answers 400, a page ignores the value like any other invalid one.
     """
+
+    @property
+    def form(self):
+        if not hasattr(self, "_form"):
+            form = super().form
+            for field in form.fields.values():
+                if isinstance(field, forms.CharField):
+                    field.validators.append(validate_text)
+        return super().form
 
     def is_valid(self) -> bool:
         valid = super().is_valid()

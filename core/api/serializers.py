@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.text import text_error
+
 
 class NestedUnitSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
@@ -21,9 +23,19 @@ class NestedUserSerializer(serializers.Serializer):
 
 
 class StrictFieldsMixin:
-    """Names the API does not take are errors, not silently dropped; text fields take text only."""
+    """Names the API does not take are errors, not silently dropped; text fields take text only.
+
+    Text is refused when it holds control characters, NUL or lone surrogates
+    (core.text); tab and line breaks are text in a model's TextField and in
+    the fields named in `multiline_names`.
+    """
 
     read_only_names: frozenset[str] = frozenset()
+    multiline_names: frozenset[str] = frozenset()
+
+    def _text_error(self, name: str, field: serializers.CharField, value: str):
+        multiline = name in self.multiline_names or field.style.get("base_template") == "textarea.html"
+        return text_error(value, multiline=multiline)
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -36,6 +48,10 @@ class StrictFieldsMixin:
                 ):
                     # DRF would take 33 as "33"; the schema says text, so a number is a mistake.
                     errors[name] = [_("请填写文本。")]
+                elif isinstance(self.fields[name], serializers.CharField) and isinstance(value, str):
+                    message = self._text_error(name, self.fields[name], value)
+                    if message is not None:
+                        errors[name] = [message]
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

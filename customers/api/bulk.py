@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 
 from core.api.exceptions import error_detail
+from core.text import is_text
 from customers.api.serializers import CustomerWriteSerializer
 from customers.models import Customer
 from customers.services import ArchiveVersionConflict
@@ -102,7 +103,8 @@ def customer_bulk_upsert(*, items: Any, context: dict) -> dict[str, Any]:
             }
         )
     user = context["request"].user
-    numbers = {number for number in map(_number, items) if number}
+    # A number that is not text (NUL) is refused by the item's validation; it cannot be looked up.
+    numbers = {number for number in map(_number, items) if number and is_text(number)}
     known = {
         customer.number: customer
         for customer in Customer.objects.visible_to(user)

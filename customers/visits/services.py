@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.text import text_error
 from core.validation import check_field_names, full_clean_or_raise, is_future, is_past
 from customers.models import Customer, Visit
 from customers.visits.selectors import routine_visit_candidates
@@ -96,6 +97,8 @@ def visit_complete(*, visit: Visit, user: User, outcome: str, done_at: datetime 
     errors: dict[str, list[str]] = {}
     if not outcome:
         errors["outcome"] = [_("请填写走访结果。")]
+    elif text_error(outcome, multiline=True):
+        errors["outcome"] = [text_error(outcome, multiline=True)]
     if is_future(done_at):
         errors["done_at"] = [_("完成时间不能晚于当前时间。")]
     if errors:

@@ -277,6 +277,7 @@ class GroupMessageSerializer(serializers.ModelSerializer):
 
 class GroupMessageIngestItemSerializer(StrictFieldsMixin, serializers.Serializer):
     one_of_required = ("contact", "mobile", "user")
+    multiline_names = frozenset({"text"})
 
     external_id = serializers.CharField(
         max_length=64, help_text="The message's original id (WeCom msgid); unique within the group"

@@ -19,6 +19,7 @@ from customers.models import Contact, sensitive_q
 from groups.models import Broadcast, BroadcastTopic, GroupMessage, ServiceGroup
 from groups.selectors import broadcast_groups_for
 from groups.services.messages import staff_message
+from groups.services.summaries import group_health_refresh
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
 
@@ -135,7 +136,15 @@ def _publish(broadcast: Broadcast, now: datetime, *, forward: bool = True) -> Pu
     if not Broadcast.objects.filter(pk=broadcast.pk, published_at__isnull=True).update(published_at=now):
         return Publication(published=False)
     author = broadcast.created_by
-    group_ids = list(broadcast.groups.filter(archived_at__isnull=True).values_list("id", flat=True))
+    # The target groups locked in id order before their messages are written, as every
+    # writer of a group's messages does (their health rows follow).
+    targets = list(
+        broadcast.groups.filter(archived_at__isnull=True)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("id", "owner_id")
+    )
+    group_ids = [group_id for group_id, _owner in targets]
     text = f"【{broadcast.get_topic_display()}】{broadcast.title}\n{broadcast.body}"
     GroupMessage.objects.bulk_create(
         [
@@ -150,6 +159,10 @@ def _publish(broadcast: Broadcast, now: datetime, *, forward: bool = True) -> Pu
             for group_id in group_ids
         ],
         ignore_conflicts=True,
+    )
+    # A staff message changes a group's health only as its owner speaking.
+    group_health_refresh(
+        group_ids=[group_id for group_id, owner_id in targets if owner_id == author.pk], locked=True
     )
     if not forward:
         return Publication(published=True, group_messages=len(group_ids))

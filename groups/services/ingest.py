@@ -15,6 +15,7 @@ from customers.models import Customer
 from groups.models import GroupMessage, Membership, ServiceGroup
 from groups.services.groups import INSERT_BATCH, lock_group, require_active
 from groups.services.messages import inquiry_fields, staff_message
+from groups.services.summaries import group_health_refresh
 
 INGEST_MAX_ITEMS = 500
 
@@ -74,12 +75,14 @@ def _ingest_context(group: ServiceGroup, by: User, items: list[IngestItem]) -> _
     numbers = {item.customer_number for item in items if item.customer_number}
     refs = {item.reply_to for item in items if item.reply_to}
     context = _IngestContext(contacts={}, mobiles={}, staff={}, customers={}, recorded_inquiries={})
-    if contact_ids:
-        rows = members.filter(contact_id__in=contact_ids).values(*_CONTACT_FIELDS)
-        context.contacts = {row["contact_id"]: row for row in rows}
-    if mobiles:
-        for row in members.filter(contact__mobile__in=mobiles).values(*_CONTACT_FIELDS):
-            context.mobiles.setdefault(row["contact__mobile"], []).append(row)
+    if contact_ids or mobiles:
+        # Senders named by contact id and by mobile, in one query.
+        rows = members.filter(Q(contact_id__in=contact_ids) | Q(contact__mobile__in=mobiles))
+        for row in rows.values(*_CONTACT_FIELDS):
+            if row["contact_id"] in contact_ids:
+                context.contacts[row["contact_id"]] = row
+            if row["contact__mobile"] in mobiles:
+                context.mobiles.setdefault(row["contact__mobile"], []).append(row)
     if usernames:
         staff = members.filter(user__username__in=usernames, user__is_active=True).select_related(
             "user__org_unit"
@@ -232,6 +235,8 @@ def messages_ingest(*, group: ServiceGroup, by: User, items: list[IngestItem]) -
         key=lambda item: (item.sent_at, item.index),
     )
     _ingest_answers(current, replies, stored, outcomes, context)
+    if rows:
+        group_health_refresh(group_ids=[current.pk], locked=True)
     return [outcomes[item.index] for item in items]
 
 

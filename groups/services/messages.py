@@ -19,7 +19,8 @@ from core.validation import is_future
 from customers.models import Contact, Customer
 from groups.health import response_due_at
 from groups.models import GroupMessage, Membership, ServiceGroup
-from groups.services.groups import require_active
+from groups.services.groups import lock_group, require_active
+from groups.services.summaries import group_health_refresh
 
 # A customer's message counts as an inquiry (咨询/诉求) when the caller does not
 # say: it asks something (a question mark, a question word) or names a matter
@@ -119,7 +120,7 @@ def message_post(
     existing = _existing_message(group, external_id)
     if existing:
         return existing, False
-    group = ServiceGroup.objects.get(pk=group.pk)
+    group = lock_group(group)
     require_active(group)
     errors: dict[str, str] = {}
     if not text:
@@ -144,7 +145,10 @@ def message_post(
         recorded_by=by,
     )
     message.full_clean(exclude=["answer", "broadcast"])
-    return _save_message(message)
+    message, created = _save_message(message)
+    if created and message.is_inquiry:
+        group_health_refresh(group_ids=[group.pk], locked=True)
+    return message, created
 
 
 @dataclass
@@ -178,7 +182,7 @@ def reply_post(
     existing = _existing_message(group, external_id)
     if existing:
         return Reply(message=existing, answered=[])
-    group = ServiceGroup.objects.get(pk=group.pk)
+    group = lock_group(group)
     require_active(group)
     if not text:
         raise ValidationError({"text": _("请填写回复内容。")})
@@ -209,6 +213,7 @@ def reply_post(
         row.answered_at = sent_at
         row.response_seconds = max(int((sent_at - row.sent_at).total_seconds()), 0)
     GroupMessage.objects.bulk_update(answered, ["answer", "answered_at", "response_seconds"])
+    group_health_refresh(group_ids=[group.pk], locked=True)
     return Reply(
         message=message,
         answered=[row.pk for row in answered],

@@ -12,8 +12,9 @@ open_ticket = ticket_fixtures.open_ticket
 TICKETS = "/api/v1/tickets/"
 # Token (with its user), the supervisor's unit for the scope, the page of orders.
 LIST_QUERIES = 3
-# Token, the supervisor's unit, the order, its events, transfers, return visits, related orders.
-DETAIL_QUERIES = 7
+# Token, the supervisor's unit, the order, its events, transfers, return visits, related orders,
+# resolutions (one query for all of an order's 办结 records, however many).
+DETAIL_QUERIES = 8
 
 
 @pytest.mark.parametrize("count", [3, 30])

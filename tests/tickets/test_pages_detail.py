@@ -188,7 +188,8 @@ def test_an_unknown_number_is_404(login, manager):
 
 # Session, user, the user's unit, unread count; the order with its customer,
 # units and people; its timeline, transfers, return visits, attachments and
-# related orders; the tracker check of the permission rules; the choice lists
+# related orders; its resolutions and its change history (one query each); the
+# tracker check of the permission rules; the choice lists
 # of the step forms (units, people).
 DETAIL_PAGE_QUERIES = 16
 

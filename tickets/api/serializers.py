@@ -29,6 +29,7 @@ from tickets.models import (
     TICKET_EDITABLE_FIELDS,
     Category,
     Kind,
+    Resolution,
     ReturnVisit,
     Source,
     Ticket,
@@ -95,6 +96,7 @@ TICKET_DETAIL_FIELDS = (
     "commitment_due",
     "repeat_of",
     "related",
+    "resolutions",
     "timeline",
     "transfers",
     "return_visits",
@@ -131,6 +133,11 @@ def ticket_detail_queryset() -> QuerySet[Ticket]:
         ),
         Prefetch(
             "related", queryset=Ticket.objects.only("id", "number").order_by("-id"), to_attr="related_list"
+        ),
+        Prefetch(
+            "resolutions",
+            queryset=Resolution.objects.select_related("resolved_by").order_by("resolved_at", "id"),
+            to_attr="resolution_list",
         ),
     )
 
@@ -169,6 +176,15 @@ class ReturnVisitSerializer(StoredChoicesMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ResolutionSerializer(StoredChoicesMixin, serializers.ModelSerializer):
+    resolved_by = NestedUserSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Resolution
+        fields = ("id", "kind", "text", "commitment", "commitment_due", "resolved_by", "resolved_at")
+        read_only_fields = fields
+
+
 class TicketSerializer(StoredChoicesMixin, serializers.ModelSerializer):
     customer = NestedCustomerSerializer(read_only=True)
     org_unit = NestedUnitSerializer(read_only=True)
@@ -199,6 +215,12 @@ class TicketDetailSerializer(TicketSerializer):
         slug_field="number", read_only=True, allow_null=True, help_text="Number of the earlier complaint"
     )
     related = serializers.SerializerMethodField(help_text="Numbers of the linked orders, newest first")
+    resolutions = ResolutionSerializer(
+        many=True,
+        read_only=True,
+        source="resolution_list",
+        help_text="Every 办结, oldest first: kept when the order is reopened and resolved again",
+    )
     timeline = TicketEventSerializer(many=True, read_only=True, help_text="Every step, oldest first")
     transfers = TransferSerializer(many=True, read_only=True, source="transfer_list")
     return_visits = ReturnVisitSerializer(many=True, read_only=True, source="visit_list")
@@ -313,6 +335,8 @@ class TicketUpdateSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 class TicketActionSerializer(StrictFieldsMixin, serializers.Serializer):
     """A step's input; the step's service decides whether it holds."""
+
+    multiline_names = frozenset({"note", "reason", "resolution", "commitment"})
 
 
 class NoteSerializer(TicketActionSerializer):

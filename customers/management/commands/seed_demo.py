@@ -2,8 +2,9 @@
 their account managers, lines, districts and a few thousand customer archives.
 
 Everything random comes from one `random.Random(seed)`, so the same seed gives
-the same customers. Rows are written with `bulk_create` in batches; history
-rows are not written for the seed data.
+the same customers. Rows are written with `bulk_create` in batches; each
+archive and contact then gets its first history row (set-based), so the first
+edit of a seeded archive shows old → new.
 """
 
 import random
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import OrgUnit, User
+from core.history import insert_baseline_history
 from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line
 from customers.quality import completeness_score
 
@@ -534,6 +536,8 @@ class Command(BaseCommand):
                 contact_rows.extend(contacts)
             Customer.objects.bulk_create(customer_rows, batch_size=BATCH_SIZE)
             Contact.objects.bulk_create(contact_rows, batch_size=BATCH_SIZE)
+            insert_baseline_history(Customer, Customer.history.model)
+            insert_baseline_history(Contact, Contact.history.model)
 
         flagged = sum(1 for c in customer_rows if c.needs_one_to_one)
         self.stdout.write(
