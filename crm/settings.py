@@ -17,7 +17,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_int, env_list, env_str
+from core.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -426,6 +427,8 @@ OUTAGE_NOTICE_LEASE_SECONDS = env_int("OUTAGE_NOTICE_LEASE_SECONDS", 600)
 # days is flagged as a repeat complaint (重复投诉).
 TICKET_REPEAT_WINDOW_DAYS = env_int("TICKET_REPEAT_WINDOW_DAYS", 30)
 TICKET_PAGE_SIZE = env_int("TICKET_PAGE_SIZE", 50)
+# How far a transfer (转办) may reach: units within the sender's prefecture, or the whole province.
+TICKET_TRANSFER_SCOPE = env_choice("TICKET_TRANSFER_SCOPE", "prefecture", ("prefecture", "province"))
 
 # --- Service groups ----------------------------------------------------------------
 # A customer's inquiry in a group is due GROUPS_RESPONSE_MINUTES after it is asked

@@ -85,6 +85,10 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
             self.add_error(field, message)
         return cleaned
 
+    def validate_unique(self) -> None:
+        """Whether the number is taken is the service's to say: it answers a number
+        out of the user's scope as merely unusable, and knows deleted archives."""
+
     def service_fields(self) -> dict:
         """The cleaned values a service takes (a disabled field is not sent back)."""
         return {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}

@@ -92,7 +92,9 @@ def customer_can_delete(*, user: User, customer: Customer) -> bool:
 def _validate_customer(customer: Customer, *, user: User, station_changed: bool) -> None:
     errors: dict[str, list[str]] = {}
     try:
-        customer.full_clean()
+        # A taken number is judged at the insert (customer_create), which knows
+        # deleted archives and whether the taker is in the user's scope.
+        customer.full_clean(validate_unique=False)
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if customer.station_id and not errors.keys() & {"station", "district", "line", "manager"}:
@@ -122,6 +124,20 @@ def _fill_line_from_district(customer: Customer, *, line_given: bool) -> None:
 # --- Customers ----------------------------------------------------------------------
 
 
+def _number_taken_message(taken: Customer, user: User) -> str:
+    """Why a number cannot be used, saying only what the user may know.
+
+    An archive in the user's scope is named (taken, or deleted and to be
+    restored); one outside it answers like any number the user cannot use, so
+    a create is no way to learn which numbers exist elsewhere.
+    """
+    if not Customer.all_objects.visible_to(user).filter(pk=taken.pk).exists():
+        return _("该户号不可用。")
+    if taken.deleted_at is not None:
+        return _("该户号属于一份已删除的客户档案，请联系系统管理员恢复。")
+    return _("户号已存在，请核对后重新输入。")
+
+
 @transaction.atomic
 def customer_create(*, created_by: User, **fields: Any) -> Customer:
     """Open a customer archive.
@@ -146,11 +162,7 @@ def customer_create(*, created_by: User, **fields: Any) -> Customer:
         taken = Customer.all_objects.filter(number=customer.number).first()
         if taken is None:
             raise
-        if taken.deleted_at is not None:
-            message = _("该户号属于一份已删除的客户档案，请联系系统管理员恢复。")
-        else:
-            message = _("户号已存在，请核对后重新输入。")
-        raise ValidationError({"number": message}) from None
+        raise ValidationError({"number": _number_taken_message(taken, created_by)}) from None
     return customer
 
 

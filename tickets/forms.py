@@ -1,5 +1,7 @@
 """Work-order forms: they read and type the input; tickets.services decides the rules."""
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -9,6 +11,7 @@ from accounts.choices import staff_for, staff_of_unit, units_for
 from accounts.models import OrgUnit, User
 from core.forms import StyledFormMixin, with_detail
 from customers.models import Contact, Customer
+from tickets import permissions
 from tickets.models import FIVE_W_ONE_H, Kind, ReturnVisit, Ticket
 
 
@@ -31,11 +34,14 @@ def _unit_id(value) -> int | None:
         return None
 
 
-def _follow_unit(form: forms.Form, unit: str, person: str) -> None:
-    """With htmx, picking a unit reloads the people to choose from in that unit."""
+def _follow_unit(form: "ActionForm", unit: str, person: str) -> None:
+    """With htmx, picking a unit reloads the people to choose from in that unit.
+
+    The order's number goes along: which units a step may name depends on it.
+    """
     form.fields[unit].widget.attrs.update(
         {
-            "hx-get": reverse("tickets:staff_options"),
+            "hx-get": f"{reverse('tickets:staff_options')}?{urlencode({'ticket': form.ticket.number})}",
             "hx-target": f"#{form[person].auto_id}",
             "hx-trigger": "change",
             "hx-swap": "innerHTML",
@@ -185,6 +191,13 @@ class DispatchForm(ActionForm):
         _follow_unit(self, "org_unit", "assignee")
 
 
+class ReassignForm(DispatchForm):
+    """改派: the dispatch form's unit and person, with the reason the timeline keeps."""
+
+    note = None
+    reason = _note_field(_("改派原因"), required=True, message=_("请填写改派原因。"))
+
+
 class SendBackForm(ActionForm):
     reason = _note_field(_("退回原因"), required=True, message=_("请填写退回原因。"))
 
@@ -302,6 +315,18 @@ class AttachmentForm(ActionForm):
         self.fields["upload"].widget.attrs["accept"] = ".jpg,.jpeg,.png,image/jpeg,image/png"
 
 
-def staff_options(unit_id) -> QuerySet[User]:
-    """The people of a unit, for the dependent select that follows a unit choice."""
-    return staff_of_unit(_unit_id(unit_id)).select_related("org_unit")
+def staff_options(*, user: User, unit_id, ticket: Ticket | None = None) -> QuerySet[User]:
+    """The people of a unit, for the dependent select that follows a unit choice.
+
+    Only for a unit the user may hand an order to, by the rule of the form the
+    select sits in: a transfer of an order the user may transfer goes to any
+    unit (TransferForm); anything else stays within the user's reach
+    (DispatchForm). Any other unit lists nobody.
+    """
+    unit_id = _unit_id(unit_id)
+    if unit_id is None:
+        return User.objects.none()
+    may_transfer = ticket is not None and permissions.can(user, permissions.Action.TRANSFERRED, ticket)
+    if not may_transfer and not units_for(user).filter(pk=unit_id).exists():
+        return User.objects.none()
+    return staff_of_unit(unit_id).select_related("org_unit")

@@ -361,6 +361,7 @@ class TicketEvent(models.Model):
     class Action(models.TextChoices):
         CREATED = "created", _("受理")
         DISPATCHED = "dispatched", _("派单")
+        REASSIGNED = "reassigned", _("改派")
         SIGNED = "signed", _("签收")
         STARTED = "started", _("开始处理")
         RETURNED = "returned", _("退回")

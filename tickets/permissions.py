@@ -2,7 +2,7 @@
 
 The lifecycle's steps, the statuses each may start from and where it leads;
 the roles that may take each (the handler, a supervisor of the order's unit,
-the tracker of a transfer). Every step in tickets.services asks here before it
+the tracker of a transfer, who may urge it). Every step in tickets.services asks here before it
 writes; pages and the API ask here which steps to offer.
 """
 
@@ -17,6 +17,8 @@ Action = TicketEvent.Action
 # Which statuses each step may start from, and where it leads.
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     Action.DISPATCHED: ((Status.NEW, Status.RETURNED), Status.DISPATCHED),
+    # 改派: before work starts; the order keeps its status and clocks (an in-progress order is transferred).
+    Action.REASSIGNED: ((Status.DISPATCHED, Status.SIGNED), None),
     Action.SIGNED: ((Status.DISPATCHED,), Status.SIGNED),
     Action.STARTED: ((Status.SIGNED,), Status.IN_PROGRESS),
     Action.RETURNED: ((Status.DISPATCHED, Status.SIGNED), Status.RETURNED),
@@ -58,8 +60,11 @@ def can(user: User, action: str, ticket: Ticket) -> bool:
     """Whether `user` may take step `action` on `ticket` now (role and status)."""
     if action in TRANSITIONS and ticket.status not in TRANSITIONS[action][0]:
         return False
-    if action in (Action.DISPATCHED, Action.URGED, Action.REOPENED):
+    if action in (Action.DISPATCHED, Action.REASSIGNED, Action.REOPENED):
         return _is_monitor(user, ticket)
+    if action == Action.URGED:
+        # The tracker named on a transfer follows the order up in the receiving unit.
+        return _is_monitor(user, ticket) or _is_tracker(user, ticket)
     if action in (Action.SIGNED, Action.STARTED, Action.RETURNED, Action.RESOLVED):
         return _is_handler(user, ticket)
     if action in (Action.TRANSFERRED, Action.LINKED, Action.ATTACHED, Action.EDITED):

@@ -319,6 +319,7 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
 # --- One order ------------------------------------------------------------------------
 
 CHANGE_LABELS = {
+    "org_unit": gettext_lazy("责任单位"),
     "assignee": gettext_lazy("处理人"),
     "to_unit": gettext_lazy("接收单位"),
     "tracker": gettext_lazy("跟踪人"),
@@ -413,13 +414,18 @@ def ticket_detail(*, user: User, number: str) -> Ticket:
 
 
 def sees_full_phone(user: User, ticket: Ticket) -> bool:
-    """The customer's own manager and the order's assignee (who must call back)."""
-    return ticket.customer.owned_by(user) or bool(ticket.assignee_id and ticket.assignee_id == user.pk)
+    """The customer's own manager, and the order's assignee (who must call back) when the
+    customer is their unit's; an assignee in a unit the order was transferred to is not."""
+    if ticket.customer.owned_by(user):
+        return True
+    if not (ticket.assignee_id and ticket.assignee_id == user.pk and user.org_unit_id):
+        return False
+    station = ticket.customer.station
+    return station is not None and station.is_within(user.org_unit)
 
 
 def contact_phone_shown_to(user: User, ticket: Ticket) -> str:
-    """The customer's own manager and the order's assignee (who must call back)
-    see the number in full; everybody else sees it masked."""
+    """Those sees_full_phone names see the number in full; everybody else sees it masked."""
     phone = ticket.contact_phone
     if not phone:
         return ""

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.choices import units_for
 from accounts.models import OrgUnit, User
 from accounts.selectors import nearest_supervisors
 from core.validation import check_field_names, refuse_non_text
@@ -58,8 +59,8 @@ def _locked(ticket: Ticket) -> Ticket:
 
 def _record(
     ticket: Ticket, action: str, by: User | None, from_status: str, note: str = "", **changes
-) -> None:
-    TicketEvent.objects.create(
+) -> TicketEvent:
+    return TicketEvent.objects.create(
         ticket=ticket,
         action=action,
         actor=by,
@@ -254,6 +255,62 @@ def ticket_dispatch(
 
 
 @transaction.atomic
+def ticket_reassign(
+    *, ticket: Ticket, by: User, org_unit: OrgUnit, assignee: User | None = None, reason: str
+) -> Ticket:
+    """改派: a supervisor moves a dispatched or signed order to another unit or person of
+    their subtree (e.g. an unsigned order whose assignee is away).
+
+    The order keeps its status, deadlines and SLA round: reassigning must not
+    buy a late order more time. The new assignee and the one relieved are told.
+    """
+    errors = {}
+    if not reason.strip():
+        errors["reason"] = _("请填写改派原因。")
+    if not units_for(by).filter(pk=org_unit.pk).exists():
+        errors["org_unit"] = _("所选单位不在您的管辖范围内。")
+    elif assignee is not None and (assignee.org_unit_id != org_unit.pk or not assignee.is_active):
+        errors["assignee"] = _("处理人必须属于所选责任单位。")
+    if errors:
+        raise ValidationError(errors)
+    ticket = _locked(ticket)
+    ticket_check(ticket=ticket, by=by, action=Action.REASSIGNED)
+    if org_unit.pk == ticket.org_unit_id and (assignee.pk if assignee else None) == ticket.assignee_id:
+        raise ValidationError({"assignee": _("改派后的责任单位和处理人与当前相同。")})
+    previous = ticket.assignee
+    from_unit = ticket.org_unit
+    ticket.org_unit = org_unit
+    ticket.assignee = assignee
+    _save(ticket, ["org_unit", "assignee"], by)
+    event = _record(
+        ticket,
+        Action.REASSIGNED,
+        by,
+        ticket.status,
+        reason,
+        org_unit=f"{from_unit.name} → {org_unit.name}",
+        assignee=f"{previous.real_name if previous else '—'} → {assignee.real_name if assignee else '—'}",
+    )
+    if assignee and assignee != by:
+        _notify_user(
+            ticket,
+            assignee,
+            f"reassigned:{event.pk}:{assignee.pk}",
+            _("改派工单待处理：%(number)s") % {"number": ticket.number},
+            reason,
+        )
+    if previous and previous != assignee and previous != by:
+        _notify_user(
+            ticket,
+            previous,
+            f"reassigned-away:{event.pk}:{previous.pk}",
+            _("工单已改派他人：%(number)s") % {"number": ticket.number},
+            reason,
+        )
+    return ticket
+
+
+@transaction.atomic
 def ticket_sign(*, ticket: Ticket, by: User) -> Ticket:
     """签收: the assignee accepts the order; the customer is told it is being handled."""
     ticket = _step(ticket=ticket, by=by, action=Action.SIGNED, signed_at=timezone.now(), assignee=by)
@@ -283,6 +340,27 @@ def ticket_send_back(*, ticket: Ticket, by: User, reason: str) -> Ticket:
     return _step(ticket=ticket, by=by, action=Action.RETURNED, note=reason, assignee=None)
 
 
+def _prefecture_of(unit: OrgUnit) -> OrgUnit | None:
+    """The prefecture (地市供电局) the unit sits in, or is; None above that level."""
+    if unit.level == OrgUnit.Level.PREFECTURE:
+        return unit
+    codes = unit.path.strip("/").split("/")
+    ancestors = ["/" + "/".join(codes[:depth]) + "/" for depth in range(1, len(codes))]
+    return OrgUnit.objects.filter(path__in=ancestors, level=OrgUnit.Level.PREFECTURE).first()
+
+
+def _check_transfer_reach(from_unit: OrgUnit, to_unit: OrgUnit) -> None:
+    """With TICKET_TRANSFER_SCOPE "prefecture", a transfer stays within the prefecture the
+    order sits in (an order held at province level may go anywhere)."""
+    if settings.TICKET_TRANSFER_SCOPE != "prefecture":
+        return
+    prefecture = _prefecture_of(from_unit)
+    if prefecture is not None and not to_unit.is_within(prefecture):
+        raise ValidationError(
+            {"to_unit": _("只能转办给%(prefecture)s范围内的单位。") % {"prefecture": prefecture.name}}
+        )
+
+
 @transaction.atomic
 def ticket_transfer(
     *, ticket: Ticket, by: User, to_unit: OrgUnit, reason: str, tracker: User, to_user: User | None = None
@@ -297,6 +375,7 @@ def ticket_transfer(
     _validate_assignment(to_unit, to_user)
     locked = _locked(ticket)
     ticket_check(ticket=locked, by=by, action=Action.TRANSFERRED)
+    _check_transfer_reach(locked.org_unit, to_unit)
     transfer = Transfer.objects.create(
         ticket=locked,
         from_unit=locked.org_unit,
@@ -346,7 +425,8 @@ def ticket_transfer(
 
 @transaction.atomic
 def ticket_urge(*, ticket: Ticket, by: User, note: str = "") -> Ticket:
-    """催办: a supervisor pushes an open order; counted, and the assignee is told."""
+    """催办: a supervisor, or the tracker of a transfer, pushes an open order; counted,
+    and the assignee is told."""
     ticket = _locked(ticket)
     ticket_check(ticket=ticket, by=by, action=Action.URGED)
     ticket.urge_count = F("urge_count") + 1

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.forms import report_refusal
 from core.htmx import is_htmx
+from core.text import is_text
 from groups.selectors import message_for_action
 from tickets import forms, permissions, selectors, services
 from tickets.models import Category, Kind, Ticket, TicketEvent
@@ -50,6 +51,14 @@ STEPS: dict[str, Step] = {
             gettext_lazy("确认派单"),
             gettext_lazy("工单已派出。"),
             "primary",
+        ),
+        Step(
+            "reassign",
+            Action.REASSIGNED,
+            forms.ReassignForm,
+            lambda t, u, d: services.ticket_reassign(ticket=t, by=u, **d),
+            gettext_lazy("确认改派"),
+            gettext_lazy("工单已改派，新处理人已收到通知。"),
         ),
         Step(
             "sign",
@@ -300,8 +309,18 @@ def ticket_attachment(request, number: str, pk: int):
 @require_GET
 def unit_staff_options(request):
     """The <option>s of a unit's people, for the select that follows a unit choice (htmx)."""
-    unit = request.GET.get("org_unit") or request.GET.get("to_unit")
-    return render(request, "tickets/_staff_options.html", {"staff": forms.staff_options(unit)})
+    # An empty list rather than a 404 for a unit beyond reach: htmx swaps only a
+    # 2xx answer, and a 404 would leave the previous unit's people in the select.
+    user = request.user
+    ticket = None
+    if unit := request.GET.get("to_unit"):
+        number = request.GET.get("ticket", "")
+        if is_text(number):
+            ticket = Ticket.objects.visible_to(user).select_related("org_unit").filter(number=number).first()
+    else:
+        unit = request.GET.get("org_unit")
+    staff = forms.staff_options(user=user, unit_id=unit, ticket=ticket)
+    return render(request, "tickets/_staff_options.html", {"staff": staff})
 
 
 @login_required

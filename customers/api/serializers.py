@@ -160,6 +160,8 @@ class CustomerWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         required=False,
         allow_null=True,
         help_text="The account manager's username",
+        # Unknown and out-of-reach usernames answer alike (DRF's message would too, but say so).
+        error_messages={"does_not_exist": _("用户名“{value}”不可用。")},
     )
     contacts = ContactWriteSerializer(
         many=True,

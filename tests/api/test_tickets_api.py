@@ -55,6 +55,7 @@ STEPS = {
     "reopen": {"note": "故障复发"},
     "archive": {},
     "dispatch": {"org_unit": "LS01", "assignee": "zhangsan"},
+    "reassign": {"org_unit": "LS01", "assignee": "lisi", "reason": "处理人休假"},
 }
 
 
@@ -224,7 +225,7 @@ def test_the_detail_shows_the_timeline_transfers_visits_and_related(
     assert body["transfers"][0]["tracker"]["username"] == "zhangsan"
     assert body["return_visits"] == []
     assert body["contact_phone"] == "138****0001"
-    assert body["allowed_actions"] == ["transfer", "urge"]
+    assert body["allowed_actions"] == ["reassign", "transfer", "urge"]
     assert response["ETag"] == f'"{ticket.pk}-{stored(ticket).version}"'
     assert api(manager).get(detail(ticket.number)).json()["contact_phone"] == "13885550001"
 

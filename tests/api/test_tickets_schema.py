@@ -24,6 +24,7 @@ STEPS = (
     "reopen",
     "archive",
     "dispatch",
+    "reassign",
 )
 OPERATIONS = {
     ("/api/v1/tickets/", "get"): {"200", "400", "401", "429"},

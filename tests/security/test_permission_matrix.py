@@ -200,6 +200,8 @@ MATRIX: dict[str, list[Probe]] = {
         post(IN_SCOPE, **TICKET, action="'send-back'"),
         post(IN_SCOPE, **TICKET, action="'transfer'"),
         post(SUPERVISES, **TICKET, action="'urge'"),
+        # The probe's order is new: the status refuses a reassign (409) before the role is asked.
+        post(IN_SCOPE, **TICKET, action="'reassign'"),
         post(IN_SCOPE, **TICKET, action="'resolve'"),
         post(IN_SCOPE, **TICKET, action="'return-visit'"),
         post(IN_SCOPE, **TICKET, action="'reopen'"),
@@ -299,6 +301,7 @@ MATRIX: dict[str, list[Probe]] = {
             "accept",
             "archive",
             "dispatch",
+            "reassign",
             "reopen",
             "resolve",
             "return-visit",

@@ -44,6 +44,7 @@ Action = TicketEvent.Action
 # The API's name of each lifecycle step (the sub-resource that takes it).
 API_ACTIONS: dict[str, str] = {
     Action.DISPATCHED: "dispatch",
+    Action.REASSIGNED: "reassign",
     Action.SIGNED: "accept",
     Action.STARTED: "start",
     Action.RETURNED: "send-back",
@@ -106,13 +107,13 @@ TICKET_DETAIL_FIELDS = (
 
 def ticket_queryset() -> QuerySet[Ticket]:
     """Orders with what a list row shows, in one query."""
-    return Ticket.objects.select_related("customer", "org_unit", "assignee")
+    return Ticket.objects.select_related("customer", "customer__station", "org_unit", "assignee")
 
 
 def ticket_detail_queryset() -> QuerySet[Ticket]:
     """Orders with everything the detail shows: a fixed number of queries, whatever the order holds."""
     return Ticket.objects.select_related(
-        "customer", "org_unit", "assignee", "opened_by", "repeat_of"
+        "customer", "customer__station", "org_unit", "assignee", "opened_by", "repeat_of"
     ).prefetch_related(
         Prefetch(
             "events",
@@ -248,6 +249,11 @@ class TicketDetailSerializer(TicketSerializer):
 # --- Writes --------------------------------------------------------------------------
 
 
+# One answer for a username nobody has and one of somebody the caller may not
+# name: a write is no way to learn who has an account.
+USERNAME_UNUSABLE = _("用户名“{value}”不可用。")
+
+
 def _username_field(help_text: str, *, required: bool = False) -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(
         slug_field="username",
@@ -255,6 +261,7 @@ def _username_field(help_text: str, *, required: bool = False) -> serializers.Sl
         required=required,
         allow_null=not required,
         help_text=help_text,
+        error_messages={"does_not_exist": USERNAME_UNUSABLE},
     )
 
 
@@ -295,7 +302,7 @@ class TicketCreateSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None:
-            fields["assignee"].queryset = User.objects.filter(is_active=True, org_unit__isnull=False)
+            fields["assignee"].queryset = staff_for(request.user)
         return fields
 
     def validate_customer(self, value: str) -> Customer:
@@ -357,7 +364,21 @@ class DispatchSerializer(TicketActionSerializer):
     def get_fields(self):
         fields = super().get_fields()
         fields["org_unit"].queryset = units_for(self.context["request"].user)
-        fields["assignee"].queryset = User.objects.filter(is_active=True)
+        fields["assignee"].queryset = staff_for(self.context["request"].user)
+        return fields
+
+
+class ReassignSerializer(TicketActionSerializer):
+    org_unit = serializers.SlugRelatedField(
+        slug_field="code", queryset=OrgUnit.objects.none(), help_text="Code of a unit of your subtree"
+    )
+    assignee = _username_field("Username of a person of that unit; left out, the unit signs for it")
+    reason = serializers.CharField(help_text="Why the order changes hands; kept on the timeline")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["org_unit"].queryset = units_for(self.context["request"].user)
+        fields["assignee"].queryset = staff_for(self.context["request"].user)
         return fields
 
 
@@ -381,7 +402,9 @@ class TransferWriteSerializer(TicketActionSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         to_user = attrs.get("to_user")
         if to_user is not None and to_user.org_unit_id != attrs["to_unit"].pk:
-            raise serializers.ValidationError({"to_user": [_("接收人必须属于接收单位。")]})
+            # Worded like an unknown username: anybody may be named, nobody is confirmed.
+            message = str(USERNAME_UNUSABLE).format(value=to_user.username)
+            raise serializers.ValidationError({"to_user": [message]})
         return attrs
 
 

@@ -103,6 +103,7 @@ class TicketViewSet(
             "reopen",
             "archive",
             "dispatch_order",
+            "reassign",
         }
     )
 
@@ -199,7 +200,9 @@ class TicketViewSet(
         )
 
     @step_schema(
-        "Urge the order", "催办: a supervisor of the order's unit pushes an open order.", s.NoteSerializer
+        "Urge the order",
+        "催办: a supervisor of the order's unit, or the tracker of a transfer, pushes an open order.",
+        s.NoteSerializer,
     )
     @action(detail=True, methods=["post"])
     def urge(self, request, number=None):
@@ -260,4 +263,19 @@ class TicketViewSet(
             Action.DISPATCHED,
             lambda t, d: services.ticket_dispatch(ticket=t, by=user, **d),
             s.DispatchSerializer,
+        )
+
+    @step_schema(
+        "Reassign the order",
+        "改派: a supervisor moves a dispatched or signed order to another unit or person of their "
+        "subtree; the order keeps its status and deadlines, and the new and the former assignee are told.",
+        s.ReassignSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, number=None):
+        user = request.user
+        return self.step(
+            Action.REASSIGNED,
+            lambda t, d: services.ticket_reassign(ticket=t, by=user, **d),
+            s.ReassignSerializer,
         )
