@@ -6,6 +6,7 @@ the ratio, because absolute times drift on shared machines.
 
 import json
 import os
+import statistics
 import sys
 import time
 from contextlib import contextmanager
@@ -68,6 +69,16 @@ def timed():
         yield timer
     finally:
         timer.seconds = time.perf_counter() - start
+
+
+def median_seconds(function, repeat: int) -> float:
+    """The median time of `repeat` calls of `function`: one slow call on a shared machine moves it little."""
+    times = []
+    for _ in range(repeat):
+        with timed() as t:
+            function()
+        times.append(t.seconds)
+    return statistics.median(times)
 
 
 class QueryCounter:

@@ -16,13 +16,12 @@ under a second). Times are medians of --repeat runs.
 """
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import record, setup_django, timed  # noqa: E402
+from bench.common import median_seconds, record, setup_django, timed  # noqa: E402
 
 COUNTIES = 4
 STATIONS_PER_COUNTY = 8
@@ -219,15 +218,6 @@ def generate(orders: int):
     return supervisor
 
 
-def _median(function, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        with timed() as t:
-            function()
-        times.append(t.seconds)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # 1,000,000 orders take about 3.5 minutes to generate on 2 cores.
@@ -284,12 +274,12 @@ def main() -> None:
         period, _error = period_from({"period": args.period})
         compute_dashboard(user=supervisor, period=period)
 
-    cold = _median(cold_page, args.repeat)
-    sql = _median(replay, args.repeat)
-    compute = _median(selectors, args.repeat)
+    cold = median_seconds(cold_page, args.repeat)
+    sql = median_seconds(replay, args.repeat)
+    compute = median_seconds(selectors, args.repeat)
     cache.clear()
     page()
-    warm = _median(page, args.repeat)
+    warm = median_seconds(page, args.repeat)
     record(
         "dashboard",
         {

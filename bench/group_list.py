@@ -18,13 +18,12 @@ Times are medians of --repeat runs.
 
 import argparse
 import os
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import counted_queries, record, setup_django, timed  # noqa: E402
+from bench.common import counted_queries, median_seconds, record, setup_django, timed  # noqa: E402
 
 
 def load_average() -> str:
@@ -61,15 +60,6 @@ def generate(groups: int, messages: int):
         cursor.execute("ANALYZE")
     supervisor = min(supervisors, key=lambda user: len(user.org_unit.path))
     return supervisor, fill.seconds
-
-
-def median_seconds(function, repeat: int) -> float:
-    times = []
-    for _n in range(repeat):
-        with timed() as t:
-            function()
-        times.append(t.seconds)
-    return statistics.median(times)
 
 
 def main() -> None:
