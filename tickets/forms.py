@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -227,6 +228,17 @@ class TransferForm(ActionForm):
     reason = _note_field(_("转办原因"), required=True, message=_("请填写转办原因。"))
 
     def setup(self) -> None:
+        self.fields["to_unit"].queryset = permissions.transfer_units(self.ticket.org_unit)
+        # The prefecture's name only for an answer to a submitted form: a page that
+        # merely shows the form pays no query for it.
+        if (
+            self.is_bound
+            and settings.TICKET_TRANSFER_SCOPE == "prefecture"
+            and (prefecture := permissions.prefecture_of(self.ticket.org_unit))
+        ):
+            self.fields["to_unit"].error_messages["invalid_choice"] = _(
+                "只能转办给%(prefecture)s范围内的单位。"
+            ) % {"prefecture": prefecture.name}
         unit_id = _unit_id(self.data.get("to_unit")) if self.is_bound else None
         self.fields["to_user"].queryset = staff_of_unit(unit_id).select_related("org_unit")
         trackers = staff_for(self.user) | User.objects.filter(pk=self.user.pk)
@@ -319,14 +331,15 @@ def staff_options(*, user: User, unit_id, ticket: Ticket | None = None) -> Query
     """The people of a unit, for the dependent select that follows a unit choice.
 
     Only for a unit the user may hand an order to, by the rule of the form the
-    select sits in: a transfer of an order the user may transfer goes to any
-    unit (TransferForm); anything else stays within the user's reach
-    (DispatchForm). Any other unit lists nobody.
+    select sits in: a transfer of an order the user may transfer goes where
+    transfers may go (TransferForm, permissions.transfer_units); anything else
+    stays within the user's reach (DispatchForm). Any other unit lists nobody.
     """
     unit_id = _unit_id(unit_id)
     if unit_id is None:
         return User.objects.none()
     may_transfer = ticket is not None and permissions.can(user, permissions.Action.TRANSFERRED, ticket)
-    if not may_transfer and not units_for(user).filter(pk=unit_id).exists():
+    reach = permissions.transfer_units(ticket.org_unit) if may_transfer else units_for(user)
+    if not reach.filter(pk=unit_id).exists():
         return User.objects.none()
     return staff_of_unit(unit_id).select_related("org_unit")

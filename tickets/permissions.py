@@ -6,10 +6,13 @@ the tracker of a transfer, who may urge it). Every step in tickets.services asks
 writes; pages and the API ask here which steps to offer.
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import OrgUnit, User
 from tickets.models import OPEN_STATUSES, Status, Ticket, TicketEvent
 
 Action = TicketEvent.Action
@@ -101,3 +104,29 @@ def _check(user: User, action: str, ticket: Ticket) -> None:
         )
     if not can(user, action, ticket):
         raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})
+
+
+def prefecture_of(unit: OrgUnit) -> OrgUnit | None:
+    """The prefecture (地市供电局) the unit sits in, or is; None above that level."""
+    if unit.level == OrgUnit.Level.PREFECTURE:
+        return unit
+    codes = unit.path.strip("/").split("/")
+    ancestors = ["/" + "/".join(codes[:depth]) + "/" for depth in range(1, len(codes))]
+    return OrgUnit.objects.filter(path__in=ancestors, level=OrgUnit.Level.PREFECTURE).first()
+
+
+def transfer_units(unit: OrgUnit) -> QuerySet[OrgUnit]:
+    """Where an order held by `unit` may be transferred (转办): with TICKET_TRANSFER_SCOPE
+    "prefecture", the units of its prefecture; an order held at province level, or
+    the "province" scope, anywhere. The form's choices, its people's list and the
+    service all ask this; the prefecture is found inside the same query."""
+    units = OrgUnit.objects.order_by("path")
+    if settings.TICKET_TRANSFER_SCOPE != "prefecture":
+        return units
+    codes = unit.path.strip("/").split("/")
+    lineage = ["/" + "/".join(codes[:depth]) + "/" for depth in range(1, len(codes) + 1)]
+    prefecture_path = OrgUnit.objects.filter(path__in=lineage, level=OrgUnit.Level.PREFECTURE).values("path")[
+        :1
+    ]
+    # Every path starts with "/": no prefecture above the unit means every unit.
+    return units.filter(path__startswith=Coalesce(Subquery(prefecture_path), Value("/")))

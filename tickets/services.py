@@ -43,7 +43,7 @@ from tickets.models import (
     TicketNumberCounter,
     Transfer,
 )
-from tickets.permissions import TRANSITIONS, TransitionError, can, ticket_check
+from tickets.permissions import TRANSITIONS, TransitionError, can, prefecture_of, ticket_check, transfer_units
 
 Action = TicketEvent.Action
 
@@ -340,22 +340,9 @@ def ticket_send_back(*, ticket: Ticket, by: User, reason: str) -> Ticket:
     return _step(ticket=ticket, by=by, action=Action.RETURNED, note=reason, assignee=None)
 
 
-def _prefecture_of(unit: OrgUnit) -> OrgUnit | None:
-    """The prefecture (地市供电局) the unit sits in, or is; None above that level."""
-    if unit.level == OrgUnit.Level.PREFECTURE:
-        return unit
-    codes = unit.path.strip("/").split("/")
-    ancestors = ["/" + "/".join(codes[:depth]) + "/" for depth in range(1, len(codes))]
-    return OrgUnit.objects.filter(path__in=ancestors, level=OrgUnit.Level.PREFECTURE).first()
-
-
 def _check_transfer_reach(from_unit: OrgUnit, to_unit: OrgUnit) -> None:
-    """With TICKET_TRANSFER_SCOPE "prefecture", a transfer stays within the prefecture the
-    order sits in (an order held at province level may go anywhere)."""
-    if settings.TICKET_TRANSFER_SCOPE != "prefecture":
-        return
-    prefecture = _prefecture_of(from_unit)
-    if prefecture is not None and not to_unit.is_within(prefecture):
+    if not transfer_units(from_unit).filter(pk=to_unit.pk).exists():
+        prefecture = prefecture_of(from_unit)
         raise ValidationError(
             {"to_unit": _("只能转办给%(prefecture)s范围内的单位。") % {"prefecture": prefecture.name}}
         )

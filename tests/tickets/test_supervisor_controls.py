@@ -288,3 +288,21 @@ def test_the_receiving_unit_sees_the_phone_masked(login, api, manager, outsider,
     assert api(outsider).get(f"/api/v1/tickets/{ticket.number}/").json()["contact_phone"] == "138****0001"
     # The customer's own manager still sees it in full.
     assert "13885550001" in login(manager).get(detail_url(ticket)).content.decode()
+
+
+def test_a_transfer_offers_and_staffs_only_units_of_the_prefecture(
+    login, manager, open_ticket, org_tree, far_unit
+):
+    ticket = open_ticket()
+    UserFactory(username="far", real_name="远方", org_unit=far_unit, role=User.Role.ACCOUNT_MANAGER)
+    client = login(manager)
+
+    page = client.get(reverse("tickets:detail", args=[ticket.number])).content.decode()
+    assert org_tree["other_station"].name in page
+    assert far_unit.name not in page
+
+    options = reverse("tickets:staff_options")
+    far = client.get(options, {"to_unit": far_unit.pk, "ticket": ticket.number}).content.decode()
+    assert "远方" not in far
+    near = client.get(options, {"to_unit": org_tree["station"].pk, "ticket": ticket.number}).content.decode()
+    assert manager.real_name in near
