@@ -482,10 +482,12 @@ def _plan_row(line: int, cleaned: dict[str, Any], lookups: _Lookups, errors: lis
     resolved = _resolve(cleaned, lookups, errors)
     existing = lookups.customers.get(cleaned["number"])
     if existing is not None:
-        if existing.deleted_at is not None:
+        # An archive outside the user's stations is not named, deleted or not:
+        # an import is no way to learn which numbers exist elsewhere.
+        if existing.station_id not in lookups.allowed_station_ids:
+            errors.append(("number", _("该户号不可用。")))
+        elif existing.deleted_at is not None:
             errors.append(("number", _("该户号属于一份已删除的客户档案，请联系系统管理员恢复。")))
-        elif existing.station_id not in lookups.allowed_station_ids:
-            errors.append(("number", _("户号已存在，请核对后重新输入。")))
     if errors:
         return None
 

@@ -6,6 +6,7 @@ The Celery task bodies are called directly (customers.imports.validate_job / wri
 import io
 
 import pytest
+from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from customers import imports
@@ -245,7 +246,7 @@ def test_an_outsiders_file_naming_our_station_and_grid_is_rejected(outsider, man
     messages = {line: message for line, _column, message in job.errors}
     assert messages[2] == "您无权在雷山供电所建立客户档案。"
     assert "不属于凯里供电所" in messages[3]
-    assert messages[4] == "户号已存在，请核对后重新输入。"
+    assert messages[4] == "该户号不可用。"
     imports.import_job_confirm(job=job)
     run_write(job.pk)
     mine.refresh_from_db()
@@ -293,3 +294,21 @@ def test_flags_read_yes_in_several_spellings(manager, grid, text):
     imports.import_job_confirm(job=job)
     run_write(job.pk)
     assert Customer.objects.get(number="5201100009").is_sensitive
+
+
+def test_a_deleted_archive_is_named_only_to_its_own_stations(outsider, manager, grid, mine):
+    mine.deleted_at = timezone.now()
+    mine.save(update_fields=["deleted_at"])
+    row = [_row(户号=mine.number, 客户名称="重建", 供电所编码="KL01")]
+
+    theirs = run_validation(
+        imports.import_job_create(user=outsider, file_name="x.xlsx", content=xlsx(row)).pk
+    )
+    ours = run_validation(
+        imports.import_job_create(user=manager, file_name="x.xlsx", content=xlsx([_row(户号=mine.number)])).pk
+    )
+
+    assert [message for _line, _column, message in theirs.errors] == ["该户号不可用。"]
+    assert [message for _line, _column, message in ours.errors] == [
+        "该户号属于一份已删除的客户档案，请联系系统管理员恢复。"
+    ]
