@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import StyledFormMixin
 from customers.models import District, Line
 from outages.models import OutageKind
 
@@ -9,7 +10,7 @@ DATETIME_WIDGET = forms.DateTimeInput(
 )
 
 
-class OutageCreateForm(forms.Form):
+class OutageCreateForm(StyledFormMixin, forms.Form):
     kind = forms.ChoiceField(
         label=_("停电类型"), choices=OutageKind.choices, widget=forms.Select(attrs={"class": "form-select"})
     )
@@ -36,6 +37,7 @@ class OutageCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["lines"].queryset = Line.objects.visible_to(user)
         self.fields["districts"].queryset = District.objects.visible_to(user)
+        self._style_widgets()
 
 
 class EstimateForm(forms.Form):

@@ -46,6 +46,16 @@ def test_create_form_reports_errors_in_chinese(login, manager, grid):
     assert not Outage.objects.exists()
 
 
+def test_create_form_refuses_control_characters(login, manager, grid):
+    response = login(manager).post(
+        reverse("outages:create"),
+        {"kind": "planned", "reason": "检修\x1b[31m", "districts": [grid["d1"].pk]},
+    )
+    assert response.status_code == 200
+    assert "不能包含控制字符" in response.content.decode()
+    assert not Outage.objects.exists()
+
+
 def test_detail_shows_impact_notices_and_actions(
     login, manager, grid, populate, fault, district_group, django_assert_max_num_queries
 ):
