@@ -21,7 +21,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("username", "real_name", "org_unit__name")
     autocomplete_fields = ("org_unit",)
     fieldsets = BaseUserAdmin.fieldsets + (
-        (_("客户经理身份"), {"fields": ("real_name", "mobile", "org_unit", "role")}),
+        (_("客户经理身份"), {"fields": ("real_name", "mobile", "org_unit", "role", "wecom_userid")}),
     )
     add_fieldsets = BaseUserAdmin.add_fieldsets + (
         (_("客户经理身份"), {"fields": ("real_name", "mobile", "org_unit", "role")}),

@@ -90,12 +90,28 @@ class User(AbstractUser):
         related_name="users",
     )
     role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.ACCOUNT_MANAGER)
+    # The member's account in the corporation's 企业微信: reminders go there as
+    # app messages, and WeCom sign-in (OAuth2) finds the user by it.
+    wecom_userid = models.CharField(
+        _("企业微信账号"),
+        max_length=64,
+        blank=True,
+        help_text=_("企业微信通讯录中的 userid，用于应用消息提醒和企业微信登录。"),
+    )
 
     objects = UserManager()
 
     class Meta:
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wecom_userid"],
+                condition=~models.Q(wecom_userid=""),
+                name="user_unique_wecom_userid",
+                violation_error_message=_("该企业微信账号已绑定其他用户。"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.real_name or self.username

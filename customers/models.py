@@ -312,6 +312,9 @@ class Contact(models.Model):
     mobile = models.CharField(_("手机号码"), max_length=11, blank=True, validators=[mobile_validator])
     landline = models.CharField(_("固定电话"), max_length=16, blank=True, validators=[landline_validator])
     wechat_id = models.CharField(_("微信号"), max_length=64, blank=True)
+    # WeCom's id of this person as an external contact of the corporation
+    # (external_userid): how group members and archived chat senders are linked.
+    wecom_external_userid = models.CharField(_("企业微信外部联系人ID"), max_length=64, blank=True)
     email = models.EmailField(_("电子邮箱"), blank=True)
     preferred_channel = models.CharField(
         _("首选联系方式"), max_length=8, choices=Channel.choices, default=Channel.PHONE
@@ -329,6 +332,11 @@ class Contact(models.Model):
             models.Index(fields=["mobile"], name="contact_mobile"),
             # The customer search looks a landline up as it looks a mobile up.
             models.Index(fields=["landline"], condition=~Q(landline=""), name="contact_landline"),
+            models.Index(
+                fields=["wecom_external_userid"],
+                condition=~Q(wecom_external_userid=""),
+                name="contact_wecom_external",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
