@@ -394,6 +394,28 @@ SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
 OUTBOUND_HTTP_TIMEOUT = env_int("OUTBOUND_HTTP_TIMEOUT", 10)
 
+# --- WeCom (企业微信) connection (wecom/) -------------------------------------------
+# Unset WECOM_CORP_ID means "not configured": the status page says so, app
+# messages are skipped, callbacks are refused; nothing else changes.
+WECOM_CORP_ID = env_str("WECOM_CORP_ID")
+WECOM_AGENT_ID = env_str("WECOM_AGENT_ID")
+WECOM_AGENT_SECRET = env_str("WECOM_AGENT_SECRET")
+WECOM_CONTACT_SECRET = env_str("WECOM_CONTACT_SECRET")
+WECOM_CALLBACK_TOKEN = env_str("WECOM_CALLBACK_TOKEN")
+WECOM_CALLBACK_AES_KEY = env_str("WECOM_CALLBACK_AES_KEY")
+if WECOM_CALLBACK_AES_KEY and not re.fullmatch(r"[A-Za-z0-9]{43}", WECOM_CALLBACK_AES_KEY):
+    raise ImproperlyConfigured("WECOM_CALLBACK_AES_KEY must be the 43-character EncodingAESKey")
+if WECOM_AGENT_ID and not WECOM_AGENT_ID.isdigit():
+    raise ImproperlyConfigured(f"WECOM_AGENT_ID must be a number, got {WECOM_AGENT_ID!r}")
+WECOM_API_BASE = env_str("WECOM_API_BASE", "https://qyapi.weixin.qq.com/cgi-bin").rstrip("/")
+WECOM_OAUTH_AUTHORIZE_URL = env_str(
+    "WECOM_OAUTH_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize"
+)
+# A callback whose timestamp is further than this from now is refused (replay guard).
+WECOM_CALLBACK_MAX_AGE_SECONDS = env_int("WECOM_CALLBACK_MAX_AGE_SECONDS", 300)
+# Absolute links (WeCom app messages) are built on it; no trailing slash.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

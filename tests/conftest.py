@@ -10,6 +10,7 @@ from django.conf import settings
 from accounts.models import OrgUnit, User
 from notifications import services as notification_services
 from tests.factories import OrgUnitFactory, UserFactory
+from tests.wecom.conftest import wecom_sandbox  # noqa: F401 - every test folder may use it
 
 # Each test process keeps its cache in memory: the shared cache (Redis or files
 # under var/) would carry throttle counters and dashboards from one run into
