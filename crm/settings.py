@@ -378,6 +378,10 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "groups.tasks.refresh_group_health",
         "schedule": timedelta(seconds=env_int("GROUPS_HEALTH_REFRESH_SECONDS", 300)),
     },
+    "wecom-process-pending-callbacks": {
+        "task": "wecom.tasks.process_pending_callbacks",
+        "schedule": timedelta(seconds=env_int("WECOM_CALLBACK_SWEEP_SECONDS", 60)),
+    },
     "groups-zombie-scan": {
         "task": "groups.tasks.zombie_scan",
         "schedule": crontab(hour=env_int("GROUPS_ZOMBIE_SCAN_HOUR", 9), minute=0),

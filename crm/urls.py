@@ -11,6 +11,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("outages/", include("outages.urls")),
     path("notifications/", include("notifications.urls")),
+    path("wecom/", include("wecom.urls")),
     path("api/", include("crm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
