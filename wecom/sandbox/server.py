@@ -50,12 +50,17 @@ def event_xml(corp_id: str, event: str, fields: dict) -> str:
     return "<xml>" + "".join(parts) + "</xml>"
 
 
+class _Server(ThreadingHTTPServer):
+    # A demo's bursts (a fan-out, a worker's retries) should queue, not be refused.
+    request_queue_size = 64
+
+
 class Sandbox:
     """A running sandbox: `state`, `base_url`, `api_base`; `start()` and `stop()`."""
 
     def __init__(self, state: SandboxState | None = None, *, host: str = "127.0.0.1", port: int = 0):
         self.state = state or SandboxState()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.host, self.port = self._server.server_address[:2]
