@@ -231,7 +231,7 @@ def notification_enqueue(
         "send_at": send_at,
     }
     notification = _get_or_create(_build(**draft))
-    if reminder:
+    if reminder and notification is not None:
         _main, *twins = with_wecom_reminders([draft])
         for twin in twins:
             _get_or_create(_build(**twin))
@@ -266,11 +266,20 @@ def notifications_enqueue_many(rows: Iterable[NotificationDraft | Mapping], *, r
     Rows whose `dedupe_key` already exists (or repeats within `rows`) are left
     out; the insert uses ON CONFLICT DO NOTHING so a concurrent writer of the
     same key is ignored, not an error. A few queries per 1,000 rows.
-    `reminder=True` applies the routing rule of reminders (`with_wecom_reminders`).
+    `reminder=True` applies the routing rule of reminders (`with_wecom_reminders`)
+    to the rows that were new: a reminder decided again gets no late twin.
     """
-    if reminder:
-        rows = with_wecom_reminders(rows)
     drafts = [asdict(row) if isinstance(row, NotificationDraft) else dict(row) for row in rows]
+    new_rows = _insert_new(drafts)
+    if reminder and new_rows:
+        fresh = {row.dedupe_key for row in new_rows}
+        written = [draft for draft in drafts if str(draft["dedupe_key"]) in fresh]
+        new_rows += _insert_new(with_wecom_reminders(written)[len(written) :])
+    _kick_after_commit_if_due(new_rows)
+    return len(new_rows)
+
+
+def _insert_new(drafts: list[dict]) -> list[Notification]:
     built: dict[str, Notification] = {}
     for draft in drafts:
         row = _build(**draft)
@@ -288,8 +297,7 @@ def notifications_enqueue_many(rows: Iterable[NotificationDraft | Mapping], *, r
         if fresh:
             Notification.objects.bulk_create(fresh, ignore_conflicts=True)
             new_rows.extend(fresh)
-    _kick_after_commit_if_due(new_rows)
-    return len(new_rows)
+    return new_rows
 
 
 @transaction.atomic

@@ -151,6 +151,20 @@ def test_without_wecom_reminders_stay_as_they_were(on_wecom, settings, django_as
         assert [row["channel"] for row in with_wecom_reminders(drafts)] == [Notification.Channel.IN_APP]
 
 
+def test_a_reminder_decided_again_gets_no_late_twin(on_wecom, wecom_sandbox, settings):
+    drafts = [NotificationDraft(dedupe_key="ticket:1:warn", subject="s", recipient_id=on_wecom.pk)]
+    settings.WECOM_CORP_ID = ""
+    assert notifications_enqueue_many(drafts, reminder=True) == 1
+    assert notification_enqueue(dedupe_key="ticket:1:urge:1", subject="s", recipient=on_wecom, reminder=True)
+    settings.WECOM_CORP_ID = wecom_sandbox.state.corp_id
+    assert notifications_enqueue_many(drafts, reminder=True) == 0
+    assert (
+        notification_enqueue(dedupe_key="ticket:1:urge:1", subject="s", recipient=on_wecom, reminder=True)
+        is None
+    )
+    assert not Notification.objects.filter(channel=Notification.Channel.WECOM_APP).exists()
+
+
 def test_messages_that_are_not_reminders_are_not_routed(on_wecom, wecom_sandbox):
     notifications_enqueue_many([NotificationDraft(dedupe_key="k", subject="s", recipient_id=on_wecom.pk)])
     assert not Notification.objects.filter(channel=Notification.Channel.WECOM_APP).exists()
