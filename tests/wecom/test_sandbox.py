@@ -78,3 +78,10 @@ def test_members_come_and_go_with_callbacks_recorded(wecom_sandbox, group):
 def test_bad_control_requests_are_400_not_a_crash(wecom_sandbox):
     assert control(wecom_sandbox, "groups", {"name": "no owner"}).status_code == 400
     assert control(wecom_sandbox, "nowhere").status_code == 404
+
+
+def test_malformed_api_fields_get_wecoms_invalid_parameter(wecom_sandbox, group):
+    client = WeComClient.contact(backoff=0.01)
+    with pytest.raises(WeComError) as excinfo:
+        client.post("externalcontact/groupchat/list", {"limit": "many"})
+    assert excinfo.value.errcode == 40058

@@ -192,6 +192,9 @@ def _handler_for(sandbox: Sandbox):
                     self._reply(404, {"error": "not found"})
             except SandboxError as exc:
                 self._reply(200, {"errcode": exc.errcode, "errmsg": exc.errmsg, **exc.extra})
+            except (KeyError, TypeError, ValueError, AttributeError):
+                # A malformed field (a limit that is not a number, an object where a list goes).
+                self._reply(200, {"errcode": INVALID_PARAMETER, "errmsg": "invalid parameter"})
 
         def _api(self, method: str, path: str, query: dict, body: dict) -> None:
             state = sandbox.state
