@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace import views
+from workspace import toolbar_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # The customer 360 page lives under customers/; its timeline composes several apps.
     path("customers/<str:number>/timeline/", views.customer_timeline, name="customer_timeline"),
+    # WeCom's chat toolbar (聊天工具栏) page and its WeCom sign-in.
+    path("wecom/toolbar/", toolbar_views.toolbar, name="wecom_toolbar"),
+    path("wecom/toolbar/signin/", toolbar_views.toolbar_signin, name="wecom_toolbar_signin"),
+    path("wecom/toolbar/oauth/", toolbar_views.toolbar_oauth, name="wecom_toolbar_oauth"),
 ]

@@ -34,6 +34,7 @@ WeCom's API, under /cgi-bin/ (every call but gettoken takes ?access_token=):
                                              description, url, btntxt}} → invaliduser "x|y" for unknown
                                              userids; 81013 when none is known; 40056 wrong agentid
 - GET  auth/getuserinfo?code=              → userid; 40029 unknown or used code (codes are single-use)
+- GET  ticket/get?type=agent_config        → ticket, expires_in (signs wx.agentConfig; agent secret)
   (and the older user/getuserinfo → UserId)
 Tokens: unknown → 40014, expired → 42001.
 
@@ -65,6 +66,11 @@ The control API, under /sandbox/ (JSON in and out; not WeCom's, no token):
 - POST groupmsg/<msgid>/refuse             the owner will not send it: it stays 未发送 for good
 - GET  messages                            app messages received [{msgid, touser, textcard, at}]
 - POST oauth/code    {userid}              → {code} for auth/getuserinfo
+- POST oauth/member  {userid}              the member signed in to the WeCom app: from then on
+                                           GET /connect/oauth2/authorize?appid=&redirect_uri=&state=
+                                           (WeCom's OAuth2 page; point WECOM_OAUTH_AUTHORIZE_URL at it)
+                                           redirects straight back with ?code=&state=, as WeCom does
+                                           for snsapi_base
 - POST callback      {url, token, aes_key} where to POST callbacks (url may be "" to only record
                                            them); from then on every change above is POSTed to url
                                            signed and encrypted as WeCom does (receiveid = corp_id)

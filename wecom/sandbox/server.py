@@ -22,6 +22,8 @@ from wecom.sandbox.state import INVALID_PARAMETER, OK, SandboxError, SandboxStat
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/cgi-bin/"
+# Where WECOM_OAUTH_AUTHORIZE_URL points when the sandbox plays WeCom's OAuth2 page.
+OAUTH_AUTHORIZE_PATH = "/connect/oauth2/authorize"
 CONTROL_PREFIX = "/sandbox/"
 CALLBACK_TIMEOUT = 5
 
@@ -162,6 +164,24 @@ def _handler_for(sandbox: Sandbox):
             self.end_headers()
             self.wfile.write(data)
 
+        def _authorize(self, query: dict) -> None:
+            """WeCom's OAuth2 page inside the WeCom app: for the member signed in there
+            (POST /sandbox/oauth/member), straight back to redirect_uri with a code."""
+            userid = sandbox.state.oauth_member
+            redirect_uri = query.get("redirect_uri", "")
+            if not userid or not redirect_uri or query.get("appid") != sandbox.state.corp_id:
+                self._reply(403, {"error": "no member signed in to WeCom, or a wrong appid"})
+                return
+            code = sandbox.state.issue_code(userid)
+            separator = "&" if "?" in redirect_uri else "?"
+            self.send_response(302)
+            self.send_header(
+                "Location",
+                f"{redirect_uri}{separator}{urlencode({'code': code, 'state': query.get('state', '')})}",
+            )
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def _body(self) -> dict:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -183,6 +203,8 @@ def _handler_for(sandbox: Sandbox):
                 if parts.path.startswith(API_PREFIX):
                     path = parts.path[len(API_PREFIX) :]
                     self._api(method, path, query, body)
+                elif parts.path == OAUTH_AUTHORIZE_PATH and method == "GET":
+                    self._authorize(query)
                 elif parts.path.startswith(CONTROL_PREFIX):
                     status, payload = _control(
                         sandbox, method, parts.path[len(CONTROL_PREFIX) :].strip("/"), body
@@ -346,6 +368,18 @@ _API = {
 }
 
 
+def _agent_ticket(sandbox, kind, query, body):
+    """ticket/get?type=agent_config: the ticket that signs wx.agentConfig (chat toolbar pages)."""
+    if kind != "agent":
+        raise SandboxError(48002, "api forbidden for this secret")
+    if query.get("type") != "agent_config":
+        raise SandboxError(40004, "invalid type")
+    return {"ticket": sandbox.state.agent_jsapi_ticket, "expires_in": 7200}
+
+
+_API[("GET", "ticket/get")] = _agent_ticket
+
+
 # --- the control API -------------------------------------------------------------------
 
 _GROUP_ACTION = re.compile(r"groups/(?P<chat_id>[^/]+)/(?P<action>rename|notice|owner|members|dismiss)")
@@ -386,6 +420,10 @@ def _control_post(sandbox: Sandbox, path: str, body: dict) -> tuple[int, dict]:
     state = sandbox.state
     if path == "reset":
         state.reset()
+        return 200, {"ok": True}
+    if path == "oauth/member":
+        with state.lock:
+            state.oauth_member = str(body.get("userid") or "")
         return 200, {"ok": True}
     if path == "config":
         with state.lock:

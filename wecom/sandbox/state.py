@@ -192,6 +192,8 @@ class SandboxState:
             self.tasks: dict[str, GroupMsgTask] = {}
             self.app_messages: list[dict] = []
             self.oauth_codes: dict[str, str] = {}
+            # The member signed in to the WeCom app, whom the OAuth2 page sends back silently.
+            self.oauth_member = ""
             self.faults: list[Fault] = []
             self.calls: list[str] = []
             self.token_requests = 0
@@ -483,6 +485,14 @@ class SandboxState:
                     }
                 )
             return {"invaliduser": "|".join(invalid), "invalidparty": "", "invalidtag": "", "msgid": msgid}
+
+    @property
+    def agent_jsapi_ticket(self) -> str:
+        """One ticket per sandbox, as WeCom hands out the same one while it is valid."""
+        with self.lock:
+            if not getattr(self, "_agent_ticket", ""):
+                self._agent_ticket = secrets.token_hex(16)
+            return self._agent_ticket
 
     def issue_code(self, userid: str) -> str:
         with self.lock:
