@@ -57,6 +57,17 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("reimport_rows_per_second", "重复导入 行/秒", "re-import rows/s"),
         ],
     ),
+    "wecom_posts": (
+        "企业群发状态查询",
+        "WeCom group-post polling",
+        [
+            ("groups", "客户群", "groups"),
+            ("tasks", "群发任务", "tasks"),
+            ("calls_per_cycle", "每轮调用", "calls per cycle"),
+            ("naive_calls_per_cycle", "逐群调用", "per-group calls"),
+            ("speedup_vs_naive_loop", "比逐群查询快（倍）", "× faster than a per-group loop"),
+        ],
+    ),
     "dashboard": (
         "监控看板",
         "supervisor dashboard",

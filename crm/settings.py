@@ -382,6 +382,14 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "wecom.tasks.process_pending_callbacks",
         "schedule": timedelta(seconds=env_int("WECOM_CALLBACK_SWEEP_SECONDS", 60)),
     },
+    "groups-create-post-tasks": {
+        "task": "groups.tasks.create_group_post_tasks",
+        "schedule": timedelta(seconds=60),
+    },
+    "groups-poll-posts": {
+        "task": "groups.tasks.poll_group_posts",
+        "schedule": timedelta(seconds=env_int("WECOM_POST_POLL_SECONDS", 120)),
+    },
     "groups-zombie-scan": {
         "task": "groups.tasks.zombie_scan",
         "schedule": crontab(hour=env_int("GROUPS_ZOMBIE_SCAN_HOUR", 9), minute=0),
@@ -419,6 +427,13 @@ WECOM_OAUTH_AUTHORIZE_URL = env_str(
 WECOM_CALLBACK_MAX_AGE_SECONDS = env_int("WECOM_CALLBACK_MAX_AGE_SECONDS", 300)
 # Absolute links (WeCom app messages) are built on it; no trailing slash.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# 企业群发 to customer groups: how many a group may receive per calendar month
+# (WeCom refuses the rest), when an owner who has not confirmed a task is
+# reminded through WeCom (at most three times a day), and when the owner's
+# supervisors are told.
+WECOM_GROUP_MONTHLY_LIMIT = env_int("WECOM_GROUP_MONTHLY_LIMIT", 4)
+WECOM_POST_REMIND_AFTER_MINUTES = env_int("WECOM_POST_REMIND_AFTER_MINUTES", 60)
+WECOM_POST_ESCALATE_AFTER_MINUTES = env_int("WECOM_POST_ESCALATE_AFTER_MINUTES", 240)
 
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

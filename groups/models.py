@@ -527,3 +527,62 @@ class GroupHealth(models.Model):
 
     def __str__(self) -> str:
         return str(self.group_id)
+
+
+class GroupPostState(models.TextChoices):
+    QUEUED = "queued", _("待创建群发任务")
+    WAITING = "waiting", _("等待群主确认")
+    SENT = "sent", _("已发送")
+    NOT_SENT = "not_sent", _("未发送")
+
+
+class GroupPost(models.Model):
+    """A broadcast's post to one WeCom-linked group: a 企业群发 task its owner confirms in WeCom.
+
+    WeCom sends nothing until the owner presses 发送 in WeCom, so the state is
+    not "sent" when the CRM publishes: a worker creates the task (one per owner
+    and broadcast, carrying all that owner's groups), then polls WeCom's send
+    result per task. Groups with no WeCom chat id get no post: their broadcast
+    is only recorded in the CRM.
+    """
+
+    broadcast = models.ForeignKey(
+        Broadcast, verbose_name=_("群发"), on_delete=models.CASCADE, related_name="posts"
+    )
+    group = models.ForeignKey(
+        ServiceGroup, verbose_name=_("客户群"), on_delete=models.CASCADE, related_name="posts"
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("群主"), on_delete=models.PROTECT, related_name="+"
+    )
+    sender_userid = models.CharField(_("群主企业微信账号"), max_length=64)
+    state = models.CharField(
+        _("发送状态"), max_length=8, choices=GroupPostState.choices, default=GroupPostState.QUEUED
+    )
+    reason = models.CharField(_("未发送原因"), max_length=200, blank=True)
+    msgid = models.CharField(_("群发任务ID"), max_length=64, blank=True)
+    # The calendar month (site time zone) whose receiving limit this post counts against.
+    month = models.CharField(_("计入月份"), max_length=7)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    requested_at = models.DateTimeField(_("提交企业微信时间"), null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    checked_at = models.DateTimeField(_("最近查询时间"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    reminders = models.PositiveSmallIntegerField(_("已提醒群主次数"), default=0)
+    reminded_at = models.DateTimeField(_("最近提醒时间"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("已告知主管时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("企业微信群发")
+        verbose_name_plural = _("企业微信群发")
+        ordering = ["broadcast", "group__name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "group"], name="grouppost_once_per_group")
+        ]
+        indexes = [
+            models.Index(fields=["state", "msgid"], name="grouppost_state_msgid"),
+            models.Index(fields=["group", "month", "state"], name="grouppost_group_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast_id} · {self.group_id} · {self.state}"

@@ -50,6 +50,8 @@ from groups.models import (
     Broadcast,
     GroupKind,
     GroupMessage,
+    GroupPost,
+    GroupPostState,
     Membership,
     ReplyTemplate,
     ServiceGroup,
@@ -614,3 +616,48 @@ def reply_templates(*, user: User, q: str = "", category: str = "", limit: int |
 
 def reply_template_for_use(*, user: User, pk: int) -> ReplyTemplate:
     return get_object_or_404(ReplyTemplate.objects.visible_to(user), pk=pk)
+
+
+# --- WeCom group posts (企业群发) -------------------------------------------------------
+
+# Posts that use up a group's monthly receiving limit (a refused one does not).
+COUNTED_POST_STATES = (GroupPostState.QUEUED, GroupPostState.WAITING, GroupPostState.SENT)
+
+
+def post_month(at: datetime) -> str:
+    return timezone.localtime(at).strftime("%Y-%m")
+
+
+def posts_this_month(group_ids: list[int], month: str) -> dict[int, int]:
+    """Posts counted against each group's monthly receiving limit."""
+    rows = (
+        GroupPost.objects.filter(group_id__in=group_ids, month=month, state__in=COUNTED_POST_STATES)
+        .values("group_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["group_id"]: row["n"] for row in rows}
+
+
+def quota_left(groups: list[ServiceGroup], now: datetime | None = None) -> dict[int, int]:
+    """How many more posts each WeCom-linked group can receive this month."""
+    used = posts_this_month([group.pk for group in groups], post_month(now or timezone.now()))
+    limit = settings.WECOM_GROUP_MONTHLY_LIMIT
+    return {group.pk: max(limit - used.get(group.pk, 0), 0) for group in groups if group.external_id}
+
+
+@dataclass
+class PostRow:
+    """One target group of a broadcast, and what happened to it there."""
+
+    group: ServiceGroup
+    post: GroupPost | None
+    quota_left: int | None
+
+
+def broadcast_delivery(broadcast: Broadcast) -> list[PostRow]:
+    """Per target group: its WeCom post (None for a group kept only in the CRM) and
+    how many more posts it may receive this month. Two queries, whatever the count."""
+    groups = broadcast.group_list
+    posts = {post.group_id: post for post in GroupPost.objects.filter(broadcast=broadcast)}
+    left = quota_left(groups)
+    return [PostRow(group=group, post=posts.get(group.pk), quota_left=left.get(group.pk)) for group in groups]

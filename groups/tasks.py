@@ -3,6 +3,7 @@ from celery import shared_task
 from core.retry import RETRY_TRANSIENT
 from groups import health
 from groups.services.broadcasts import broadcasts_publish_due
+from groups.services.posts import post_states_poll, post_tasks_create
 from groups.services.summaries import group_health_refresh_stale
 
 
@@ -28,3 +29,15 @@ def zombie_scan() -> dict:
 def refresh_group_health() -> int:
     """Every few minutes: recompute the group health rows that time has made inexact."""
     return group_health_refresh_stale()
+
+
+@shared_task(**RETRY_TRANSIENT, ignore_result=True, soft_time_limit=100, time_limit=120)
+def create_group_post_tasks() -> dict:
+    """Kicked after a broadcast commits, and every minute: create the WeCom 群发 tasks of queued posts."""
+    return vars(post_tasks_create())
+
+
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=240, time_limit=300)
+def poll_group_posts() -> dict:
+    """Every few minutes: WeCom's send state of the waiting 群发 tasks; reminders and escalation."""
+    return vars(post_states_poll())

@@ -384,7 +384,11 @@ def broadcast_create(request):
 @require_GET
 def broadcast_detail(request, pk: int):
     broadcast = selectors.broadcast_detail(user=request.user, pk=pk)
-    return render(request, "groups/broadcast_detail.html", {"broadcast": broadcast})
+    return render(
+        request,
+        "groups/broadcast_detail.html",
+        {"broadcast": broadcast, "delivery": selectors.broadcast_delivery(broadcast)},
+    )
 
 
 @login_required

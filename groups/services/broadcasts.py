@@ -19,6 +19,7 @@ from customers.models import Contact, sensitive_q
 from groups.models import Broadcast, BroadcastTopic, GroupMessage, ServiceGroup
 from groups.selectors import broadcast_groups_for
 from groups.services.messages import staff_message
+from groups.services.posts import posts_create_for
 from groups.services.summaries import group_health_refresh
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
@@ -160,6 +161,8 @@ def _publish(broadcast: Broadcast, now: datetime, *, forward: bool = True) -> Pu
         ],
         ignore_conflicts=True,
     )
+    # Groups linked to WeCom get a 群发 task their owner confirms there.
+    posts_create_for(broadcast=broadcast, group_ids=group_ids, now=now)
     # A staff message changes a group's health only as its owner speaking.
     group_health_refresh(
         group_ids=[group_id for group_id, owner_id in targets if owner_id == author.pk], locked=True
