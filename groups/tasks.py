@@ -2,6 +2,7 @@ from celery import shared_task
 
 from core.retry import RETRY_TRANSIENT
 from groups import health
+from groups.archive.services import archive_pull_due
 from groups.services.broadcasts import broadcasts_publish_due
 from groups.services.summaries import group_health_refresh_stale
 
@@ -28,3 +29,9 @@ def zombie_scan() -> dict:
 def refresh_group_health() -> int:
     """Every few minutes: recompute the group health rows that time has made inexact."""
     return group_health_refresh_stale()
+
+
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=100, time_limit=120)
+def pull_chat_archive() -> dict:
+    """Every minute: the chat archive's new group messages, then the held ones whose group is known now."""
+    return archive_pull_due()
