@@ -173,8 +173,9 @@ def _ingest_texts(messages: list[ArchivedMessage], report: ArchiveReport) -> lis
             continue
         sources[index] = message
         by_group.setdefault(message.roomid, []).append(item)
-    for roomid, items in by_group.items():
-        held.extend(_ingest_group(groups[roomid], items, sources, report))
+    # Groups locked in id order, as every multi-group writer does, so two batches cannot deadlock.
+    for roomid in sorted(by_group, key=lambda roomid: groups[roomid].pk):
+        held.extend(_ingest_group(groups[roomid], by_group[roomid], sources, report))
     return held
 
 

@@ -7,6 +7,7 @@ The spool format is described in the package docstring (groups/archive/__init__.
 import base64
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -151,6 +152,10 @@ class SpoolSource:
                     return batch
         return batch
 
+    def _read_all(self, path: Path) -> list[ArchivedMessage]:
+        rows = (_spool_line(raw) for _lineno, raw in self._lines(path) if raw.endswith(b"\n"))
+        return [row for row in rows if not isinstance(row, str)]
+
     @staticmethod
     def _lines(path: Path):
         try:
@@ -158,6 +163,38 @@ class SpoolSource:
                 yield from enumerate(handle, start=1)
         except FileNotFoundError:
             return
+
+
+class SpoolWriter:
+    """The puller's side of the spool: each batch becomes one file, written under a
+    hidden temporary name and renamed into place, so a reader never sees half a
+    batch and a puller killed mid-write leaves nothing behind but a temporary file."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def last_seq(self) -> int:
+        """The highest sequence number in the spool: where the puller resumes."""
+        files = SpoolSource(self.directory)._files()
+        for _first, path in reversed(files):
+            seqs = [message.seq for message in SpoolSource(self.directory)._read_all(path)]
+            if seqs:
+                return max(seqs)
+        return 0
+
+    def write(self, batch: list[ArchivedMessage]) -> Path | None:
+        if not batch:
+            return None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{batch[0].seq:020d}.jsonl"
+        temporary = self.directory / f".{path.name}.tmp"
+        with temporary.open("w", encoding="utf-8") as handle:
+            for message in batch:
+                handle.write(json.dumps({"seq": message.seq, **message.data}, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        return path
 
 
 class SdkSource:
@@ -225,7 +262,8 @@ def _private_keys(spec: str) -> dict[int, Any]:
     return keys
 
 
-def _sdk_source() -> SdkSource:
+def sdk_source() -> SdkSource:
+    """The SDK source from the WECOM_ARCHIVE_* settings (ImproperlyConfigured when incomplete)."""
     try:
         from pydantic import TypeAdapter
         from pywecomarchive import WecomArchiveSdk
@@ -252,7 +290,7 @@ def configured_source() -> ArchiveSource | None:
     if kind == "spool":
         return SpoolSource(settings.WECOM_ARCHIVE_SPOOL_DIR)
     if kind == "sdk":
-        return _sdk_source()
+        return sdk_source()
     return None
 
 
