@@ -3,7 +3,6 @@
 import json
 import logging
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -24,53 +23,7 @@ from groups.models import (
 from groups.services.groups import group_create
 from groups.services.members import membership_add_contact
 from groups.tasks import pull_chat_archive
-
-ROOM = "wrOgQhDgAAcwMTB7YmDkbeBsgT_AAAAA"
-CUSTOMER_ID = "wmOgQhDgAAuXFJGwbve4g4iXknfOAAAA"
-STAFF_ID = "zhangsan"
-
-
-def ms(moment) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def text_message(seq: int, msgid: str, sender: str, text: str, at, room: str = ROOM) -> dict:
-    """A decrypted archive message as WeCom documents it, with its seq, as the spool holds it."""
-    return {
-        "seq": seq,
-        "msgid": msgid,
-        "action": "send",
-        "from": sender,
-        "tolist": ["lisi"],
-        "roomid": room,
-        "msgtime": ms(at),
-        "msgtype": "text",
-        "text": {"content": text},
-    }
-
-
-def write_spool(
-    directory: Path, messages: list[dict], *, first_seq: int | None = None, tail: str = ""
-) -> Path:
-    first = first_seq if first_seq is not None else (messages[0]["seq"] if messages else 1)
-    path = directory / f"{first:020d}.jsonl"
-    with path.open("a", encoding="utf-8") as handle:
-        for message in messages:
-            handle.write(json.dumps(message, ensure_ascii=False) + "\n")
-        handle.write(tail)
-    return path
-
-
-@pytest.fixture
-def linked(group, contact, member, manager):
-    """The group, its customer contact and its owner, linked to their WeCom ids."""
-    ServiceGroup.objects.filter(pk=group.pk).update(external_id=ROOM)
-    contact.wecom_external_userid = CUSTOMER_ID
-    contact.save(update_fields=["wecom_external_userid"])
-    manager.wecom_userid = STAFF_ID
-    manager.save(update_fields=["wecom_userid"])
-    group.refresh_from_db()
-    return group
+from tests.groups.archive_support import CUSTOMER_ID, ROOM, STAFF_ID, ms, text_message, write_spool
 
 
 @pytest.fixture
