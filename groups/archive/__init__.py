@@ -27,6 +27,10 @@ image, revoke, ...) and the body under the type's name (`text.content`,
     A last line without one is still being written: it is read next time.
     A line that is not such a message is skipped with a log line naming the
     file and line number (never its text).
+  * the CRM only reads the spool; a file whose messages all lie at or before
+    the cursor (admin: 会话存档读取位置) may be removed by whoever writes it.
+    `manage.py archive_spool_pull` is such a writer: it runs the SDK and puts
+    each batch in place whole (a hidden temporary file, then a rename).
 
 - the SDK in this process (WECOM_ARCHIVE_SOURCE=sdk), through the
   `pywecomarchive` binding (see sources.SdkSource).

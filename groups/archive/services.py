@@ -19,7 +19,8 @@ The rules, in one place:
   detection, deadlines, staff messages answering waiting inquiries at their
   real chat times, the group's health row.
 - A message whose group or sender is unknown, or that the ingest rules refuse
-  (a contact not in the group, an archived group), is kept in
+  (a contact or a staff member who is not in the group in the CRM, an
+  archived group, a time ahead of our clock), is kept in
   HeldArchiveMessage and tried again on every pull once its room is a known
   group: nothing the archive gave is lost.
 - `archive_pull` moves the source's cursor in the transaction that stores
