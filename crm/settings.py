@@ -390,6 +390,10 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "groups.tasks.poll_group_posts",
         "schedule": timedelta(seconds=env_int("WECOM_POST_POLL_SECONDS", 120)),
     },
+    "groups-pull-chat-archive": {
+        "task": "groups.tasks.pull_chat_archive",
+        "schedule": timedelta(seconds=env_int("WECOM_ARCHIVE_PULL_SECONDS", 60)),
+    },
     "groups-zombie-scan": {
         "task": "groups.tasks.zombie_scan",
         "schedule": crontab(hour=env_int("GROUPS_ZOMBIE_SCAN_HOUR", 9), minute=0),
@@ -498,6 +502,21 @@ GROUPS_PAGE_SIZE = env_int("GROUPS_PAGE_SIZE", 50)
 for _name in ("GROUPS_RESPONSE_MINUTES", "GROUPS_ESCALATE_AFTER_MINUTES", "GROUPS_ZOMBIE_SILENT_DAYS"):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")
+
+# --- WeCom chat archive (会话内容存档) -----------------------------------------
+# Group messages read from the archive (groups/archive): none (messages are
+# recorded by hand or through the API), spool (JSON-lines files a separate SDK
+# puller writes into WECOM_ARCHIVE_SPOOL_DIR) or sdk (WeCom's SDK in the worker,
+# with the corporation id, the archive secret and the RSA private keys by
+# public-key version, e.g. "1:/run/secrets/archive-v1.pem").
+WECOM_ARCHIVE_SOURCE = env_choice("WECOM_ARCHIVE_SOURCE", "none", ("none", "spool", "sdk"))
+WECOM_ARCHIVE_SPOOL_DIR = env_str("WECOM_ARCHIVE_SPOOL_DIR", str(VAR_DIR / "wecom-archive"))
+WECOM_ARCHIVE_BATCH = env_int("WECOM_ARCHIVE_BATCH", 1000)
+if not 1 <= WECOM_ARCHIVE_BATCH <= 1000:
+    raise ImproperlyConfigured("WECOM_ARCHIVE_BATCH must be between 1 and 1000 (GetChatData's limit)")
+WECOM_ARCHIVE_CORP_ID = env_str("WECOM_ARCHIVE_CORP_ID")
+WECOM_ARCHIVE_SECRET = env_str("WECOM_ARCHIVE_SECRET")
+WECOM_ARCHIVE_PRIVATE_KEYS = env_str("WECOM_ARCHIVE_PRIVATE_KEYS")
 
 # --- Production hardening ----------------------------------------------------
 if not DEBUG:

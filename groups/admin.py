@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from groups.models import Broadcast, GroupMessage, Membership, ReplyTemplate, ServiceGroup
+from groups.models import (
+    ArchiveCursor,
+    Broadcast,
+    GroupMessage,
+    HeldArchiveMessage,
+    Membership,
+    ReplyTemplate,
+    ServiceGroup,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -53,3 +61,29 @@ class ReplyTemplateAdmin(admin.ModelAdmin):
     list_filter = ("category",)
     search_fields = ("title", "body")
     readonly_fields = ("use_count",)
+
+
+@admin.register(HeldArchiveMessage)
+class HeldArchiveMessageAdmin(admin.ModelAdmin):
+    """Chat-archive messages waiting for their group or sender to be linked (then the
+    next pull stores them): set the group's 外部群号, the contact's or user's WeCom id."""
+
+    list_display = ("msgid", "roomid", "sender", "sent_at", "reason", "detail", "held_at")
+    list_filter = ("reason",)
+    search_fields = ("msgid", "roomid", "sender")
+    readonly_fields = [field.name for field in HeldArchiveMessage._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ArchiveCursor)
+class ArchiveCursorAdmin(admin.ModelAdmin):
+    list_display = ("source", "seq", "updated_at")
+    readonly_fields = ("source", "updated_at")
+
+    def has_add_permission(self, request):
+        return False

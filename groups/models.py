@@ -289,6 +289,8 @@ class GroupMessage(models.Model):
         related_name="answered_inquiries",
     )
     answered_at = models.DateTimeField(_("回复时间"), null=True, blank=True)
+    # Set when the chat archive shows the sender withdrew (撤回) the message.
+    recalled_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
     response_seconds = models.PositiveIntegerField(_("响应时长(秒)"), null=True, blank=True)
     # Set by the reminder scan so each reminder is decided once.
     owner_reminded = models.BooleanField(_("已提醒群主"), default=False)
@@ -586,3 +588,54 @@ class GroupPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.broadcast_id} · {self.group_id} · {self.state}"
+
+
+class ArchiveCursor(models.Model):
+    """How far the chat archive (会话内容存档) has been read from one source: the last
+    sequence number whose batch is stored. It moves in the transaction that
+    stores the batch, so a puller killed mid-batch starts that batch again."""
+
+    source = models.CharField(_("来源"), max_length=16, unique=True)
+    seq = models.BigIntegerField(_("已读到的序号"), default=0)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("会话存档读取位置")
+        verbose_name_plural = _("会话存档读取位置")
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.seq}"
+
+
+class HeldArchiveMessage(models.Model):
+    """A group message from the chat archive that could not be placed yet: its
+    group or its sender is not known to the CRM, or the ingest rules refused
+    it. Kept whole (the decrypted message) and tried again by every pull until
+    it is stored, so nothing the archive gave is lost."""
+
+    class Reason(models.TextChoices):
+        UNKNOWN_ROOM = "unknown_room", _("未关联的客户群")
+        UNKNOWN_SENDER = "unknown_sender", _("未关联的发送人")
+        REFUSED = "refused", _("不符合登记规则")
+
+    msgid = models.CharField(_("原始消息号"), max_length=64, unique=True)
+    seq = models.BigIntegerField(_("存档序号"))
+    roomid = models.CharField(_("外部群号"), max_length=64)
+    sender = models.CharField(_("发送人企业微信ID"), max_length=64)
+    sent_at = models.DateTimeField(_("发送时间"))
+    reason = models.CharField(_("原因"), max_length=16, choices=Reason.choices)
+    detail = models.CharField(_("说明"), max_length=200, blank=True)
+    payload = models.JSONField(_("存档消息"))
+    held_at = models.DateTimeField(_("暂存时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("待关联的存档消息")
+        verbose_name_plural = _("待关联的存档消息")
+        ordering = ["held_at", "id"]
+        indexes = [
+            models.Index(fields=["roomid"], name="heldarchive_room"),
+            models.Index(fields=["held_at", "id"], name="heldarchive_held"),
+        ]
+
+    def __str__(self) -> str:
+        return self.msgid

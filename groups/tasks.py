@@ -2,6 +2,7 @@ from celery import shared_task
 
 from core.retry import RETRY_TRANSIENT
 from groups import health
+from groups.archive.services import archive_pull_due
 from groups.services.broadcasts import broadcasts_publish_due
 from groups.services.posts import post_states_poll, post_tasks_create
 from groups.services.summaries import group_health_refresh_stale
@@ -41,3 +42,9 @@ def create_group_post_tasks() -> dict:
 def poll_group_posts() -> dict:
     """Every few minutes: WeCom's send state of the waiting 群发 tasks; reminders and escalation."""
     return vars(post_states_poll())
+
+
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=100, time_limit=120)
+def pull_chat_archive() -> dict:
+    """Every minute: the chat archive's new group messages, then the held ones whose group is known now."""
+    return archive_pull_due()

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.forms import report_refusal
 from groups import forms, selectors
+from groups.archive.sources import archive_configured
 from groups.models import GroupKind, ReplyCategory
 from groups.services import broadcasts as broadcast_services
 from groups.services import groups as group_services
@@ -132,6 +133,7 @@ def _render_detail(request, pk: int, *, reply_form=None, message_form=None, memb
         "zombie_days": settings.GROUPS_ZOMBIE_SILENT_DAYS,
         "health_days": settings.GROUPS_HEALTH_DAYS,
         "template_categories": ReplyCategory.choices,
+        "archive_on": archive_configured(),
     }
     return render(request, "groups/detail.html", context, status=status)
 
@@ -186,7 +188,8 @@ def reply(request, pk: int):
             if result.already_answered:
                 messages.info(request, _("该咨询已有人回复，您的回复已记入群消息。"))
             elif result.answered:
-                messages.success(request, _("已回复 %(count)d 条咨询。") % {"count": len(result.answered)})
+                note = _("已记录您在群内发出的回复，%(count)d 条咨询标记为已回复。")
+                messages.success(request, note % {"count": len(result.answered)})
             else:
                 messages.success(request, _("已记录您在群内的发言。"))
             return redirect("groups:detail", pk=group.pk)
@@ -370,7 +373,10 @@ def broadcast_create(request):
                 if broadcast.is_published:
                     messages.success(
                         request,
-                        _("已发布到 %(groups)d 个群，并点对点发送给 %(people)d 位重点客户。")
+                        _(
+                            "已记入 %(groups)d 个群的消息记录（本系统不代发，请在企业微信群里发出），"
+                            "并为 %(people)d 位重点客户安排了点对点通知。"
+                        )
                         % {"groups": len(form.cleaned_data["groups"]), "people": broadcast.personal_notices},
                     )
                 else:

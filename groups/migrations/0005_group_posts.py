@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0002_group_health'),
+        ('groups', '0003_archive'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,4 +1,9 @@
-"""Message ingest: a batch of a group's messages as a WeCom callback or chat-archive export sends them."""
+"""Message ingest: a batch of a group's messages as a WeCom callback or chat-archive export sends them.
+
+The API (groups.api.ingest) and the chat-archive puller (groups.archive) both
+come through `messages_ingest`, so a message follows the same rules whichever
+way it arrives.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +72,7 @@ class _IngestContext:
 _CONTACT_FIELDS = ("contact_id", "contact__name", "contact__customer_id", "contact__mobile")
 
 
-def _ingest_context(group: ServiceGroup, by: User, items: list[IngestItem]) -> _IngestContext:
+def _ingest_context(group: ServiceGroup, by: User | None, items: list[IngestItem]) -> _IngestContext:
     members = Membership.objects.active().filter(group=group)
     contact_ids = {item.contact_id for item in items if item.contact_id is not None}
     mobiles = {item.mobile for item in items if item.mobile}
@@ -88,7 +93,7 @@ def _ingest_context(group: ServiceGroup, by: User, items: list[IngestItem]) -> _
             "user__org_unit"
         )
         context.staff = {membership.user.username: membership.user for membership in staff}
-    if numbers:
+    if numbers and by is not None:
         visible = Customer.objects.visible_to(by).filter(number__in=numbers)
         context.customers = dict(visible.values_list("number", "id"))
     if refs:
@@ -164,7 +169,9 @@ def _ingest_message(
 
 
 @transaction.atomic
-def messages_ingest(*, group: ServiceGroup, by: User, items: list[IngestItem]) -> list[IngestOutcome]:
+def messages_ingest(
+    *, group: ServiceGroup, by: User | None, items: list[IngestItem], from_archive: bool = False
+) -> list[IngestOutcome]:
     """Record a batch of a group's messages as a WeCom callback or chat-archive export sends them.
 
     Idempotent by the original message id: an `external_id` already recorded
@@ -179,6 +186,14 @@ def messages_ingest(*, group: ServiceGroup, by: User, items: list[IngestItem]) -
     errors by field while the good ones are stored. Ingests into one group
     take turns on its row lock; a batch costs a fixed few queries whatever
     its size (at most INGEST_MAX_ITEMS items).
+
+    `from_archive`: the batch comes from the chat archive (会话内容存档), which
+    holds every message of the group, so a staff message that names nothing
+    is the response to what was asked before it: it answers every waiting
+    inquiry of the group sent at or before it, and an inquiry stored late (held
+    back until its sender was known) is answered by the first staff message
+    already stored after it. Response times run between the real chat times.
+    `by` is None for messages nobody typed in.
     """
     if len(items) > INGEST_MAX_ITEMS:
         raise ValidationError(
@@ -234,7 +249,10 @@ def messages_ingest(*, group: ServiceGroup, by: User, items: list[IngestItem]) -
         (item for item in fresh if item.index in rows and item.username),
         key=lambda item: (item.sent_at, item.index),
     )
-    _ingest_answers(current, replies, stored, outcomes, context)
+    _ingest_answers(current, replies, stored, outcomes, context, from_archive=from_archive)
+    if from_archive:
+        inquiries = [message.external_id for message in rows.values() if message.is_inquiry]
+        _ingest_late_inquiries(current, inquiries)
     if rows:
         group_health_refresh(group_ids=[current.pk], locked=True)
     return [outcomes[item.index] for item in items]
@@ -246,6 +264,8 @@ def _ingest_answers(
     stored: dict[str, tuple[int, datetime]],
     outcomes: dict[int, IngestOutcome],
     context: _IngestContext,
+    *,
+    from_archive: bool = False,
 ) -> None:
     """The stored staff replies answer inquiries, earliest reply first, under row locks (one
     SELECT ... FOR UPDATE and one UPDATE for the whole batch)."""
@@ -253,11 +273,14 @@ def _ingest_answers(
         outcomes[item.index].answered = []
     refs = {item.reply_to for item in replies if item.reply_to}
     customer_ids = {context.customers[item.customer_number] for item in replies if item.customer_number}
-    if not (refs or customer_ids):
+    # From the archive a staff message naming nothing answers whatever waits before it.
+    answers_all = from_archive and any(not (item.reply_to or item.customer_number) for item in replies)
+    if not (refs or customer_ids or answers_all):
         return
+    named = Q() if answers_all else Q(external_id__in=refs) | Q(customer_id__in=customer_ids)
     waiting = list(
         GroupMessage.objects.filter(
-            Q(external_id__in=refs) | Q(customer_id__in=customer_ids),
+            named,
             group=group,
             is_inquiry=True,
             answered_at__isnull=True,
@@ -275,6 +298,8 @@ def _ingest_answers(
         elif item.customer_number:
             customer_id = context.customers[item.customer_number]
             candidates = [row for row in waiting if row.customer_id == customer_id]
+        elif from_archive:
+            candidates = waiting
         else:
             continue
         for row in candidates:
@@ -284,4 +309,40 @@ def _ingest_answers(
                 row.response_seconds = max(int((reply_sent_at - row.sent_at).total_seconds()), 0)
                 answered.append(row)
                 outcomes[item.index].answered.append(row.pk)
+    GroupMessage.objects.bulk_update(answered, ["answer", "answered_at", "response_seconds"])
+
+
+def _ingest_late_inquiries(group: ServiceGroup, external_ids: list[str]) -> None:
+    """Inquiries of an archive batch that an earlier-stored staff message followed are
+    answered by the first such message (one SELECT of the batch's inquiries still
+    waiting, one of the staff messages after the earliest, one UPDATE)."""
+    if not external_ids:
+        return
+    waiting = list(
+        GroupMessage.objects.filter(group=group, external_id__in=external_ids, answered_at__isnull=True)
+        .inquiries()
+        .select_for_update()
+        .order_by("sent_at", "id")
+        .only("id", "sent_at", "answered_at")
+    )
+    if not waiting:
+        return
+    staff = list(
+        GroupMessage.objects.filter(
+            group=group,
+            sender_kind=GroupMessage.SenderKind.STAFF,
+            broadcast__isnull=True,
+            sent_at__gte=waiting[0].sent_at,
+        )
+        .order_by("sent_at", "id")
+        .values_list("id", "sent_at")[:INSERT_BATCH]
+    )
+    answered: list[GroupMessage] = []
+    for row in waiting:
+        reply = next(((pk, at) for pk, at in staff if at >= row.sent_at), None)
+        if reply is None:
+            continue
+        row.answer_id, row.answered_at = reply
+        row.response_seconds = max(int((reply[1] - row.sent_at).total_seconds()), 0)
+        answered.append(row)
     GroupMessage.objects.bulk_update(answered, ["answer", "answered_at", "response_seconds"])

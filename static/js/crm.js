@@ -4,9 +4,33 @@
    - data-autosubmit on a field: submit its form when the value changes;
    - data-confirm="..." on a form: ask before submitting;
    - data-check="<id>" on a button: tick that radio or checkbox first;
-   - data-print on a button: print the page. */
+   - data-print on a button: print the page;
+   - data-copy="<id>" on a button: copy that field's text to the clipboard (the
+     CRM sends nothing itself: the user pastes it into WeCom), then show the
+     button's data-copied text. */
 (function () {
   "use strict";
+  function copyField(button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) {
+      return;
+    }
+    var done = function () {
+      var note = button.getAttribute("data-copied");
+      if (note) {
+        button.textContent = note;
+      }
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done);
+    } else {
+      // Plain HTTP (a laptop demo): the older selection-based copy.
+      field.select();
+      if (document.execCommand("copy")) {
+        done();
+      }
+    }
+  }
   document.addEventListener("change", function (event) {
     var field = event.target;
     if (field.form && field.hasAttribute("data-autosubmit")) {
@@ -21,8 +45,12 @@
     }
   }, true);
   document.addEventListener("click", function (event) {
-    var trigger = event.target.closest("[data-check], [data-print]");
+    var trigger = event.target.closest("[data-check], [data-print], [data-copy]");
     if (!trigger) {
+      return;
+    }
+    if (trigger.hasAttribute("data-copy")) {
+      copyField(trigger);
       return;
     }
     if (trigger.hasAttribute("data-print")) {

@@ -5,11 +5,12 @@ import itertools
 import pytest
 from django.utils import timezone
 
-from groups.models import GroupKind
+from groups.models import GroupKind, ServiceGroup
 from groups.services.groups import group_create
 from groups.services.members import membership_add_contact
 from groups.services.messages import message_post
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory, LineFactory
+from tests.groups.archive_support import CUSTOMER_ID, ROOM, STAFF_ID
 
 TZ = timezone.get_current_timezone()
 _mobiles = itertools.count(1)
@@ -95,3 +96,15 @@ def ask(group, contact, member):
         return message
 
     return _ask
+
+
+@pytest.fixture
+def linked(group, contact, member, manager):
+    """The group, its customer contact and its owner, linked to their WeCom ids."""
+    ServiceGroup.objects.filter(pk=group.pk).update(external_id=ROOM)
+    contact.wecom_external_userid = CUSTOMER_ID
+    contact.save(update_fields=["wecom_external_userid"])
+    manager.wecom_userid = STAFF_ID
+    manager.save(update_fields=["wecom_userid"])
+    group.refresh_from_db()
+    return group
