@@ -17,7 +17,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_choice, env_int, env_list, env_str
+from core.env import env_bool, env_choice, env_daily_window, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -392,6 +392,9 @@ NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 300)
 WECOM_WEBHOOK_URL = env_str("WECOM_WEBHOOK_URL")
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
+# Advance notices (quiet=True) due in this local window wait for its end; fault
+# and restoration notices go at once. (start, end) or None; may cross midnight.
+SMS_QUIET_HOURS = env_daily_window("SMS_QUIET_HOURS", "22:00-07:00")
 OUTBOUND_HTTP_TIMEOUT = env_int("OUTBOUND_HTTP_TIMEOUT", 10)
 
 EMAIL_HOST = env_str("EMAIL_HOST")

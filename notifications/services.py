@@ -30,7 +30,9 @@ from django.utils import timezone
 
 from notifications.backends import ChannelNotConfigured, DeliveryError, get_backend
 from notifications.models import Notification
+from notifications.quiet_hours import quiet_hours_end
 from notifications.selectors import inbox_for
+from notifications.sms_kinds import SmsKind
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ _LINK_MAX_LENGTH = Notification._meta.get_field("link").max_length
 _KEY_MAX_LENGTH = Notification._meta.get_field("dedupe_key").max_length
 _ADDRESS_MAX_LENGTH = Notification._meta.get_field("address").max_length
 _LABEL_MAX_LENGTH = Notification._meta.get_field("recipient_label").max_length
+_SMS_KINDS = frozenset(SmsKind.values)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class NotificationDraft:
     recipient_label: str = ""
     link: str = ""
     send_at: datetime | None = None
+    template_kind: str = ""
+    template_params: dict | None = None
+    quiet: bool = False
 
 
 def _build(
@@ -74,12 +80,17 @@ def _build(
     recipient_label: str = "",
     link: str = "",
     send_at: datetime | None = None,
+    template_kind: str = "",
+    template_params: dict | None = None,
+    quiet: bool = False,
 ) -> Notification:
     """Validate one draft and build its unsaved row.
 
     Bad drafts are programming errors (ValueError), raised before anything is
     written; a subject too long for the column is shortened rather than failing
-    the business write that caused it.
+    the business write that caused it. An SMS names its template kind and
+    parameters (values become text); a `quiet` SMS (an advance notice) due in
+    SMS_QUIET_HOURS is held until the window ends.
     """
     if recipient is not None:
         recipient_id = recipient.pk
@@ -103,7 +114,15 @@ def _build(
         raise ValueError("link or address too long")
     if len(subject) > _SUBJECT_MAX_LENGTH:
         subject = subject[: _SUBJECT_MAX_LENGTH - 1] + "…"
-    now = timezone.now()
+    template_kind = str(template_kind or "")
+    if template_kind and template_kind not in _SMS_KINDS:
+        raise ValueError(f"unknown SMS template kind {template_kind!r}")
+    if template_params is not None and not isinstance(template_params, Mapping):
+        raise ValueError("template_params must be a dict")
+    params = {str(key): "" if value is None else str(value) for key, value in (template_params or {}).items()}
+    next_attempt_at = send_at or timezone.now()
+    if quiet and channel == Notification.Channel.SMS:
+        next_attempt_at = quiet_hours_end(next_attempt_at)
     return Notification(
         dedupe_key=dedupe_key,
         subject=subject,
@@ -113,8 +132,11 @@ def _build(
         address=address,
         recipient_label=recipient_label[:_LABEL_MAX_LENGTH],
         link=link,
-        next_attempt_at=send_at or now,
+        next_attempt_at=next_attempt_at,
         status=Notification.Status.PENDING,
+        template_kind=template_kind,
+        template_params=params,
+        quiet=bool(quiet),
     )
 
 
@@ -158,6 +180,9 @@ def notification_enqueue(
     recipient_label: str = "",
     link: str = "",
     send_at: datetime | None = None,
+    template_kind: str = "",
+    template_params: dict | None = None,
+    quiet: bool = False,
 ) -> Notification | None:
     """Write one outbox row in the caller's transaction; None if `dedupe_key` exists.
 
@@ -175,6 +200,9 @@ def notification_enqueue(
         recipient_label=recipient_label,
         link=link,
         send_at=send_at,
+        template_kind=template_kind,
+        template_params=template_params,
+        quiet=quiet,
     )
     defaults = {
         name: getattr(row, name)
@@ -187,6 +215,9 @@ def notification_enqueue(
             "recipient_label",
             "link",
             "next_attempt_at",
+            "template_kind",
+            "template_params",
+            "quiet",
         )
     }
     notification, created = Notification.objects.get_or_create(dedupe_key=row.dedupe_key, defaults=defaults)

@@ -1,0 +1,27 @@
+"""The kinds of SMS the CRM sends: one slug per approved provider template.
+
+Carriers in China only deliver SMS that follow a template the provider has
+approved, so every SMS names its kind (`Notification.template_kind`) and its
+parameters; `SmsTemplate` maps a kind to each provider's template code.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SmsKind(models.TextChoices):
+    OUTAGE_ADVANCE = "outage_advance", _("停电预告")
+    OUTAGE_START = "outage_start", _("停电开始")
+    OUTAGE_DELAY = "outage_delay", _("停电延时")
+    OUTAGE_RESTORED = "outage_restored", _("恢复送电")
+    OUTAGE_CANCELLED = "outage_cancelled", _("停电取消")
+    COMPLAINT_ACCEPTED = "complaint_accepted", _("投诉受理")
+    REPAIR_ACCEPTED = "repair_accepted", _("报修受理")
+    BROADCAST_IMPORTANT = "broadcast_important", _("重要通知")
+    GENERIC = "generic", _("通用通知")
+
+
+class SmsProvider(models.TextChoices):
+    GATEWAY = "gateway", _("HTTP 短信网关")
+    ALIYUN = "aliyun", _("阿里云短信")
+    TENCENT = "tencent", _("腾讯云短信")
