@@ -1,4 +1,7 @@
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -141,3 +144,25 @@ class SmsTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} · {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        """Parameter names are identifiers, each once; the sample's placeholders match them
+        (Aliyun writes ${name}, Tencent numbers them {1}, {2}, …)."""
+        names = self.param_names
+        if not isinstance(names, list) or not all(
+            isinstance(n, str) and _PARAM_NAME.fullmatch(n) for n in names
+        ):
+            raise ValidationError({"param_names": _("参数名称须为字母开头的英文标识符，例如 area、start。")})
+        if len(set(names)) != len(names):
+            raise ValidationError({"param_names": _("参数名称不能重复。")})
+        if self.provider == SmsProvider.ALIYUN:
+            used = re.findall(r"\$\{(\w+)\}", self.sample_text)
+            if used and set(used) != set(names):
+                raise ValidationError({"sample_text": _("示例内容中的 ${变量} 须与参数名称一致。")})
+        elif self.provider == SmsProvider.TENCENT:
+            used = re.findall(r"\{(\d+)\}", self.sample_text)
+            if used and sorted({int(n) for n in used}) != list(range(1, len(names) + 1)):
+                raise ValidationError({"sample_text": _("示例内容中的 {1}、{2}… 须与参数个数一致。")})
+
+
+_PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")

@@ -25,3 +25,19 @@ class SmsProvider(models.TextChoices):
     GATEWAY = "gateway", _("HTTP 短信网关")
     ALIYUN = "aliyun", _("阿里云短信")
     TENCENT = "tencent", _("腾讯云短信")
+
+
+# The parameters each kind's template takes, in order: what callers put in
+# `template_params`. Every template may also use `subject`, `body` and
+# `content` (the row's own text), filled in by the backend.
+SMS_KIND_PARAMS: dict[str, tuple[str, ...]] = {
+    SmsKind.OUTAGE_ADVANCE: ("area", "start", "end"),
+    SmsKind.OUTAGE_START: ("area", "restore"),
+    SmsKind.OUTAGE_DELAY: ("area", "restore"),
+    SmsKind.OUTAGE_RESTORED: ("area", "time"),
+    SmsKind.OUTAGE_CANCELLED: ("area", "start"),
+    SmsKind.COMPLAINT_ACCEPTED: ("number",),
+    SmsKind.REPAIR_ACCEPTED: ("number",),
+    SmsKind.BROADCAST_IMPORTANT: ("content",),
+    SmsKind.GENERIC: ("content",),
+}
