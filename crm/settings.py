@@ -547,4 +547,6 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_mobiles"]}
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # The Tencent Cloud SDK logs whole requests (phone numbers in E.164) at DEBUG.
+    "loggers": {"tencentcloud_sdk_common": {"level": "WARNING"}},
 }

@@ -1,6 +1,7 @@
 """An outbox row end to end: enqueued in a transaction, sent by the provider, confirmed by its receipt."""
 
 import json
+import logging
 
 import pytest
 from django.db import transaction
@@ -100,3 +101,25 @@ def test_tencent_enqueue_send_receipt_failed(client, settings, tencent_sms, rest
     row.refresh_from_db()
     assert response.json() == {"result": 0, "errmsg": "OK"}
     assert (row.status, row.delivery_status, row.delivery_error) == ("sent", "failed", "MN:0017")
+
+
+def test_sending_and_receipts_log_no_phone_number(client, settings, tencent_sms, restored_templates, caplog):
+    # The Tencent SDK would log whole requests at DEBUG; settings keep its logger at WARNING.
+    for name, config in settings.LOGGING["loggers"].items():
+        caplog.set_level(config["level"], logger=name)
+    caplog.set_level(logging.DEBUG)
+    settings.SMS_RECEIPT_TOKEN = TOKEN
+    enqueue_restoration()
+    tencent_sms.answer(200, tencent_sms.status("InvalidParameterValue.IncorrectPhoneNumber"))
+
+    deliver_due_notifications()
+    receipt = {"report_status": "SUCCESS", "sid": "2028:unknown", "mobile": MOBILE, "user_receive_time": ""}
+    client.post(
+        reverse("notifications:sms_receipts", args=["tencent"]) + f"?token={TOKEN}",
+        data=json.dumps([receipt]),
+        content_type="application/json",
+    )
+
+    assert "InvalidParameterValue.IncorrectPhoneNumber" in caplog.text
+    assert "138****0002" in caplog.text
+    assert MOBILE not in caplog.text
