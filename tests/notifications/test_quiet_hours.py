@@ -137,3 +137,39 @@ def test_an_empty_window_is_none(monkeypatch):
     assert env_daily_window("SMS_QUIET_HOURS", "22:00-07:00") is None
     monkeypatch.setenv("SMS_QUIET_HOURS", "22:30-06:45")
     assert env_daily_window("SMS_QUIET_HOURS") == (time(22, 30), time(6, 45))
+
+
+def test_a_quiet_sms_that_fails_in_the_evening_retries_after_the_night(db, settings, monkeypatch):
+    import time_machine
+
+    from notifications import backends
+    from notifications.delivery import TransientDeliveryError
+    from notifications.services import notifications_deliver_due, notifications_retry_now
+
+    class BusyProvider:
+        def send(self, notification):
+            raise TransientDeliveryError("Aliyun SMS isv.BUSINESS_LIMIT_CONTROL")
+
+    monkeypatch.setitem(backends.SMS_BACKENDS, settings.SMS_PROVIDER, BusyProvider())
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 600
+    with time_machine.travel(local(2026, 3, 1, 21, 55), tick=False):
+        for key, quiet in (("advance", True), ("fault", False)):
+            notification_enqueue(
+                dedupe_key=key,
+                subject="停电",
+                channel=Notification.Channel.SMS,
+                address="13800000001",
+                quiet=quiet,
+            )
+        notifications_deliver_due()
+
+        rows = {row.dedupe_key: row for row in Notification.objects.all()}
+        assert rows["advance"].next_attempt_at == local(2026, 3, 2, 7, 0)
+        assert rows["fault"].next_attempt_at < local(2026, 3, 1, 22, 15)
+
+        # Retried by hand at night, the advance notice still waits for the morning.
+        Notification.objects.update(status=Notification.Status.FAILED)
+    with time_machine.travel(local(2026, 3, 1, 23, 0), tick=False):
+        assert notifications_retry_now(notifications=Notification.objects.all()) == 2
+        due = dict(Notification.objects.values_list("dedupe_key", "next_attempt_at"))
+    assert due == {"advance": local(2026, 3, 2, 7, 0), "fault": local(2026, 3, 1, 23, 0)}

@@ -117,3 +117,31 @@ def test_the_outbox_shows_delivery_state_with_the_phone_masked(
 
 def test_an_account_manager_cannot_open_the_template_admin(login, manager):
     assert login(manager).get(TEMPLATES).status_code == 302
+
+
+def test_retry_now_clears_a_failed_send_but_never_a_failed_receipt(login, admin_user):
+    not_sent = NotificationFactory(
+        recipient=None,
+        channel=Notification.Channel.SMS,
+        address=MOBILE,
+        status=Notification.Status.FAILED,
+        delivery_status=Notification.DeliveryStatus.FAILED,
+        delivery_error="isv.SMS_TEMPLATE_ILLEGAL",
+    )
+    not_delivered = NotificationFactory(
+        recipient=None,
+        channel=Notification.Channel.SMS,
+        address=MOBILE,
+        status=Notification.Status.SENT,
+        delivery_status=Notification.DeliveryStatus.FAILED,
+        delivery_error="MK:0001",
+    )
+
+    login(admin_user).post(
+        NOTIFICATIONS, {"action": "retry_now", "_selected_action": [not_sent.pk, not_delivered.pk]}
+    )
+
+    not_sent.refresh_from_db()
+    not_delivered.refresh_from_db()
+    assert (not_sent.status, not_sent.delivery_status, not_sent.delivery_error) == ("pending", "", "")
+    assert (not_delivered.status, not_delivered.delivery_status) == ("sent", "failed")
