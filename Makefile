@@ -119,6 +119,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/archive_import.py $(IMPORT_ARGS)
 	$(PY) bench/dashboard.py $(DASHBOARD_ARGS)
 	$(PY) bench/outage_fanout.py $(FANOUT_ARGS)
+	$(PY) bench/sms_receipts.py
 	$(BENCH_ENV) $(PY) manage.py seed_scale --scale $(SEED_SCALE) --wipe
 	$(PY) bench/report.py
 
