@@ -466,9 +466,16 @@ def _failure(notification: Notification, reason: str, *, transient: bool, code: 
     fields = {"attempts": attempts, "last_error": reason[:LAST_ERROR_MAX_LENGTH]}
     if not transient or attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
         if notification.channel == Notification.Channel.SMS:
+            # Unless a receipt already proved an earlier try delivered it.
+            delivered = Q(delivery_status=Notification.DeliveryStatus.DELIVERED)
             fields["provider"] = settings.SMS_PROVIDER
-            fields["delivery_status"] = Notification.DeliveryStatus.FAILED
-            fields["delivery_error"] = (code or reason)[:_DELIVERY_ERROR_MAX_LENGTH]
+            fields["delivery_status"] = Case(
+                When(delivered, then=F("delivery_status")), default=Value(Notification.DeliveryStatus.FAILED)
+            )
+            fields["delivery_error"] = Case(
+                When(delivered, then=F("delivery_error")),
+                default=Value((code or reason)[:_DELIVERY_ERROR_MAX_LENGTH]),
+            )
         return Notification.Status.FAILED, fields
     next_attempt_at = timezone.now() + retry_delay(attempts)
     if notification.quiet and notification.channel == Notification.Channel.SMS:

@@ -294,3 +294,23 @@ def test_a_delivered_receipt_for_a_row_waiting_to_retry_stops_the_second_sms(cli
     assert (row.status, row.delivery_status) == ("sent", "delivered")
     assert (row.provider, row.provider_message_id) == ("aliyun", "biz-late")
     assert notifications_deliver_due().claimed == 0
+
+
+def test_a_try_that_fails_after_a_receipt_proved_delivery_keeps_it_delivered(db):
+    notification_enqueue(
+        dedupe_key="outage:9:advance:c2", subject="停电预告", channel=Notification.Channel.SMS, address=MOBILE
+    )
+    claim = notifications_claim_due()
+    [row] = claim.rows
+    sms_receipts_apply(
+        provider="aliyun",
+        receipts=[SmsReceipt("biz-1", "outage:9:advance:c2", True, "DELIVERED", None, MOBILE)],
+    )
+
+    status, fields = services._failure(
+        row, "Aliyun SMS isv.OUT_OF_SERVICE", transient=False, code="isv.OUT_OF_SERVICE"
+    )
+    services._mark(row, claim.token, status=status, **fields)
+
+    row.refresh_from_db()
+    assert (row.status, row.delivery_status, row.delivery_error) == ("failed", "delivered", "")
