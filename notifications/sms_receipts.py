@@ -13,8 +13,9 @@ Rules:
   older one arriving after a newer one, changes nothing;
 - a receipt for an unknown message is ignored with a log line (its phone
   masked), so a provider never retries it forever;
-- a "delivered" receipt for a row still waiting for a retry marks it sent,
-  so an SMS that did go out despite a timeout is not sent twice.
+- a "delivered" receipt for a row still waiting for a retry, or still
+  claimed by a worker that may have died, marks it sent, so an SMS that did
+  go out despite a timeout or a kill is not sent twice.
 A batch is applied with a fixed number of queries: one locking read, one bulk update.
 """
 
@@ -47,6 +48,8 @@ _UPDATED_FIELDS = [
     "provider_message_id",
     "status",
     "sent_at",
+    "claim_token",
+    "lease_expires_at",
 ]
 
 
@@ -188,9 +191,12 @@ def _apply(receipt: SmsReceipt, row: Notification, provider: str, now: datetime)
         row.delivery_status = Notification.DeliveryStatus.DELIVERED
         row.delivery_error = ""
         row.delivered_at = receipt.reported_at or now
-        if row.status == Notification.Status.PENDING:
-            # It went out although the try that sent it timed out: no second SMS.
+        if row.status in (Notification.Status.PENDING, Notification.Status.SENDING):
+            # It went out although the try that sent it timed out, or its worker died
+            # before marking it: no second SMS. A worker still holding the claim finds
+            # it gone and leaves the row as it is.
             row.status, row.sent_at = Notification.Status.SENT, row.sent_at or now
+            row.claim_token = row.lease_expires_at = None
     else:
         row.delivery_status = Notification.DeliveryStatus.FAILED
         row.delivery_error = (receipt.error_code or "FAIL")[:_ERROR_MAX_LENGTH]
@@ -261,7 +267,14 @@ def _write(rows: list[Notification]) -> None:
     quote = connection.ops.quote_name
     table = quote(Notification._meta.db_table)
     fields = [Notification._meta.get_field(name) for name in _UPDATED_FIELDS]
-    types = ["timestamptz" if isinstance(f, models.DateTimeField) else "text" for f in fields]
+    types = [
+        "timestamptz"
+        if isinstance(f, models.DateTimeField)
+        else "uuid"
+        if isinstance(f, models.UUIDField)
+        else "text"
+        for f in fields
+    ]
     columns = ", ".join(quote(f.column) for f in fields)
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
     arrays = ", ".join(["%s::bigint[]", *(f"%s::{kind}[]" for kind in types)])

@@ -2,11 +2,12 @@
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from notifications import services
 from notifications.delivery import SmsSubmission
@@ -280,8 +281,10 @@ def test_a_receipt_before_the_worker_marks_the_row_is_matched_by_out_id_and_kept
     )
 
     row.refresh_from_db()
-    assert marked
+    # The receipt already marked it sent: the worker finds its claim gone and writes nothing.
+    assert not marked
     assert (row.status, row.delivery_status, row.provider_message_id) == ("sent", "delivered", "biz-9")
+    assert row.claim_token is None
 
 
 def test_a_delivered_receipt_for_a_row_waiting_to_retry_stops_the_second_sms(client, db):
@@ -306,11 +309,29 @@ def test_a_try_that_fails_after_a_receipt_proved_delivery_keeps_it_delivered(db)
         provider="aliyun",
         receipts=[SmsReceipt("biz-1", "outage:9:advance:c2", True, "DELIVERED", None, MOBILE)],
     )
-
+    # Even when a failure is marked on a row still held (the receipt's row was read
+    # before the claim), the delivery a receipt proved is kept.
+    Notification.objects.filter(pk=row.pk).update(status="sending", claim_token=claim.token)
     status, fields = services._failure(
         row, "Aliyun SMS isv.OUT_OF_SERVICE", transient=False, code="isv.OUT_OF_SERVICE"
     )
-    services._mark(row, claim.token, status=status, **fields)
+    assert services._mark(row, claim.token, status=status, **fields)
 
     row.refresh_from_db()
     assert (row.status, row.delivery_status, row.delivery_error) == ("failed", "delivered", "")
+
+
+def test_a_delivered_receipt_for_a_row_whose_worker_died_stops_the_resend(client, db):
+    notification_enqueue(
+        dedupe_key="outage:9:advance:c3", subject="停电预告", channel=Notification.Channel.SMS, address=MOBILE
+    )
+    claim = notifications_claim_due()
+    # The worker was killed after the provider's answer: the lease runs out.
+    Notification.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+    post(client, "aliyun", [aliyun("biz-3", out_id="outage:9:advance:c3")])
+
+    assert notifications_deliver_due().claimed == 0
+    row = Notification.objects.get()
+    assert (row.status, row.delivery_status, row.claim_token) == ("sent", "delivered", None)
+    assert claim.rows[0].pk == row.pk
