@@ -120,6 +120,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/dashboard.py $(DASHBOARD_ARGS)
 	$(PY) bench/outage_fanout.py $(FANOUT_ARGS)
 	$(PY) bench/wecom_posts.py
+	$(PY) bench/sms_receipts.py
 	$(BENCH_ENV) $(PY) manage.py seed_scale --scale $(SEED_SCALE) --wipe
 	$(PY) bench/report.py
 
