@@ -320,6 +320,8 @@ class Contact(models.Model):
         _("首选联系方式"), max_length=8, choices=Channel.choices, default=Channel.PHONE
     )
     is_primary = models.BooleanField(_("主联系人"), default=False)
+    # A phone call found the number wrong (reach call list): the archive wants it corrected.
+    phone_flagged_at = models.DateTimeField(_("号码待核实"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     history = HistoricalRecords()
