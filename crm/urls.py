@@ -10,6 +10,7 @@ urlpatterns = [
     path("groups/", include("groups.urls")),
     path("tickets/", include("tickets.urls")),
     path("outages/", include("outages.urls")),
+    path("reach/", include("reach.urls")),
     path("notifications/", include("notifications.urls")),
     path("api/", include("crm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
