@@ -172,7 +172,7 @@ class OutageNotice(models.Model):
         ahead = start - self.due_at
         if abs(ahead.total_seconds() - int(days) * 86400) < 3600:
             return str(labels.get(self.kind, _("提前%(days)s天通知") % {"days": days}))
-        hours = max(int(ahead.total_seconds() // 3600), 0)
+        hours = max(round(ahead.total_seconds() / 3600), 0)
         if hours >= 48:
             return str(_("提前通知（计划停电前 %(days)s 天）") % {"days": hours // 24})
         return str(_("提前通知（计划停电前 %(hours)s 小时）") % {"hours": hours})

@@ -340,7 +340,11 @@ def reach_withdraw(*, notice_keys: list[str], dedupe_prefixes: list[str]) -> int
     outbox row under those prefixes not yet sent is withdrawn. Returns the outbox rows withdrawn."""
     now = timezone.now()
     ReachNotice.objects.filter(key__in=notice_keys, withdrawn_at__isnull=True).update(withdrawn_at=now)
-    open_records = ReachRecord.objects.filter(notice__key__in=notice_keys, state__in=OPEN_STATES)
+    # What already went out keeps its state (an SMS sent is submitted, not withdrawn).
+    _follow_outbox(now)
+    open_records = ReachRecord.objects.filter(
+        notice__key__in=notice_keys, state__in=[State.WAITING, State.QUEUED]
+    ).exclude(notification__status=Notification.Status.SENDING)
     _set_state(open_records, State.CANCELLED, now)
     ReachRecord.objects.filter(notice__key__in=notice_keys, call_state=CallState.PENDING).update(
         call_state=CallState.NONE
