@@ -13,7 +13,7 @@ from customers.models import District, Line, Visit
 from notifications.models import Notification
 from outages.models import AffectedCustomer, Outage, OutageStatus
 from outages.services import reach_key, scope_customers
-from reach.selectors import Breakdown, notice_breakdown, notice_records
+from reach.selectors import Breakdown, customer_reach, notice_breakdown, notice_records
 from tickets.models import Ticket
 
 RECENT_DAYS = 30
@@ -119,7 +119,17 @@ def scope_choices(user) -> list[dict]:
 
 
 def customer_outages(*, user, customer, limit: int = 20) -> list[Outage]:
-    return list(Outage.objects.visible_to(user).filter(affected__customer=customer).order_by("-id")[:limit])
+    """The customer's outages, each with what the customer was told of it (`told`:
+    notice, channel, state, time); two queries."""
+    outages = list(
+        Outage.objects.visible_to(user).filter(affected__customer=customer).order_by("-id")[:limit]
+    )
+    told: dict[str, list] = {}
+    for record in customer_reach(customer=customer, topic_prefix="outage:"):
+        told.setdefault(record.notice.topic_key, []).append(record)
+    for outage in outages:
+        outage.told = sorted(told.get(f"outage:{outage.pk}", []), key=lambda record: record.created_at)
+    return outages
 
 
 def _over_districts_of(user) -> Q:
