@@ -6,6 +6,8 @@ with a silent default.
 """
 
 import os
+import re
+from datetime import time
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,3 +56,17 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return value
+
+
+_DAILY_WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
+
+
+def env_daily_window(name: str, default: str = "") -> tuple[time, time] | None:
+    """A daily window "22:00-07:00" as (start, end); it may run across midnight. Empty means none."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return None
+    match = _DAILY_WINDOW.fullmatch(raw.replace(" ", ""))
+    if not match or match.group(1, 2) == match.group(3, 4):
+        raise ImproperlyConfigured(f"{name} must look like 22:00-07:00 (start and end differ), got {raw!r}")
+    return time(int(match.group(1)), int(match.group(2))), time(int(match.group(3)), int(match.group(4)))

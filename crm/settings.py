@@ -17,7 +17,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_choice, env_int, env_list, env_str
+from core.env import env_bool, env_choice, env_daily_window, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -394,8 +394,28 @@ NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 5)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env_int("NOTIFICATIONS_RETRY_BASE_SECONDS", 30)
 NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 300)
 WECOM_WEBHOOK_URL = env_str("WECOM_WEBHOOK_URL")
+# SMS: a generic HTTP gateway, Alibaba Cloud SMS or Tencent Cloud SMS (notifications/sms_providers.py).
+SMS_PROVIDER = env_choice("SMS_PROVIDER", "gateway", ("gateway", "aliyun", "tencent"))
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
+SMS_SIGN_NAME = env_str("SMS_SIGN_NAME")
+ALIYUN_SMS_ACCESS_KEY_ID = env_str("ALIYUN_SMS_ACCESS_KEY_ID")
+ALIYUN_SMS_ACCESS_KEY_SECRET = env_str("ALIYUN_SMS_ACCESS_KEY_SECRET")
+ALIYUN_SMS_ENDPOINT = env_str("ALIYUN_SMS_ENDPOINT", "https://dysmsapi.aliyuncs.com/")
+TENCENT_SMS_SECRET_ID = env_str("TENCENT_SMS_SECRET_ID")
+TENCENT_SMS_SECRET_KEY = env_str("TENCENT_SMS_SECRET_KEY")
+TENCENT_SMS_SDK_APP_ID = env_str("TENCENT_SMS_SDK_APP_ID")
+TENCENT_SMS_REGION = env_str("TENCENT_SMS_REGION", "ap-guangzhou")
+TENCENT_SMS_ENDPOINT = env_str("TENCENT_SMS_ENDPOINT", "https://sms.tencentcloudapi.com")
+# Longest template variable Tencent accepts: 12 for personally verified
+# accounts, no limit but the 500-character message for companies (0).
+TENCENT_SMS_PARAM_MAX_LENGTH = env_int("TENCENT_SMS_PARAM_MAX_LENGTH", 0)
+# The providers' delivery receipts (/notifications/sms/receipts/<provider>/)
+# must carry this token; empty refuses every receipt.
+SMS_RECEIPT_TOKEN = env_str("SMS_RECEIPT_TOKEN")
+# Advance notices (quiet=True) due in this local window wait for its end; fault
+# and restoration notices go at once. (start, end) or None; may cross midnight.
+SMS_QUIET_HOURS = env_daily_window("SMS_QUIET_HOURS", "22:00-07:00")
 OUTBOUND_HTTP_TIMEOUT = env_int("OUTBOUND_HTTP_TIMEOUT", 10)
 
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -538,4 +558,6 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_mobiles"]}
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # The Tencent Cloud SDK logs whole requests (phone numbers in E.164) at DEBUG.
+    "loggers": {"tencentcloud_sdk_common": {"level": "WARNING"}},
 }

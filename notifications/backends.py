@@ -5,6 +5,8 @@ A backend's `send(notification)` returns when the message has left, or raises:
   row is marked SKIPPED, nothing is retried);
 - `TransientDeliveryError` for what may work later (timeouts, 5xx, rate limits);
 - `PermanentDeliveryError` for what never will (no address, a rejected request).
+An SMS backend returns an `SmsSubmission` (the provider and its message id),
+which the delivery receipt later matches.
 
 Error messages end up in `Notification.last_error` and in logs, so they name the
 failure (an HTTP status, an error code, an exception class) and never carry an
@@ -16,11 +18,33 @@ from __future__ import annotations
 import smtplib
 from typing import Protocol
 
-import requests
+import requests  # noqa: F401  (tests patch requests.post through this module)
 from django.conf import settings
 from django.core.mail import send_mail
 
+from notifications.delivery import (
+    ChannelNotConfigured,
+    DeliveryError,
+    PermanentDeliveryError,
+    SmsSubmission,
+    TransientDeliveryError,
+    http_post,
+    message_text,
+)
 from notifications.models import Notification
+from notifications.sms_kinds import SmsProvider
+from notifications.sms_providers import AliyunSmsBackend, TencentSmsBackend, sms_mobile
+
+# Re-exported: callers catch these from here.
+__all__ = [
+    "ChannelNotConfigured",
+    "DeliveryError",
+    "PermanentDeliveryError",
+    "SmsSubmission",
+    "TransientDeliveryError",
+    "get_backend",
+    "message_text",
+]
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 # WeCom group robots reject text messages longer than 2048 bytes.
@@ -29,40 +53,8 @@ WECOM_MAX_CONTENT_BYTES = 2048
 WECOM_TRANSIENT_ERRCODES = frozenset({-1, 45009, 45033})
 
 
-class DeliveryError(Exception):
-    """A message did not leave. `transient` says whether a later try may succeed."""
-
-    transient = False
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TransientDeliveryError(DeliveryError):
-    transient = True
-
-
-class PermanentDeliveryError(DeliveryError):
-    transient = False
-
-
-class ChannelNotConfigured(DeliveryError):
-    """The channel is switched off in this deployment: not an error, nothing to retry."""
-
-    transient = False
-
-
 class Backend(Protocol):
-    def send(self, notification: Notification) -> None: ...
-
-
-def message_text(notification: Notification, *, with_subject: bool = True) -> str:
-    """Subject, body and (when absolute) the link, one per line."""
-    parts = [notification.subject if with_subject else "", notification.body]
-    if notification.link.startswith(("http://", "https://")):
-        parts.append(notification.link)
-    return "\n".join(part for part in parts if part)
+    def send(self, notification: Notification) -> SmsSubmission | None: ...
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:
@@ -74,16 +66,7 @@ def _truncate_utf8(text: str, max_bytes: int) -> str:
 
 def _post_json(url: str, payload: dict, headers: dict | None = None) -> requests.Response:
     """POST JSON and turn every failure into a DeliveryError without the URL in it."""
-    try:
-        response = requests.post(
-            url, json=payload, headers=headers or {}, timeout=settings.OUTBOUND_HTTP_TIMEOUT
-        )
-    except requests.Timeout:
-        raise TransientDeliveryError("timeout") from None
-    except requests.ConnectionError:
-        raise TransientDeliveryError("connection error") from None
-    except requests.RequestException as exc:
-        raise TransientDeliveryError(f"request error: {type(exc).__name__}") from None
+    response = http_post(url, json=payload, headers=headers or {})
     if response.status_code == 429 or response.status_code >= 500:
         raise TransientDeliveryError(f"HTTP {response.status_code}")
     if response.status_code >= 400:
@@ -151,33 +134,48 @@ class SmsGatewayBackend:
     dedupe key: a worker killed between the gateway's answer and marking the
     row sent repeats the POST after its lease, and a gateway that honours the
     key (as carriers' "OutId"/client message ids do) delivers the SMS once.
+    A row with a template kind also passes `template_kind` and
+    `template_params`; the gateway's `message_id` in its answer, when it gives
+    one, is what its delivery receipts name.
     """
 
-    def send(self, notification: Notification) -> None:
+    def send(self, notification: Notification) -> SmsSubmission:
         if not settings.SMS_GATEWAY_URL:
             raise ChannelNotConfigured("SMS not configured: SMS_GATEWAY_URL is not set")
-        mobile = notification.address or (notification.recipient.mobile if notification.recipient_id else "")
-        if not mobile:
-            raise PermanentDeliveryError("no mobile number")
+        mobile = sms_mobile(notification)
         headers = {"Idempotency-Key": notification.dedupe_key}
         if settings.SMS_GATEWAY_TOKEN:
             headers["Authorization"] = f"Bearer {settings.SMS_GATEWAY_TOKEN}"
-        _post_json(
-            settings.SMS_GATEWAY_URL,
-            {"mobile": mobile, "content": message_text(notification), "out_id": notification.dedupe_key},
-            headers,
-        )
+        payload = {"mobile": mobile, "content": message_text(notification), "out_id": notification.dedupe_key}
+        if notification.template_kind:
+            payload["template_kind"] = notification.template_kind
+            payload["template_params"] = notification.template_params
+        response = _post_json(settings.SMS_GATEWAY_URL, payload, headers)
+        try:
+            message_id = str(response.json().get("message_id") or "")
+        except (ValueError, AttributeError):
+            message_id = ""
+        return SmsSubmission(SmsProvider.GATEWAY, message_id[:64])
+
+
+SMS_BACKENDS: dict[str, Backend] = {
+    SmsProvider.GATEWAY: SmsGatewayBackend(),
+    SmsProvider.ALIYUN: AliyunSmsBackend(),
+    SmsProvider.TENCENT: TencentSmsBackend(),
+}
 
 
 BACKENDS: dict[str, Backend] = {
     Notification.Channel.IN_APP: InAppBackend(),
     Notification.Channel.EMAIL: EmailBackend(),
     Notification.Channel.WECOM: WeComWebhookBackend(),
-    Notification.Channel.SMS: SmsGatewayBackend(),
 }
 
 
 def get_backend(channel: str) -> Backend:
+    """The channel's backend; for SMS the provider SMS_PROVIDER names."""
+    if channel == Notification.Channel.SMS:
+        return SMS_BACKENDS[settings.SMS_PROVIDER]
     try:
         return BACKENDS[channel]
     except KeyError:

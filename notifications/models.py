@@ -1,8 +1,13 @@
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from notifications.sms_kinds import SmsKind, SmsProvider
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -43,6 +48,13 @@ class Notification(models.Model):
         FAILED = "failed", _("发送失败")
         SKIPPED = "skipped", _("渠道未配置")
 
+    class DeliveryStatus(models.TextChoices):
+        # What the SMS provider says became of a sent message ("" for channels without receipts).
+        NONE = "", _("不适用")
+        SUBMITTED = "submitted", _("已提交")
+        DELIVERED = "delivered", _("已送达")
+        FAILED = "failed", _("发送失败")
+
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("接收人"),
@@ -68,6 +80,22 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
     last_error = models.TextField(_("最近错误"), blank=True)
+    # SMS: the approved template (kind and its parameters) the provider sends.
+    template_kind = models.SlugField(_("短信模板类型"), max_length=40, blank=True, choices=SmsKind.choices)
+    template_params = models.JSONField(_("模板参数"), default=dict, blank=True)
+    # An advance notice: an SMS due in SMS_QUIET_HOURS waits for the end of the window.
+    quiet = models.BooleanField(_("避开免打扰时段"), default=False)
+    # SMS delivery as the provider reports it: submitted on send, delivered or
+    # failed when its receipt arrives (a failed receipt is final).
+    provider = models.CharField(_("短信服务商"), max_length=10, blank=True, choices=SmsProvider.choices)
+    provider_message_id = models.CharField(_("服务商消息编号"), max_length=64, blank=True, db_index=True)
+    delivery_status = models.CharField(
+        _("送达状态"), max_length=10, blank=True, default="", choices=DeliveryStatus.choices
+    )
+    delivered_at = models.DateTimeField(_("送达时间"), null=True, blank=True)
+    delivery_error = models.CharField(_("送达错误码"), max_length=64, blank=True)
+    # The provider's report time of the receipt applied, so an older receipt arriving late loses.
+    delivery_reported_at = models.DateTimeField(_("回执时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     objects = NotificationQuerySet.as_manager()
@@ -84,3 +112,57 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class SmsTemplate(models.Model):
+    """A template the SMS provider approved for one kind of message.
+
+    The provider only sends text that follows an approved template, so an SMS
+    row names its kind and parameters and the provider's backend looks up the
+    active template for (provider, kind) here.
+    """
+
+    provider = models.CharField(_("短信服务商"), max_length=10, choices=SmsProvider.choices)
+    kind = models.SlugField(_("短信模板类型"), max_length=40, choices=SmsKind.choices)
+    template_code = models.CharField(
+        _("模板编号"), max_length=64, help_text=_("服务商审核通过的模板 ID，如 SMS_123456789 或 1234567")
+    )
+    param_names = models.JSONField(
+        _("参数名称"), default=list, blank=True, help_text=_("按模板中出现的顺序排列")
+    )
+    sample_text = models.TextField(_("示例内容"), blank=True)
+    active = models.BooleanField(_("启用"), default=True)
+    updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("短信模板")
+        verbose_name_plural = _("短信模板")
+        ordering = ["provider", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "kind"], name="sms_template_provider_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} · {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        """Parameter names are identifiers, each once; the sample's placeholders match them
+        (Aliyun writes ${name}, Tencent numbers them {1}, {2}, …)."""
+        names = self.param_names
+        if not isinstance(names, list) or not all(
+            isinstance(n, str) and _PARAM_NAME.fullmatch(n) for n in names
+        ):
+            raise ValidationError({"param_names": _("参数名称须为字母开头的英文标识符，例如 area、start。")})
+        if len(set(names)) != len(names):
+            raise ValidationError({"param_names": _("参数名称不能重复。")})
+        if self.provider == SmsProvider.ALIYUN:
+            used = re.findall(r"\$\{(\w+)\}", self.sample_text)
+            if used and set(used) != set(names):
+                raise ValidationError({"sample_text": _("示例内容中的 ${变量} 须与参数名称一致。")})
+        elif self.provider == SmsProvider.TENCENT:
+            used = re.findall(r"\{(\d+)\}", self.sample_text)
+            if used and sorted({int(n) for n in used}) != list(range(1, len(names) + 1)):
+                raise ValidationError({"sample_text": _("示例内容中的 {1}、{2}… 须与参数个数一致。")})
+
+
+_PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")

@@ -25,12 +25,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from notifications.backends import ChannelNotConfigured, DeliveryError, get_backend
+from notifications.backends import ChannelNotConfigured, DeliveryError, SmsSubmission, get_backend
 from notifications.models import Notification
+from notifications.quiet_hours import quiet_hours_end
 from notifications.selectors import inbox_for
+from notifications.sms_kinds import SmsKind
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ _LINK_MAX_LENGTH = Notification._meta.get_field("link").max_length
 _KEY_MAX_LENGTH = Notification._meta.get_field("dedupe_key").max_length
 _ADDRESS_MAX_LENGTH = Notification._meta.get_field("address").max_length
 _LABEL_MAX_LENGTH = Notification._meta.get_field("recipient_label").max_length
+_SMS_KINDS = frozenset(SmsKind.values)
+_DELIVERY_ERROR_MAX_LENGTH = Notification._meta.get_field("delivery_error").max_length
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class NotificationDraft:
     recipient_label: str = ""
     link: str = ""
     send_at: datetime | None = None
+    template_kind: str = ""
+    template_params: dict | None = None
+    quiet: bool = False
 
 
 def _build(
@@ -74,12 +81,17 @@ def _build(
     recipient_label: str = "",
     link: str = "",
     send_at: datetime | None = None,
+    template_kind: str = "",
+    template_params: dict | None = None,
+    quiet: bool = False,
 ) -> Notification:
     """Validate one draft and build its unsaved row.
 
     Bad drafts are programming errors (ValueError), raised before anything is
     written; a subject too long for the column is shortened rather than failing
-    the business write that caused it.
+    the business write that caused it. An SMS names its template kind and
+    parameters (values become text); a `quiet` SMS (an advance notice) due in
+    SMS_QUIET_HOURS is held until the window ends.
     """
     if recipient is not None:
         recipient_id = recipient.pk
@@ -103,7 +115,15 @@ def _build(
         raise ValueError("link or address too long")
     if len(subject) > _SUBJECT_MAX_LENGTH:
         subject = subject[: _SUBJECT_MAX_LENGTH - 1] + "…"
-    now = timezone.now()
+    template_kind = str(template_kind or "")
+    if template_kind and template_kind not in _SMS_KINDS:
+        raise ValueError(f"unknown SMS template kind {template_kind!r}")
+    if template_params is not None and not isinstance(template_params, Mapping):
+        raise ValueError("template_params must be a dict")
+    params = {str(key): "" if value is None else str(value) for key, value in (template_params or {}).items()}
+    next_attempt_at = send_at or timezone.now()
+    if quiet and channel == Notification.Channel.SMS:
+        next_attempt_at = quiet_hours_end(next_attempt_at)
     return Notification(
         dedupe_key=dedupe_key,
         subject=subject,
@@ -113,8 +133,11 @@ def _build(
         address=address,
         recipient_label=recipient_label[:_LABEL_MAX_LENGTH],
         link=link,
-        next_attempt_at=send_at or now,
+        next_attempt_at=next_attempt_at,
         status=Notification.Status.PENDING,
+        template_kind=template_kind,
+        template_params=params,
+        quiet=bool(quiet),
     )
 
 
@@ -158,6 +181,9 @@ def notification_enqueue(
     recipient_label: str = "",
     link: str = "",
     send_at: datetime | None = None,
+    template_kind: str = "",
+    template_params: dict | None = None,
+    quiet: bool = False,
 ) -> Notification | None:
     """Write one outbox row in the caller's transaction; None if `dedupe_key` exists.
 
@@ -175,6 +201,9 @@ def notification_enqueue(
         recipient_label=recipient_label,
         link=link,
         send_at=send_at,
+        template_kind=template_kind,
+        template_params=template_params,
+        quiet=quiet,
     )
     defaults = {
         name: getattr(row, name)
@@ -187,6 +216,9 @@ def notification_enqueue(
             "recipient_label",
             "link",
             "next_attempt_at",
+            "template_kind",
+            "template_params",
+            "quiet",
         )
     }
     notification, created = Notification.objects.get_or_create(dedupe_key=row.dedupe_key, defaults=defaults)
@@ -253,20 +285,26 @@ def notifications_retry_now(*, notifications: QuerySet) -> int:
     """Put failed, skipped or backing-off rows back to be sent at once, with a fresh budget of tries.
 
     Sent rows, rows scheduled for later that never failed, and rows a worker
-    holds under a live lease are left alone.
+    holds under a live lease are left alone. Advance-notice SMS (quiet) wait
+    for the end of quiet hours when retried inside them.
     """
     now = timezone.now()
-    updated = notifications.filter(
+    eligible = notifications.filter(
         Q(status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED])
         | Q(status=Notification.Status.PENDING, attempts__gt=0)
         | Q(status=Notification.Status.SENDING, lease_expires_at__lt=now)
-    ).update(
-        status=Notification.Status.PENDING,
-        next_attempt_at=now,
-        attempts=0,
-        claim_token=None,
-        lease_expires_at=None,
     )
+    reset = {
+        "status": Notification.Status.PENDING,
+        "attempts": 0,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "delivery_status": Notification.DeliveryStatus.NONE,
+        "delivery_error": "",
+    }
+    held = Q(quiet=True, channel=Notification.Channel.SMS)
+    updated = eligible.exclude(held).update(next_attempt_at=now, **reset)
+    updated += eligible.filter(held).update(next_attempt_at=quiet_hours_end(now), **reset)
     if updated:
         transaction.on_commit(kick_delivery)
     return updated
@@ -395,16 +433,18 @@ def notification_deliver(*, notification: Notification, claim_token: uuid.UUID) 
     conditional UPDATE, atomic on its own.
     """
     try:
-        get_backend(notification.channel).send(notification)
+        outcome = get_backend(notification.channel).send(notification)
     except ChannelNotConfigured as exc:
         status, fields = Notification.Status.SKIPPED, {"last_error": exc.reason[:LAST_ERROR_MAX_LENGTH]}
     except DeliveryError as exc:
-        status, fields = _failure(notification, exc.reason, transient=exc.transient)
+        status, fields = _failure(notification, exc.reason, transient=exc.transient, code=exc.code)
     except Exception as exc:
         # A bug in a backend: keep the row (it may be fixed), never log its content.
         status, fields = _failure(notification, f"unexpected {type(exc).__name__}", transient=True)
     else:
         status, fields = Notification.Status.SENT, {"sent_at": timezone.now(), "last_error": ""}
+        if isinstance(outcome, SmsSubmission):
+            fields.update(_submitted(outcome))
     if not _mark(notification, claim_token, status=status, **fields):
         logger.info("Notification %s: claim lost before marking it %s", notification.pk, status)
         return None
@@ -420,12 +460,38 @@ def notification_deliver(*, notification: Notification, claim_token: uuid.UUID) 
     return status
 
 
-def _failure(notification: Notification, reason: str, *, transient: bool) -> tuple[str, dict]:
+def _submitted(submission: SmsSubmission) -> dict:
+    """An SMS the provider accepted is "submitted", unless its receipt already came in
+    (a fast carrier can report before the worker marks the row)."""
+    return {
+        "provider": submission.provider,
+        "provider_message_id": submission.message_id,
+        "delivery_status": Case(
+            When(delivery_status="", then=Value(Notification.DeliveryStatus.SUBMITTED)),
+            default=F("delivery_status"),
+        ),
+    }
+
+
+def _failure(notification: Notification, reason: str, *, transient: bool, code: str = "") -> tuple[str, dict]:
+    """Back off and retry a transient failure, give up on a permanent one or after the last try.
+
+    A quiet SMS (an advance notice) never retries into quiet hours; an SMS
+    given up on reads delivery "failed" with the reason's code, which is what
+    fallbacks look for.
+    """
     attempts = notification.attempts + 1
     fields = {"attempts": attempts, "last_error": reason[:LAST_ERROR_MAX_LENGTH]}
     if not transient or attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
+        if notification.channel == Notification.Channel.SMS:
+            fields["provider"] = settings.SMS_PROVIDER
+            fields["delivery_status"] = Notification.DeliveryStatus.FAILED
+            fields["delivery_error"] = (code or reason)[:_DELIVERY_ERROR_MAX_LENGTH]
         return Notification.Status.FAILED, fields
-    fields["next_attempt_at"] = timezone.now() + retry_delay(attempts)
+    next_attempt_at = timezone.now() + retry_delay(attempts)
+    if notification.quiet and notification.channel == Notification.Channel.SMS:
+        next_attempt_at = quiet_hours_end(next_attempt_at)
+    fields["next_attempt_at"] = next_attempt_at
     return Notification.Status.PENDING, fields
 
 

@@ -70,3 +70,53 @@ def http_endpoint(monkeypatch):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def local_only(monkeypatch) -> None:
+    # The Tencent SDK matches NO_PROXY against host:port, so drop proxies outright.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def aliyun_sms(settings, monkeypatch):
+    """SMS_PROVIDER=aliyun against a local server that checks the signature."""
+    from tests.notifications.sms_fakes import ALIYUN_KEY_ID, ALIYUN_SECRET, AliyunSmsServer
+
+    local_only(monkeypatch)
+    server = AliyunSmsServer().start()
+    settings.SMS_PROVIDER = "aliyun"
+    settings.SMS_SIGN_NAME = "黔东南供电"
+    settings.ALIYUN_SMS_ACCESS_KEY_ID = ALIYUN_KEY_ID
+    settings.ALIYUN_SMS_ACCESS_KEY_SECRET = ALIYUN_SECRET
+    settings.ALIYUN_SMS_ENDPOINT = server.base_url + "/"
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tencent_sms(settings, monkeypatch):
+    """SMS_PROVIDER=tencent against a local server that checks the TC3 signature."""
+    from tests.notifications.sms_fakes import (
+        TENCENT_APP_ID,
+        TENCENT_SECRET_ID,
+        TENCENT_SECRET_KEY,
+        TencentSmsServer,
+    )
+
+    local_only(monkeypatch)
+    server = TencentSmsServer().start()
+    settings.SMS_PROVIDER = "tencent"
+    settings.SMS_SIGN_NAME = "黔东南供电"
+    settings.TENCENT_SMS_SECRET_ID = TENCENT_SECRET_ID
+    settings.TENCENT_SMS_SECRET_KEY = TENCENT_SECRET_KEY
+    settings.TENCENT_SMS_SDK_APP_ID = TENCENT_APP_ID
+    settings.TENCENT_SMS_REGION = "ap-guangzhou"
+    settings.TENCENT_SMS_ENDPOINT = server.base_url
+    try:
+        yield server
+    finally:
+        server.stop()

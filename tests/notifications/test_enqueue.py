@@ -159,14 +159,15 @@ def test_enqueue_many_inserts_new_rows_and_skips_known_keys(manager, colleague):
 def test_enqueue_many_runs_a_fixed_number_of_queries_per_batch(
     manager, monkeypatch, django_assert_max_num_queries
 ):
-    monkeypatch.setattr(services, "ENQUEUE_BATCH_SIZE", 50)
+    # 30 rows keep one INSERT per batch under SQLite's 999 bound variables.
+    monkeypatch.setattr(services, "ENQUEUE_BATCH_SIZE", 30)
     drafts = [
         NotificationDraft(dedupe_key=f"fan:{i}", subject="停电通知", recipient_id=manager.pk)
         for i in range(120)
     ]
 
-    # three batches: a SELECT of known keys and one INSERT each, plus savepoints
-    with django_assert_max_num_queries(3 * 2 + 2):
+    # four batches: a SELECT of known keys and one INSERT each, plus savepoints
+    with django_assert_max_num_queries(4 * 2 + 2):
         assert notifications_enqueue_many(drafts) == 120
 
     assert Notification.objects.count() == 120

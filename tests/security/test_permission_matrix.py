@@ -121,6 +121,10 @@ SKIPPED = {
     "set_language": "Django's i18n view: public by design, changes only the visitor's own language",
     "admin:*": "Django admin: staff-only by Django itself (is_staff), not part of the application's scoping",
     "media": "uploaded files are served by the web server in production and only with DEBUG in development",
+    "notifications:sms_receipts": (
+        "SMS providers' delivery receipts: no user, authenticated by SMS_RECEIPT_TOKEN; "
+        "tested in tests/notifications/test_sms_receipts.py"
+    ),
 }
 
 MATRIX: dict[str, list[Probe]] = {
