@@ -26,7 +26,6 @@ The policy (which channel for whom) is reach/policy.py; this module writes it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -49,16 +48,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 OPEN_STATES = (State.WAITING, State.QUEUED, State.SUBMITTED)
-_DRAFT_FIELDS = {field.name for field in dataclasses.fields(NotificationDraft)}
-
-
-def _draft(**fields) -> NotificationDraft:
-    # Template kind, parameters and quiet hours go along where the outbox knows them.
-    return NotificationDraft(**{name: value for name, value in fields.items() if name in _DRAFT_FIELDS})
-
-
-def _has_delivery_status() -> bool:
-    return any(field.name == "delivery_status" for field in Notification._meta.get_fields())
 
 
 @transaction.atomic
@@ -103,7 +92,7 @@ def _outbox_draft(notice: ReachNotice, choice: policy.Choice, customer_id: int, 
         channel, address = Notification.Channel.EMAIL, contact["email"]
     else:
         return None
-    return _draft(
+    return NotificationDraft(
         dedupe_key=_outbox_key(notice, customer_id, fallback=fallback),
         subject=notice.subject,
         channel=channel,
@@ -238,15 +227,14 @@ def _follow_outbox(now: datetime) -> None:
     sms = riding.filter(channel=Channel.SMS)
     email = riding.filter(channel=Channel.EMAIL)
     failed = Q(notification__status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED])
-    if _has_delivery_status():
-        _set_state(sms.filter(notification__delivery_status="delivered"), State.REACHED, now)
-        failed |= Q(notification__delivery_status="failed")
-        submitted = Q(notification__status=Notification.Status.SENT) & ~Q(
-            notification__delivery_status="delivered"
-        )
-    else:
-        submitted = Q(notification__status=Notification.Status.SENT)
-    _set_state(sms.filter(failed), State.FAILED, now)
+    delivery = Notification.DeliveryStatus
+    _set_state(sms.filter(notification__delivery_status=delivery.DELIVERED), State.REACHED, now)
+    # A failed receipt is final; so is an outbox row that gave up (or was never configured).
+    sms_failed = failed | Q(notification__delivery_status=delivery.FAILED)
+    submitted = Q(notification__status=Notification.Status.SENT) & ~Q(
+        notification__delivery_status=delivery.DELIVERED
+    )
+    _set_state(sms.filter(sms_failed), State.FAILED, now)
     _set_state(sms.filter(submitted).filter(state=State.QUEUED), State.SUBMITTED, now)
     _set_state(email.filter(notification__status=Notification.Status.SENT), State.REACHED, now)
     _set_state(email.filter(failed), State.FAILED, now)
