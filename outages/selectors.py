@@ -82,7 +82,7 @@ def sensitive_affected(outage: Outage) -> list[AffectedCustomer]:
 def outage_visits(outage: Outage) -> list[Visit]:
     return list(
         Visit.objects.filter(origin_key__startswith=f"outage:{outage.pk}:district:")
-        .select_related("staff", "customer")
+        .select_related("staff", "district")
         .order_by("id")
     )
 

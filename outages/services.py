@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Min, Q, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Q, Value
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -509,8 +509,10 @@ def fan_out_due(*, now: datetime | None = None, limit: int = 50) -> int:
 
 def long_outage_scan(*, now: datetime | None = None) -> int:
     """Fault outages running longer than OUTAGE_LONG_HOURS: one on-site visit per
-    affected district with residential customers, for the district's manager,
-    and a notice to their supervisor; once per outage and district."""
+    affected district with residential customers, attached to the district (not
+    to one of its customers), for the district's manager, who is told in the app
+    (and through WeCom where reminders go there), and a notice to their
+    supervisor; once per outage and district."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.OUTAGE_LONG_HOURS)
     outage_ids = list(
@@ -539,12 +541,13 @@ def long_outage_scan(*, now: datetime | None = None) -> int:
                 "customer__district__manager_id",
                 "customer__district__station__path",
             )
-            .annotate(first_customer=Min("customer_id"))
+            .annotate(residents=Count("customer_id"))
         )
         rows = list(rows)
         visits = [
             Visit(
-                customer_id=row["first_customer"],
+                customer=None,
+                district_id=row["customer__district_id"],
                 staff_id=row["customer__district__manager_id"],
                 purpose=Visit.Purpose.OUTAGE,
                 scheduled_at=now,
@@ -561,6 +564,22 @@ def long_outage_scan(*, now: datetime | None = None) -> int:
         created = len(fresh)
         drafts = []
         for row in rows:
+            district_key = f"outage:{row['outage_id']}:district:{row['customer__district_id']}"
+            drafts.append(
+                NotificationDraft(
+                    dedupe_key=f"{district_key}:visit",
+                    subject=_(
+                        "台区“%(district)s”停电已超过 %(hours)s 小时，请到现场服务（%(count)s 户居民）。"
+                    )
+                    % {
+                        "district": row["customer__district__name"],
+                        "hours": settings.OUTAGE_LONG_HOURS,
+                        "count": row["residents"],
+                    },
+                    recipient_id=row["customer__district__manager_id"],
+                    link=f"/outages/{row['outage_id']}/",
+                )
+            )
             levels = chain(row["customer__district__station__path"])
             for supervisor_id in levels[0] if levels else []:
                 drafts.append(
