@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from core.phones import mask_phone
 from reach.models import STATE_LABELS, CallState, Channel, ReachRecord, Reason, State
 
 CALL_LIST_LIMIT = 200
@@ -134,11 +135,20 @@ def call_list(*, user, open_only: bool = True) -> list[ReachRecord]:
     calls = ReachRecord.objects.calls_for(user)
     if open_only:
         calls = calls.filter(call_state=CallState.PENDING)
-    return list(
+    rows = list(
         calls.select_related("customer", "contact", "notice", "call_assignee").order_by("created_at", "id")[
             :CALL_LIST_LIMIT
         ]
     )
+    for row in rows:
+        # The caller dials the number; whoever only oversees the list sees it masked.
+        row.dialable = row.call_assignee_id == user.pk
+        if row.contact is not None and not row.dialable:
+            row.contact.mobile, row.contact.landline = (
+                mask_phone(row.contact.mobile),
+                mask_phone(row.contact.landline),
+            )
+    return rows
 
 
 def pending_calls_count(*, user) -> int:
