@@ -22,6 +22,9 @@ The policy (which channel for whom) is reach/policy.py; this module writes it.
 - `reach_call_record`: the outcome of a phone call (已告知 / 未接通 / 号码错误);
   a wrong number flags the contact in the archive for correction.
 - `reach_acceptance`: the acceptance SMS of a complaint or repair order.
+- `reach_broadcasts_adopt` (in `reach_refresh`): the important customers of a
+  broadcast (群发) get their records from the personal notices the broadcast wrote,
+  and a call task (or 无法触达) when it could write none.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from customers.models import Contact, Customer
 from customers.services import customer_refresh_completeness
+from groups.models import Broadcast
+from groups.services.broadcasts import important_contacts
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many, notifications_withdraw
 from reach import policy
@@ -243,6 +248,7 @@ def _follow_outbox(now: datetime) -> None:
 def reach_refresh(*, now: datetime | None = None) -> int:
     """Beat: follow every open record's channel and fall back what failed; returns the fallbacks."""
     now = now or timezone.now()
+    reach_broadcasts_adopt(now=now)
     with transaction.atomic():
         _follow_outbox(now)
     deadline = now - timedelta(minutes=settings.REACH_GROUP_POST_DEADLINE_MINUTES)
@@ -266,6 +272,94 @@ def reach_refresh(*, now: datetime | None = None) -> int:
                     _set_state(chosen, State.FAILED, now, state_reason=note)
                 fell_back += fall_back(chosen, late=is_late)
     return fell_back
+
+
+# --- broadcasts to important customers ---------------------------------------------------
+
+BROADCAST_ADOPT_DAYS = 2
+
+
+def reach_broadcasts_adopt(*, now: datetime | None = None) -> int:
+    """Reach records for the important customers of broadcasts published lately
+    (seed 000 §03: one-to-one, never only the group). groups.services.broadcasts
+    writes their SMS or e-mail (`broadcast:<id>:contact:<contact>`); a customer
+    whose contacts got one rides on it, one without any gets a call task for the
+    manager or is listed unreachable with the reason. Once per broadcast."""
+    now = now or timezone.now()
+    recent = Broadcast.objects.filter(
+        published_at__gte=now - timedelta(days=BROADCAST_ADOPT_DAYS), forward_to_important=True
+    )
+    done = ReachNotice.objects.filter(
+        key__in=[f"broadcast:{pk}" for pk in recent.values_list("pk", flat=True)]
+    ).values_list("key", flat=True)
+    adopted = 0
+    for broadcast in recent.exclude(pk__in=[int(key.split(":")[1]) for key in done]).order_by("pk")[:100]:
+        with transaction.atomic():
+            adopted += _adopt_broadcast(broadcast, now)
+    return adopted
+
+
+def _adopt_broadcast(broadcast: Broadcast, now: datetime) -> int:
+    notice = reach_notice_open(
+        key=f"broadcast:{broadcast.pk}",
+        topic_key=f"broadcast:{broadcast.pk}",
+        label=f"{broadcast.get_topic_display()}：{broadcast.title}",
+        subject=_("【%(topic)s】%(title)s")
+        % {"topic": broadcast.get_topic_display(), "title": broadcast.title},
+        dedupe_prefix=f"broadcast:{broadcast.pk}:",
+        sms_kind="broadcast_important",
+        sms_params={"title": broadcast.title[:20]},
+    )
+    group_ids = list(broadcast.groups.values_list("pk", flat=True))
+    important = list(important_contacts(group_ids).values_list("pk", "customer_id"))
+    sent = dict(
+        Notification.objects.filter(
+            dedupe_key__in=[f"broadcast:{broadcast.pk}:contact:{contact_id}" for contact_id, _c in important]
+        ).values_list("dedupe_key", "pk")
+    )
+    channels = dict(Notification.objects.filter(pk__in=sent.values()).values_list("pk", "channel"))
+    riding: dict[int, tuple[int, int]] = {}
+    for contact_id, customer_id in important:
+        row = sent.get(f"broadcast:{broadcast.pk}:contact:{contact_id}")
+        if row:
+            riding.setdefault(customer_id, (row, contact_id))
+    customer_ids = sorted({customer_id for _contact, customer_id in important})
+    customers = policy.customer_rows(customer_ids)
+    contacts = policy.contact_rows(customer_ids)
+    records = []
+    for customer_id in customer_ids:
+        if customer_id not in customers:
+            continue
+        row, contact_id = riding.get(customer_id, (None, None))
+        if row:
+            channel = Channel.EMAIL if channels[row] == Notification.Channel.EMAIL else Channel.SMS
+            choice = policy.Choice(
+                channel, Reason.SENSITIVE_PERSONAL, State.QUEUED, contact={"id": contact_id}
+            )
+        else:
+            choice = policy.choose(
+                customers[customer_id],
+                contacts.get(customer_id, []),
+                posts=policy.Posts.none(),
+                members={},
+                urgent=False,
+                after=Channel.WECOM,
+            )
+            if choice.channel == Channel.CALL:
+                choice.reason = Reason.NO_MOBILE_SENSITIVE
+            elif choice.channel == Channel.NONE:
+                choice.reason = Reason.NO_CHANNEL if contacts.get(customer_id) else Reason.NO_CONTACT
+        records.append(
+            ReachRecord(
+                notice=notice,
+                customer_id=customer_id,
+                station_id=customers[customer_id]["station_id"],
+                notification_id=row,
+                **_record_fields(choice, now),
+            )
+        )
+    ReachRecord.objects.bulk_create(records, ignore_conflicts=True)
+    return len(records)
 
 
 def _fallback_due():
