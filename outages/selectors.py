@@ -50,6 +50,8 @@ def notice_figures(outage: Outage) -> list:
     notices = list(outage.notices.order_by("due_at", "id"))
     if not notices:
         return []
+    for notice in notices:
+        notice.outage = outage  # their labels read the outage's times: no query per notice
     aggregates = {}
     for index, notice in enumerate(notices):
         prefix = Q(dedupe_key__startswith=notice.dedupe_prefix)
