@@ -226,9 +226,11 @@ def _apply_wecom_state(records, state: str, reason: str) -> int:
     return len(ids)
 
 
-def _follow_outbox(now: datetime) -> None:
-    """SMS and e-mail records take their outbox row's state; a few UPDATEs."""
+def _follow_outbox(now: datetime, scope: Q | None = None) -> None:
+    """SMS and e-mail records (of `scope`, else all) take their outbox row's state; a few UPDATEs."""
     riding = ReachRecord.objects.filter(state__in=[State.QUEUED, State.SUBMITTED], notification__isnull=False)
+    if scope is not None:
+        riding = riding.filter(scope)
     sms = riding.filter(channel=Channel.SMS)
     email = riding.filter(channel=Channel.EMAIL)
     failed = Q(notification__status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED])
@@ -423,7 +425,7 @@ def reach_withdraw(*, notice_keys: list[str], dedupe_prefixes: list[str]) -> int
     now = timezone.now()
     ReachNotice.objects.filter(key__in=notice_keys, withdrawn_at__isnull=True).update(withdrawn_at=now)
     # What already went out keeps its state (an SMS sent is submitted, not withdrawn).
-    _follow_outbox(now)
+    _follow_outbox(now, Q(notice__key__in=notice_keys))
     open_records = ReachRecord.objects.filter(
         notice__key__in=notice_keys, state__in=[State.WAITING, State.QUEUED]
     ).exclude(notification__status=Notification.Status.SENDING)
