@@ -374,6 +374,10 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "outages.tasks.long_outage_scan",
         "schedule": timedelta(minutes=5),
     },
+    "reach-refresh": {
+        "task": "reach.tasks.refresh_reach",
+        "schedule": timedelta(seconds=env_int("REACH_REFRESH_SECONDS", 60)),
+    },
     "groups-refresh-health": {
         "task": "groups.tasks.refresh_group_health",
         "schedule": timedelta(seconds=env_int("GROUPS_HEALTH_REFRESH_SECONDS", 300)),
@@ -488,6 +492,13 @@ OUTAGE_ADVANCE_NOTICE_DAYS = sorted({int(day) for day in _advance_days}, reverse
 OUTAGE_LONG_HOURS = env_int("OUTAGE_LONG_HOURS", 4)
 # A fan-out claim runs out after this many seconds; another worker then takes the notice over.
 OUTAGE_NOTICE_LEASE_SECONDS = env_int("OUTAGE_NOTICE_LEASE_SECONDS", 600)
+
+# --- Reach (who was told what) ------------------------------------------------------
+# A WeCom group post (or one-to-one send) the owner has not confirmed within this
+# many minutes counts as not sent: its customers fall back to the next channel.
+REACH_GROUP_POST_DEADLINE_MINUTES = env_int("REACH_GROUP_POST_DEADLINE_MINUTES", 60)
+if REACH_GROUP_POST_DEADLINE_MINUTES < 1:
+    raise ImproperlyConfigured("REACH_GROUP_POST_DEADLINE_MINUTES must be at least 1")
 
 # --- Work orders ------------------------------------------------------------------
 # A complaint by the same customer about the same category within this many

@@ -10,6 +10,7 @@ urlpatterns = [
     path("groups/", include("groups.urls")),
     path("tickets/", include("tickets.urls")),
     path("outages/", include("outages.urls")),
+    path("reach/", include("reach.urls")),
     path("notifications/", include("notifications.urls")),
     path("wecom/", include("wecom.urls")),
     path("api/", include("crm.api_urls")),

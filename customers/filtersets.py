@@ -217,6 +217,7 @@ class VisitFilterSet(ApiFilterSet):
     customer = CharInFilter(field_name="customer__number", label="Customer numbers")
     staff = CharInFilter(field_name="staff__username", label="Staff usernames")
     staff_id = IdInFilter(field_name="staff_id", label="Staff ids")
+    district_id = IdInFilter(field_name="district_id", label="District ids (on-site visits in a long outage)")
     purpose = ChoiceInFilter(choices=Visit.Purpose.choices, label="Purposes")
     scheduled_after = moment_after("scheduled_at", "Planned at or after this time (ISO 8601)")
     scheduled_before = moment_before("scheduled_at", "Planned before this time (ISO 8601)")

@@ -320,6 +320,8 @@ class Contact(models.Model):
         _("首选联系方式"), max_length=8, choices=Channel.choices, default=Channel.PHONE
     )
     is_primary = models.BooleanField(_("主联系人"), default=False)
+    # A phone call found the number wrong (reach call list): the archive wants it corrected.
+    phone_flagged_at = models.DateTimeField(_("号码待核实"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -578,6 +580,16 @@ class VisitQuerySet(ScopedQuerySet):
     def also_visible_to(self, user) -> Q:
         return Q(staff=user)
 
+    def visible_to(self, user, *, unit_ids: bool = False) -> "VisitQuerySet":
+        """A district visit (a long outage: no single customer) is seen by its staff
+        and by the supervisors over the district's station."""
+        scoped = super().visible_to(user, unit_ids=unit_ids)
+        if self.settled_for(user) is None and user.is_supervisor:
+            scoped = scoped | self.filter(
+                customer__isnull=True, district__station__path__startswith=user.org_unit.path
+            )
+        return scoped
+
     def open(self) -> "VisitQuerySet":
         return self.filter(done_at__isnull=True)
 
@@ -594,8 +606,22 @@ class Visit(models.Model):
     # The preparation before a visit (seed 000 §04), in order.
     PREPARATION_FIELDS = ("prep_basics_reviewed", "prep_cause", "prep_solution")
 
+    # A visit is to one customer, or (on-site service in a long outage) to a whole district.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="visits"
+        Customer,
+        verbose_name=_("客户"),
+        on_delete=models.CASCADE,
+        related_name="visits",
+        null=True,
+        blank=True,
+    )
+    district = models.ForeignKey(
+        District,
+        verbose_name=_("台区"),
+        on_delete=models.CASCADE,
+        related_name="visits",
+        null=True,
+        blank=True,
     )
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("走访人员"), on_delete=models.PROTECT, related_name="visits"
@@ -633,7 +659,8 @@ class Visit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} · {self.get_purpose_display()} · {self.scheduled_at:%Y-%m-%d %H:%M}"
+        whom = self.customer_id or f"district:{self.district_id}"
+        return f"{whom} · {self.get_purpose_display()} · {self.scheduled_at:%Y-%m-%d %H:%M}"
 
     @property
     def is_done(self) -> bool:

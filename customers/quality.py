@@ -27,7 +27,9 @@ def archive_gaps(customer: Customer, contacts: Iterable[Contact]) -> list[str]:
     """Labels of the key archive fields that are not filled in, in a fixed order.
 
     Key fields: address, district, line, account manager, voltage level, at
-    least one contact with a phone number, and a primary contact.
+    least one contact with a phone number (a number a phone call found wrong,
+    `Contact.phone_flagged_at`, does not count until it is corrected), and a
+    primary contact.
     """
     contacts = list(contacts)
     filled = {
@@ -36,7 +38,7 @@ def archive_gaps(customer: Customer, contacts: Iterable[Contact]) -> list[str]:
         "line": customer.line_id is not None,
         "manager": customer.manager_id is not None,
         "voltage": bool(customer.voltage),
-        "contact_phone": any(contact.phone for contact in contacts),
+        "contact_phone": any(contact.phone and not contact.phone_flagged_at for contact in contacts),
         "primary_contact": any(contact.is_primary for contact in contacts),
     }
     return [str(label) for key, label in ARCHIVE_CHECKS if not filled[key]]

@@ -292,6 +292,9 @@ def contact_update(*, contact: Contact, user: User, **fields: Any) -> Contact:
         if getattr(current, name) != value:
             setattr(current, name, value)
             changed = True
+            if name in Contact.PHONE_FIELDS:
+                # A corrected number clears the flag a wrong-number call set.
+                current.phone_flagged_at = None
     if changed:
         _save_contact(current, user=user)
         customer_refresh_completeness(customer=customer)

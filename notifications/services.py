@@ -384,6 +384,24 @@ def notifications_retry_now(*, notifications: QuerySet) -> int:
     return updated
 
 
+WITHDRAWN = "withdrawn"
+
+
+@transaction.atomic
+def notifications_withdraw(*, notifications: QuerySet) -> int:
+    """Withdraw rows not yet sent (the message must not go out any more, e.g. a
+    start-of-outage notice after restoration): pending rows, and rows whose
+    sender's lease ran out, become SKIPPED with `last_error` "withdrawn". A row
+    a worker is sending now under a live lease is beyond recall. Returns how many."""
+    now = timezone.now()
+    return notifications.filter(
+        Q(status=Notification.Status.PENDING)
+        | Q(status=Notification.Status.SENDING, lease_expires_at__lt=now)
+    ).update(
+        status=Notification.Status.SKIPPED, last_error=WITHDRAWN, claim_token=None, lease_expires_at=None
+    )
+
+
 # --- Delivery ---------------------------------------------------------------
 
 

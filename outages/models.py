@@ -16,7 +16,9 @@ class OutageKind(models.TextChoices):
 
 class OutageStatus(models.TextChoices):
     PLANNED = "planned", _("已计划")
-    PUBLISHED = "published", _("已通知")
+    # Published: the notices are planned. Whether customers were told is
+    # measured by reach (outages.selectors.reach_summary), never assumed here.
+    PUBLISHED = "published", _("已发布")
     ONGOING = "ongoing", _("停电中")
     RESTORED = "restored", _("已恢复")
     CANCELLED = "cancelled", _("已取消")
@@ -157,8 +159,23 @@ class OutageNotice(models.Model):
         if self.kind.startswith("delay-"):
             return str(_("延迟恢复通知（第%(n)s次）") % {"n": self.kind.removeprefix("delay-")})
         if self.kind.startswith("advance-"):
-            return str(labels.get(self.kind, _("提前通知")))
+            return self._advance_label(labels)
         return str(labels.get(self.kind, self.kind))
+
+    def _advance_label(self, labels) -> str:
+        """ "提前1天通知" only when it goes out a day ahead; a notice published late
+        says how far ahead it really is: "提前通知（计划停电前 10 小时）"."""
+        start = self.outage.planned_start
+        days = self.kind.removeprefix("advance-").removesuffix("d")
+        if start is None or not days.isdigit():
+            return str(labels.get(self.kind, _("提前通知")))
+        ahead = start - self.due_at
+        if abs(ahead.total_seconds() - int(days) * 86400) < 3600:
+            return str(labels.get(self.kind, _("提前%(days)s天通知") % {"days": days}))
+        hours = max(round(ahead.total_seconds() / 3600), 0)
+        if hours >= 48:
+            return str(_("提前通知（计划停电前 %(days)s 天）") % {"days": hours // 24})
+        return str(_("提前通知（计划停电前 %(hours)s 小时）") % {"hours": hours})
 
     @property
     def dedupe_prefix(self) -> str:

@@ -11,18 +11,21 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Min, Q, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Q, Value
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.selectors import supervisor_chain
-from customers.models import Contact, Customer, District, Line, Visit, sensitive_q
+from customers.models import Customer, District, Line, Visit, sensitive_q
 from groups.models import BroadcastTopic, ServiceGroup
 from groups.services.broadcasts import broadcast_create
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
 from outages.models import AffectedCustomer, Outage, OutageBroadcast, OutageKind, OutageNotice, OutageStatus
+from reach.models import ReachNotice
+from reach.policy import Posts
+from reach.services import reach_fan_out, reach_notice_open, reach_withdraw
 
 logger = logging.getLogger(__name__)
 
@@ -249,8 +252,21 @@ def outage_restore(*, outage: Outage, by: User | None = None, at: datetime | Non
     outage.actual_end = at or now
     outage.status = OutageStatus.RESTORED
     outage.save(update_fields=["actual_end", "status"])
+    _withdraw_unsent(outage, now)
     _plan(outage, OutageNotice.RESTORED, now)
     return outage
+
+
+def _withdraw_unsent(outage: Outage, now: datetime) -> None:
+    """Nothing said before restoration or cancellation goes out after it: every
+    notice not yet fanned out is cancelled, and every reach record and outbox row
+    of the notices already fanned out that has not gone out yet is withdrawn."""
+    outage.notices.filter(fanned_out_at__isnull=True, cancelled_at__isnull=True).update(cancelled_at=now)
+    notices = list(outage.notices.all())
+    reach_withdraw(
+        notice_keys=[reach_key(notice) for notice in notices],
+        dedupe_prefixes=[notice.dedupe_prefix for notice in notices],
+    )
 
 
 @transaction.atomic
@@ -261,7 +277,7 @@ def outage_cancel(*, outage: Outage, by: User | None = None) -> Outage:
         raise OutageConflict(_("只有尚未开始的停电可以取消。"))
     now = timezone.now()
     told = outage.notices.filter(fanned_out_at__isnull=False).exists()
-    outage.notices.filter(fanned_out_at__isnull=True, cancelled_at__isnull=True).update(cancelled_at=now)
+    _withdraw_unsent(outage, now)
     outage.status = OutageStatus.CANCELLED
     outage.save(update_fields=["status"])
     if told:
@@ -318,60 +334,113 @@ def _subject(notice: OutageNotice) -> str:
     return _("【停电取消】原定 %(start)s 的停电已取消，供电正常。") % {"start": when(outage.planned_start)}
 
 
-def personal_batch(notice: OutageNotice, *, after_contact_id: int = 0) -> tuple[int, int]:
-    """One batch of personal notices to sensitive and VIP customers' primary
-    contacts; returns (the last contact id seen, rows written) — (0, 0) when done."""
-    contacts = list(
-        Contact.objects.filter(
-            is_primary=True,
-            pk__gt=after_contact_id,
-            customer__outages_affected__outage_id=notice.outage_id,
-            customer__outages_affected__sensitive=True,
-        )
-        .order_by("pk")
-        .values("pk", "customer_id", "mobile", "email", "preferred_channel", "name")[:FAN_OUT_BATCH_SIZE]
+def reach_key(notice: OutageNotice) -> str:
+    return f"outage_notice:{notice.pk}"
+
+
+def _sms_kind(notice: OutageNotice) -> str:
+    if notice.kind.startswith("advance-"):
+        return "outage_advance"
+    if notice.kind.startswith("delay-"):
+        return "outage_delay"
+    return {
+        OutageNotice.START: "outage_start",
+        OutageNotice.RESTORED: "outage_restored",
+        OutageNotice.CANCELLED: "outage_cancelled",
+    }.get(notice.kind, "")
+
+
+def _sms_params(notice: OutageNotice) -> dict:
+    outage = notice.outage
+    fmt = "%Y-%m-%d %H:%M"
+
+    def when(value):
+        return timezone.localtime(value).strftime(fmt) if value else _("待定")
+
+    return {
+        "start": when(outage.actual_start or outage.planned_start),
+        "end": when(outage.actual_end or outage.estimated_restoration or outage.planned_end),
+        "reason": outage.reason[:20],
+    }
+
+
+def reach_notice_for(notice: OutageNotice) -> ReachNotice:
+    """The notice as reach keeps it: its text, SMS template, and whether it is urgent
+    (the start of a fault outage: high-sensitivity customers are phoned as well)."""
+    outage = notice.outage
+    return reach_notice_open(
+        key=reach_key(notice),
+        topic_key=f"outage:{outage.pk}",
+        label=notice.kind_label,
+        subject=_subject(notice),
+        dedupe_prefix=notice.dedupe_prefix,
+        sms_kind=_sms_kind(notice),
+        sms_params=_sms_params(notice),
+        # Advance notices are held through quiet hours; the others are news now.
+        quiet=notice.kind.startswith("advance-"),
+        urgent=outage.kind != OutageKind.PLANNED and notice.kind == OutageNotice.START,
     )
-    if not contacts:
+
+
+def notice_posts(notice: OutageNotice) -> Posts:
+    """The notice's posts to WeCom-linked groups: only those can reach anyone."""
+    rows = OutageBroadcast.objects.filter(notice=notice).exclude(group__external_id="")
+    broadcasts, by_district, by_line = {}, {}, {}
+    for group_id, broadcast_id, district_id, line_id in rows.order_by("group_id").values_list(
+        "group_id", "broadcast_id", "group__district_id", "group__line_id"
+    ):
+        broadcasts[group_id] = broadcast_id
+        if district_id:
+            by_district.setdefault(district_id, group_id)
+        if line_id:
+            by_line.setdefault(line_id, group_id)
+    return Posts(broadcasts, by_district, by_line)
+
+
+def reach_batch(
+    notice: OutageNotice, *, reach_notice: ReachNotice, posts: Posts, after_customer_id: int = 0
+) -> tuple[int, int]:
+    """One batch of the affected customers, each with its reach record and the outbox
+    row it rides on (reach/policy.py decides); returns (the last customer id seen,
+    records written) — (0, 0) when done."""
+    customer_ids = list(
+        AffectedCustomer.objects.filter(outage_id=notice.outage_id, customer_id__gt=after_customer_id)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)[:FAN_OUT_BATCH_SIZE]
+    )
+    if not customer_ids:
         return 0, 0
-    subject = _subject(notice)
-    drafts = []
-    for contact in contacts:
-        if contact["preferred_channel"] == Contact.Channel.EMAIL and contact["email"]:
-            channel, address = Notification.Channel.EMAIL, contact["email"]
-        elif contact["mobile"]:
-            channel, address = Notification.Channel.SMS, contact["mobile"]
-        else:
-            continue
-        drafts.append(
-            NotificationDraft(
-                dedupe_key=f"{notice.dedupe_prefix}customer:{contact['customer_id']}",
-                subject=subject,
-                channel=channel,
-                address=address,
-                recipient_label=contact["name"],
-            )
-        )
-    written = notifications_enqueue_many(drafts) if drafts else 0
-    return contacts[-1]["pk"], written
+    written = reach_fan_out(notice=reach_notice, customer_ids=customer_ids, posts=posts)
+    return customer_ids[-1], written
 
 
 def notice_fan_out(notice: OutageNotice, token: str) -> int:
-    """Send one claimed notice; returns the personal notices written.
+    """Send one claimed notice; returns the reach records written.
 
-    Every batch is its own transaction; a worker killed half-way leaves the
-    notice claimed until its lease ends, and the next run repeats the batches,
-    whose dedupe keys absorb what was already written."""
+    The group posts go first (so the policy knows which groups reached whom),
+    then every affected customer in batches, each its own transaction. A worker
+    killed half-way leaves the notice claimed until its lease ends, and the
+    next run repeats the batches: records are unique per customer and outbox
+    rows carry dedupe keys. A notice cancelled meanwhile (restoration) stops
+    at the next batch."""
     written = 0
     last = 0
     with translation.override(settings.LANGUAGE_CODE):
+        with transaction.atomic():
+            broadcasts = _broadcast(notice)
+            reach_notice = reach_notice_for(notice)
+        posts = notice_posts(notice)
         while True:
             with transaction.atomic():
-                last, count = personal_batch(notice, after_contact_id=last)
+                if not OutageNotice.objects.filter(pk=notice.pk, cancelled_at__isnull=True).exists():
+                    return written
+                last, count = reach_batch(
+                    notice, reach_notice=reach_notice, posts=posts, after_customer_id=last
+                )
             written += count
             if not last:
                 break
         with transaction.atomic():
-            broadcasts = _broadcast(notice)
             OutageNotice.objects.filter(pk=notice.pk, claim_token=token, fanned_out_at__isnull=True).update(
                 fanned_out_at=timezone.now(),
                 claimed_until=None,
@@ -410,7 +479,7 @@ def _broadcast(notice: OutageNotice) -> int:
                 title=notice.kind_label,
                 body=subject,
                 groups=[group],
-                # Sensitive affected customers get the outage's own personal notice.
+                # Every affected customer's own reach is decided by reach/policy.py.
                 important_told_elsewhere=True,
             )
         except ValidationError:
@@ -440,8 +509,10 @@ def fan_out_due(*, now: datetime | None = None, limit: int = 50) -> int:
 
 def long_outage_scan(*, now: datetime | None = None) -> int:
     """Fault outages running longer than OUTAGE_LONG_HOURS: one on-site visit per
-    affected district with residential customers, for the district's manager,
-    and a notice to their supervisor; once per outage and district."""
+    affected district with residential customers, attached to the district (not
+    to one of its customers), for the district's manager, who is told in the app
+    (and through WeCom where reminders go there), and a notice to their
+    supervisor; once per outage and district."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.OUTAGE_LONG_HOURS)
     outage_ids = list(
@@ -470,12 +541,13 @@ def long_outage_scan(*, now: datetime | None = None) -> int:
                 "customer__district__manager_id",
                 "customer__district__station__path",
             )
-            .annotate(first_customer=Min("customer_id"))
+            .annotate(residents=Count("customer_id"))
         )
         rows = list(rows)
         visits = [
             Visit(
-                customer_id=row["first_customer"],
+                customer=None,
+                district_id=row["customer__district_id"],
                 staff_id=row["customer__district__manager_id"],
                 purpose=Visit.Purpose.OUTAGE,
                 scheduled_at=now,
@@ -492,6 +564,22 @@ def long_outage_scan(*, now: datetime | None = None) -> int:
         created = len(fresh)
         drafts = []
         for row in rows:
+            district_key = f"outage:{row['outage_id']}:district:{row['customer__district_id']}"
+            drafts.append(
+                NotificationDraft(
+                    dedupe_key=f"{district_key}:visit",
+                    subject=_(
+                        "台区“%(district)s”停电已超过 %(hours)s 小时，请到现场服务（%(count)s 户居民）。"
+                    )
+                    % {
+                        "district": row["customer__district__name"],
+                        "hours": settings.OUTAGE_LONG_HOURS,
+                        "count": row["residents"],
+                    },
+                    recipient_id=row["customer__district__manager_id"],
+                    link=f"/outages/{row['outage_id']}/",
+                )
+            )
             levels = chain(row["customer__district__station__path"])
             for supervisor_id in levels[0] if levels else []:
                 drafts.append(

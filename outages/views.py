@@ -1,13 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.scoping import get_visible_or_404
 from core.forms import report_refusal
+from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
+from core.xlsx import Sheet, workbook_file
 from customers.models import Customer
 from outages import selectors, services
 from outages.forms import EstimateForm, OutageCreateForm
@@ -48,13 +51,19 @@ def outage_create(request):
 @login_required
 def outage_detail(request, pk: int):
     outage = selectors.outage_for(user=request.user, pk=pk)
+    impact = services.outage_impact(outage)
+    notices = selectors.notice_figures(outage)
+    reach = selectors.reach_of(
+        outage, notices, notice_id=request.GET.get("notice"), affected=impact.customers
+    )
     return render(
         request,
         "outages/detail.html",
         {
             "outage": outage,
-            "impact": services.outage_impact(outage),
-            "notices": selectors.notice_figures(outage),
+            "impact": impact,
+            "reach": reach,
+            "notices": notices,
             "sensitive": selectors.sensitive_affected(outage),
             "visits": selectors.outage_visits(outage),
             "complaints": selectors.outage_complaints(user=request.user, outage=outage),
@@ -110,3 +119,59 @@ def customer_panel(request, number: str):
     customer = get_visible_or_404(Customer.objects.all(), request.user, number=number)
     outages = selectors.customer_outages(user=request.user, customer=customer)
     return render(request, "outages/_customer_outages.html", {"outages": outages})
+
+
+def _reach_filters(request) -> dict:
+    notice = request.GET.get("notice", "")
+    return {
+        "notice_id": int(notice) if notice.isdigit() else None,
+        "channel": request.GET.get("channel", ""),
+        "state": request.GET.get("state", ""),
+    }
+
+
+@login_required
+def outage_reach(request, pk: int):
+    """The customers behind a figure of the reach card (filter by channel and state)."""
+    outage = selectors.outage_for(user=request.user, pk=pk)
+    filters = _reach_filters(request)
+    notice, records = selectors.reach_customers(outage=outage, **filters)
+    return render(
+        request,
+        "outages/reach.html",
+        {"outage": outage, "notice": notice, "records": records, "filters": filters},
+    )
+
+
+@login_required
+def outage_reach_export(request, pk: int):
+    outage = selectors.outage_for(user=request.user, pk=pk)
+    notice, records = selectors.reach_customers(outage=outage, **_reach_filters(request))
+    header = [
+        _("户号"),
+        _("客户"),
+        _("通知"),
+        _("渠道"),
+        _("状态"),
+        _("原因"),
+        _("原渠道"),
+        _("电话通知"),
+        _("时间"),
+    ]
+    rows = (
+        [
+            record.customer.number,
+            record.customer.name,
+            notice.kind_label,
+            record.get_channel_display(),
+            record.state_label,
+            record.get_reason_display(),
+            record.get_fallback_from_display(),
+            record.get_call_state_display() if record.call_state else "",
+            record.state_changed_at,
+        ]
+        for record in records
+    )
+    workbook = workbook_file([Sheet(_("触达明细"), header, rows)])
+    filename = f"{_('触达明细')}-{outage.pk}-{timezone.localdate():%Y%m%d}.xlsx"
+    return FileResponse(workbook, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)

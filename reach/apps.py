@@ -7,3 +7,16 @@ class ReachConfig(AppConfig):
 
     name = "reach"
     verbose_name = _("客户触达")
+
+    def ready(self) -> None:
+        from groups.signals import group_post_state_changed
+
+        group_post_state_changed.connect(_follow_group_post, dispatch_uid="reach.follow_group_post")
+
+
+def _follow_group_post(sender, *, broadcast_id, group_id, state, reason="", **kwargs):
+    """A WeCom group post changed state: the reach records riding on it follow at once
+    (reach_refresh catches up with any that were written after the change)."""
+    from reach.services import reach_group_post_state
+
+    reach_group_post_state(broadcast_id=broadcast_id, group_id=group_id, state=state, reason=reason)

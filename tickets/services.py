@@ -25,6 +25,7 @@ from groups.models import GroupMessage
 from groups.services.messages import message_link_ticket
 from notifications.models import Notification
 from notifications.services import notification_enqueue
+from reach.services import reach_acceptance
 from tickets import sla
 from tickets.attachments import inspect_picture
 from tickets.models import (
@@ -215,7 +216,30 @@ def ticket_create(
         ticket.related.add(repeat_of)
     if assignee or org_unit:
         _dispatch(ticket, by=opened_by, org_unit=unit, assignee=assignee, note="")
+    if kind in ACCEPTANCE_SMS_KINDS:
+        _tell_accepted(ticket, contact)
     return ticket, True
+
+
+# Complaints and repairs: the customer hears at once that the order is accepted (seed 001 §7(1)).
+ACCEPTANCE_SMS_KINDS = {Kind.COMPLAINT: "complaint_accepted", Kind.REPAIR: "repair_accepted"}
+
+
+def _tell_accepted(ticket: Ticket, contact: Contact | None) -> None:
+    """The acceptance SMS, in the creating transaction, once per order (reach record included).
+    It names the order and what happens next, never a staff member's number."""
+    due = timezone.localtime(ticket.sign_due_at).strftime("%m-%d %H:%M")
+    params = {"number": ticket.number, "kind": ticket.get_kind_display(), "due": due}
+    reach_acceptance(
+        customer=ticket.customer,
+        contact=contact,
+        notice_key=f"ticket:{ticket.pk}:accepted",
+        topic_key=f"ticket:{ticket.pk}",
+        label=_("工单受理通知"),
+        subject=_("您的%(kind)s（工单%(number)s）已受理，我们将于%(due)s前安排专人联系您处理。") % params,
+        sms_kind=ACCEPTANCE_SMS_KINDS[ticket.kind],
+        sms_params=params,
+    )
 
 
 def _dispatch(
@@ -318,6 +342,9 @@ def ticket_sign(*, ticket: Ticket, by: User) -> Ticket:
         # Signed in time: from now on only the resolve deadline can escalate.
         ticket.next_escalation_at = ticket.resolve_due_at
         ticket.save_without_historical_record(update_fields=["next_escalation_at"])
+    if ticket.kind in ACCEPTANCE_SMS_KINDS:
+        # Told at creation already (tickets.services._tell_accepted).
+        return ticket
     _notify_customer(
         ticket,
         f"signed:{ticket.sla_round}",

@@ -38,6 +38,7 @@ SECTIONS = {
     "customers": "workspace/workbench/_customers.html",
     "notifications": "workspace/workbench/_notifications.html",
     "outages": "workspace/workbench/_outages.html",
+    "calls": "workspace/workbench/_calls.html",
 }
 
 
@@ -53,6 +54,8 @@ def _section_context(user, name: str, now) -> dict:
         return {"stale_customers": workbench.my_stale_customers(user=user)}
     if name == "outages":
         return {"outages": workbench.my_outages(user=user, now=now)}
+    if name == "calls":
+        return {"calls": workbench.my_calls(user=user)}
     return {"inbox": workbench.my_notifications(user=user)}
 
 

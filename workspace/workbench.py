@@ -20,6 +20,7 @@ from groups.models import GroupMessage, ServiceGroup
 from groups.selectors import with_health, zombie_q, zombie_reasons
 from notifications.selectors import inbox_for
 from outages.selectors import workbench_outages
+from reach.models import CallState, ReachRecord
 from tickets.models import OPEN_STATUSES, UNSIGNED_STATUSES, ReturnVisit, Ticket, near_deadline_q, overdue_q
 from tickets.selectors import deadline_of, with_attention_order
 
@@ -109,4 +110,16 @@ def my_notifications(*, user: User) -> Section:
 def my_outages(*, user: User, now: datetime | None = None) -> Section:
     """Outages over the user's districts, ongoing or starting within a week. Two queries."""
     rows, total = workbench_outages(user, now or timezone.now())
+    return Section(rows, {"total": total})
+
+
+def my_calls(*, user: User) -> Section:
+    """Customers the user must phone about a notice (reach call tasks), oldest first. Two queries."""
+    pending = ReachRecord.objects.filter(call_assignee=user, call_state=CallState.PENDING)
+    total = pending.count()
+    rows = (
+        list(pending.select_related("customer", "notice").order_by("created_at", "id")[:SECTION_LIMIT])
+        if total
+        else []
+    )
     return Section(rows, {"total": total})

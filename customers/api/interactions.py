@@ -78,6 +78,7 @@ class InteractionWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer)
 VISIT_FIELDS = (
     "id",
     "customer",
+    "district",
     "staff",
     "purpose",
     "scheduled_at",

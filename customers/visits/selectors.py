@@ -14,8 +14,8 @@ from customers.models import Customer, Interaction, Visit
 def visit_queryset(*, user: User) -> QuerySet[Visit]:
     return (
         Visit.objects.visible_to(user)
-        .filter(customer__deleted_at__isnull=True)
-        .select_related("customer", "staff")
+        .filter(Q(customer__isnull=True) | Q(customer__deleted_at__isnull=True))
+        .select_related("customer", "staff", "district")
     )
 
 

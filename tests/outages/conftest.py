@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Contact, Customer
-from groups.models import GroupKind
+from groups.models import GroupKind, ServiceGroup
 from groups.services.groups import group_create
 from outages import services
 from outages.models import OutageKind
@@ -100,10 +100,26 @@ def fault(manager, grid):
 
 @pytest.fixture
 def district_group(manager, grid):
-    return group_create(
+    """The 台区群 of d1, linked to its WeCom chat: a post to it reaches the district."""
+    group = group_create(
         by=manager,
         name="永乐一号台区服务群",
         kind=GroupKind.DISTRICT,
         district=grid["d1"],
+        rules="文明发言，不发广告。",
+    )
+    ServiceGroup.objects.filter(pk=group.pk).update(external_id="wrOgQhDgAAd1")
+    group.external_id = "wrOgQhDgAAd1"
+    return group
+
+
+@pytest.fixture
+def crm_only_group(manager, grid):
+    """The 台区群 of d2 kept only in the CRM (no WeCom chat): it reaches nobody."""
+    return group_create(
+        by=manager,
+        name="永乐二号台区服务群",
+        kind=GroupKind.DISTRICT,
+        district=grid["d2"],
         rules="文明发言，不发广告。",
     )

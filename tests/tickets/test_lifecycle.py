@@ -50,13 +50,16 @@ def test_the_full_lifecycle_writes_the_timeline(open_ticket, manager, supervisor
     assert (signed.from_status, signed.to_status, signed.actor) == (Status.DISPATCHED, Status.SIGNED, manager)
 
 
-def test_signing_and_resolving_tell_the_customer_once(open_ticket, manager):
+def test_a_repair_is_told_at_acceptance_and_resolution_once_each(open_ticket, manager):
     ticket = open_ticket()
+    sms = Notification.objects.filter(channel=Notification.Channel.SMS, address="13885550001")
+    assert list(sms.values_list("dedupe_key", flat=True)) == [
+        f"ticket:{ticket.pk}:accepted:customer:{ticket.customer_id}"
+    ]
     services.ticket_sign(ticket=ticket, by=manager)
     services.ticket_resolve(ticket=ticket, by=manager, resolution="已复电")
-    sms = Notification.objects.filter(channel=Notification.Channel.SMS, address="13885550001")
     assert sms.count() == 2
-    assert "张三" in sms.get(dedupe_key__contains="signed").body
+    assert not sms.filter(dedupe_key__contains="signed").exists()
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,10 @@ TIMEOUT = 60
 
 
 def ticket_notifications(ticket: Ticket):
-    return Notification.objects.filter(dedupe_key__startswith=f"ticket:{ticket.pk}:")
+    """What the SLA scan decides (the customer's acceptance SMS, written at creation, aside)."""
+    return Notification.objects.filter(dedupe_key__startswith=f"ticket:{ticket.pk}:").exclude(
+        dedupe_key__startswith=f"ticket:{ticket.pk}:accepted:"
+    )
 
 
 def test_a_worker_reminds_and_escalates_an_unsigned_overdue_order_once(

@@ -95,7 +95,7 @@ def test_it_lists_ongoing_and_coming_outages_over_my_districts(login, manager, c
     for outage in (far, colleagues, restored, cancelled):
         assert reverse("outages:detail", args=[outage.pk]) not in body
     assert "变压器故障" in body and "故障停电" in body and "停电中" in body
-    assert "计划停电" in body and "已通知" in body and "已计划" in body
+    assert "计划停电" in body and "已发布" in body and "已计划" in body
     assert "影响 5 户" in body and "影响 2 户" in body
     start, end = (
         f"{timezone.localtime(moment):%m-%d %H:%M}" for moment in (soon.planned_start, soon.planned_end)

@@ -1,0 +1,555 @@
+"""Reach: writing who is told what, following each channel, falling back once.
+
+The policy (which channel for whom) is reach/policy.py; this module writes it.
+
+- `reach_notice_open` keeps a notice's text; `reach_fan_out` decides and writes,
+  for one batch of customers, one ReachRecord each and the outbox rows they
+  ride on, in the caller's transaction. Records are unique per (notice,
+  customer) and inserted with ON CONFLICT DO NOTHING, outbox rows carry dedupe
+  keys, so a worker killed mid fan-out repeats the batch and adds nothing twice.
+- Hooks for the WeCom sends that are confirmed in WeCom:
+  `reach_group_post_state(broadcast_id=, group_id=, state=, reason=)` — a 企业群发
+  of a group reached its members ("sent"), will not ("not_sent", e.g. refused at
+  the group's monthly limit: the reason says so) or is still waiting for the
+  owner ("waiting"); `reach_personal_wecom_state(notice_key=, customer_id=,
+  state=, reason=)` — the same for a one-to-one send. "not_sent" falls back at once.
+- `reach_refresh` (beat, REACH_REFRESH_SECONDS): SMS and e-mail records follow
+  their outbox row (SMS: the provider's delivery_status), group posts and WeCom
+  one-to-one sends still waiting after REACH_GROUP_POST_DEADLINE_MINUTES count
+  as not sent; every record that failed falls back to the next channel, once.
+- `reach_withdraw` (a restored or cancelled outage): records not yet reached
+  are withdrawn and their outbox rows not yet sent are withdrawn with them.
+- `reach_call_record`: the outcome of a phone call (已告知 / 未接通 / 号码错误);
+  a wrong number flags the contact in the archive for correction.
+- `reach_acceptance`: the acceptance SMS of a complaint or repair order.
+- `reach_broadcasts_adopt` (in `reach_refresh`): the important customers of a
+  broadcast (群发) get their records from the personal notices the broadcast wrote,
+  and a call task (or 无法触达) when it could write none.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from customers.models import Contact, Customer
+from customers.services import customer_refresh_completeness
+from groups.models import Broadcast, GroupPost, GroupPostState
+from groups.services.broadcasts import important_contacts
+from notifications.models import Notification
+from notifications.services import NotificationDraft, notifications_enqueue_many, notifications_withdraw
+from reach import policy
+from reach.models import CallState, Channel, ReachNotice, ReachRecord, Reason, State
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+OPEN_STATES = (State.WAITING, State.QUEUED, State.SUBMITTED)
+
+
+@transaction.atomic
+def reach_notice_open(
+    *,
+    key: str,
+    topic_key: str,
+    label: str,
+    subject: str,
+    dedupe_prefix: str,
+    sms_kind: str = "",
+    sms_params: dict | None = None,
+    quiet: bool = False,
+    urgent: bool = False,
+) -> ReachNotice:
+    """The notice's row, written once; a second call returns the first row unchanged."""
+    notice, _created = ReachNotice.objects.get_or_create(
+        key=key,
+        defaults={
+            "topic_key": topic_key,
+            "label": str(label)[:100],
+            "subject": str(subject)[:200],
+            "dedupe_prefix": dedupe_prefix,
+            "sms_kind": sms_kind,
+            "sms_params": {name: str(value) for name, value in (sms_params or {}).items()},
+            "quiet": quiet,
+            "urgent": urgent,
+        },
+    )
+    return notice
+
+
+def _outbox_key(notice: ReachNotice, customer_id: int, *, fallback: bool = False) -> str:
+    return f"{notice.dedupe_prefix}customer:{customer_id}" + (":fallback" if fallback else "")
+
+
+def _outbox_draft(notice: ReachNotice, choice: policy.Choice, customer_id: int, *, fallback: bool):
+    contact = choice.contact
+    if choice.channel == Channel.SMS:
+        channel, address = Notification.Channel.SMS, contact["mobile"]
+    elif choice.channel == Channel.EMAIL:
+        channel, address = Notification.Channel.EMAIL, contact["email"]
+    else:
+        return None
+    return NotificationDraft(
+        dedupe_key=_outbox_key(notice, customer_id, fallback=fallback),
+        subject=notice.subject,
+        channel=channel,
+        address=address,
+        recipient_label=contact["name"],
+        template_kind=notice.sms_kind if channel == Notification.Channel.SMS else "",
+        template_params=notice.sms_params if channel == Notification.Channel.SMS else None,
+        quiet=notice.quiet,
+    )
+
+
+def _record_fields(choice: policy.Choice, now: datetime) -> dict:
+    return {
+        "channel": choice.channel,
+        "reason": choice.reason,
+        "state": choice.state,
+        "contact_id": choice.contact["id"] if choice.contact else None,
+        "group_id": choice.group_id,
+        "broadcast_id": choice.broadcast_id,
+        "call_state": choice.call_state,
+        "call_assignee_id": choice.call_assignee_id,
+        "state_changed_at": now,
+    }
+
+
+def _write_outbox(drafts: dict[int, NotificationDraft]) -> dict[int, int]:
+    """Enqueue the drafts (customer id → draft); customer id → the outbox row's id."""
+    if not drafts:
+        return {}
+    notifications_enqueue_many(drafts.values())
+    ids = dict(
+        Notification.objects.filter(
+            dedupe_key__in=[draft.dedupe_key for draft in drafts.values()]
+        ).values_list("dedupe_key", "pk")
+    )
+    return {customer_id: ids.get(draft.dedupe_key) for customer_id, draft in drafts.items()}
+
+
+def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy.Posts | None = None) -> int:
+    """Decide and write the reach of one batch of customers (≤ BATCH_SIZE) in the
+    caller's transaction; returns the records written. Six queries a batch
+    (seven with group posts), whatever the number of contacts."""
+    posts = posts or policy.Posts.none()
+    done = set(
+        ReachRecord.objects.filter(notice=notice, customer_id__in=customer_ids).values_list(
+            "customer_id", flat=True
+        )
+    )
+    todo = [customer_id for customer_id in customer_ids if customer_id not in done]
+    if not todo:
+        return 0
+    customers = policy.customer_rows(todo)
+    contacts = policy.contact_rows(todo)
+    members = policy.member_groups(
+        [contact["id"] for rows in contacts.values() for contact in rows], list(posts.broadcasts)
+    )
+    now = timezone.now()
+    choices: dict[int, policy.Choice] = {}
+    drafts: dict[int, NotificationDraft] = {}
+    for customer_id in todo:
+        customer = customers.get(customer_id)
+        if customer is None:  # deleted since the outage froze it
+            continue
+        choice = policy.choose(
+            customer, contacts.get(customer_id, []), posts=posts, members=members, urgent=notice.urgent
+        )
+        choices[customer_id] = choice
+        if (draft := _outbox_draft(notice, choice, customer_id, fallback=False)) is not None:
+            drafts[customer_id] = draft
+    outbox = _write_outbox(drafts)
+    records = [
+        ReachRecord(
+            notice=notice,
+            customer_id=customer_id,
+            station_id=customers[customer_id]["station_id"],
+            notification_id=outbox.get(customer_id),
+            **_record_fields(choice, now),
+        )
+        for customer_id, choice in choices.items()
+    ]
+    ReachRecord.objects.bulk_create(records, ignore_conflicts=True)
+    return len(records)
+
+
+# --- following the channels -----------------------------------------------------------
+
+
+def _set_state(records, state: str, now: datetime, **fields) -> int:
+    changes = {"state": state, "state_changed_at": now, **fields}
+    if state == State.REACHED:
+        changes["reached_at"] = now
+    return records.update(**changes)
+
+
+@transaction.atomic
+def reach_group_post_state(*, broadcast_id: int, group_id: int, state: str, reason: str = "") -> int:
+    """A WeCom group post's state for the records riding on it: "sent" reaches them,
+    "not_sent" fails them and falls back at once, "waiting" changes nothing.
+    Returns how many records changed."""
+    records = ReachRecord.objects.filter(
+        broadcast_id=broadcast_id, group_id=group_id, channel=Channel.GROUP, state=State.WAITING
+    )
+    return _apply_wecom_state(records, state, reason)
+
+
+@transaction.atomic
+def reach_personal_wecom_state(*, notice_key: str, customer_id: int, state: str, reason: str = "") -> int:
+    """The same hook for a WeCom one-to-one send to one customer's contact."""
+    records = ReachRecord.objects.filter(
+        notice__key=notice_key, customer_id=customer_id, channel=Channel.WECOM, state=State.WAITING
+    )
+    return _apply_wecom_state(records, state, reason)
+
+
+def _apply_wecom_state(records, state: str, reason: str) -> int:
+    if state not in ("waiting", "sent", "not_sent"):
+        raise ValidationError({"state": _("状态只能是 waiting、sent 或 not_sent。")})
+    now = timezone.now()
+    if state == "waiting":
+        return 0
+    if state == "sent":
+        return _set_state(records, State.REACHED, now)
+    ids = list(records.values_list("pk", flat=True))
+    _set_state(ReachRecord.objects.filter(pk__in=ids), State.FAILED, now, state_reason=str(reason)[:200])
+    fall_back(ReachRecord.objects.filter(pk__in=ids))
+    return len(ids)
+
+
+def _follow_outbox(now: datetime, scope: Q | None = None) -> None:
+    """SMS and e-mail records (of `scope`, else all) take their outbox row's state; a few UPDATEs."""
+    riding = ReachRecord.objects.filter(state__in=[State.QUEUED, State.SUBMITTED], notification__isnull=False)
+    if scope is not None:
+        riding = riding.filter(scope)
+    sms = riding.filter(channel=Channel.SMS)
+    email = riding.filter(channel=Channel.EMAIL)
+    failed = Q(notification__status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED])
+    delivery = Notification.DeliveryStatus
+    _set_state(sms.filter(notification__delivery_status=delivery.DELIVERED), State.REACHED, now)
+    # A failed receipt is final; so is an outbox row that gave up (or was never configured).
+    sms_failed = failed | Q(notification__delivery_status=delivery.FAILED)
+    submitted = Q(notification__status=Notification.Status.SENT) & ~Q(
+        notification__delivery_status=delivery.DELIVERED
+    )
+    _set_state(sms.filter(sms_failed), State.FAILED, now)
+    _set_state(sms.filter(submitted).filter(state=State.QUEUED), State.SUBMITTED, now)
+    _set_state(email.filter(notification__status=Notification.Status.SENT), State.REACHED, now)
+    _set_state(email.filter(failed), State.FAILED, now)
+
+
+def _follow_group_posts(now: datetime) -> int:
+    """Group-post records take their WeCom post's state (groups.GroupPost), for posts whose
+    state changed before the records were written (a post refused at once for the monthly
+    limit) or whose signal was missed; returns how many fell back."""
+    waiting = ReachRecord.objects.filter(
+        channel=Channel.GROUP, state=State.WAITING, broadcast__isnull=False, group__isnull=False
+    )
+    post = GroupPost.objects.filter(broadcast_id=OuterRef("broadcast_id"), group_id=OuterRef("group_id"))
+    _set_state(waiting.filter(Exists(post.filter(state=GroupPostState.SENT))), State.REACHED, now)
+    refused = waiting.filter(Exists(post.filter(state=GroupPostState.NOT_SENT)))
+    ids = list(refused.values_list("pk", flat=True)[:BATCH_SIZE])
+    if not ids:
+        return 0
+    _set_state(
+        ReachRecord.objects.filter(pk__in=ids), State.FAILED, now, state_reason=_("企业微信群发未发送")
+    )
+    return fall_back(ReachRecord.objects.filter(pk__in=ids))
+
+
+def reach_refresh(*, now: datetime | None = None) -> int:
+    """Beat: follow every open record's channel and fall back what failed; returns the fallbacks."""
+    now = now or timezone.now()
+    reach_broadcasts_adopt(now=now)
+    with transaction.atomic():
+        _follow_outbox(now)
+        refused_posts = _follow_group_posts(now)
+    deadline = now - timedelta(minutes=settings.REACH_GROUP_POST_DEADLINE_MINUTES)
+    late = ReachRecord.objects.filter(
+        channel__in=[Channel.GROUP, Channel.WECOM], state=State.WAITING, created_at__lt=deadline
+    )
+    note = _("超过 %(minutes)s 分钟仍未发送") % {"minutes": settings.REACH_GROUP_POST_DEADLINE_MINUTES}
+    fell_back = refused_posts
+    for records, is_late in ((late, True), (_fallback_due(), False)):
+        while True:
+            with transaction.atomic():
+                batch = list(
+                    records.order_by("pk")
+                    .select_for_update(skip_locked=True)
+                    .values_list("pk", flat=True)[:BATCH_SIZE]
+                )
+                if not batch:
+                    break
+                chosen = ReachRecord.objects.filter(pk__in=batch)
+                if is_late:
+                    _set_state(chosen, State.FAILED, now, state_reason=note)
+                fell_back += fall_back(chosen, late=is_late)
+    return fell_back
+
+
+# --- broadcasts to important customers ---------------------------------------------------
+
+BROADCAST_ADOPT_DAYS = 2
+
+
+def reach_broadcasts_adopt(*, now: datetime | None = None) -> int:
+    """Reach records for the important customers of broadcasts published lately
+    (seed 000 §03: one-to-one, never only the group). groups.services.broadcasts
+    writes their SMS or e-mail (`broadcast:<id>:contact:<contact>`); a customer
+    whose contacts got one rides on it, one without any gets a call task for the
+    manager or is listed unreachable with the reason. Once per broadcast."""
+    now = now or timezone.now()
+    recent = Broadcast.objects.filter(
+        published_at__gte=now - timedelta(days=BROADCAST_ADOPT_DAYS), forward_to_important=True
+    )
+    done = ReachNotice.objects.filter(
+        key__in=[f"broadcast:{pk}" for pk in recent.values_list("pk", flat=True)]
+    ).values_list("key", flat=True)
+    adopted = 0
+    for broadcast in recent.exclude(pk__in=[int(key.split(":")[1]) for key in done]).order_by("pk")[:100]:
+        with transaction.atomic():
+            adopted += _adopt_broadcast(broadcast, now)
+    return adopted
+
+
+def _adopt_broadcast(broadcast: Broadcast, now: datetime) -> int:
+    notice = reach_notice_open(
+        key=f"broadcast:{broadcast.pk}",
+        topic_key=f"broadcast:{broadcast.pk}",
+        label=f"{broadcast.get_topic_display()}：{broadcast.title}",
+        subject=_("【%(topic)s】%(title)s")
+        % {"topic": broadcast.get_topic_display(), "title": broadcast.title},
+        dedupe_prefix=f"broadcast:{broadcast.pk}:",
+        sms_kind="broadcast_important",
+        sms_params={"title": broadcast.title[:20]},
+    )
+    group_ids = list(broadcast.groups.values_list("pk", flat=True))
+    important = list(important_contacts(group_ids).values_list("pk", "customer_id"))
+    sent = dict(
+        Notification.objects.filter(
+            dedupe_key__in=[f"broadcast:{broadcast.pk}:contact:{contact_id}" for contact_id, _c in important]
+        ).values_list("dedupe_key", "pk")
+    )
+    channels = dict(Notification.objects.filter(pk__in=sent.values()).values_list("pk", "channel"))
+    riding: dict[int, tuple[int, int]] = {}
+    for contact_id, customer_id in important:
+        row = sent.get(f"broadcast:{broadcast.pk}:contact:{contact_id}")
+        if row:
+            riding.setdefault(customer_id, (row, contact_id))
+    customer_ids = sorted({customer_id for _contact, customer_id in important})
+    customers = policy.customer_rows(customer_ids)
+    contacts = policy.contact_rows(customer_ids)
+    records = []
+    for customer_id in customer_ids:
+        if customer_id not in customers:
+            continue
+        row, contact_id = riding.get(customer_id, (None, None))
+        if row:
+            channel = Channel.EMAIL if channels[row] == Notification.Channel.EMAIL else Channel.SMS
+            choice = policy.Choice(
+                channel, Reason.SENSITIVE_PERSONAL, State.QUEUED, contact={"id": contact_id}
+            )
+        else:
+            choice = policy.choose(
+                customers[customer_id],
+                contacts.get(customer_id, []),
+                posts=policy.Posts.none(),
+                members={},
+                urgent=False,
+                after=Channel.WECOM,
+            )
+            if choice.channel == Channel.CALL:
+                choice.reason = Reason.NO_MOBILE_SENSITIVE
+            elif choice.channel == Channel.NONE:
+                choice.reason = Reason.NO_CHANNEL if contacts.get(customer_id) else Reason.NO_CONTACT
+        records.append(
+            ReachRecord(
+                notice=notice,
+                customer_id=customer_id,
+                station_id=customers[customer_id]["station_id"],
+                notification_id=row,
+                **_record_fields(choice, now),
+            )
+        )
+    ReachRecord.objects.bulk_create(records, ignore_conflicts=True)
+    return len(records)
+
+
+def _fallback_due():
+    return ReachRecord.objects.filter(
+        state=State.FAILED,
+        fallback_from="",
+        notice__withdrawn_at__isnull=True,
+        channel__in=[Channel.GROUP, Channel.WECOM, Channel.SMS, Channel.EMAIL],
+    )
+
+
+def fall_back(records, *, late: bool = False) -> int:
+    """Move each failed record (not fallen back before) to the next channel; once.
+    The claim is the conditional UPDATE of `fallback_from`."""
+    rows = list(_fallback_due().filter(pk__in=records.values("pk")).select_related("notice"))
+    if not rows:
+        return 0
+    customer_ids = [row.customer_id for row in rows]
+    customers = policy.customer_rows(customer_ids)
+    contacts = policy.contact_rows(customer_ids)
+    now = timezone.now()
+    moved = 0
+    for row in rows:
+        customer = customers.get(row.customer_id)
+        if customer is None:
+            continue
+        choice = policy.choose(
+            customer,
+            contacts.get(row.customer_id, []),
+            posts=policy.Posts.none(),
+            members={},
+            urgent=False,
+            after=row.channel,
+        )
+        if late and row.channel == Channel.GROUP and choice.channel != Channel.NONE:
+            choice.reason = Reason.GROUP_LATE
+        claimed = ReachRecord.objects.filter(pk=row.pk, fallback_from="").update(fallback_from=row.channel)
+        if not claimed:
+            continue
+        draft = _outbox_draft(row.notice, choice, row.customer_id, fallback=True)
+        outbox = _write_outbox({row.customer_id: draft} if draft else {})
+        fields = _record_fields(choice, now)
+        if row.call_state and choice.channel != Channel.CALL:
+            # A call task already beside it stays.
+            fields.pop("call_state"), fields.pop("call_assignee_id")
+        ReachRecord.objects.filter(pk=row.pk).update(
+            fallback_at=now, notification_id=outbox.get(row.customer_id), **fields
+        )
+        moved += 1
+    return moved
+
+
+# --- withdrawing --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def reach_withdraw(*, notice_keys: list[str], dedupe_prefixes: list[str]) -> int:
+    """Withdraw notices that must not go out any more (restoration, cancellation):
+    their records not yet reached become 已撤回 (a pending call task too), and every
+    outbox row under those prefixes not yet sent is withdrawn. Returns the outbox rows withdrawn."""
+    now = timezone.now()
+    ReachNotice.objects.filter(key__in=notice_keys, withdrawn_at__isnull=True).update(withdrawn_at=now)
+    # What already went out keeps its state (an SMS sent is submitted, not withdrawn).
+    _follow_outbox(now, Q(notice__key__in=notice_keys))
+    open_records = ReachRecord.objects.filter(
+        notice__key__in=notice_keys, state__in=[State.WAITING, State.QUEUED]
+    ).exclude(notification__status=Notification.Status.SENDING)
+    _set_state(open_records, State.CANCELLED, now)
+    ReachRecord.objects.filter(notice__key__in=notice_keys, call_state=CallState.PENDING).update(
+        call_state=CallState.NONE
+    )
+    if not dedupe_prefixes:
+        return 0
+    prefixes = Q()
+    for prefix in dedupe_prefixes:
+        prefixes |= Q(dedupe_key__startswith=prefix)
+    return notifications_withdraw(notifications=Notification.objects.filter(prefixes))
+
+
+# --- phone calls ------------------------------------------------------------------------------
+
+CALL_OUTCOMES = (CallState.DONE, CallState.NO_ANSWER, CallState.WRONG_NUMBER)
+
+
+@transaction.atomic
+def reach_call_record(*, record: ReachRecord, by: User, outcome: str) -> ReachRecord:
+    """Record a call's outcome. Only the one who must call, or a supervisor or
+    administrator over it, may (callers look the task up through
+    `calls_for(user)` first, so others get a 404). A wrong number flags the
+    contact for correction in the archive (customers.quality)."""
+    if outcome not in CALL_OUTCOMES:
+        raise ValidationError({"outcome": _("请选择通话结果。")})
+    record = ReachRecord.objects.select_for_update().get(pk=record.pk)
+    if not ReachRecord.objects.calls_for(by).filter(pk=record.pk).exists():
+        raise PermissionDenied(_("这不是您的电话通知任务。"))
+    if record.call_state == CallState.NONE:
+        raise ValidationError({"outcome": _("该通知已撤回，无需拨打。")})
+    now = timezone.now()
+    record.call_state, record.called_at, record.called_by = outcome, now, by
+    fields = ["call_state", "called_at", "called_by"]
+    if record.channel == Channel.CALL:
+        record.state = State.REACHED if outcome == CallState.DONE else State.FAILED
+        record.state_changed_at = now
+        fields += ["state", "state_changed_at"]
+        if outcome == CallState.DONE:
+            record.reached_at = now
+            fields.append("reached_at")
+    record.save(update_fields=fields)
+    if outcome == CallState.WRONG_NUMBER and record.contact_id:
+        Contact.objects.filter(pk=record.contact_id, phone_flagged_at__isnull=True).update(
+            phone_flagged_at=now
+        )
+        customer_refresh_completeness(customer=record.customer)
+    return record
+
+
+# --- acceptance of an order ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def reach_acceptance(
+    *,
+    customer: Customer,
+    contact: Contact | None,
+    notice_key: str,
+    topic_key: str,
+    label: str,
+    subject: str,
+    sms_kind: str,
+    sms_params: dict,
+) -> ReachRecord | None:
+    """Tell the customer by SMS that their order is accepted: to the order's contact when
+    they have a mobile, else any contact with one; exactly once (notice key and outbox key).
+    Without a mobile the record says so (无法触达)."""
+    notice = reach_notice_open(
+        key=notice_key,
+        topic_key=topic_key,
+        label=label,
+        subject=subject,
+        dedupe_prefix=f"{notice_key}:",
+        sms_kind=sms_kind,
+        sms_params=sms_params,
+    )
+    if ReachRecord.objects.filter(notice=notice, customer=customer).exists():
+        return None
+    contacts = policy.contact_rows([customer.pk]).get(customer.pk, [])
+    chosen = next(
+        (c for c in contacts if contact is not None and c["id"] == contact.pk and c["mobile"]), None
+    )
+    chosen = chosen or next((c for c in contacts if c["mobile"]), None)
+    now = timezone.now()
+    if chosen is None:
+        reason = Reason.NO_CHANNEL if contacts else Reason.NO_CONTACT
+        choice = policy.Choice(Channel.NONE, reason, State.UNREACHABLE)
+    else:
+        choice = policy.Choice(Channel.SMS, Reason.ACCEPTANCE, State.QUEUED, contact=chosen)
+    draft = _outbox_draft(notice, choice, customer.pk, fallback=False)
+    outbox = _write_outbox({customer.pk: draft} if draft else {})
+    ReachRecord.objects.bulk_create(
+        [
+            ReachRecord(
+                notice=notice,
+                customer=customer,
+                station_id=customer.station_id,
+                notification_id=outbox.get(customer.pk),
+                **_record_fields(choice, now),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return ReachRecord.objects.filter(notice=notice, customer=customer).first()
