@@ -14,6 +14,11 @@ from core.api.serializers import StrictFieldsMixin
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="错误说明")
+    code = serializers.CharField(
+        help_text="Stable, machine-readable: not_authenticated, authentication_failed, permission_denied, "
+        "not_found, method_not_allowed, transition_not_allowed, precondition_failed, unsupported_media_type, "
+        "idempotency_key_reused, request_too_large, throttled, ..."
+    )
 
 
 _FIELD_ERRORS = OpenApiResponse(
