@@ -127,11 +127,13 @@ class SyncQuerySerializer(serializers.Serializer):
 
 
 class SyncPageSerializer(serializers.Serializer):
-    # `deleted` is the discriminator (JSON false or true; the mapping's keys are its text).
+    # `deleted` tells the shapes apart: each pins it with `const` (customers.api.serializers).
+    # No OpenAPI `discriminator` object: its values must be strings, and generators that
+    # read it would type the boolean as "true"/"false" text.
     results = PolymorphicProxySerializer(
         component_name="CustomerSyncRow",
-        serializers={"false": SyncCustomerSerializer, "true": SyncTombstoneSerializer},
-        resource_type_field_name="deleted",
+        serializers=[SyncCustomerSerializer, SyncTombstoneSerializer],
+        resource_type_field_name=None,
         many=True,
     )
     next = serializers.CharField(help_text="Keep it and send it as `cursor` next time.")
