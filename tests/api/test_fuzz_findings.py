@@ -329,7 +329,7 @@ def test_a_write_to_a_path_that_names_nothing_is_a_json_404_even_with_a_session(
     for method in ("post", "delete"):
         response = getattr(client, method)("/api/v1/groups/0.5/members/")
         assert response.status_code == 404, method
-        assert response.json() == {"detail": "未找到。"}
+        assert response.json() == {"detail": "未找到。", "code": "not_found"}
 
 
 # --- Bulk upsert: items are refused one by one -------------------------------------------------------
