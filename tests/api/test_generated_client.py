@@ -29,9 +29,11 @@ PACKAGE = "grid_crm_api_client"
 
 
 @pytest.fixture(scope="module")
-def generated(live_server, tmp_path_factory):
+def generated(live_server, tmp_path_factory, django_db_blocker):
     """(the generated package, seconds taken to generate it)."""
-    response = requests.get(f"{live_server.url}/api/schema/", params={"format": "json"}, timeout=60)
+    # The live server's thread may touch the database (sessions, axes) before any test has opened it.
+    with django_db_blocker.unblock():
+        response = requests.get(f"{live_server.url}/api/schema/", params={"format": "json"}, timeout=60)
     assert response.status_code == 200, response.text[:500]
     schema = response.json()
     assert schema["info"]["title"].isascii()
