@@ -7,8 +7,11 @@ than that, never a failed page or API call (a throttle counter that cannot be
 read lets the request through).
 """
 
+import fcntl
 import logging
+import os
 
+from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
@@ -65,3 +68,23 @@ class TolerantRedisCache(RedisCache):
         except RedisError as exc:
             # As if the key were missing (what incr() of an absent key says).
             raise ValueError(f"cache unavailable: {type(exc).__name__}") from exc
+
+
+class LockedFileBasedCache(FileBasedCache):
+    """The embedded default's cache (files under var/cache), with `incr` made atomic.
+
+    Django's file cache reads the value, adds and writes it back, so two
+    processes or threads raising a counter at once lose one increment (the
+    API throttle's counters, core.api.throttling). Here the read and the write
+    hold an exclusive lock on a file beside the entries, across threads and
+    processes alike.
+    """
+
+    def incr(self, key, delta=1, version=None):
+        os.makedirs(self._dir, exist_ok=True)
+        with open(os.path.join(self._dir, "incr.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return super().incr(key, delta, version)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)

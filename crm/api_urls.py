@@ -27,7 +27,7 @@ api_docs = csp_update({"script-src": [_SWAGGER_CDN], "style-src": [_SWAGGER_CDN]
 @csrf_exempt
 def api_not_found(request, *args, **kwargs):
     """An API client gets JSON for a path that names nothing, not the HTML 404 page."""
-    return JsonResponse({"detail": _("未找到。")}, status=404)
+    return JsonResponse({"detail": _("未找到。"), "code": "not_found"}, status=404)
 
 
 urlpatterns = [

@@ -65,6 +65,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # API only: gzip for token-signed answers, list ETags, rate-limit fields (core/middleware.py).
+    "core.middleware.TokenApiGZipMiddleware",
+    "core.middleware.ApiHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -179,7 +182,8 @@ if CACHE_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            # Django's file cache with an atomic incr (the API throttle counts with it).
+            "BACKEND": "core.cache.LockedFileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
@@ -232,15 +236,20 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # JSON with a depth limit and no lone surrogates (core/api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": [
-        "core.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+    # Signed in, then only the query parameters the operation documents (core/api/query.py).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "core.api.query.KnownQueryParameters",
     ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.api.filters.OrderingFilter",
+    ],
+    # JSON only, with a depth limit and no lone surrogates (core/api/parsers.py): a form or
+    # multipart body is a 415. No API operation takes an upload; one that does would name
+    # MultiPartParser in its own parser_classes.
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     # Request histories live in the default cache, the shared one above, so
     # every web process counts against the same limit; should that cache
@@ -263,8 +272,13 @@ API_SYNC_PAGE_SIZE = env_int("API_SYNC_PAGE_SIZE", 500)
 if not (1 <= API_PAGE_SIZE <= 1000 and 1 <= API_SYNC_PAGE_SIZE <= 1000):
     raise ImproperlyConfigured("API_PAGE_SIZE and API_SYNC_PAGE_SIZE must be between 1 and 1000")
 SPECTACULAR_SETTINGS = {
-    "TITLE": "供电客户经理 CRM API",
+    # ASCII: code generators make the client's package name of it.
+    "TITLE": "Grid CRM API",
+    "DESCRIPTION": "供电客户经理 CRM 的 REST API。Conventions (filters, ordering, errors, ETags, "
+    "rate limits, limits, enums): docs/API.md.",
     "VERSION": "1.0.0",
+    # 3.1 (JSON Schema 2020-12): `const` tells the sync feed's two row shapes apart.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Operations are tagged and named by resource ("customers_list"), not by "v1".
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
@@ -283,6 +297,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.tighten_schema",
+        "core.api.schema.document_enums",
+        "core.api.schema.document_token_auth",
     ],
 }
 

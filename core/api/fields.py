@@ -3,6 +3,7 @@
 import re
 
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -44,3 +45,27 @@ class QueryIntegerField(serializers.IntegerField):
         if not (isinstance(data, str) and _WHOLE_NUMBER.fullmatch(data)):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+# The most rows a page of any list or of the sync feed holds.
+MAX_PAGE_LIMIT = 1000
+
+
+class PageLimitField(QueryIntegerField):
+    """`?limit=`, rows per page, the same rule for every list and the sync feed: a whole number
+    from 1 to MAX_PAGE_LIMIT; above it a 400 with the code `limit_too_large` (never clamped,
+    so a client never takes a short page for the end of the data)."""
+
+    default_error_messages = {
+        "limit_too_large": _("每页最多 %(max)d 条。"),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value > MAX_PAGE_LIMIT:
+            self.fail("limit_too_large", max=MAX_PAGE_LIMIT)
+        return value

@@ -14,6 +14,7 @@ from django_filters import rest_framework as filters
 from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import ChoiceField, IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
+from rest_framework import filters as drf_filters
 from rest_framework import serializers
 
 from core.text import validate_text
@@ -97,7 +98,24 @@ class ApiFilterSet(filters.FilterSet):
     parameters, so those are 400s. Text filters and comma-separated lists
     still take an empty value. A text parameter must be text (core.text): the
     API answers 400, a page ignores the value like any other invalid one.
+
+    A multi-value filter takes its values comma-separated, repeated or both:
+    `?station=A&station=B,C` is `?station=A,B,C`, any of them (OR); Django's
+    QueryDict would hand the filter only the last.
     """
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and hasattr(data, "getlist"):
+            repeated = {
+                name: ",".join(data.getlist(name))
+                for name, filter_ in self.base_filters.items()
+                if isinstance(filter_, filters.BaseCSVFilter) and len(data.getlist(name)) > 1
+            }
+            if repeated:
+                data = data.copy()
+                for name, joined in repeated.items():
+                    data[name] = joined
+        super().__init__(data, *args, **kwargs)
 
     @property
     def form(self):
@@ -122,6 +140,60 @@ class ApiFilterSet(filters.FilterSet):
                 self.form.add_error(name, serializers.BooleanField.default_error_messages["invalid"])
                 valid = False
         return valid
+
+
+class OrderingFilter(drf_filters.OrderingFilter):
+    """`?ordering=name,-created_at` over the view's `ordering_fields` only; another name is a 400.
+
+    DRF drops a field it does not know and answers in the default order, as if
+    the request had been honoured. The id, in the direction of the last field,
+    breaks ties, so a cursor walks a stable order. Without the parameter the
+    list keeps the view's `ordering`, else its paginator's.
+    """
+
+    def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param)
+        if raw is None or not getattr(view, "ordering_fields", None):
+            return self.get_default_ordering(view) or self._paginator_ordering(view)
+        fields = [term.strip() for term in raw.split(",") if term.strip()]
+        allowed = set(view.ordering_fields)
+        bad = [term for term in fields if term.lstrip("-") not in allowed]
+        if bad or not fields:
+            raise serializers.ValidationError(
+                {
+                    self.ordering_param: [
+                        _("只能按以下字段排序：%(fields)s。") % {"fields": ", ".join(view.ordering_fields)}
+                    ]
+                },
+                code="invalid_ordering",
+            )
+        if not any(term.lstrip("-") == "id" for term in fields):
+            fields.append("-id" if fields[-1].startswith("-") else "id")
+        return tuple(fields)
+
+    @staticmethod
+    def _paginator_ordering(view):
+        ordering = getattr(getattr(view, "paginator", None), "ordering", None)
+        return (ordering,) if isinstance(ordering, str) else ordering
+
+    def get_schema_operation_parameters(self, view):
+        fields = getattr(view, "ordering_fields", None)
+        if not fields:
+            return []
+        choices = [f"{sign}{name}" for name in fields for sign in ("", "-")]
+        names = "|".join(fields)
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Order of the list: comma-separated fields, `-` before a field for descending. "
+                    f"Fields: {', '.join(choices)}. Ties are broken by id. Default: newest first (-id)."
+                ),
+                "schema": {"type": "string", "pattern": rf"^-?({names})(,-?({names}))*$"},
+            }
+        ]
 
 
 # --- List pages ----------------------------------------------------------------------------

@@ -1,16 +1,24 @@
 """OpenAPI pieces shared by the API's views: error responses and the conditional-request headers."""
 
+import re
 from typing import Any
 
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import TokenAuthentication
 
 from core.api.serializers import StrictFieldsMixin
 
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="错误说明")
+    code = serializers.CharField(
+        help_text="Stable, machine-readable: not_authenticated, authentication_failed, permission_denied, "
+        "not_found, method_not_allowed, transition_not_allowed, precondition_failed, unsupported_media_type, "
+        "idempotency_key_reused, request_too_large, throttled, ..."
+    )
 
 
 _FIELD_ERRORS = OpenApiResponse(
@@ -222,7 +230,10 @@ def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[s
         # Exactly one of these names must be given (e.g. a member is a contact or a user).
         alternatives = getattr(component.object, "one_of_required", ())
         if alternatives and not name.startswith("Patched"):
-            schemas[name]["oneOf"] = [{"required": [alternative]} for alternative in alternatives]
+            # Under allOf: the object stays one object to code generators (a bare oneOf of
+            # `required` lists reads to them as a union of shapeless schemas).
+            exactly_one = [{"required": [alternative]} for alternative in alternatives]
+            schemas[name]["allOf"] = [{"oneOf": exactly_one}]
 
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
@@ -237,4 +248,73 @@ def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[s
                     "description": _LIST_ERRORS,
                     "content": {"application/json": {"schema": object_schema}},
                 }
+    return result
+
+
+# --- Enums and authentication, for code generators --------------------------------------------
+
+
+def _choices_classes() -> list[type[models.Choices]]:
+    found, pending = [], list(models.Choices.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _identifier(value: Any) -> str:
+    name = re.sub(r"[^0-9A-Za-z]+", "_", str(value)).strip("_").upper() or "BLANK"
+    return f"V{name}" if name[0].isdigit() else name
+
+
+def enum_names(values: list[Any]) -> list[str]:
+    """Identifiers for an enum's codes: the member names of the Django choices with exactly
+    these values (`Urgency.URGENT` for 1), else the code made an identifier (`V10KV` for "10kV")."""
+    for choices in _choices_classes():
+        members = {member.value: member.name for member in choices}
+        if set(members) == set(values):
+            return [members[value] for value in values]
+    return [_identifier(value) for value in values]
+
+
+def _labels(values: list[Any]) -> list[str]:
+    for choices in _choices_classes():
+        members = {member.value: str(member.label) for member in choices}
+        if set(members) == set(values):
+            return [members[value] for value in values]
+    return [str(value) for value in values]
+
+
+def document_enums(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """Every enum is its codes on the wire; its member names and labels are in the schema.
+
+    `x-enum-varnames` gives generated clients real names (openapi-python-client,
+    openapi-typescript, OpenAPI Generator read it) instead of `VALUE_0`;
+    `x-enum-descriptions` carries each code's label (Chinese, as the UI shows it).
+    Run after drf-spectacular's enum hook, which gathers the enums as components.
+    """
+    for component in result.get("components", {}).get("schemas", {}).values():
+        values = component.get("enum")
+        if not values or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+            continue
+        component["x-enum-varnames"] = enum_names(values)
+        component["x-enum-descriptions"] = _labels(values)
+    return result
+
+
+def document_token_auth(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """The token scheme says its prefix: `Authorization: Token <key>` (DRF's TokenAuthentication).
+
+    OpenAPI has no field for an API key's prefix; `x-token-prefix` names it for
+    clients that build the header (openapi-python-client: `AuthenticatedClient(prefix=...)`).
+    """
+    scheme = result.get("components", {}).get("securitySchemes", {}).get("tokenAuth")
+    if scheme is not None:
+        keyword = TokenAuthentication.keyword
+        scheme["x-token-prefix"] = keyword
+        scheme["description"] = (
+            f"Send `Authorization: {keyword} <key>`: the word `{keyword}`, one space, then the key "
+            "(`manage.py drf_create_token <username>`)."
+        )
     return result

@@ -255,12 +255,12 @@ def _expected_versions(if_match: frozenset[int] | None, version: int | None) -> 
 
 
 # `deleted` tells a sync row's two shapes apart, so that a row matches exactly one of them.
-@extend_schema_field({"type": "boolean", "enum": [False]})
+@extend_schema_field({"const": False})
 class LiveFlagField(serializers.BooleanField):
     pass
 
 
-@extend_schema_field({"type": "boolean", "enum": [True]})
+@extend_schema_field({"const": True})
 class DeletedFlagField(serializers.BooleanField):
     pass
 

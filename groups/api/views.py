@@ -89,6 +89,7 @@ class GroupViewSet(
     queryset = ServiceGroup.objects.all()
     filterset_class = GroupFilterSet
     pagination_class = KeysetPagination
+    ordering_fields = ("id", "name", "created_at", "updated_at")
 
     def get_queryset(self):
         self.health_now = getattr(self, "health_now", None) or timezone.now()

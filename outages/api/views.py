@@ -82,6 +82,7 @@ class OutageViewSet(
     detail_serializer_class = s.OutageDetailSerializer
     filterset_class = OutageFilterSet
     pagination_class = KeysetPagination
+    ordering_fields = ("id", "created_at")
     conflict_errors = (services.OutageConflict,)
     etag_actions = ETagMixin.etag_actions | frozenset({"publish", "start", "estimate", "restore", "cancel"})
 

@@ -7,7 +7,7 @@ def test_an_unknown_api_path_is_a_json_404(client, manager):
         response = client.delete(path)
         assert response.status_code == 404, path
         assert response["Content-Type"] == "application/json"
-        assert response.json() == {"detail": "未找到。"}
+        assert response.json() == {"detail": "未找到。", "code": "not_found"}
 
 
 def test_a_missing_trailing_slash_is_still_redirected(client, manager):

@@ -93,7 +93,8 @@ schema = schema.include(func=_chosen)
 def test_the_api_keeps_to_its_schema(case, token):
     try:
         case.call_and_validate(
-            headers={"Authorization": f"Token {token}"},
+            # In-process WSGI calls are not decompressed: ask for the body as it is.
+            headers={"Authorization": f"Token {token}", "Accept-Encoding": "identity"},
             checks=[not_a_server_error, response_schema_conformance],
         )
     except Exception as exc:
@@ -123,5 +124,5 @@ def test_the_description_says_what_the_responses_hold():
     assert {"type": "string", "enum": [""]} in email["anyOf"]
     assert {"type": "string", "format": "email"} in email["anyOf"]
     shapes = [_resolved(raw, shape) for shape in _component(raw, "CustomerSyncRow")["oneOf"]]
-    assert [_resolved(raw, shape["properties"]["deleted"])["enum"] for shape in shapes] == [[False], [True]]
+    assert [_resolved(raw, shape["properties"]["deleted"])["const"] for shape in shapes] == [False, True]
     assert all("deleted" in shape["required"] for shape in shapes)

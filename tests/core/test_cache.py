@@ -88,7 +88,7 @@ def test_without_redis_the_cache_is_files_under_var(tmp_path):
     cache = default_cache(tmp_path)
 
     assert cache == {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "BACKEND": "core.cache.LockedFileBasedCache",
         "LOCATION": str(tmp_path / "cache"),
     }
 

@@ -90,6 +90,7 @@ class TicketViewSet(
     lookup_field = "number"
     filterset_class = TicketFilterSet
     pagination_class = KeysetPagination
+    ordering_fields = ("id", "number", "created_at", "updated_at")
     conflict_errors = (permissions.TransitionError,)
     etag_actions = ETagMixin.etag_actions | frozenset(
         {
