@@ -10,6 +10,7 @@ from groups.services.groups import group_create
 from groups.services.members import membership_add_contact
 from groups.services.messages import message_post
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory, LineFactory
+from tests.groups.wecom_helpers import corp  # noqa: F401 - the WeCom sync tests' fixture
 
 TZ = timezone.get_current_timezone()
 _mobiles = itertools.count(1)
