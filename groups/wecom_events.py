@@ -41,7 +41,13 @@ def on_chat_change(event: CallbackEvent) -> None:
     chat_id = str(event.payload.get("ChatId") or "")
     if not chat_id or event.change_type not in CHAT_CHANGES:
         return
-    wecom_sync.chat_sync(chat_id=chat_id, observed_at=event_time(event))
+    # Changes are dated when the group is read: the event may be older than what the read shows.
+    wecom_sync.chat_sync(chat_id=chat_id, observed_at=timezone.now())
+    if event.payload.get("UpdateDetail") == "del_member":
+        left = event.payload.get("MemChangeList") or []
+        wecom_sync.members_left_at(
+            chat_id=chat_id, userids=left if isinstance(left, list) else [left], at=event_time(event)
+        )
 
 
 @event_handler("change_external_contact")

@@ -18,9 +18,9 @@ The rules, in one place:
 - Name and 群公告 follow WeCom; a dismissed group is archived.
 - Members: staff link by User.wecom_userid, customers by
   Contact.wecom_external_userid. Membership rows carry WeCom's join_time and
-  the time the leave was seen (the event's CreateTime, or the reconcile's
-  start). Members the CRM cannot name are UnlinkedMember rows; the group page
-  lists the external ones as 未关联成员 for the manager to link by hand.
+  the time the leave was seen (when the group was read), or the time of
+  WeCom's del_member event for the members it names. Members the CRM cannot
+  name are UnlinkedMember rows; the group page lists the external ones as 未关联成员 for the manager to link by hand.
   The diff is set-based: a fixed number of queries per group, whatever its size.
 - An unlinked customer is matched by the mobiles the group's owner recorded
   for them in WeCom (externalcontact/get, follow_user.remark_mobiles) against
@@ -332,6 +332,19 @@ def _follow_chat(group: ServiceGroup, state: ChatState, owner: User | None) -> N
         changed += ["owner", "org_unit"]
     if changed:
         group.save(update_fields=[*changed, "updated_at"])
+
+
+def members_left_at(*, chat_id: str, userids: Iterable[str], at: datetime) -> int:
+    """WeCom's del_member event says when these members left: an earlier time than the
+    sync saw (it reads the group later) replaces the recorded one. Idempotent."""
+    userids = [userid for userid in userids if userid]
+    if not userids:
+        return 0
+    stint = {"group__external_id": chat_id, "left_at__gt": at, "joined_at__lte": at}
+    fixed = UnlinkedMember.objects.filter(userid__in=userids, **stint).update(left_at=at)
+    fixed += Membership.objects.filter(user__wecom_userid__in=userids, **stint).update(left_at=at)
+    fixed += Membership.objects.filter(contact__wecom_external_userid__in=userids, **stint).update(left_at=at)
+    return fixed
 
 
 # --- Reading WeCom -------------------------------------------------------------------------
