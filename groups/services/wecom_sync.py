@@ -20,7 +20,8 @@ The rules, in one place:
   Contact.wecom_external_userid. Membership rows carry WeCom's join_time and
   the time the leave was seen (when the group was read), or the time of
   WeCom's del_member event for the members it names. Members the CRM cannot
-  name are UnlinkedMember rows; the group page lists the external ones as 未关联成员 for the manager to link by hand.
+  name are UnlinkedMember rows; the group page lists the external ones as
+  未关联成员 for the manager to link by hand.
   The diff is set-based: a fixed number of queries per group, whatever its size.
 - An unlinked customer is matched by the mobiles the group's owner recorded
   for them in WeCom (externalcontact/get, follow_user.remark_mobiles) against
