@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from groups.models import Broadcast, GroupMessage, Membership, ReplyTemplate, ServiceGroup
+from groups.models import (
+    Broadcast,
+    GroupMessage,
+    Membership,
+    ReplyTemplate,
+    ServiceGroup,
+    UnlinkedMember,
+    WeComChat,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -53,3 +61,36 @@ class ReplyTemplateAdmin(admin.ModelAdmin):
     list_filter = ("category",)
     search_fields = ("title", "body")
     readonly_fields = ("use_count",)
+
+
+@admin.register(WeComChat)
+class WeComChatAdmin(admin.ModelAdmin):
+    """WeCom's groups as the sync last saw them; filter 群主未绑定 for the groups kept aside
+    until a user is given their owner's WeCom userid (the next reconcile takes them up)."""
+
+    list_display = ("name", "chat_id", "owner_userid", "status", "member_count", "group", "synced_at")
+    list_filter = ("status",)
+    search_fields = ("name", "chat_id", "owner_userid")
+    list_select_related = ("group",)
+    readonly_fields = [field.name for field in WeComChat._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UnlinkedMember)
+class UnlinkedMemberAdmin(admin.ModelAdmin):
+    list_display = ("name", "userid", "kind", "group", "joined_at", "left_at", "mobiles_checked_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "userid", "group__name")
+    list_select_related = ("group",)
+    readonly_fields = [field.name for field in UnlinkedMember._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
