@@ -238,3 +238,17 @@ def test_applying_the_same_state_twice_changes_nothing(corp, make_customer):
         list(Membership.objects.values_list("pk", "joined_at", "left_at")),
         list(UnlinkedMember.objects.values_list("pk", "joined_at", "left_at")),
     )
+
+
+def test_an_owner_change_to_someone_unknown_keeps_the_group_with_its_owner_and_lists_it(corp, manager):
+    chat_id = corp.group("VIP群", "zhangsan", ["stranger"])
+    chat_sync(chat_id=chat_id)
+    corp.post(f"groups/{chat_id}/owner", {"owner": "stranger"})
+
+    chat_sync(chat_id=chat_id)
+
+    assert group_of(chat_id).owner == manager
+    chat = WeComChat.objects.get(chat_id=chat_id)
+    assert chat.status == WeComChatStatus.OWNER_UNKNOWN and chat.owner_userid == "stranger"
+    # The staff member no user carries is kept as an unlinked row, not shown to link by hand.
+    assert UnlinkedMember.objects.get(userid="stranger").kind == UnlinkedMember.Kind.STAFF
