@@ -134,7 +134,7 @@ def _remind_owners(now: datetime, limit: int) -> tuple[int, int]:
             )
             for r in rows
         ]
-        return len(rows), notifications_enqueue_many(drafts)
+        return len(rows), notifications_enqueue_many(drafts, reminder=True)
 
 
 def _alert_supervisors(now: datetime, nearest, limit: int) -> tuple[int, int]:
@@ -152,7 +152,7 @@ def _alert_supervisors(now: datetime, nearest, limit: int) -> tuple[int, int]:
             for r in rows
             for supervisor_id in nearest(r["group__org_unit__path"])
         ]
-        return len(rows), notifications_enqueue_many(drafts)
+        return len(rows), notifications_enqueue_many(drafts, reminder=True)
 
 
 def inquiry_reminder_scan(*, now: datetime | None = None, batch: int = SCAN_BATCH, max_batches: int = 100):
@@ -246,5 +246,5 @@ def zombie_scan(*, now: datetime | None = None) -> ZombieScan:
         zombies=len(zombies),
         owner_notices=len(zombies),
         supervisor_summaries=len(by_supervisor),
-        notifications=notifications_enqueue_many(drafts),
+        notifications=notifications_enqueue_many(drafts, reminder=True),
     )

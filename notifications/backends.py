@@ -14,13 +14,22 @@ address, a webhook key or the message text.
 from __future__ import annotations
 
 import smtplib
+from html import escape
 from typing import Protocol
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
+from django.urls import reverse
 
 from notifications.models import Notification
+from wecom.client import (
+    WeComClient,
+    WeComError,
+    WeComNotConfigured,
+    WeComTransientError,
+    app_messages_configured,
+)
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 # WeCom group robots reject text messages longer than 2048 bytes.
@@ -144,6 +153,78 @@ class WeComWebhookBackend:
         raise PermanentDeliveryError(f"WeCom errcode {errcode}")
 
 
+# WeCom's textcard limits (message/send): title 128 bytes, description 512 bytes,
+# a button text of at most 4 characters.
+WECOM_TEXTCARD_TITLE_BYTES = 128
+WECOM_TEXTCARD_DESCRIPTION_BYTES = 512
+WECOM_TEXTCARD_BUTTON = "详情"
+# WeCom drops the same card to the same user within this time: a worker that died
+# after sending and before marking the row sent repeats the send harmlessly.
+WECOM_APP_DUPLICATE_CHECK_SECONDS = 1800
+
+
+def absolute_link(link: str) -> str:
+    """The CRM link as an absolute URL (SITE_URL + path); the inbox when there is none."""
+    if link.startswith(("http://", "https://")):
+        return link
+    return settings.SITE_URL + (link if link.startswith("/") else reverse("notifications:inbox"))
+
+
+def textcard_description(notification: Notification) -> str:
+    """The body as textcard lines (<div class="normal">), within WeCom's byte limit; the subject if empty."""
+    lines = [line for line in (notification.body or notification.subject).splitlines() if line.strip()]
+    parts: list[str] = []
+    used = 0
+    for line in lines:
+        part = f'<div class="normal">{escape(line, quote=False)}</div>'
+        size = len(part.encode("utf-8"))
+        if used + size > WECOM_TEXTCARD_DESCRIPTION_BYTES:
+            room = WECOM_TEXTCARD_DESCRIPTION_BYTES - used - len('<div class="normal">…</div>'.encode())
+            # Cut the plain line, then escape: never in the middle of an entity.
+            cut = line
+            while cut and len(escape(cut, quote=False).encode("utf-8")) > room:
+                cut = cut[:-1]
+            if cut:
+                parts.append(f'<div class="normal">{escape(cut, quote=False)}…</div>')
+            break
+        parts.append(part)
+        used += size
+    return "".join(parts)
+
+
+class WeComAppBackend:
+    """A WeCom app message (应用消息) to the recipient's own WeCom: a textcard linking to the CRM."""
+
+    def send(self, notification: Notification) -> None:
+        if not app_messages_configured():
+            raise ChannelNotConfigured(
+                "WeCom app messages not configured: "
+                "WECOM_CORP_ID, WECOM_AGENT_ID or WECOM_AGENT_SECRET is not set"
+            )
+        userid = notification.address or (
+            notification.recipient.wecom_userid if notification.recipient_id else ""
+        )
+        if not userid:
+            raise PermanentDeliveryError("no WeCom userid")
+        try:
+            answer = WeComClient.agent().send_textcard(
+                userids=[userid],
+                title=_truncate_utf8(notification.subject, WECOM_TEXTCARD_TITLE_BYTES),
+                description=textcard_description(notification),
+                url=absolute_link(notification.link),
+                btntxt=WECOM_TEXTCARD_BUTTON,
+                duplicate_check_seconds=WECOM_APP_DUPLICATE_CHECK_SECONDS,
+            )
+        except WeComNotConfigured as exc:
+            raise ChannelNotConfigured(str(exc)) from None
+        except WeComTransientError as exc:
+            raise TransientDeliveryError(f"WeCom {exc.reason}") from None
+        except WeComError as exc:
+            raise PermanentDeliveryError(f"WeCom errcode {exc.errcode}") from None
+        if userid in str(answer.get("invaliduser") or "").split("|"):
+            raise PermanentDeliveryError("WeCom does not know the recipient's userid")
+
+
 class SmsGatewayBackend:
     """An HTTP SMS gateway: POST {"mobile", "content", "out_id"}, bearer token when configured.
 
@@ -174,6 +255,7 @@ BACKENDS: dict[str, Backend] = {
     Notification.Channel.EMAIL: EmailBackend(),
     Notification.Channel.WECOM: WeComWebhookBackend(),
     Notification.Channel.SMS: SmsGatewayBackend(),
+    Notification.Channel.WECOM_APP: WeComAppBackend(),
 }
 
 

@@ -35,6 +35,7 @@ class Notification(models.Model):
         EMAIL = "email", _("电子邮件")
         WECOM = "wecom", _("企业微信群机器人")
         SMS = "sms", _("短信")
+        WECOM_APP = "wecomapp", _("企业微信应用消息")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("待发送")

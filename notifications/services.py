@@ -14,6 +14,7 @@ Rules (ARCHITECTURE rule 2):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -28,9 +29,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from notifications.backends import ChannelNotConfigured, DeliveryError, get_backend
 from notifications.models import Notification
 from notifications.selectors import inbox_for
+from wecom.client import app_messages_configured
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +121,55 @@ def _build(
     )
 
 
+WECOM_TWIN_SUFFIX = ":wecomapp"
+
+
+def _twin_key(dedupe_key: str) -> str:
+    key = f"{dedupe_key}{WECOM_TWIN_SUFFIX}"
+    if len(key) <= _KEY_MAX_LENGTH:
+        return key
+    # Still unique and stable for the same original key.
+    digest = hashlib.sha1(dedupe_key.encode()).hexdigest()
+    return f"{dedupe_key[: _KEY_MAX_LENGTH - len(WECOM_TWIN_SUFFIX) - 41]}~{digest}{WECOM_TWIN_SUFFIX}"
+
+
+def with_wecom_reminders(drafts: Iterable[NotificationDraft | Mapping]) -> list[dict]:
+    """The routing rule of reminders to users (near-overdue, overdue, urges, escalations, visits ...):
+    each in-app reminder to a user who has a WeCom userid also goes to their WeCom
+    as an app message, when WeCom app messages are configured; the in-app row stays
+    as the inbox record. Otherwise the drafts are left as they are.
+
+    One query for the recipients' userids, whatever the number of drafts; none
+    when WeCom is not configured.
+    """
+    rows = [asdict(row) if isinstance(row, NotificationDraft) else dict(row) for row in drafts]
+    if not app_messages_configured():
+        return rows
+    reminders = [
+        row
+        for row in rows
+        if row.get("channel", Notification.Channel.IN_APP) == Notification.Channel.IN_APP
+        and row.get("recipient_id") is not None
+    ]
+    if not reminders:
+        return rows
+    on_wecom = set(
+        User.objects.filter(pk__in={row["recipient_id"] for row in reminders}, is_active=True)
+        .exclude(wecom_userid="")
+        .values_list("pk", flat=True)
+    )
+    twins = [
+        {
+            **row,
+            "channel": Notification.Channel.WECOM_APP,
+            "dedupe_key": _twin_key(str(row["dedupe_key"])),
+        }
+        for row in reminders
+        if row["recipient_id"] in on_wecom
+    ]
+    return rows + twins
+
+
 def _publish_kick() -> None:
     from core.broker import publish_once
     from notifications.tasks import deliver_due_notifications
@@ -158,24 +210,35 @@ def notification_enqueue(
     recipient_label: str = "",
     link: str = "",
     send_at: datetime | None = None,
+    reminder: bool = False,
 ) -> Notification | None:
     """Write one outbox row in the caller's transaction; None if `dedupe_key` exists.
 
     The insert runs in a savepoint (get_or_create), so a concurrent writer of
     the same key never surfaces as an IntegrityError nor breaks the caller's
     transaction. Delivery is kicked after commit when the row is due now.
+    `reminder=True` applies the routing rule of reminders (`with_wecom_reminders`).
     """
-    row = _build(
-        dedupe_key=dedupe_key,
-        subject=subject,
-        body=body,
-        channel=channel,
-        recipient=recipient,
-        address=address,
-        recipient_label=recipient_label,
-        link=link,
-        send_at=send_at,
-    )
+    draft = {
+        "dedupe_key": dedupe_key,
+        "subject": subject,
+        "body": body,
+        "channel": channel,
+        "recipient_id": recipient.pk if recipient is not None else None,
+        "address": address,
+        "recipient_label": recipient_label,
+        "link": link,
+        "send_at": send_at,
+    }
+    notification = _get_or_create(_build(**draft))
+    if reminder and notification is not None:
+        _main, *twins = with_wecom_reminders([draft])
+        for twin in twins:
+            _get_or_create(_build(**twin))
+    return notification
+
+
+def _get_or_create(row: Notification) -> Notification | None:
     defaults = {
         name: getattr(row, name)
         for name in (
@@ -197,14 +260,26 @@ def notification_enqueue(
 
 
 @transaction.atomic
-def notifications_enqueue_many(rows: Iterable[NotificationDraft | Mapping]) -> int:
+def notifications_enqueue_many(rows: Iterable[NotificationDraft | Mapping], *, reminder: bool = False) -> int:
     """Write many outbox rows set-based; returns how many were new.
 
     Rows whose `dedupe_key` already exists (or repeats within `rows`) are left
     out; the insert uses ON CONFLICT DO NOTHING so a concurrent writer of the
     same key is ignored, not an error. A few queries per 1,000 rows.
+    `reminder=True` applies the routing rule of reminders (`with_wecom_reminders`)
+    to the rows that were new: a reminder decided again gets no late twin.
     """
     drafts = [asdict(row) if isinstance(row, NotificationDraft) else dict(row) for row in rows]
+    new_rows = _insert_new(drafts)
+    if reminder and new_rows:
+        fresh = {row.dedupe_key for row in new_rows}
+        written = [draft for draft in drafts if str(draft["dedupe_key"]) in fresh]
+        new_rows += _insert_new(with_wecom_reminders(written)[len(written) :])
+    _kick_after_commit_if_due(new_rows)
+    return len(new_rows)
+
+
+def _insert_new(drafts: list[dict]) -> list[Notification]:
     built: dict[str, Notification] = {}
     for draft in drafts:
         row = _build(**draft)
@@ -222,8 +297,7 @@ def notifications_enqueue_many(rows: Iterable[NotificationDraft | Mapping]) -> i
         if fresh:
             Notification.objects.bulk_create(fresh, ignore_conflicts=True)
             new_rows.extend(fresh)
-    _kick_after_commit_if_due(new_rows)
-    return len(new_rows)
+    return new_rows
 
 
 @transaction.atomic

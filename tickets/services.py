@@ -635,6 +635,7 @@ def _notify_user(ticket: Ticket, user: User, key: str, subject: str, body: str) 
         recipient=user,
         channel=Notification.Channel.IN_APP,
         link=f"/tickets/{ticket.number}/",
+        reminder=True,
     )
 
 

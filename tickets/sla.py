@@ -159,7 +159,7 @@ def _remind_unsigned(now, chain, limit: int) -> ScanResult:
             for r in rows
             for uid in _recipients(r, chain)
         ]
-        sent = notifications_enqueue_many(drafts)
+        sent = notifications_enqueue_many(drafts, reminder=True)
     return ScanResult(sign_reminders=len(rows), notifications=sent, claimed=len(rows))
 
 
@@ -175,7 +175,7 @@ def _warn_near_deadline(now, chain, limit: int) -> ScanResult:
             for r in warned
             for uid in _recipients(r, chain)
         ]
-        sent = notifications_enqueue_many(drafts)
+        sent = notifications_enqueue_many(drafts, reminder=True)
     return ScanResult(warnings=len(warned), notifications=sent, claimed=len(rows))
 
 
@@ -217,7 +217,7 @@ def _escalate_overdue(now, chain, limit: int) -> ScanResult:
                 version=F("version") + 1,
             )
         TicketEvent.objects.bulk_create(events)
-        sent = notifications_enqueue_many(drafts)
+        sent = notifications_enqueue_many(drafts, reminder=True)
     return ScanResult(escalations=len(rows), notifications=sent, claimed=len(rows))
 
 
@@ -293,5 +293,5 @@ def return_visit_scan(*, now=None) -> dict[str, int]:
                 _notification(as_row(v), uid, f"return-visit-missed:{v['id']}", subject)
                 for uid in (supervisors[0] if supervisors else [])
             ]
-        sent = notifications_enqueue_many(drafts)
+        sent = notifications_enqueue_many(drafts, reminder=True)
     return {"due": len(due), "missed": len(missed), "notifications": sent}

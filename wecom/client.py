@@ -90,6 +90,11 @@ def is_configured() -> bool:
     return bool(settings.WECOM_CORP_ID and (settings.WECOM_AGENT_SECRET or settings.WECOM_CONTACT_SECRET))
 
 
+def app_messages_configured() -> bool:
+    """Whether app messages (应用消息) can be sent: corp, agent id and the agent's secret are set."""
+    return bool(settings.WECOM_CORP_ID and settings.WECOM_AGENT_ID and settings.WECOM_AGENT_SECRET)
+
+
 def token_cache_key(kind: str) -> str:
     return f"wecom:token:{settings.WECOM_CORP_ID}:{kind}"
 
@@ -334,22 +339,35 @@ class WeComClient:
     # --- 应用消息 and OAuth (agent) ----------------------------------------------
 
     def send_textcard(
-        self, *, userids: list[str], title: str, description: str, url: str, btntxt: str = ""
+        self,
+        *,
+        userids: list[str],
+        title: str,
+        description: str,
+        url: str,
+        btntxt: str = "",
+        duplicate_check_seconds: int = 0,
     ) -> dict:
-        """Send a textcard app message; the answer names `invaliduser` ("a|b") when some were unknown."""
+        """Send a textcard app message; the answer names `invaliduser` ("a|b") when some were unknown.
+
+        With `duplicate_check_seconds`, WeCom drops the same message to the same
+        user sent again within that time (at most 4 hours): a send repeated
+        after a crash does not reach the user twice.
+        """
         self._require_configured()
         card = {"title": title, "description": description, "url": url}
         if btntxt:
             card["btntxt"] = btntxt
-        return self.post(
-            "message/send",
-            {
-                "touser": "|".join(userids),
-                "msgtype": "textcard",
-                "agentid": int(settings.WECOM_AGENT_ID),
-                "textcard": card,
-            },
-        )
+        payload = {
+            "touser": "|".join(userids),
+            "msgtype": "textcard",
+            "agentid": int(settings.WECOM_AGENT_ID),
+            "textcard": card,
+        }
+        if duplicate_check_seconds:
+            payload["enable_duplicate_check"] = 1
+            payload["duplicate_check_interval"] = min(duplicate_check_seconds, 4 * 3600)
+        return self.post("message/send", payload)
 
     def oauth_authorize_url(self, *, redirect_uri: str, state: str = "") -> str:
         """Where to send a browser inside WeCom to learn who it is (scope snsapi_base)."""

@@ -190,5 +190,5 @@ def routine_visits_schedule(*, now: datetime | None = None) -> int:
                     link=link,
                 )
             )
-    notifications_enqueue_many(drafts)
+    notifications_enqueue_many(drafts, reminder=True)
     return len(rows)

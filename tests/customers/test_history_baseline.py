@@ -215,6 +215,6 @@ def test_the_migration_runs_through_the_migration_executor(transactional_db, mak
         executor.migrate([("customers", "0009_history_baseline")])
         assert Customer.history.filter(id=bare.pk, history_type="+").count() == 1
     finally:
-        # Back to the latest schema: the tests after this one use the same database.
+        # Back to the latest schema: the transactional tests after this one share the database.
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())

@@ -121,6 +121,10 @@ SKIPPED = {
     "set_language": "Django's i18n view: public by design, changes only the visitor's own language",
     "admin:*": "Django admin: staff-only by Django itself (is_staff), not part of the application's scoping",
     "media": "uploaded files are served by the web server in production and only with DEBUG in development",
+    "wecom:callback": (
+        "WeCom's callback URL: no session by design, every request is signed and encrypted by WeCom "
+        "(bad signature 403, replay or broken XML 400), tested in tests/wecom/test_callback.py"
+    ),
 }
 
 MATRIX: dict[str, list[Probe]] = {

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from wecom import status
 from wecom.client import WeComClient
-from wecom.models import StatusMark
+from wecom.models import CallbackEvent, StatusMark
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +52,33 @@ def test_marks_replace_their_values(db):
     assert StatusMark.objects.get(key="archive").values == {"seq": 2}
     with pytest.raises(ValueError):
         status.mark("", seq=1)
+
+
+def test_callback_events_are_listed_read_only(login, admin_user, django_assert_max_num_queries):
+    for number in range(3):
+        CallbackEvent.objects.create(
+            dedupe_key=f"k{number}", event="change_external_chat", change_type="update"
+        )
+    client = login(admin_user)
+    url = reverse("admin:wecom_callbackevent_changelist")
+    with django_assert_max_num_queries(12):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert "change_external_chat" in response.content.decode()
+    event = CallbackEvent.objects.first()
+    page = client.get(reverse("admin:wecom_callbackevent_change", args=[event.pk]))
+    assert page.status_code == 200 and 'type="submit" value="保存"' not in page.content.decode()
+    assert client.get(reverse("admin:wecom_callbackevent_add")).status_code == 403
+
+
+def test_failed_events_can_be_processed_again(login, admin_user):
+    failed = CallbackEvent.objects.create(dedupe_key="f", event="x", status="failed", attempts=5)
+    done = CallbackEvent.objects.create(dedupe_key="d", event="x", status="done")
+    response = login(admin_user).post(
+        reverse("admin:wecom_callbackevent_changelist"),
+        {"action": "retry_now", "_selected_action": [failed.pk, done.pk]},
+    )
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    done.refresh_from_db()
+    assert (failed.status, failed.attempts, done.status) == ("pending", 0, "done")

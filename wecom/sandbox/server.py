@@ -50,12 +50,17 @@ def event_xml(corp_id: str, event: str, fields: dict) -> str:
     return "<xml>" + "".join(parts) + "</xml>"
 
 
+class _Server(ThreadingHTTPServer):
+    # A demo's bursts (a fan-out, a worker's retries) should queue, not be refused.
+    request_queue_size = 64
+
+
 class Sandbox:
     """A running sandbox: `state`, `base_url`, `api_base`; `start()` and `stop()`."""
 
     def __init__(self, state: SandboxState | None = None, *, host: str = "127.0.0.1", port: int = 0):
         self.state = state or SandboxState()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.host, self.port = self._server.server_address[:2]
@@ -145,6 +150,9 @@ class Sandbox:
 def _handler_for(sandbox: Sandbox):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in two writes: without TCP_NODELAY a kept-alive
+        # connection waits ~40 ms on the client's delayed ACK for every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
             pass
@@ -187,6 +195,9 @@ def _handler_for(sandbox: Sandbox):
                     self._reply(404, {"error": "not found"})
             except SandboxError as exc:
                 self._reply(200, {"errcode": exc.errcode, "errmsg": exc.errmsg, **exc.extra})
+            except (KeyError, TypeError, ValueError, AttributeError):
+                # A malformed field (a limit that is not a number, an object where a list goes).
+                self._reply(200, {"errcode": INVALID_PARAMETER, "errmsg": "invalid parameter"})
 
         def _api(self, method: str, path: str, query: dict, body: dict) -> None:
             state = sandbox.state

@@ -465,7 +465,14 @@ class SandboxState:
             if not valid:
                 raise AllReceiversInvalid(invalid)
             msgid = _id("app")
+            now = time.time()
+            interval = int(payload.get("duplicate_check_interval") or 1800)
             for userid in valid:
+                if payload.get("enable_duplicate_check") and any(
+                    m["touser"] == userid and m["textcard"] == card and m["at"] > now - interval
+                    for m in self.app_messages
+                ):
+                    continue  # WeCom's duplicate check: the same card again is dropped
                 self.app_messages.append(
                     {
                         "msgid": msgid,
