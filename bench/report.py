@@ -123,6 +123,23 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("worst_page_ms", "最慢页面毫秒", "worst page ms"),
         ],
     ),
+    "wecom_reconcile": (
+        "企业微信客户群同步",
+        "WeCom group reconcile",
+        [
+            ("groups", "群数", "groups"),
+            ("members_per_group", "每群成员", "members per group"),
+            ("first_reconcile_s", "首次同步秒数", "first reconcile s"),
+            ("first_reconcile_wecom_calls", "首次调用次数", "first WeCom calls"),
+            ("second_reconcile_s", "再次同步秒数", "second reconcile s"),
+            ("second_reconcile_wecom_calls", "再次调用次数", "second WeCom calls"),
+            ("full_reread_s", "全部重读秒数", "full re-read s"),
+            ("naive_wecom_calls_per_pass_scaled", "逐群循环调用次数", "per-group loop WeCom calls"),
+            ("speedup_first_vs_naive", "首次比逐群循环快（倍）", "first × faster than a per-group loop"),
+            ("speedup_full_reread_vs_naive", "重读比逐群循环快（倍）", "re-read × faster than the loop"),
+            ("wecom_calls_ratio_naive_over_second", "调用次数之比", "WeCom calls ratio loop / second"),
+        ],
+    ),
     "load": (
         "压力测试",
         "load test",

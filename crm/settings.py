@@ -414,6 +414,10 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "groups.tasks.pull_chat_archive",
         "schedule": timedelta(seconds=env_int("WECOM_ARCHIVE_PULL_SECONDS", 60)),
     },
+    "groups-wecom-reconcile": {
+        "task": "groups.tasks.reconcile_wecom_groups",
+        "schedule": timedelta(minutes=env_int("WECOM_RECONCILE_MINUTES", 30)),
+    },
     "groups-zombie-scan": {
         "task": "groups.tasks.zombie_scan",
         "schedule": crontab(hour=env_int("GROUPS_ZOMBIE_SCAN_HOUR", 9), minute=0),
@@ -469,6 +473,11 @@ WECOM_OAUTH_AUTHORIZE_URL = env_str(
 )
 # A callback whose timestamp is further than this from now is refused (replay guard).
 WECOM_CALLBACK_MAX_AGE_SECONDS = env_int("WECOM_CALLBACK_MAX_AGE_SECONDS", 300)
+# Customer groups (groups/services/wecom_sync.py): callbacks keep them in step;
+# the reconcile reads again in full any group not read for this long.
+WECOM_GROUP_RESYNC_HOURS = env_int("WECOM_GROUP_RESYNC_HOURS", 24)
+# externalcontact/get calls per reconcile to match unlinked customers by remark_mobiles.
+WECOM_REMARK_LOOKUPS_PER_RUN = env_int("WECOM_REMARK_LOOKUPS_PER_RUN", 200)
 # Absolute links (WeCom app messages) are built on it; no trailing slash.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # 企业群发 to customer groups: how many a group may receive per calendar month

@@ -310,6 +310,46 @@ def contact_delete(*, contact: Contact, user: User) -> None:
     customer_refresh_completeness(customer=customer)
 
 
+@transaction.atomic
+def contact_link_wecom(*, contact: Contact, external_userid: str, user: User | None = None) -> Contact:
+    """Record that `contact` is WeCom external contact `external_userid` (history kept).
+
+    One WeCom person is one contact: a contact linked to another external_userid,
+    or an external_userid another contact already carries, is refused.
+    """
+    external_userid = (external_userid or "").strip()
+    if (
+        not external_userid
+        or len(external_userid) > Contact._meta.get_field("wecom_external_userid").max_length
+    ):
+        raise ValidationError({"external_userid": _("企业微信外部联系人ID无效。")})
+    _lock_customer(contact.customer)
+    current = Contact.objects.select_related("customer").get(pk=contact.pk)
+    if current.wecom_external_userid == external_userid:
+        return current
+    if current.wecom_external_userid:
+        raise ValidationError({"contact": _("该联系人已关联其他企业微信客户。")})
+    taken = Contact.objects.filter(wecom_external_userid=external_userid).exclude(pk=current.pk).first()
+    if taken is not None:
+        raise ValidationError({"contact": _("该企业微信客户已关联联系人“%(name)s”。") % {"name": taken.name}})
+    current.wecom_external_userid = external_userid
+    current._history_user = user
+    current.save(update_fields=["wecom_external_userid"])
+    return current
+
+
+@transaction.atomic
+def contacts_unlink_wecom(*, external_userid: str, user: User | None = None) -> list[int]:
+    """Forget WeCom external contact `external_userid` on the contacts that carry it; their ids."""
+    unlinked = []
+    for contact in Contact.objects.select_for_update().filter(wecom_external_userid=external_userid):
+        contact.wecom_external_userid = ""
+        contact._history_user = user
+        contact.save(update_fields=["wecom_external_userid"])
+        unlinked.append(contact.pk)
+    return unlinked
+
+
 # --- Weekly archive reminders ---------------------------------------------------------
 
 STALE_EXAMPLES_PER_MANAGER = 20

@@ -8,6 +8,8 @@ from groups.models import (
     Membership,
     ReplyTemplate,
     ServiceGroup,
+    UnlinkedMember,
+    WeComChat,
 )
 
 
@@ -72,6 +74,16 @@ class HeldArchiveMessageAdmin(admin.ModelAdmin):
     list_filter = ("reason",)
     search_fields = ("msgid", "roomid", "sender")
     readonly_fields = [field.name for field in HeldArchiveMessage._meta.fields]
+@admin.register(WeComChat)
+class WeComChatAdmin(admin.ModelAdmin):
+    """WeCom's groups as the sync last saw them; filter 群主未绑定 for the groups kept aside
+    until a user is given their owner's WeCom userid (the next reconcile takes them up)."""
+
+    list_display = ("name", "chat_id", "owner_userid", "status", "member_count", "group", "synced_at")
+    list_filter = ("status",)
+    search_fields = ("name", "chat_id", "owner_userid")
+    list_select_related = ("group",)
+    readonly_fields = [field.name for field in WeComChat._meta.fields]
 
     def has_add_permission(self, request):
         return False
@@ -86,4 +98,17 @@ class ArchiveCursorAdmin(admin.ModelAdmin):
     readonly_fields = ("source", "updated_at")
 
     def has_add_permission(self, request):
+        return False
+@admin.register(UnlinkedMember)
+class UnlinkedMemberAdmin(admin.ModelAdmin):
+    list_display = ("name", "userid", "kind", "group", "joined_at", "left_at", "mobiles_checked_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "userid", "group__name")
+    list_select_related = ("group",)
+    readonly_fields = [field.name for field in UnlinkedMember._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -319,3 +319,16 @@ class ReplyTemplateForm(StyledFormMixin, forms.Form):
         self.fields["org_unit"].queryset = selectors.template_units_for(user)
         self.fields["org_unit"].initial = user.org_unit_id
         self._style_widgets()
+
+
+class LinkContactForm(forms.Form):
+    """Which archive contact an unlinked WeCom customer is (the view scopes the id)."""
+
+    contact = forms.IntegerField(
+        label=_("联系人"),
+        min_value=1,
+        max_value=2**63 - 1,
+        error_messages={
+            key: _("请选择要关联的联系人。") for key in ("required", "invalid", "min_value", "max_value")
+        },
+    )

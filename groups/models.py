@@ -639,3 +639,101 @@ class HeldArchiveMessage(models.Model):
 
     def __str__(self) -> str:
         return self.msgid
+class WeComChatStatus(models.TextChoices):
+    SYNCED = "synced", _("已同步")
+    OWNER_UNKNOWN = "owner_unknown", _("群主未绑定")
+    DISMISSED = "dismissed", _("已解散")
+
+
+class WeComChat(models.Model):
+    """What the CRM last learnt of one WeCom customer group (客户群), by its chat_id.
+
+    The ServiceGroup is the group people work with; this row is the sync's
+    memory of WeCom: the owner's userid, when the group was last read in
+    full, and groups kept aside because no user has their owner's userid
+    (listed in the admin, picked up by the next reconcile once one does).
+    """
+
+    chat_id = models.CharField(_("企业微信群ID"), max_length=64, unique=True)
+    group = models.OneToOneField(
+        ServiceGroup,
+        verbose_name=_("客户群"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="wecom_chat",
+    )
+    name = models.CharField(_("群名称"), max_length=100, blank=True)
+    owner_userid = models.CharField(_("群主企业微信账号"), max_length=64, blank=True)
+    status = models.CharField(
+        _("同步状态"), max_length=16, choices=WeComChatStatus.choices, default=WeComChatStatus.SYNCED
+    )
+    member_count = models.PositiveIntegerField(_("成员数"), default=0)
+    created_in_wecom_at = models.DateTimeField(_("企业微信建群时间"), null=True, blank=True)
+    synced_at = models.DateTimeField(_("最近同步时间"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("解散时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("企业微信客户群")
+        verbose_name_plural = _("企业微信客户群")
+        ordering = ["status", "name", "id"]
+        indexes = [models.Index(fields=["status", "synced_at"], name="wecomchat_status_synced")]
+
+    def __str__(self) -> str:
+        return self.name or self.chat_id
+
+
+class UnlinkedMemberQuerySet(ScopedQuerySet):
+    scope_owner_field = "group__owner"
+    scope_unit_field = "group__org_unit"
+
+    def active(self) -> "UnlinkedMemberQuerySet":
+        return self.filter(left_at__isnull=True)
+
+
+class UnlinkedMember(models.Model):
+    """A member of a WeCom group the CRM cannot name yet (群成员未关联).
+
+    An external member (客户) whose external_userid no archive contact carries,
+    or a staff member whose userid no user carries. The group page lists the
+    external ones as "未关联成员" for the manager to link to a contact by hand;
+    a link turns every active row of that external_userid into a Membership
+    with the same join time. Rows keep their leave time like memberships do.
+    """
+
+    class Kind(models.IntegerChoices):
+        # WeCom's member types in groupchat/get.
+        STAFF = 1, _("企业成员")
+        EXTERNAL = 2, _("外部联系人")
+
+    group = models.ForeignKey(
+        ServiceGroup, verbose_name=_("客户群"), on_delete=models.CASCADE, related_name="unlinked_members"
+    )
+    userid = models.CharField(_("企业微信ID"), max_length=64)
+    kind = models.PositiveSmallIntegerField(_("成员类型"), choices=Kind.choices)
+    name = models.CharField(_("名称"), max_length=100, blank=True)
+    group_nickname = models.CharField(_("群昵称"), max_length=100, blank=True)
+    joined_at = models.DateTimeField(_("入群时间"), default=timezone.now)
+    left_at = models.DateTimeField(_("退群时间"), null=True, blank=True)
+    # When the owner's remark_mobiles (externalcontact/get) were last compared with the archive.
+    mobiles_checked_at = models.DateTimeField(_("备注手机号核对时间"), null=True, blank=True)
+
+    objects = UnlinkedMemberQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("未关联成员")
+        verbose_name_plural = _("未关联成员")
+        ordering = ["joined_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "userid"],
+                condition=Q(left_at__isnull=True),
+                name="unlinkedmember_one_active",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["userid"], condition=Q(left_at__isnull=True), name="unlinkedmember_userid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.userid

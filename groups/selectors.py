@@ -45,6 +45,7 @@ from accounts.models import OrgUnit, User
 from core.aggregates import Percentile, percentile
 from core.text import is_text
 from customers.models import Contact, Customer
+from customers.selectors import CustomerSearch, customer_search, phone_shown_to
 from groups.filtersets import GroupFilterSet
 from groups.models import (
     Broadcast,
@@ -55,6 +56,7 @@ from groups.models import (
     Membership,
     ReplyTemplate,
     ServiceGroup,
+    UnlinkedMember,
 )
 
 MESSAGE_LOG_SIZE = 200
@@ -512,13 +514,15 @@ def group_detail(*, user: User, pk: int) -> ServiceGroup:
     """A visible group with its health, members and message log; 404 when out of scope.
 
     A fixed number of queries: the group with its figures, its active members
-    (contacts with their customers, staff with their units), and the message
-    log — unanswered inquiries first, then the latest messages — with senders.
+    (contacts with their customers, staff with their units), the WeCom
+    customers not linked to a contact yet (未关联成员), and the message log —
+    unanswered inquiries first, then the latest messages — with senders.
     """
     now = timezone.now()
     members = Membership.objects.active().select_related("contact__customer", "user__org_unit")
     queryset = with_health(group_queryset(user=user), now).prefetch_related(
-        Prefetch("memberships", queryset=members.order_by("joined_at", "id"), to_attr="member_list")
+        Prefetch("memberships", queryset=members.order_by("joined_at", "id"), to_attr="member_list"),
+        Prefetch("unlinked_members", queryset=unlinked_customers(), to_attr="unlinked_list"),
     )
     group = get_object_or_404(queryset, pk=pk)
     _decorate(group, now)
@@ -526,6 +530,54 @@ def group_detail(*, user: User, pk: int) -> ServiceGroup:
     group.customer_members = [m for m in group.member_list if m.contact_id]
     group.message_log = message_log(group=group, now=now)
     return group
+
+
+def unlinked_customers() -> QuerySet[UnlinkedMember]:
+    """WeCom customers in a group whom no archive contact carries yet, oldest first."""
+    return (
+        UnlinkedMember.objects.active().filter(kind=UnlinkedMember.Kind.EXTERNAL).order_by("joined_at", "id")
+    )
+
+
+def unlinked_member_for_action(*, group: ServiceGroup, pk: int) -> UnlinkedMember:
+    """An unlinked customer of `group` (already scoped); 404 otherwise."""
+    return get_object_or_404(unlinked_customers().filter(group=group).select_related("group"), pk=pk)
+
+
+LINK_CANDIDATE_CUSTOMERS = 20
+
+
+@dataclass
+class LinkCandidates:
+    search: CustomerSearch | None = None
+    contacts: list[Contact] = field(default_factory=list)
+
+
+def link_candidates(*, user: User, term: str) -> LinkCandidates:
+    """Contacts an unlinked customer may be, found by the customer search (户号, phone, name
+    or address) among the customers the user sees; phones masked unless the user owns them.
+    Two queries, or none for a term too short."""
+    term = (term or "").strip()
+    if not term:
+        return LinkCandidates()
+    search = customer_search(term, customers=Customer.objects.visible_to(user))
+    ids = search.ids[:LINK_CANDIDATE_CUSTOMERS]
+    contacts = list(
+        Contact.objects.filter(customer_id__in=ids)
+        .select_related("customer")
+        .order_by("customer__name", "customer_id", "-is_primary", "id")
+    )
+    for contact in contacts:
+        contact.phone_shown = phone_shown_to(user, contact.customer, contact.phone)
+    return LinkCandidates(search=search, contacts=contacts)
+
+
+def contact_for_link(*, user: User, pk: int) -> Contact:
+    """A contact of a customer the user sees; 404 otherwise."""
+    return get_object_or_404(
+        Contact.objects.filter(customer__in=Customer.objects.visible_to(user)).select_related("customer"),
+        pk=pk,
+    )
 
 
 def message_log(*, group: ServiceGroup, now: datetime, limit: int = MESSAGE_LOG_SIZE) -> list[GroupMessage]:

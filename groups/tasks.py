@@ -6,6 +6,8 @@ from groups.archive.services import archive_pull_due
 from groups.services.broadcasts import broadcasts_publish_due
 from groups.services.posts import post_states_poll, post_tasks_create
 from groups.services.summaries import group_health_refresh_stale
+from groups.services.wecom_sync import groups_reconcile
+from wecom.client import WeComClient, WeComTransientError
 
 
 @shared_task(**RETRY_TRANSIENT, soft_time_limit=100, time_limit=120)
@@ -48,3 +50,18 @@ def poll_group_posts() -> dict:
 def pull_chat_archive() -> dict:
     """Every minute: the chat archive's new group messages, then the held ones whose group is known now."""
     return archive_pull_due()
+@shared_task(
+    **{**RETRY_TRANSIENT, "autoretry_for": (*RETRY_TRANSIENT["autoretry_for"], WeComTransientError)},
+    soft_time_limit=1700,
+    time_limit=1800,
+)
+def reconcile_wecom_groups() -> dict:
+    """Every half hour: WeCom's customer groups into the CRM (new, changed, dismissed ones).
+
+    A transient WeCom error while listing the groups retries the task; a
+    group that fails is read again next time. Running it twice is running it once.
+    """
+    if not WeComClient.contact().configured:
+        return {"skipped": "not configured"}
+    result = vars(groups_reconcile())
+    return {key: value for key, value in result.items() if key != "failures"}

@@ -21,6 +21,7 @@ urlpatterns = [
     path("<int:pk>/members/", views.member_add, name="member_add"),
     path("<int:pk>/members/<int:member_pk>/leave/", views.member_leave, name="member_leave"),
     path("<int:pk>/add-district-customers/", views.add_district_customers, name="add_district_customers"),
+    path("<int:pk>/unlinked/<int:member_pk>/link/", views.unlinked_member_link, name="unlinked_member_link"),
     path("<int:pk>/messages/", views.message_log, name="messages"),
     path("<int:pk>/reply/", views.reply, name="reply"),
 ]

@@ -23,6 +23,7 @@ from groups.services import groups as group_services
 from groups.services import members as member_services
 from groups.services import messages as message_services
 from groups.services import reply_templates as template_services
+from groups.services import wecom_sync
 
 
 def _forbidden(request, exc: PermissionDenied, group=None):
@@ -290,6 +291,53 @@ def add_district_customers(request, pk: int):
         else:
             messages.info(request, _("台区内的客户联系人都已在群中，没有新增成员。"))
     return redirect("groups:detail", pk=group.pk)
+
+
+# --- WeCom customers not linked to the archive yet (未关联成员) -------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def unlinked_member_link(request, pk: int, member_pk: int):
+    """GET: find the contact (户号, phone, name) among the customers the user sees. POST: link it."""
+    group = selectors.group_for_action(user=request.user, pk=pk)
+    member = selectors.unlinked_member_for_action(group=group, pk=member_pk)
+    if not group_services.group_can_manage(user=request.user, group=group):
+        return _forbidden(
+            request, PermissionDenied(_("只有群负责人、本单位主管或系统管理员可以关联成员。")), group
+        )
+    form = forms.LinkContactForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            contact = selectors.contact_for_link(user=request.user, pk=form.cleaned_data["contact"])
+            try:
+                wecom_sync.unlinked_member_link(member=member, contact=contact, by=request.user)
+            except PermissionDenied as exc:
+                return _forbidden(request, exc, group)
+            except ValidationError as exc:
+                form.add_error(None, "；".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    _("已将“%(member)s”关联为%(customer)s的联系人%(contact)s。")
+                    % {
+                        "member": member.name or member.userid,
+                        "customer": contact.customer.name,
+                        "contact": contact.name,
+                    },
+                )
+                return redirect("groups:detail", pk=group.pk)
+        status = 400
+    term = request.GET.get("q", "")
+    context = {
+        "group": group,
+        "member": member,
+        "form": form,
+        "term": term,
+        "candidates": selectors.link_candidates(user=request.user, term=term),
+    }
+    return render(request, "groups/unlinked_link.html", context, status=status)
 
 
 # --- Reply templates ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0003_archive'),
+        ('groups', '0004_wecom_sync'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

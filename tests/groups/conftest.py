@@ -11,6 +11,7 @@ from groups.services.members import membership_add_contact
 from groups.services.messages import message_post
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory, LineFactory
 from tests.groups.archive_support import CUSTOMER_ID, ROOM, STAFF_ID
+from tests.groups.wecom_helpers import corp  # noqa: F401 - the WeCom sync tests' fixture
 
 TZ = timezone.get_current_timezone()
 _mobiles = itertools.count(1)

@@ -119,8 +119,9 @@ def test_the_detail_costs_a_fixed_number_of_queries(
         message_post(group=group, contact=contact, text="请问怎么办理过户？")
     client = login(manager)
     # Session, user, unread count, user's unit; group with figures, members, message log,
-    # reply choices, the contacts to log a message from (exists + options), staff to add.
-    with django_assert_max_num_queries(11):
+    # unlinked WeCom customers, reply choices, the contacts to log a message from (exists +
+    # options), staff to add.
+    with django_assert_max_num_queries(12):
         assert client.get(reverse("groups:detail", args=[group.pk])).status_code == 200
 
 

@@ -34,7 +34,7 @@ from PIL import Image
 
 from customers.models import ImportJob, Visit
 from customers.visits.services import visit_schedule
-from groups.models import BroadcastTopic, GroupKind, ReplyCategory
+from groups.models import BroadcastTopic, GroupKind, ReplyCategory, UnlinkedMember
 from groups.services.broadcasts import broadcast_create
 from groups.services.groups import group_create
 from groups.services.members import membership_add_contact
@@ -189,6 +189,10 @@ MATRIX: dict[str, list[Probe]] = {
     "groups:member_add": [post(IN_SCOPE, **GROUP)],
     "groups:member_leave": [post(MANAGES, **GROUP, member_pk="membership.pk")],
     "groups:add_district_customers": [post(MANAGES, **GROUP)],
+    "groups:unlinked_member_link": [
+        get(MANAGES, **GROUP, member_pk="unlinked.pk"),
+        post(MANAGES, **GROUP, member_pk="unlinked.pk"),
+    ],
     "groups:messages": [get(IN_SCOPE, **GROUP)],
     "groups:reply": [post(IN_SCOPE, **GROUP)],
     # --- Work orders -------------------------------------------------------------
@@ -429,6 +433,9 @@ def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settin
         by=manager, name="永乐一号台区服务群", kind=GroupKind.DISTRICT, district=district, rules="文明发言。"
     )
     membership, _created = membership_add_contact(group=group, contact=contact, by=manager)
+    unlinked = UnlinkedMember.objects.create(
+        group=group, userid="wmMatrix", kind=UnlinkedMember.Kind.EXTERNAL
+    )
     message, _created = message_post(
         group=group, contact=contact, text="请问这个月电费怎么查？", sent_at=timezone.now(), is_inquiry=True
     )
@@ -446,6 +453,7 @@ def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settin
         "contact": contact,
         "group": group,
         "membership": membership,
+        "unlinked": unlinked,
         "message": message,
         "ticket": ticket,
         "attachment": ticket_services.attachment_add(ticket=ticket, by=manager, upload=_png()),

@@ -161,9 +161,9 @@ def test_callbacks_are_refused_when_not_configured(client, settings, wecom_sandb
 
 
 def test_an_event_without_handler_is_ignored(client, wecom_sandbox, caplog):
+    # Tag changes: an event no app registers a handler for (groups handles contacts and chats).
     request = wecom_sandbox.signed_callback(
-        "change_external_contact",
-        {"ChangeType": "add_external_contact", "UserID": "zhangsan", "ExternalUserID": "wm1"},
+        "change_external_tag", {"ChangeType": "create", "Id": "etTag1", "TagType": "tag"}
     )
     assert post(client, request).status_code == 200
     event = CallbackEvent.objects.get()
