@@ -61,7 +61,7 @@ _WRITE_ERRORS = error_responses(400, 401, 403, 404, 412, 429)
         description="Contacts may be given in the same request. The customer number is fixed once created.",
         request=CustomerWriteSerializer,
         parameters=[IDEMPOTENCY_KEY, etag_header(201)],
-        responses={201: CustomerSerializer, **error_responses(400, 401, 403, 422, 429)},
+        responses={201: CustomerSerializer, **error_responses(400, 401, 403, 409, 422, 429)},
     ),
     update=extend_schema(
         summary="Change a customer (all writable fields)",
@@ -205,7 +205,7 @@ class CustomerBulkView(APIView):
         description=bulk.__doc__,
         request=serializers.ListSerializer(child=BulkItemField(), max_length=bulk.MAX_ITEMS),
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: BulkResultSerializer, **error_responses(400, 401, 422, 429)},
+        responses={200: BulkResultSerializer, **error_responses(400, 401, 409, 422, 429)},
     )
     def post(self, request):
         context = {"request": request, "view": self, "format": self.format_kwarg}
