@@ -141,7 +141,8 @@ def customer_fill_line_from_district(customer: Customer, *, line_given: bool) ->
     if customer.district_id and (not line_given or not customer.line_id):
         # An unknown district is reported by full_clean().
         with suppress(District.DoesNotExist):
-            customer.line_id = customer.district.line_id
+            # The object, not only its id: the rules read the line next (no second lookup).
+            customer.line = customer.district.line
 
 
 # --- Customers ----------------------------------------------------------------------

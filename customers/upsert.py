@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import router, transaction
+from django.db import connections, router, transaction
+from django.db.models import Model
 from django.db.models.deletion import Collector
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -328,6 +329,40 @@ def customers_write_many(
     return outcomes
 
 
+def _update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write `fields` of each object to its row: `UPDATE ... FROM (VALUES ...)`, one statement per batch.
+
+    Django's bulk_update builds a CASE expression per field and row, which
+    takes seconds for a thousand rows of twenty fields. The row triggers fire
+    as for any update (PostgreSQL; SQLite 3.33+ has UPDATE ... FROM).
+    """
+    if not objs:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    # PostgreSQL types a VALUES list from its text: say what each column is.
+    postgres = connection.vendor == "postgresql"
+    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" if postgres else "%s" for f in columns) + ")"
+    assignments = ", ".join(f"{quote(f.column)} = v.column{n}" for n, f in enumerate(columns[1:], start=2))
+    per_batch = max(1, (connection.features.max_query_params or 65535) // len(columns))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_batch):
+            batch = objs[start : start + per_batch]
+            params = [
+                column.get_db_prep_save(getattr(obj, column.attname), connection)
+                for obj in batch
+                for column in columns
+            ]
+            cursor.execute(
+                f"UPDATE {quote(meta.db_table)} SET {assignments}"
+                f" FROM (VALUES {', '.join([row] * len(batch))}) AS v"
+                f" WHERE {quote(meta.db_table)}.{quote(meta.pk.column)} = v.column1",
+                params,
+            )
+
+
 def _apply(plans: Sequence[tuple[int, _Plan]], *, user: User) -> None:
     """The statements: customers and their history, then contacts (deleted, demoted, promoted, added)."""
     now = timezone.now()
@@ -340,7 +375,7 @@ def _apply(plans: Sequence[tuple[int, _Plan]], *, user: User) -> None:
         if plan.write.current is not None and plan.fields_changed:
             plan.customer.updated_at = now
     if changed:
-        Customer.objects.bulk_update(changed, [*_WRITTEN_FIELDS, "completeness", "updated_at"])
+        _update_rows(Customer, changed, [*_WRITTEN_FIELDS, "completeness", "updated_at"])
     history = Customer.history
     history.bulk_history_create(created, default_user=user, default_change_reason=None, default_date=now)
     history.bulk_history_create(
@@ -371,7 +406,7 @@ def _apply(plans: Sequence[tuple[int, _Plan]], *, user: User) -> None:
     promoted = [contact for contact in changed_contacts if contact.is_primary]
     for batch in (demoted, promoted):
         if batch:
-            Contact.objects.bulk_update(batch, list(Contact.EDITABLE_FIELDS))
+            _update_rows(Contact, batch, Contact.EDITABLE_FIELDS)
     new_contacts = [contact for contacts in contact_plans for contact in contacts.created]
     Contact.objects.bulk_create(new_contacts)
     added, updated = [], []
