@@ -57,6 +57,18 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("reimport_rows_per_second", "重复导入 行/秒", "re-import rows/s"),
         ],
     ),
+    "bulk_upsert": (
+        "批量写入档案",
+        "bulk upsert",
+        [
+            ("items", "项数", "items"),
+            ("set_based_seconds", "集合写入秒数（目标 ≤ 2）", "set-based s (goal ≤ 2)"),
+            ("one_by_one_seconds", "逐项写入秒数", "one-by-one s"),
+            ("speedup_vs_one_by_one", "比逐项快（倍）", "× faster than one by one"),
+            ("set_based_sql_statements", "SQL 条数", "SQL statements"),
+            ("load_average_before", "负载", "load average"),
+        ],
+    ),
     "dashboard": (
         "监控看板",
         "supervisor dashboard",
