@@ -117,6 +117,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/sla_scan.py $(SLA_ARGS)
 	$(PY) bench/sync.py $(SYNC_ARGS)
 	$(PY) bench/archive_import.py $(IMPORT_ARGS)
+	$(PY) bench/bulk.py
 	$(PY) bench/dashboard.py $(DASHBOARD_ARGS)
 	$(PY) bench/outage_fanout.py $(FANOUT_ARGS)
 	$(PY) bench/wecom_posts.py

@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import AdminLoginForm
 from accounts.models import OrgUnit, User
+
+# Integration accounts are refused here as at the web login (accounts.forms).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(OrgUnit)

@@ -78,6 +78,9 @@ class User(AbstractUser):
         ACCOUNT_MANAGER = "manager", _("客户经理")
         SUPERVISOR = "supervisor", _("监控主管")
         ADMINISTRATOR = "admin", _("系统管理员")
+        # A system (95598, marketing, the mobile back end) reading and writing
+        # the archives of its unit's subtree over the API: token only, no web login.
+        INTEGRATION = "integration", _("系统对接账号")
 
     real_name = models.CharField(_("姓名"), max_length=50)
     mobile = models.CharField(_("手机号码"), max_length=11, blank=True, validators=[mobile_validator])
@@ -127,6 +130,29 @@ class User(AbstractUser):
     @property
     def is_account_manager(self) -> bool:
         return self.role == self.Role.ACCOUNT_MANAGER
+
+    @property
+    def is_integration(self) -> bool:
+        return self.role == self.Role.INTEGRATION
+
+    @property
+    def sees_subtree(self) -> bool:
+        """Reads reach the whole subtree of the user's unit (accounts.scoping)."""
+        return self.role in (self.Role.SUPERVISOR, self.Role.INTEGRATION)
+
+    def clean(self):
+        super().clean()
+        if self.is_integration:
+            # Its scope is its unit's subtree, and it never signs in to the web or the admin.
+            errors = {}
+            if not self.org_unit_id:
+                errors["org_unit"] = _("系统对接账号必须绑定所属单位。")
+            if self.is_staff or self.is_superuser:
+                errors["role"] = _("系统对接账号不能登录管理后台，请取消“职员状态”和“超级用户状态”。")
+            if errors:
+                from django.core.exceptions import ValidationError
+
+                raise ValidationError(errors)
 
     @property
     def title(self) -> str:

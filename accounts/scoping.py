@@ -7,8 +7,9 @@ A model's QuerySet inherits `ScopedQuerySet` and names two paths:
 
 Then:
 - an administrator sees every row;
-- a supervisor sees the rows of their unit's subtree (one prefix match on the
-  unit's materialized path);
+- a supervisor, and an integration account (a system such as 95598 reading
+  over the API), sees the rows of their unit's subtree (one prefix match on
+  the unit's materialized path);
 - an account manager sees the rows they own plus the rows of their own unit;
 - anybody else (anonymous, inactive, no unit) sees nothing.
 
@@ -32,7 +33,7 @@ class ScopedQuerySet(models.QuerySet):
         settled = self.settled_for(user)
         if settled is not None:
             return settled
-        if user.is_supervisor:
+        if user.sees_subtree:
             if unit_ids:
                 from accounts.models import OrgUnit
 

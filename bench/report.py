@@ -68,6 +68,18 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("speedup_vs_naive_loop", "比逐群查询快（倍）", "× faster than a per-group loop"),
         ],
     ),
+    "bulk_upsert": (
+        "批量写入档案",
+        "bulk upsert",
+        [
+            ("items", "项数", "items"),
+            ("set_based_seconds", "集合写入秒数（目标 ≤ 2）", "set-based s (goal ≤ 2)"),
+            ("one_by_one_seconds", "逐项写入秒数", "one-by-one s"),
+            ("speedup_vs_one_by_one", "比逐项快（倍）", "× faster than one by one"),
+            ("set_based_sql_statements", "SQL 条数", "SQL statements"),
+            ("load_average_before", "负载", "load average"),
+        ],
+    ),
     "dashboard": (
         "监控看板",
         "supervisor dashboard",

@@ -4,7 +4,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line
+from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line, PhoneAccessLog
 from customers.services import customer_refresh_completeness
 
 
@@ -79,3 +79,38 @@ class DistrictAdmin(admin.ModelAdmin):
     list_select_related = ["station", "line", "manager"]
     search_fields = ["code", "name", "line__name"]
     autocomplete_fields = ["line", "manager"]
+
+
+class IntegrationAccountFilter(admin.RelatedOnlyFieldListFilter):
+    """The accounts that have read phones in full (integration accounts), not every user."""
+
+
+@admin.register(PhoneAccessLog)
+class PhoneAccessLogAdmin(admin.ModelAdmin):
+    """For review only: written by customers.phone_access, never edited or deleted here."""
+
+    list_display = ["at", "user", "endpoint", "count", "numbers_preview"]
+    list_filter = [("user", IntegrationAccountFilter), "at"]
+    date_hierarchy = "at"
+    # A number matches inside the stored list (the JSON text), so part of a number finds it too.
+    search_fields = ["numbers"]
+    search_help_text = _("按户号搜索")
+    list_select_related = ["user"]
+    fields = ["at", "user", "endpoint", "count", "numbers"]
+    readonly_fields = fields
+    show_full_result_count = False
+
+    @admin.display(description=_("户号"))
+    def numbers_preview(self, obj: PhoneAccessLog) -> str:
+        shown = obj.numbers[:5]
+        more = obj.count - len(shown)
+        return "、".join(shown) + (_("等%(count)d户") % {"count": obj.count} if more > 0 else "")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

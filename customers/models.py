@@ -671,3 +671,35 @@ class Visit(models.Model):
         return (
             self.prep_basics_reviewed and bool(self.prep_cause.strip()) and bool(self.prep_solution.strip())
         )
+
+
+class PhoneAccessLog(models.Model):
+    """An API response in which an integration account read phone numbers in full.
+
+    One row per response, listing the archive numbers it showed: a sync page of
+    1,000 archives is one insert, not a thousand (customers.phone_access).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("账号"),
+        # Kept as evidence: an account that read phones is deactivated, not deleted.
+        on_delete=models.PROTECT,
+        related_name="phone_reads",
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    endpoint = models.CharField(_("接口"), max_length=255)
+    numbers = models.JSONField(_("户号"), default=list)
+    count = models.PositiveIntegerField(_("档案数"))
+
+    class Meta:
+        verbose_name = _("号码明文访问记录")
+        verbose_name_plural = _("号码明文访问记录")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["at"], name="phone_access_at"),
+            models.Index(fields=["user", "at"], name="phone_access_user_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.endpoint} ({self.count})"

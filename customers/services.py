@@ -89,12 +89,31 @@ def customer_can_delete(*, user: User, customer: Customer) -> bool:
     return bool(user.is_supervisor and user.org_unit_id and customer.station.is_within(user.org_unit))
 
 
-def _validate_customer(customer: Customer, *, user: User, station_changed: bool) -> None:
+# The archive's relations: a batch resolves them to rows it loaded, so they need no lookup each.
+RELATION_FIELDS = ("station", "district", "line", "manager")
+
+
+def customer_check(
+    customer: Customer,
+    *,
+    user: User,
+    station_changed: bool,
+    open_station_ids: Collection[int] | None = None,
+) -> None:
+    """Every rule of an archive's fields (ValidationError with field messages).
+
+    `open_station_ids`, from a caller that loaded the stations the user may
+    open archives in and resolved the relations to rows it loaded (a bulk
+    upsert), saves the per-archive queries: the relations are not looked up
+    again and the station is checked against that set.
+    """
     errors: dict[str, list[str]] = {}
     try:
         # A taken number is judged at the insert (customer_create), which knows
         # deleted archives and whether the taker is in the user's scope.
-        customer.full_clean(validate_unique=False)
+        customer.full_clean(
+            validate_unique=False, exclude=RELATION_FIELDS if open_station_ids is not None else None
+        )
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if customer.station_id and not errors.keys() & {"station", "district", "line", "manager"}:
@@ -106,32 +125,39 @@ def _validate_customer(customer: Customer, *, user: User, station_changed: bool)
         )
         for field, message in network.items():
             _merge_errors(errors, field, message)
-        if station_changed and not stations_for(user).filter(pk=customer.station_id).exists():
+        if station_changed and not (
+            customer.station_id in open_station_ids
+            if open_station_ids is not None
+            else stations_for(user).filter(pk=customer.station_id).exists()
+        ):
             message = _("您无权在%(station)s建立客户档案。") % {"station": customer.station}
             _merge_errors(errors, "station", message)
     if errors:
         raise ValidationError(errors)
 
 
-def _fill_line_from_district(customer: Customer, *, line_given: bool) -> None:
+def customer_fill_line_from_district(customer: Customer, *, line_given: bool) -> None:
     """A district hangs off one line: take the line from it unless the caller named one."""
     if customer.district_id and (not line_given or not customer.line_id):
         # An unknown district is reported by full_clean().
         with suppress(District.DoesNotExist):
-            customer.line_id = customer.district.line_id
+            # The object, not only its id: the rules read the line next (no second lookup).
+            customer.line = customer.district.line
 
 
 # --- Customers ----------------------------------------------------------------------
 
 
-def _number_taken_message(taken: Customer, user: User) -> str:
+def number_taken_message(taken: Customer, user: User, *, visible: bool | None = None) -> str:
     """Why a number cannot be used, saying only what the user may know.
 
     An archive in the user's scope is named (taken, or deleted and to be
     restored); one outside it answers like any number the user cannot use, so
     a create is no way to learn which numbers exist elsewhere.
     """
-    if not Customer.all_objects.visible_to(user).filter(pk=taken.pk).exists():
+    if visible is None:
+        visible = Customer.all_objects.visible_to(user).filter(pk=taken.pk).exists()
+    if not visible:
         return _("该户号不可用。")
     if taken.deleted_at is not None:
         return _("该户号属于一份已删除的客户档案，请联系系统管理员恢复。")
@@ -149,8 +175,8 @@ def customer_create(*, created_by: User, **fields: Any) -> Customer:
     """
     check_field_names(fields, CUSTOMER_CREATE_FIELDS)
     customer = Customer(**fields)
-    _fill_line_from_district(customer, line_given="line" in fields)
-    _validate_customer(customer, user=created_by, station_changed=True)
+    customer_fill_line_from_district(customer, line_given="line" in fields)
+    customer_check(customer, user=created_by, station_changed=True)
     customer.completeness = completeness_score(customer, [])
     customer._history_user = created_by
     try:
@@ -162,7 +188,7 @@ def customer_create(*, created_by: User, **fields: Any) -> Customer:
         taken = Customer.all_objects.filter(number=customer.number).first()
         if taken is None:
             raise
-        raise ValidationError({"number": _number_taken_message(taken, created_by)}) from None
+        raise ValidationError({"number": number_taken_message(taken, created_by)}) from None
     return customer
 
 
@@ -191,8 +217,8 @@ def customer_update(*, customer: Customer, updated_by: User, **fields: Any) -> C
             changed = True
     if not changed:
         return current
-    _fill_line_from_district(current, line_given="line" in fields)
-    _validate_customer(current, user=updated_by, station_changed=current.station_id != stored_station_id)
+    customer_fill_line_from_district(current, line_given="line" in fields)
+    customer_check(current, user=updated_by, station_changed=current.station_id != stored_station_id)
     current.completeness = completeness_score(current, current.contacts.all())
     current._history_user = updated_by
     current.save()
@@ -243,11 +269,19 @@ def customer_refresh_completeness(*, customer: Customer) -> int:
 # --- Contacts ----------------------------------------------------------------------
 
 
-def _save_contact(contact: Contact, *, user: User) -> None:
-    """Validate and save; a new primary contact demotes the old one first (history kept for both)."""
+def contact_check(contact: Contact, *, exclude: Collection[str] | None = None) -> None:
+    """The rules of one contact that need no query: a mobile or a landline, every field valid.
+
+    (One primary contact per customer is kept by demoting the old one, see _save_contact.)
+    """
     if not contact.mobile and not contact.landline:
         raise ValidationError({"mobile": _("手机号码和固定电话至少填写一项。")})
-    contact.full_clean(validate_constraints=False)
+    contact.full_clean(exclude=exclude, validate_constraints=False)
+
+
+def _save_contact(contact: Contact, *, user: User) -> None:
+    """Validate and save; a new primary contact demotes the old one first (history kept for both)."""
+    contact_check(contact)
     if contact.is_primary:
         others = Contact.objects.filter(customer_id=contact.customer_id, is_primary=True)
         if contact.pk:
@@ -483,7 +517,7 @@ def customer_lock_current(
     return locked
 
 
-def _contact_errors(exc: ValidationError) -> dict[str, list[str]]:
+def contact_errors(exc: ValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
         return {field: list(messages) for field, messages in exc.message_dict.items()}
     return {"__all__": list(exc.messages)}
@@ -538,7 +572,7 @@ def customer_contacts_replace(
             else:
                 contact_create(customer=locked, user=user, **fields)
         except ValidationError as exc:
-            items[position] = _contact_errors(exc)
+            items[position] = contact_errors(exc)
     if any(items):
         raise ContactSetError(items)
 

@@ -74,6 +74,8 @@ class HeldArchiveMessageAdmin(admin.ModelAdmin):
     list_filter = ("reason",)
     search_fields = ("msgid", "roomid", "sender")
     readonly_fields = [field.name for field in HeldArchiveMessage._meta.fields]
+
+
 @admin.register(WeComChat)
 class WeComChatAdmin(admin.ModelAdmin):
     """WeCom's groups as the sync last saw them; filter 群主未绑定 for the groups kept aside
@@ -99,6 +101,8 @@ class ArchiveCursorAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
 @admin.register(UnlinkedMember)
 class UnlinkedMemberAdmin(admin.ModelAdmin):
     list_display = ("name", "userid", "kind", "group", "joined_at", "left_at", "mobiles_checked_at")

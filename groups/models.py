@@ -639,6 +639,8 @@ class HeldArchiveMessage(models.Model):
 
     def __str__(self) -> str:
         return self.msgid
+
+
 class WeComChatStatus(models.TextChoices):
     SYNCED = "synced", _("已同步")
     OWNER_UNKNOWN = "owner_unknown", _("群主未绑定")

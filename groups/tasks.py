@@ -50,6 +50,8 @@ def poll_group_posts() -> dict:
 def pull_chat_archive() -> dict:
     """Every minute: the chat archive's new group messages, then the held ones whose group is known now."""
     return archive_pull_due()
+
+
 @shared_task(
     **{**RETRY_TRANSIENT, "autoretry_for": (*RETRY_TRANSIENT["autoretry_for"], WeComTransientError)},
     soft_time_limit=1700,

@@ -11,13 +11,19 @@ together or not at all, so a request is never "applied but forgotten".
 - Retry after the first request finished: the insert hits the unique
   constraint (user, key); the stored status and body are returned with
   `Idempotent-Replayed: true`, and nothing is applied again.
-- Two identical requests racing: the second one's insert waits on the first
-  one's uncommitted row (PostgreSQL's unique index; SQLite lets one writer in
-  at a time). When the first commits, the second returns its stored response;
-  if the first failed and rolled back, the second runs as if it were first.
-  So the loser waits, for as long as the first request takes, rather than
-  answering 409.
-- The same key with a different method, path or body: 422.
+- A duplicate arriving while the first is still running: 409 at once, with
+  `{"detail": ..., "code": "idempotency_in_progress"}` and `Retry-After`; it
+  never waits for the first (a bulk upsert may run for seconds, and a waiting
+  request holds a web worker). The running request holds a transaction-scoped
+  advisory lock on (user, key) on PostgreSQL, taken with
+  `pg_try_advisory_xact_lock` before the key row is inserted, so the
+  duplicate learns "in flight" without touching the uncommitted row (whose
+  unique index would make it wait). The lock ends with the transaction, also
+  when the process dies, so a retry after a crash runs as if it were first.
+  SQLite lets one writer in at a time: there the duplicate waits for the
+  first (the embedded mode, a single process, not a production setup).
+- The same key with a different method, path or body: 422 (once the first has
+  finished; while it runs, 409 as above).
 - Only successful (2xx) responses are stored. An error response leaves no
   row behind (its transaction rolled back, nothing was applied), so a retry
   under the same key runs again.
@@ -27,7 +33,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -39,6 +45,22 @@ from core.models import IdempotentRequest
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("Location",)
+# Seconds a client is told to wait before retrying a request still in flight.
+IN_PROGRESS_RETRY_AFTER = 2
+
+
+class IdempotencyInProgress(exceptions.APIException):
+    """The first request under this key is still running: retry after `Retry-After` seconds."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_in_progress"
+
+    def __init__(self):
+        super().__init__(
+            {"detail": _("使用该幂等键的请求正在处理中，请稍后重试。"), "code": self.default_code}
+        )
+        # DRF's exception handler turns `wait` into the Retry-After header.
+        self.wait = IN_PROGRESS_RETRY_AFTER
 
 
 def _key(request) -> str | None:
@@ -57,6 +79,24 @@ def fingerprint(request) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _lock_id(user_id: int, key: str) -> int:
+    """A signed 64-bit number for (user, key): the advisory lock's id."""
+    digest = hashlib.blake2b(f"idempotency:{user_id}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _claim(user_id: int, key: str) -> bool:
+    """Hold (user, key) until the current transaction ends; False when another transaction holds it.
+
+    Never waits. Outside PostgreSQL there is nothing to claim (SQLite runs one writer at a time).
+    """
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_id(user_id, key)])
+        return bool(cursor.fetchone()[0])
+
+
 def _replay(stored: IdempotentRequest) -> Response:
     headers = {**stored.response_headers, REPLAYED_HEADER: "true"}
     return Response(stored.response_body, status=stored.status_code, headers=headers)
@@ -69,6 +109,8 @@ def respond_idempotently(request, handler: Callable[[], Response]) -> Response:
         return handler()
     request_fingerprint = fingerprint(request)
     with transaction.atomic():
+        if not _claim(request.user.pk, key):
+            raise IdempotencyInProgress()
         try:
             with transaction.atomic():
                 record = IdempotentRequest.objects.create(

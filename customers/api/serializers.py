@@ -10,7 +10,8 @@ accepted, besides the values the archive already has.
 Contacts are nested both ways. In a write, `contacts` (when present) is the
 complete new set: an item with `id` changes that contact (fields it leaves
 out stay as they are), an item without adds one, a contact left out is
-deleted. Phone numbers are masked for users who do not own the customer.
+deleted. Phone numbers are masked unless the user sees them in full
+(customers.phone_access: the customer's manager, an integration account).
 
 A write naming a field the API does not take is rejected (400), as is one
 naming a read-only field. Every rule beyond a field's own format is checked
@@ -30,6 +31,7 @@ from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, Str
 from core.phones import mask_phone
 from customers import services
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, customer_number_validator
+from customers.phone_access import sees_full_phones
 
 CONTACT_FIELDS = ("id", *Contact.EDITABLE_FIELDS)
 CUSTOMER_WRITE_FIELDS = ARCHIVE_FIELDS
@@ -108,7 +110,7 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: Customer) -> dict[str, Any]:
         data = super().to_representation(instance)
-        if not instance.owned_by(self.context["request"].user):
+        if not sees_full_phones(self.context["request"].user, manager_id=instance.manager_id):
             mask_contact_phones(data["contacts"])
         return data
 

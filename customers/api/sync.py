@@ -69,8 +69,11 @@ from django.utils import timezone
 from accounts.models import User
 from customers.api.serializers import CONTACT_FIELDS, mask_contact_phones
 from customers.models import SENSITIVITY_FLAGS, Contact, Customer, CustomerSyncDoc
+from customers.phone_access import phone_reads_record, reads_every_phone
 
 MAX_LIMIT = 1000
+# How an integration account's read of the feed is named in its phone access log.
+ENDPOINT = "GET /api/v1/customers/sync/"
 
 _PLAIN_FIELDS = (
     "id",
@@ -168,7 +171,9 @@ def _unit(row: dict[str, Any], unit: str) -> dict[str, Any] | None:
     return {"id": pk, "code": row[f"{unit}__code"], "name": row[f"{unit}__name"]}
 
 
-def _build(row: dict[str, Any], contacts: list[dict[str, Any]], user: User) -> dict[str, Any]:
+def _build(
+    row: dict[str, Any], contacts: list[dict[str, Any]], user: User, *, full_phones: bool = False
+) -> dict[str, Any]:
     data: dict[str, Any] = {name: row[name] for name in _PLAIN_FIELDS}
     for unit in _UNITS:
         data[unit] = _unit(row, unit)
@@ -190,9 +195,9 @@ def _build(row: dict[str, Any], contacts: list[dict[str, Any]], user: User) -> d
     data["created_at"] = _moment(row["created_at"])
     data["updated_at"] = _moment(row["updated_at"])
     data["version"] = row["version"]
-    # The ownership rule of Customer.owned_by, on the raw row: building a
-    # model instance per row to ask it costs a quarter of the page.
-    if manager_id is None or manager_id != user.pk:
+    # The rule of customers.phone_access.sees_full_phones, on the raw row:
+    # building a model instance per row to ask it costs a quarter of the page.
+    if not full_phones and (manager_id is None or manager_id != user.pk):
         mask_contact_phones(contacts)
     data["contacts"] = contacts
     data["deleted"] = False
@@ -221,12 +226,16 @@ def sync_page(*, user: User, cursor: SyncCursor, limit: int) -> dict[str, Any]:
         ):
             contacts[contact.pop("customer_id")].append(contact)
 
+    full_phones = reads_every_phone(user)
     results = [
         {"number": row["number"], "deleted": True}
         if row["deleted_at"] is not None
-        else _build(row, contacts[row["id"]], user)
+        else _build(row, contacts[row["id"]], user, full_phones=full_phones)
         for row in rows
     ]
+    if full_phones:
+        numbers = [row["number"] for row in rows if row["deleted_at"] is None]
+        phone_reads_record(user=user, endpoint=ENDPOINT, numbers=numbers)
     last = SyncCursor(stamp=rows[-1]["sync_stamp"], id=rows[-1]["id"]) if rows else cursor
     return {"results": results, "next": last.encode(), "has_more": has_more}
 
@@ -238,9 +247,9 @@ def _page_sql(inner_sql: str) -> str:
     docs = _q(CustomerSyncDoc._meta.db_table)
     return f"""
 SELECT c.id, c.sync_stamp,
-       d.head || CASE WHEN c.manager_id = %s OR d.contacts_masked IS NULL
+       d.head || CASE WHEN %s OR c.manager_id = %s OR d.contacts_masked IS NULL
                       THEN d.contacts ELSE d.contacts_masked END,
-       d.contacts_masked IS NULL AND c.manager_id IS DISTINCT FROM %s,
+       NOT %s AND d.contacts_masked IS NULL AND c.manager_id IS DISTINCT FROM %s,
        customers_sync_zone() = %s
 FROM ({inner_sql}) c
 LEFT JOIN {docs} d ON d.customer_id = c.id
@@ -274,7 +283,8 @@ def sync_page_json(*, user: User, cursor: SyncCursor, limit: int) -> bytes:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     page = sync_queryset(user=user, cursor=cursor).values("id", "sync_stamp", "manager_id")[: limit + 1]
     inner_sql, inner_params = page.query.get_compiler(connection=connection).as_sql()
-    params = (user.pk, user.pk, timezone.get_current_timezone_name(), *inner_params)
+    full_phones = reads_every_phone(user)
+    params = (full_phones, user.pk, full_phones, user.pk, timezone.get_current_timezone_name(), *inner_params)
     with connection.cursor() as db:
         db.execute(_page_sql(inner_sql), params)
         rows = db.fetchall()
@@ -284,5 +294,7 @@ def sync_page_json(*, user: User, cursor: SyncCursor, limit: int) -> bytes:
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else cursor
+    if full_phones:
+        phone_reads_record(user=user, endpoint=ENDPOINT, customer_ids=[row[0] for row in rows])
     results = ",".join(_masked(text) if odd else text for _pk, _stamp, text, odd, _zone in rows)
     return _page_bytes(results, last, has_more)

@@ -41,6 +41,7 @@ from customers.api.serializers import (
     customer_queryset,
 )
 from customers.filtersets import CustomerFilterSet
+from customers.phone_access import phone_reads_record, reads_every_phone
 
 _WRITE_ERRORS = error_responses(400, 401, 403, 404, 412, 429)
 
@@ -53,7 +54,8 @@ _WRITE_ERRORS = error_responses(400, 401, 403, 404, 412, 429)
     ),
     retrieve=retrieve_schema(
         "Get a customer by number",
-        "One visible archive with its contacts (phones masked unless you manage the customer).",
+        "One visible archive with its contacts (phones masked unless you manage the customer or "
+        "use an integration account; an integration account's reads are recorded).",
         CustomerSerializer,
     ),
     create=extend_schema(
@@ -61,7 +63,7 @@ _WRITE_ERRORS = error_responses(400, 401, 403, 404, 412, 429)
         description="Contacts may be given in the same request. The customer number is fixed once created.",
         request=CustomerWriteSerializer,
         parameters=[IDEMPOTENCY_KEY, etag_header(201)],
-        responses={201: CustomerSerializer, **error_responses(400, 401, 403, 422, 429)},
+        responses={201: CustomerSerializer, **error_responses(400, 401, 403, 409, 422, 429)},
     ),
     update=extend_schema(
         summary="Change a customer (all writable fields)",
@@ -103,6 +105,17 @@ class CustomerViewSet(ScopedQuerysetMixin, ETagMixin, IdempotentCreateMixin, vie
 
     def perform_update(self, serializer):
         serializer.save(if_match=self.if_match_versions(serializer.instance))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every response that shows archives' phones in full to an integration account is recorded.
+        if reads_every_phone(request.user) and status.is_success(response.status_code):
+            data = response.data
+            shown = data.get("results", []) if isinstance(data, dict) and "results" in data else [data]
+            numbers = [row["number"] for row in shown if isinstance(row, dict) and "contacts" in row]
+            phone_reads_record(
+                user=request.user, endpoint=f"{request.method} {request.path}", numbers=numbers
+            )
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def perform_destroy(self, instance):
         services.customer_soft_delete_if_unchanged(
@@ -207,7 +220,7 @@ class CustomerBulkView(APIView):
         description=bulk.__doc__,
         request=serializers.ListSerializer(child=BulkItemField(), max_length=bulk.MAX_ITEMS),
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: BulkResultSerializer, **error_responses(400, 401, 422, 429)},
+        responses={200: BulkResultSerializer, **error_responses(400, 401, 409, 422, 429)},
     )
     def post(self, request):
         context = {"request": request, "view": self, "format": self.format_kwarg}

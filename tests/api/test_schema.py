@@ -10,13 +10,13 @@ schema = schema_helpers.schema
 
 OPERATIONS = {
     ("/api/v1/customers/", "get"): {"200", "400", "401", "429"},
-    ("/api/v1/customers/", "post"): {"201", "400", "401", "403", "422", "429"},
+    ("/api/v1/customers/", "post"): {"201", "400", "401", "403", "409", "422", "429"},
     ("/api/v1/customers/{number}/", "get"): {"200", "304", "401", "404", "429"},
     ("/api/v1/customers/{number}/", "put"): {"200", "400", "401", "403", "404", "412", "429"},
     ("/api/v1/customers/{number}/", "patch"): {"200", "400", "401", "403", "404", "412", "429"},
     ("/api/v1/customers/{number}/", "delete"): {"204", "401", "403", "404", "412", "429"},
     ("/api/v1/customers/sync/", "get"): {"200", "400", "401", "429"},
-    ("/api/v1/customers/bulk/", "post"): {"200", "400", "401", "422", "429"},
+    ("/api/v1/customers/bulk/", "post"): {"200", "400", "401", "409", "422", "429"},
 }
 
 

@@ -177,3 +177,11 @@ def test_a_benchmark_replaces_only_its_own_entry(tmp_path):
         "outage_fanout": {"figures": {"broker_messages": 1}},
         "sla_scan": {"figures": {"scan_seconds": 1.5}},
     }
+
+
+def test_every_benchmark_in_the_results_has_its_labels():
+    results = json.loads((report.ROOT / "bench" / "results" / "latest.json").read_text())
+
+    unlabelled = sorted({name.split(":", 1)[0] for name in results} - set(report.BENCHES))
+    assert unlabelled == []
+    assert "bulk_upsert" in results
