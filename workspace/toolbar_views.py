@@ -73,7 +73,10 @@ def toolbar_oauth(request):
     except WeComError as exc:
         logger.info("WeCom sign-in refused: errcode %s", exc.errcode)
         return _problem(request, _("企业微信登录失败，请从企业微信重新打开工具栏。"), 403)
-    user = User.objects.filter(wecom_userid=userid, is_active=True).first()
+    # Integration accounts are for systems: they never sign in to pages, through WeCom neither.
+    user = (
+        User.objects.filter(wecom_userid=userid, is_active=True).exclude(role=User.Role.INTEGRATION).first()
+    )
     if user is None:
         return _problem(request, _("您的企业微信账号尚未绑定本系统用户，请联系系统管理员。"), 403)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")

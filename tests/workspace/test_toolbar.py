@@ -9,6 +9,7 @@ import requests
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from customers.interactions.services import interaction_log
 from customers.models import Interaction
 from groups.models import GroupKind, Membership, ReplyCategory
@@ -197,6 +198,13 @@ def test_wecom_sign_in_refuses_bad_state_used_codes_and_unbound_members(client, 
     response = client.get(oauth, {"code": code_for("nobody"), "state": state})
     assert response.status_code == 403 and "尚未绑定" in response.content.decode()
     assert "_auth_user_id" not in client.session
+    # Nor an integration account (a system's, API only).
+    manager.role = User.Role.INTEGRATION
+    manager.save(update_fields=["role"])
+    state = start()
+    assert client.get(oauth, {"code": code_for("zhangsan"), "state": state}).status_code == 403
+    manager.role = User.Role.ACCOUNT_MANAGER
+    manager.save(update_fields=["role"])
     # An inactive user cannot come in through WeCom either.
     manager.is_active = False
     manager.save(update_fields=["is_active"])
