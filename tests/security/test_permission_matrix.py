@@ -42,6 +42,7 @@ from groups.services.messages import message_post
 from groups.services.reply_templates import reply_template_create
 from outages import services as outage_services
 from outages.models import OutageKind
+from reach.models import CallState, Channel, ReachNotice, ReachRecord, Reason, State
 from tests.factories import ContactFactory, CustomerFactory, DistrictFactory, LineFactory, NotificationFactory
 from tickets import services as ticket_services
 from tickets.defaults import seed_default_policies
@@ -115,6 +116,15 @@ def _in_hours(hours: int) -> str:
 
 
 SKIPPED = {
+    "wecom_toolbar_signin": (
+        "starts WeCom's OAuth2 sign-in: public by design (it signs nobody in), "
+        "tested in tests/workspace/test_toolbar.py"
+    ),
+    "wecom_toolbar_oauth": (
+        "WeCom's OAuth2 return: public by design, signs in only the user bound to the WeCom member "
+        "the one-time code names (bad state 400, bad code or unbound member 403), "
+        "tested in tests/workspace/test_toolbar.py"
+    ),
     "healthz": (
         "liveness probe for the load balancer: public by design, tested in tests/workspace/test_healthz.py"
     ),
@@ -224,6 +234,13 @@ MATRIX: dict[str, list[Probe]] = {
     "outages:create": [get(EVERYONE), post(EVERYONE)],
     "outages:customer_panel": [get(IN_SCOPE, **CUSTOMER)],
     "outages:detail": [get(IN_SCOPE, **OUTAGE)],
+    "outages:reach": [get(IN_SCOPE, **OUTAGE)],
+    "outages:reach_export": [get(IN_SCOPE, **OUTAGE)],
+    # A call task: its assignee, and supervisors and administrators over its station.
+    "reach:calls": [get(EVERYONE)],
+    "reach:call_record": [post("L A N A N A", pk="call.pk", outcome="'done'")],
+    # Without a chat in the URL the page only asks WeCom which chat it is beside.
+    "wecom_toolbar": [get(EVERYONE)],
     "outages:action": [
         post(IN_SCOPE, **OUTAGE, action=f"'{action}'")
         for action in ("publish", "start", "restore", "cancel", "estimate")
@@ -486,6 +503,7 @@ def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settin
             created_by=manager, file_name="客户.csv", file_format=ImportJob.Format.CSV, content=b"number\n"
         ),
         "notification": NotificationFactory(recipient=manager),
+        "call": _call_task(customer, contact, manager),
         "personas": {
             "anonymous": None,
             "manager": manager,
@@ -495,6 +513,23 @@ def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settin
             "admin_user": admin_user,
         },
     }
+
+
+def _call_task(customer, contact, manager):
+    notice = ReachNotice.objects.create(
+        key="matrix:notice", topic_key="matrix", label="停电通知", subject="停电通知", dedupe_prefix="matrix:"
+    )
+    return ReachRecord.objects.create(
+        notice=notice,
+        customer=customer,
+        station=customer.station,
+        contact=contact,
+        channel=Channel.CALL,
+        reason=Reason.HIGH_SENSITIVITY_CALL,
+        state=State.WAITING,
+        call_state=CallState.PENDING,
+        call_assignee=manager,
+    )
 
 
 def _resolve(world: dict, reference: str):
