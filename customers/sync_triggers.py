@@ -589,7 +589,34 @@ POSTGRESQL_SCOPE_FORWARD = [
     $$
     """,
 ]
+# Units are written rarely (administrators), customers often: an update of a station, district
+# or line takes the customers' table lock first, before its own row lock. A new code (a key
+# column) locks the unit against the customers' foreign-key checks, so taking the table lock
+# only afterwards (in the touch trigger) deadlocks with a writer that holds customers and checks
+# that unit. Users are updated on every login: they keep the lock of the touch trigger alone.
+_RENAMED_FIRST = [(table, column) for table, _fields, column in SHOWN_ELSEWHERE if table != "accounts_user"]
+POSTGRESQL_SCOPE_FORWARD += [
+    """
+    CREATE OR REPLACE FUNCTION customers_sync_lock_customers() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        LOCK TABLE customers_customer IN SHARE ROW EXCLUSIVE MODE;
+        RETURN NULL;
+    END;
+    $$
+    """,
+    *(
+        f"""
+        CREATE TRIGGER customers_sync_lock_{column}
+        BEFORE UPDATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION customers_sync_lock_customers()
+        """
+        for table, column in _RENAMED_FIRST
+    ),
+]
 POSTGRESQL_SCOPE_REVERSE = [
+    *(f"DROP TRIGGER IF EXISTS customers_sync_lock_{column} ON {table}" for table, column in _RENAMED_FIRST),
+    "DROP FUNCTION IF EXISTS customers_sync_lock_customers()",
     "DROP FUNCTION IF EXISTS customers_sync_horizon()",
     "DROP FUNCTION IF EXISTS customers_sync_origin()",
     "DROP TRIGGER IF EXISTS customers_sync_units_changed ON accounts_orgunit",
