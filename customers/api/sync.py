@@ -444,17 +444,26 @@ def sync_page(
 # --- PostgreSQL: the page read from the rows the triggers rendered ---------------------------
 
 
-def _page_sql(inner_sql: str) -> str:
+def _page_sql(inner_sql: str, exits_sql: str | None = None) -> str:
+    """The page's rendered rows; with `exits_sql`, the tombstones of the exits in the same query
+    (columns number and reason set on those rows only)."""
     docs = _q(CustomerSyncDoc._meta.db_table)
+    exits = (
+        f"""
+UNION ALL
+SELECT x.customer_pk, x.sync_stamp, NULL, false, true, x.number, x.reason FROM ({exits_sql}) x"""
+        if exits_sql
+        else ""
+    )
     return f"""
 SELECT c.id, c.sync_stamp,
        d.head || CASE WHEN c.manager_id = %s OR d.contacts_masked IS NULL
                       THEN d.contacts ELSE d.contacts_masked END,
        d.contacts_masked IS NULL AND c.manager_id IS DISTINCT FROM %s,
-       customers_sync_zone() = %s
+       customers_sync_zone() = %s, NULL, NULL
 FROM ({inner_sql}) c
-LEFT JOIN {docs} d ON d.customer_id = c.id
-ORDER BY c.sync_stamp, c.id
+LEFT JOIN {docs} d ON d.customer_id = c.id{exits}
+ORDER BY 2, 1
 """
 
 
@@ -486,18 +495,27 @@ def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedSta
     state = state or feed_state()
     page = sync_queryset(user=user, cursor=cursor, state=state).values("id", "sync_stamp", "manager_id")
     inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
-    params = (user.pk, user.pk, timezone.get_current_timezone_name(), *inner_params)
+    exits = exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
+    exits_sql, exits_params = exits.query.get_compiler(connection=connection).as_sql()
+    params = (user.pk, user.pk, timezone.get_current_timezone_name(), *inner_params, *exits_params)
     with connection.cursor() as db:
-        db.execute(_page_sql(inner_sql), params)
+        db.execute(_page_sql(inner_sql, exits_sql), params)
         rows = db.fetchall()
-    if any(text is None or not same_zone for _pk, _stamp, text, _odd, same_zone in rows):
+    if any(
+        number is None and (text is None or not same_zone) for _p, _s, text, _o, same_zone, number, _r in rows
+    ):
         data = sync_page(user=user, cursor=cursor, limit=limit, state=state)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    texts = [(stamp, pk, _masked(text) if odd else text) for pk, stamp, text, odd, _zone in rows]
-    exits = [
-        (stamp, pk, json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-        for stamp, pk, row in _exit_rows(user=user, cursor=cursor, state=state, limit=limit)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else None
+    texts = [
+        json.dumps(_tombstone(number, reason), ensure_ascii=False, separators=(",", ":"))
+        if number is not None
+        else _masked(text)
+        if odd
+        else text
+        for _pk, _stamp, text, odd, _zone, number, reason in rows
     ]
-    merged, has_more, last = _merge(texts, exits, limit)
     data = _page([], last, has_more, cursor=cursor, user=user, state=state)
-    return _page_bytes(",".join(text for _stamp, _pk, text in merged), data)
+    return _page_bytes(",".join(texts), data)
