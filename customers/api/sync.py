@@ -147,8 +147,9 @@ class FeedState:
 _STATE_SQL = {
     "postgresql": f"""
 SELECT e.epoch::text, e.scope_generation, e.units_version, e.origin = customers_sync_origin(), h.bound,
-       EXISTS (SELECT 1 FROM customers_customer c WHERE c.sync_stamp >= h.bound)
-       OR EXISTS (SELECT 1 FROM {EXIT_TABLE} x WHERE x.sync_stamp >= h.bound),
+       -- max() reads the end of the (sync_stamp, id) indexes; an EXISTS would be planned as a scan.
+       (SELECT max(c.sync_stamp) FROM customers_customer c) >= h.bound
+       OR (SELECT max(x.sync_stamp) FROM {EXIT_TABLE} x) >= h.bound,
        COALESCE(h.since, (SELECT min(a.xact_start) FROM pg_stat_activity a
                           WHERE a.backend_xid IS NOT NULL AND a.datname = current_database()))
 FROM customers_sync_horizon() h LEFT JOIN {EPOCH_TABLE} e ON e.id = 1
