@@ -19,14 +19,16 @@ can pass value 101, committed, while 100 is still running; when 100 commits,
 every later call starts after 101 and 100 is lost. The stamp avoids it:
 
 - PostgreSQL: the stamp is the id of the writing transaction
-  (`pg_current_xact_id()`). The feed returns only rows whose stamp is below
-  the `xmin` of the query's own snapshot (`pg_snapshot_xmin(pg_current_snapshot())`):
-  every transaction with an id below xmin has finished, and any transaction
-  that writes later gets a larger id than any running now. Rows of a
-  transaction still open (and of any transaction that started writing after
-  it) wait until it ends and then appear in a later call, after the cursor.
-  A long-open writing transaction therefore delays the feed (never loses
-  rows): writes stay short.
+  (`pg_current_xact_id()`). The feed returns only rows stamped below a
+  horizon (`customers_sync_horizon()`, read once per call by `feed_state`):
+  the smallest id among the transactions the snapshot sees running, leaving
+  out those `pg_stat_activity` places in another database of the cluster
+  (they cannot write here), or the snapshot's xmax when none is left. Every
+  transaction below it has finished, and any transaction that writes later
+  gets a larger id. Rows of a transaction still open (and of any that
+  started writing after it) wait until it ends and then appear in a later
+  call, after the cursor; meanwhile every response says `held_back` (rows
+  already committed above the horizon) and since when.
 - SQLite: writers run one at a time (IMMEDIATE transactions), so a counter
   bumped by the triggers inside the writing transaction hands out stamps in
   commit order; everything committed is final.
@@ -34,20 +36,39 @@ every later call starts after 101 and 100 is lost. The stamp avoids it:
 A row written several times carries its last stamp and appears once per
 call, in its latest state. Scoping is the pages': `visible_to(user)` over
 live and deleted archives alike, so tombstones come for archives the user
-can see. An archive that leaves the user's scope (moved to another station
-or manager) simply stops appearing; no tombstone is sent for it.
+can see. An archive that leaves a place (its station or manager changes, or
+an administrator deletes the row for good) leaves a CustomerSyncExit row,
+stamped like the customer row (triggers, migration 0012); a second stream
+of the feed sends `{"number", "deleted": true, "reason": "out_of_scope"}`
+(or a plain tombstone for a hard delete) to each user who could see the
+archive there and cannot see it now. The two streams merge in
+`(sync_stamp, id)` order under one horizon.
+
+Cursors are signed (django.core.signing) and carry the user, a fingerprint
+of what decides their scope (role, unit, the org tree's generation, bumped by
+triggers when a unit moves) and the feed's epoch (models.SyncEpoch, drawn
+again when the database turns out to be a restored copy, see
+customers.sync_triggers.ensure_epoch). A cursor that no longer fits, or that
+points beyond the horizon, answers 410 (`CursorExpired`): the client drops
+its copy and walks again. That is how a user's own move or promotion, and a
+reorganised tree, reach the client: rows of the new scope behind the cursor
+and rows of the old one it holds are settled by the new walk.
 
 Speed: no serializer per row. One query reads the page with `.values()`
-(units and manager joined, the snapshot bound computed inside it), one more
-reads the page's contacts; then the rows are built as dicts, in the same
-shape as the detail response plus `"deleted": false`.
+(units and manager joined), one more the page's contacts, one the exits;
+then the rows are built as dicts, in the same shape as the detail response
+plus `"deleted": false`. A supervisor's unit ids are cached per process,
+keyed by the epoch and the tree's version (bumped by triggers).
 
 On PostgreSQL the page is read, not built (`sync_page_json`): triggers keep
 each customer's row of the feed as JSON text (customers.sync_triggers, model
 CustomerSyncDoc), written in the same transaction as the stamp, so a row
-finished below the snapshot's xmin has its text finished too. One query
-takes the page's ids in feed order, joins their texts (contacts with phones
-masked for rows the user does not own) and Python only joins them. A row
+finished below the horizon has its text finished too. One query takes the
+page's ids in feed order, joins their texts (contacts with phones masked for
+rows the user does not own), adds the exits' tombstones, and Python only
+joins them. The texts cannot keep an old name: a rename takes the customers'
+table lock (waiting for open customer writes, keeping new ones out until it
+commits) before it re-stamps and re-renders the customers showing the name. A row
 whose phones hold anything but printable ASCII is masked by mask_phone here;
 a page with a row not rendered, or rendered in another time zone than the
 current one, is built by `sync_page` instead.
