@@ -183,14 +183,16 @@ FROM {EPOCH_TABLE} e WHERE e.id = 1
 }
 
 
-def feed_state() -> FeedState:
+def feed_state(*, settle: bool = True) -> FeedState:
     """The epoch, the scope counters and the horizon of this call; re-bases a restored database first."""
     with connection.cursor() as db:
         db.execute(_STATE_SQL[connection.vendor])
         row = db.fetchone()
     if row is None or row[0] is None or not row[3]:
+        if not settle:
+            raise RuntimeError("the sync feed's epoch row could not be set up")
         ensure_epoch(connection)  # no epoch row yet, or a restored dump's
-        return feed_state()
+        return feed_state(settle=False)
     epoch, generation, units, _same_origin, bound, held_back, since, *rest = row
     return FeedState(
         epoch=str(epoch).replace("-", ""),
