@@ -569,22 +569,23 @@ POSTGRESQL_SCOPE_FORWARD = [
     """
     CREATE OR REPLACE FUNCTION customers_sync_horizon(OUT bound bigint, OUT since timestamptz)
     LANGUAGE sql STABLE AS $$
-    WITH snap AS (SELECT pg_current_snapshot() AS s),
-    here AS (SELECT oid FROM pg_database WHERE datname = current_database()),
+    WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+    -- Read once, and only when some transaction is running (CTEs run on demand).
+    activity AS MATERIALIZED (
+        SELECT a.backend_xid::text::bigint AS xid32, a.xact_start,
+               a.datid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AS elsewhere
+        FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL
+    ),
     open AS (
         SELECT x::text::bigint AS xid FROM snap, pg_snapshot_xip(snap.s) x
-        WHERE NOT EXISTS (
-            SELECT 1 FROM pg_stat_activity a
-            WHERE a.backend_xid::text::bigint = x::text::bigint % 4294967296
-              AND a.datid IS DISTINCT FROM (SELECT oid FROM here)
-        )
+        WHERE x::text::bigint % 4294967296 NOT IN (SELECT xid32 FROM activity WHERE elsewhere)
     ),
     horizon AS (
         SELECT COALESCE((SELECT min(xid) FROM open),
                         (SELECT pg_snapshot_xmax(s)::text::bigint FROM snap)) AS b
     )
-    SELECT b, (SELECT min(a.xact_start) FROM pg_stat_activity a
-               WHERE a.backend_xid::text::bigint = b % 4294967296)
+    SELECT b, (SELECT min(a.xact_start) FROM activity a WHERE a.xid32 = b % 4294967296)
     FROM horizon
     $$
     """,
