@@ -15,7 +15,7 @@ OPERATIONS = {
     ("/api/v1/customers/{number}/", "put"): {"200", "400", "401", "403", "404", "412", "429"},
     ("/api/v1/customers/{number}/", "patch"): {"200", "400", "401", "403", "404", "412", "429"},
     ("/api/v1/customers/{number}/", "delete"): {"204", "401", "403", "404", "412", "429"},
-    ("/api/v1/customers/sync/", "get"): {"200", "400", "401", "429"},
+    ("/api/v1/customers/sync/", "get"): {"200", "400", "401", "410", "429"},
     ("/api/v1/customers/bulk/", "post"): {"200", "400", "401", "422", "429"},
 }
 
