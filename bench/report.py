@@ -46,6 +46,9 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("sync_vs_copy_ratio", "相对 COPY（目标 ≥ 0.3）", "share of COPY (goal ≥ 0.3)"),
             ("last_vs_first_page_ratio", "末页/首页（目标 ≤ 1.3）", "last/first page (goal ≤ 1.3)"),
             ("sync_vs_drf_baseline_speedup", "比 DRF 分页快（倍）", "× a plain DRF list"),
+            ("fixed_page_ms", "每页固定开销（毫秒）", "fixed cost per page ms"),
+            ("fixed_share_of_full_page", "固定开销占整页", "fixed share of a full page"),
+            ("ndjson_stream_vs_paged_speedup", "NDJSON 流式相对分页（倍）", "× NDJSON stream vs pages"),
         ],
     ),
     "archive_import": (

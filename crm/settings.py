@@ -268,7 +268,7 @@ for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
         raise ImproperlyConfigured(f"API throttle rate for {_scope} must look like 60/min, got {_rate!r}")
 # Rows per page of API lists (?limit= up to 1,000) and of the sync feed.
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
-API_SYNC_PAGE_SIZE = env_int("API_SYNC_PAGE_SIZE", 500)
+API_SYNC_PAGE_SIZE = env_int("API_SYNC_PAGE_SIZE", 1000)
 if not (1 <= API_PAGE_SIZE <= 1000 and 1 <= API_SYNC_PAGE_SIZE <= 1000):
     raise ImproperlyConfigured("API_PAGE_SIZE and API_SYNC_PAGE_SIZE must be between 1 and 1000")
 SPECTACULAR_SETTINGS = {

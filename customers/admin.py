@@ -1,11 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from customers.models import SENSITIVITY_FLAGS, Contact, Customer, District, Line, PhoneAccessLog
-from customers.services import customer_refresh_completeness
+from customers.services import customer_refresh_completeness, customer_restore
 
 
 class ContactInlineFormSet(BaseInlineFormSet):
@@ -27,6 +27,21 @@ class ContactInline(admin.TabularInline):
     fields = Contact.EDITABLE_FIELDS
 
 
+class DeletedFilter(admin.SimpleListFilter):
+    title = _("删除状态")
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("未删除")), ("yes", _("已删除"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        return queryset
+
+
 @admin.register(Customer)
 class CustomerAdmin(SimpleHistoryAdmin):
     list_display = [
@@ -40,8 +55,10 @@ class CustomerAdmin(SimpleHistoryAdmin):
         "vip_tier",
         "completeness",
         "verified_at",
+        "deleted_at",
     ]
     list_filter = [
+        DeletedFilter,
         "kind",
         "segment",
         "voltage",
@@ -57,6 +74,21 @@ class CustomerAdmin(SimpleHistoryAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     inlines = [ContactInline]
+    actions = ["restore_archives"]
+
+    def get_queryset(self, request):
+        # Soft-deleted archives too: the administrator restores them here.
+        queryset = Customer.all_objects.all()
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    @admin.action(description=_("恢复所选的已删除档案"))
+    def restore_archives(self, request, queryset):
+        restored = 0
+        for customer in queryset.filter(deleted_at__isnull=False):
+            customer_restore(customer=customer, user=request.user)
+            restored += 1
+        self.message_user(request, _("已恢复 %(count)d 份档案。") % {"count": restored}, messages.SUCCESS)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -7,10 +7,11 @@ def _reinstall_sync_triggers(sender, using, **kwargs) -> None:
     from django.conf import settings
     from django.db import connections
 
-    from customers.sync_triggers import install_missing, refresh_zone
+    from customers.sync_triggers import ensure_epoch, install_missing, refresh_zone
 
     install_missing(connections[using])
     refresh_zone(connections[using], settings.TIME_ZONE)
+    ensure_epoch(connections[using])
 
 
 class CustomersConfig(AppConfig):

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -392,6 +393,83 @@ class CustomerSyncDoc(models.Model):
 
     def __str__(self) -> str:
         return str(self.customer_id)
+
+
+class SyncEpoch(models.Model):
+    """What a sync cursor is issued for besides its user: this database's feed (one row, id 1).
+
+    `epoch` is random; a cursor signed under another epoch answers 410. On
+    PostgreSQL `origin` names the cluster and the database (system identifier
+    and database oid): a dump restored elsewhere carries the row of its source,
+    the feed sees the mismatch, re-bases the stamps (raw transaction ids of the
+    old cluster mean nothing in the new one) and draws a new epoch
+    (customers.api.sync). Triggers bump `scope_generation` when an org unit
+    moves in the tree (supervisors' scopes change under their cursors) and
+    `units_version` on any change of the tree (key of the cached unit ids).
+    """
+
+    epoch = models.UUIDField(_("同步纪元"), default=uuid.uuid4)
+    origin = models.CharField(_("数据库标识"), max_length=64, blank=True)
+    scope_generation = models.PositiveIntegerField(_("范围代次"), default=1)
+    units_version = models.PositiveIntegerField(_("组织树版本"), default=1)
+
+    class Meta:
+        verbose_name = _("同步纪元")
+        verbose_name_plural = _("同步纪元")
+
+    def __str__(self) -> str:
+        return str(self.epoch)
+
+
+class CustomerSyncExitQuerySet(ScopedQuerySet):
+    # Scoped by where the archive was: the users who saw it there get the tombstone.
+    scope_owner_field = "manager"
+    scope_unit_field = "station"
+
+
+class CustomerSyncExit(models.Model):
+    """An archive that left a place in the feed: moved off a station or manager, or hard deleted.
+
+    Written by database triggers (customers.sync_triggers, migration 0012) in
+    the writing transaction, stamped like the customer row. The feed sends a
+    tombstone for it to each user who could see the archive where it was and
+    cannot see it now. No foreign keys: the row outlives the archive and units.
+    """
+
+    class Reason(models.TextChoices):
+        OUT_OF_SCOPE = "out_of_scope", _("移出可见范围")
+        DELETED = "deleted", _("已删除")
+
+    customer_pk = models.BigIntegerField(_("客户ID"))
+    number = models.CharField(_("户号"), max_length=13)
+    station = models.ForeignKey(
+        OrgUnit,
+        verbose_name=_("原供电所"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("原客户经理"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    reason = models.CharField(_("原因"), max_length=16, choices=Reason.choices)
+    sync_stamp = models.BigIntegerField(_("同步序号"))
+
+    objects = CustomerSyncExitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("同步移出记录")
+        verbose_name_plural = _("同步移出记录")
+        indexes = [models.Index(fields=["sync_stamp", "customer_pk"], name="customer_sync_exit_stamp")]
+
+    def __str__(self) -> str:
+        return self.number
 
 
 class ImportJob(models.Model):

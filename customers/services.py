@@ -258,6 +258,25 @@ def customer_soft_delete(*, customer: Customer, user: User) -> Customer:
     return current
 
 
+@transaction.atomic
+def customer_restore(*, customer: Customer, user: User) -> Customer:
+    """Bring a soft-deleted archive back (the administrator's remedy the number check points to).
+
+    Only an administrator may restore; restoring never depends on the archive
+    being valid (it was valid when deleted or it was never checked). The history
+    keeps who restored it; the sync feed brings it again as a full row.
+    """
+    if not (user.is_authenticated and user.is_active and user.is_administrator):
+        raise PermissionDenied(_("只有系统管理员可以恢复已删除的客户档案。"))
+    current = Customer.all_objects.select_for_update().get(pk=customer.pk)
+    if current.deleted_at is not None:
+        current.deleted_at = None
+        current._history_user = user
+        current._change_reason = _("恢复已删除的档案")
+        current.save()
+    return current
+
+
 def customer_refresh_completeness(*, customer: Customer) -> int:
     """Recompute and store the completeness score from the archive and its contacts."""
     score = completeness_score(customer, Contact.objects.filter(customer_id=customer.pk))

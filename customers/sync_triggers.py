@@ -190,7 +190,11 @@ def install_missing(connection) -> None:
         )
         if cursor.fetchone() is None:
             return  # the migration that adds the triggers has not run yet
-        for statement in SQLITE_FORWARD:
+        statements = list(SQLITE_FORWARD)
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = %s", [EXIT_TABLE])
+        if cursor.fetchone() is not None:
+            statements += SQLITE_SCOPE_FORWARD  # migration 0012 has run
+        for statement in statements:
             if statement.lstrip().startswith("CREATE TRIGGER"):
                 cursor.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
 
@@ -299,8 +303,16 @@ def _touch_function(table: str, fields: tuple[str, str], column: str) -> list[st
         CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            UPDATE customers_customer SET version = version
-            WHERE {column} IN (SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed});
+            IF EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed}) THEN
+                -- Wait for every open write of customers, and keep new ones out until this
+                -- commits: a customer written into this unit by a transaction that started
+                -- before the rename is touched here, one written later renders the new name.
+                LOCK TABLE customers_customer IN SHARE ROW EXCLUSIVE MODE;
+                UPDATE customers_customer SET version = version
+                WHERE {column} IN (
+                    SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed}
+                );
+            END IF;
             RETURN NULL;
         END;
         $$
@@ -435,3 +447,300 @@ def refresh_zone(connection, zone: str) -> None:
             return
         cursor.execute(zone_function(zone))
         cursor.execute(RENDER_ALL)
+
+
+# --- Scope exits, the feed's epoch, renames that wait (migration 0012) ----------------------
+#
+# An archive that leaves a place (its station or manager changes, or the row
+# is hard deleted) leaves a row in customers_customersyncexit, stamped like the
+# customer row: the feed sends a tombstone to whoever could see it there and
+# cannot see it now. Changes of the org tree bump the counters of the epoch row
+# (models.SyncEpoch). A rename touches its customers under a table lock (see
+# _touch_function) so that no customer written concurrently keeps the old name.
+
+EXIT_TABLE = "customers_customersyncexit"
+EPOCH_TABLE = "customers_syncepoch"
+REBASE_SETTING = "customers.sync_rebase"
+
+_BUMP_UNITS = f"UPDATE {EPOCH_TABLE} SET units_version = units_version + 1"
+_BUMP_SCOPES = (
+    f"UPDATE {EPOCH_TABLE} SET units_version = units_version + 1, scope_generation = scope_generation + 1"
+)
+
+
+def _exit_columns() -> str:
+    return f"{EXIT_TABLE} (customer_pk, number, station_id, manager_id, reason, sync_stamp)"
+
+
+POSTGRESQL_SCOPE_FORWARD = [
+    # The re-base after a restore (customers.api.sync.rebase) sets its own stamps.
+    f"""
+    CREATE OR REPLACE FUNCTION customers_customer_stamp() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF current_setting('{REBASE_SETTING}', true) = 'on' THEN
+            RETURN NEW;
+        END IF;
+        NEW.sync_stamp := pg_current_xact_id()::text::bigint;
+        IF TG_OP = 'UPDATE' THEN
+            NEW.version := OLD.version + 1;
+        ELSE
+            NEW.version := 1;
+        END IF;
+        RETURN NEW;
+    END;
+    $$
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION customers_customer_exit() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO {_exit_columns()}
+            SELECT o.id, o.number, o.station_id, o.manager_id, 'deleted', pg_current_xact_id()::text::bigint
+            FROM old_rows o;
+        ELSE
+            INSERT INTO {_exit_columns()}
+            SELECT o.id, o.number, o.station_id, o.manager_id, 'out_of_scope',
+                   pg_current_xact_id()::text::bigint
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.station_id IS DISTINCT FROM o.station_id OR n.manager_id IS DISTINCT FROM o.manager_id;
+        END IF;
+        RETURN NULL;
+    END;
+    $$
+    """,
+    """
+    CREATE TRIGGER customers_sync_exit_update
+    AFTER UPDATE ON customers_customer REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_customer_exit()
+    """,
+    """
+    CREATE TRIGGER customers_sync_exit_delete
+    AFTER DELETE ON customers_customer REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_customer_exit()
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION customers_sync_units_moved() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (
+            SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE n.path IS DISTINCT FROM o.path OR n.parent_id IS DISTINCT FROM o.parent_id
+        ) THEN
+            {_BUMP_SCOPES};
+        END IF;
+        RETURN NULL;
+    END;
+    $$
+    """,
+    """
+    CREATE TRIGGER customers_sync_units_moved
+    AFTER UPDATE ON accounts_orgunit REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_sync_units_moved()
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION customers_sync_units_changed() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        {_BUMP_UNITS};
+        RETURN NULL;
+    END;
+    $$
+    """,
+    """
+    CREATE TRIGGER customers_sync_units_changed
+    AFTER INSERT OR DELETE ON accounts_orgunit
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_sync_units_changed()
+    """,
+    # Which cluster and database this is: a restored dump carries another one in its epoch row.
+    """
+    CREATE OR REPLACE FUNCTION customers_sync_origin() RETURNS text
+    LANGUAGE sql STABLE AS $$
+    SELECT (SELECT system_identifier FROM pg_control_system())::text
+        || ':' || (SELECT oid FROM pg_database WHERE datname = current_database())::text
+    $$
+    """,
+    # The feed's horizon: every transaction that could still commit a row of this database
+    # has an id at or above `bound`. Transactions of other databases of the cluster are left
+    # out when pg_stat_activity names them (it does for the same role); anything it cannot
+    # place (a prepared transaction, another role's session) still counts. `since` is when
+    # the transaction at the bound started, if known.
+    """
+    CREATE OR REPLACE FUNCTION customers_sync_horizon(OUT bound bigint, OUT since timestamptz)
+    LANGUAGE sql STABLE AS $$
+    WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+    -- Read once, and only when some transaction is running (CTEs run on demand).
+    activity AS MATERIALIZED (
+        SELECT a.backend_xid::text::bigint AS xid32, a.xact_start,
+               a.datid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AS elsewhere
+        FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL
+    ),
+    open AS (
+        SELECT x::text::bigint AS xid FROM snap, pg_snapshot_xip(snap.s) x
+        WHERE x::text::bigint % 4294967296 NOT IN (SELECT xid32 FROM activity WHERE elsewhere)
+    ),
+    horizon AS (
+        SELECT COALESCE((SELECT min(xid) FROM open),
+                        (SELECT pg_snapshot_xmax(s)::text::bigint FROM snap)) AS b
+    )
+    SELECT b, (SELECT min(a.xact_start) FROM activity a WHERE a.xid32 = b % 4294967296)
+    FROM horizon
+    $$
+    """,
+]
+# Units are written rarely (administrators), customers often: an update of a station, district
+# or line takes the customers' table lock first, before its own row lock. A new code (a key
+# column) locks the unit against the customers' foreign-key checks, so taking the table lock
+# only afterwards (in the touch trigger) deadlocks with a writer that holds customers and checks
+# that unit. Users are updated on every login: they keep the lock of the touch trigger alone.
+_RENAMED_FIRST = [(table, column) for table, _fields, column in SHOWN_ELSEWHERE if table != "accounts_user"]
+POSTGRESQL_SCOPE_FORWARD += [
+    """
+    CREATE OR REPLACE FUNCTION customers_sync_lock_customers() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        LOCK TABLE customers_customer IN SHARE ROW EXCLUSIVE MODE;
+        RETURN NULL;
+    END;
+    $$
+    """,
+    *(
+        f"""
+        CREATE TRIGGER customers_sync_lock_{column}
+        BEFORE UPDATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION customers_sync_lock_customers()
+        """
+        for table, column in _RENAMED_FIRST
+    ),
+]
+POSTGRESQL_SCOPE_REVERSE = [
+    *(f"DROP TRIGGER IF EXISTS customers_sync_lock_{column} ON {table}" for table, column in _RENAMED_FIRST),
+    "DROP FUNCTION IF EXISTS customers_sync_lock_customers()",
+    "DROP FUNCTION IF EXISTS customers_sync_horizon()",
+    "DROP FUNCTION IF EXISTS customers_sync_origin()",
+    "DROP TRIGGER IF EXISTS customers_sync_units_changed ON accounts_orgunit",
+    "DROP FUNCTION IF EXISTS customers_sync_units_changed()",
+    "DROP TRIGGER IF EXISTS customers_sync_units_moved ON accounts_orgunit",
+    "DROP FUNCTION IF EXISTS customers_sync_units_moved()",
+    "DROP TRIGGER IF EXISTS customers_sync_exit_delete ON customers_customer",
+    "DROP TRIGGER IF EXISTS customers_sync_exit_update ON customers_customer",
+    "DROP FUNCTION IF EXISTS customers_customer_exit()",
+]
+
+_SQLITE_STAMP = (
+    "UPDATE customers_sync_clock SET value = value + 1 WHERE id = 1;"
+    f" INSERT INTO {_exit_columns()} VALUES (OLD.id, OLD.number, OLD.station_id, OLD.manager_id, %s,"
+    " (SELECT value FROM customers_sync_clock WHERE id = 1));"
+)
+SQLITE_SCOPE_FORWARD = [
+    f"""
+    CREATE TRIGGER customers_sync_exit_update
+    AFTER UPDATE OF station_id, manager_id ON customers_customer
+    WHEN NEW.station_id IS NOT OLD.station_id OR NEW.manager_id IS NOT OLD.manager_id
+    BEGIN
+        {_SQLITE_STAMP % "'out_of_scope'"}
+    END
+    """,
+    f"""
+    CREATE TRIGGER customers_sync_exit_delete
+    AFTER DELETE ON customers_customer
+    BEGIN
+        {_SQLITE_STAMP % "'deleted'"}
+    END
+    """,
+    f"""
+    CREATE TRIGGER customers_sync_units_moved
+    AFTER UPDATE OF path, parent_id ON accounts_orgunit
+    WHEN NEW.path IS NOT OLD.path OR NEW.parent_id IS NOT OLD.parent_id
+    BEGIN
+        {_BUMP_SCOPES};
+    END
+    """,
+    f"""
+    CREATE TRIGGER customers_sync_units_inserted
+    AFTER INSERT ON accounts_orgunit
+    BEGIN
+        {_BUMP_UNITS};
+    END
+    """,
+    f"""
+    CREATE TRIGGER customers_sync_units_deleted
+    AFTER DELETE ON accounts_orgunit
+    BEGIN
+        {_BUMP_UNITS};
+    END
+    """,
+]
+SQLITE_SCOPE_REVERSE = [
+    "DROP TRIGGER IF EXISTS customers_sync_units_deleted",
+    "DROP TRIGGER IF EXISTS customers_sync_units_inserted",
+    "DROP TRIGGER IF EXISTS customers_sync_units_moved",
+    "DROP TRIGGER IF EXISTS customers_sync_exit_delete",
+    "DROP TRIGGER IF EXISTS customers_sync_exit_update",
+]
+SCOPE_STATEMENTS = {
+    "postgresql": (POSTGRESQL_SCOPE_FORWARD, POSTGRESQL_SCOPE_REVERSE),
+    "sqlite": (SQLITE_SCOPE_FORWARD, SQLITE_SCOPE_REVERSE),
+}
+
+
+def scope_forward(vendor: str) -> list[str]:
+    """Migration 0012 on `vendor`; on PostgreSQL the renames' touch functions are replaced
+    too (they now wait for concurrent writers, see _touch_function)."""
+    statements = list(SCOPE_STATEMENTS[vendor][0])
+    if vendor == "postgresql":
+        for table, fields, column in SHOWN_ELSEWHERE:
+            statements.append(_touch_function(table, fields, column)[0])
+    return statements
+
+
+def ensure_epoch(connection) -> None:
+    """Give the feed its epoch row when it has none, and re-base a restored PostgreSQL database.
+
+    A dump restored into another cluster or database carries the epoch row of
+    its source: its stamps are transaction ids of the old cluster (a fresh walk
+    would see nothing below the new cluster's horizon, old cursors nothing
+    new). The re-base sets every stamp to 1 (final, ordered by id; no new
+    version, see customers_customer_stamp), forgets the exits and draws a new
+    epoch, so that every cursor issued before answers 410. Runs after every
+    migrate and when a sync request finds the mismatch.
+    """
+    import uuid
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [EPOCH_TABLE])
+            if not cursor.fetchone()[0]:
+                return  # migration 0012 has not run yet
+            origin = "customers_sync_origin()"
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = %s", [EPOCH_TABLE])
+            if cursor.fetchone() is None:
+                return
+            origin = "''"
+        cursor.execute(
+            f"INSERT INTO {EPOCH_TABLE} (id, epoch, origin, scope_generation, units_version)"
+            f" VALUES (1, %s, {origin}, 1, 1) ON CONFLICT (id) DO NOTHING",
+            [uuid.uuid4().hex],
+        )
+        if connection.vendor != "postgresql":
+            return
+        cursor.execute(f"SELECT origin = customers_sync_origin() FROM {EPOCH_TABLE} WHERE id = 1")
+        if cursor.fetchone()[0]:
+            return
+    from django.db import transaction
+
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(f"SELECT origin = customers_sync_origin() FROM {EPOCH_TABLE} WHERE id = 1 FOR UPDATE")
+        if cursor.fetchone()[0]:
+            return  # another process re-based first
+        cursor.execute("SELECT set_config(%s, 'on', true)", [REBASE_SETTING])
+        cursor.execute("UPDATE customers_customer SET sync_stamp = 1 WHERE sync_stamp <> 1")
+        cursor.execute(f"DELETE FROM {EXIT_TABLE}")
+        cursor.execute(
+            f"UPDATE {EPOCH_TABLE} SET epoch = %s, origin = customers_sync_origin(),"
+            " scope_generation = scope_generation + 1, units_version = units_version + 1 WHERE id = 1",
+            [uuid.uuid4().hex],
+        )

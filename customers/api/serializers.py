@@ -278,6 +278,13 @@ class SyncCustomerSerializer(CustomerSerializer):
 class SyncTombstoneSerializer(serializers.Serializer):
     number = serializers.CharField(read_only=True, help_text="Number of the deleted archive")
     deleted = DeletedFlagField(read_only=True, help_text="Always true")
+    reason = serializers.ChoiceField(
+        choices=["out_of_scope"],
+        required=False,
+        read_only=True,
+        help_text="Present when the archive still exists but left what you may see (moved to "
+        "another station or manager): drop your copy as for a deletion",
+    )
 
 
 class BulkOutcomeSerializer(serializers.Serializer):

@@ -19,14 +19,16 @@ can pass value 101, committed, while 100 is still running; when 100 commits,
 every later call starts after 101 and 100 is lost. The stamp avoids it:
 
 - PostgreSQL: the stamp is the id of the writing transaction
-  (`pg_current_xact_id()`). The feed returns only rows whose stamp is below
-  the `xmin` of the query's own snapshot (`pg_snapshot_xmin(pg_current_snapshot())`):
-  every transaction with an id below xmin has finished, and any transaction
-  that writes later gets a larger id than any running now. Rows of a
-  transaction still open (and of any transaction that started writing after
-  it) wait until it ends and then appear in a later call, after the cursor.
-  A long-open writing transaction therefore delays the feed (never loses
-  rows): writes stay short.
+  (`pg_current_xact_id()`). The feed returns only rows stamped below a
+  horizon (`customers_sync_horizon()`, read once per call by `feed_state`):
+  the smallest id among the transactions the snapshot sees running, leaving
+  out those `pg_stat_activity` places in another database of the cluster
+  (they cannot write here), or the snapshot's xmax when none is left. Every
+  transaction below it has finished, and any transaction that writes later
+  gets a larger id. Rows of a transaction still open (and of any that
+  started writing after it) wait until it ends and then appear in a later
+  call, after the cursor; meanwhile every response says `held_back` (rows
+  already committed above the horizon) and since when.
 - SQLite: writers run one at a time (IMMEDIATE transactions), so a counter
   bumped by the triggers inside the writing transaction hands out stamps in
   commit order; everything committed is final.
@@ -34,20 +36,39 @@ every later call starts after 101 and 100 is lost. The stamp avoids it:
 A row written several times carries its last stamp and appears once per
 call, in its latest state. Scoping is the pages': `visible_to(user)` over
 live and deleted archives alike, so tombstones come for archives the user
-can see. An archive that leaves the user's scope (moved to another station
-or manager) simply stops appearing; no tombstone is sent for it.
+can see. An archive that leaves a place (its station or manager changes, or
+an administrator deletes the row for good) leaves a CustomerSyncExit row,
+stamped like the customer row (triggers, migration 0012); a second stream
+of the feed sends `{"number", "deleted": true, "reason": "out_of_scope"}`
+(or a plain tombstone for a hard delete) to each user who could see the
+archive there and cannot see it now. The two streams merge in
+`(sync_stamp, id)` order under one horizon.
+
+Cursors are signed (django.core.signing) and carry the user, a fingerprint
+of what decides their scope (role, unit, the org tree's generation, bumped by
+triggers when a unit moves) and the feed's epoch (models.SyncEpoch, drawn
+again when the database turns out to be a restored copy, see
+customers.sync_triggers.ensure_epoch). A cursor that no longer fits, or that
+points beyond the horizon, answers 410 (`CursorExpired`): the client drops
+its copy and walks again. That is how a user's own move or promotion, and a
+reorganised tree, reach the client: rows of the new scope behind the cursor
+and rows of the old one it holds are settled by the new walk.
 
 Speed: no serializer per row. One query reads the page with `.values()`
-(units and manager joined, the snapshot bound computed inside it), one more
-reads the page's contacts; then the rows are built as dicts, in the same
-shape as the detail response plus `"deleted": false`.
+(units and manager joined), one more the page's contacts, one the exits;
+then the rows are built as dicts, in the same shape as the detail response
+plus `"deleted": false`. A supervisor's unit ids are cached per process,
+keyed by the epoch and the tree's version (bumped by triggers).
 
 On PostgreSQL the page is read, not built (`sync_page_json`): triggers keep
 each customer's row of the feed as JSON text (customers.sync_triggers, model
 CustomerSyncDoc), written in the same transaction as the stamp, so a row
-finished below the snapshot's xmin has its text finished too. One query
-takes the page's ids in feed order, joins their texts (contacts with phones
-masked for rows the user does not own) and Python only joins them. A row
+finished below the horizon has its text finished too. One query takes the
+page's ids in feed order, joins their texts (contacts with phones masked for
+rows the user does not own), adds the exits' tombstones, and Python only
+joins them. The texts cannot keep an old name: a rename takes the customers'
+table lock (waiting for open customer writes, keeping new ones out until it
+commits) before it re-stamps and re-renders the customers showing the name. A row
 whose phones hold anything but printable ASCII is masked by mask_phone here;
 a page with a row not rendered, or rendered in another time zone than the
 current one, is built by `sync_page` instead.
@@ -55,21 +76,34 @@ current one, is built by `sync_page` instead.
 
 import base64
 import binascii
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core import signing
 from django.db import connection
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, Exists, Min, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import APIException
 
 from accounts.models import User
+from accounts.scoping import subtree_unit_ids
 from customers.api.serializers import CONTACT_FIELDS, mask_contact_phones
-from customers.models import SENSITIVITY_FLAGS, Contact, Customer, CustomerSyncDoc
+from customers.models import (
+    SENSITIVITY_FLAGS,
+    Contact,
+    Customer,
+    CustomerSyncDoc,
+    CustomerSyncExit,
+)
 from customers.phone_access import phone_reads_record, reads_every_phone
+from customers.sync_triggers import EPOCH_TABLE, EXIT_TABLE, ensure_epoch
 
 MAX_LIMIT = 1000
 # How an integration account's read of the feed is named in its phone access log.
@@ -100,60 +134,223 @@ _VALUES = (
 )
 
 
+class CursorExpired(APIException):
+    """410: the cursor no longer fits (another database or epoch, another user or scope, ahead of
+    the feed). The client drops its copy and walks again from the start."""
+
+    status_code = status.HTTP_410_GONE
+    default_code = "cursor_expired"
+
+    def __init__(self, reason: str):
+        super().__init__(
+            {
+                "detail": _(
+                    "同步游标已失效（数据已恢复或迁移、您的可见范围已变化，或游标不属于您），请从头同步。"
+                ),
+                "code": self.default_code,
+                "reason": reason,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What one call of the feed reads first (one query, `feed_state`)."""
+
+    epoch: str
+    scope_generation: int
+    units_version: int
+    # Rows stamped below it are final (PostgreSQL); None: every committed row is (SQLite).
+    bound: int | None
+    # The highest stamp handed out so far (SQLite), for cursors from the future.
+    clock: int | None = None
+    held_back: bool = False
+    held_back_since: datetime | None = None
+
+
+_STATE_SQL = {
+    "postgresql": f"""
+SELECT e.epoch::text, e.scope_generation, e.units_version, e.origin = customers_sync_origin(), h.bound,
+       -- max() reads the end of the (sync_stamp, id) indexes; an EXISTS would be planned as a scan.
+       (SELECT max(c.sync_stamp) FROM customers_customer c) >= h.bound
+       OR (SELECT max(x.sync_stamp) FROM {EXIT_TABLE} x) >= h.bound,
+       COALESCE(h.since, (SELECT min(a.xact_start) FROM pg_stat_activity a
+                          WHERE a.backend_xid IS NOT NULL AND a.datname = current_database()))
+FROM customers_sync_horizon() h LEFT JOIN {EPOCH_TABLE} e ON e.id = 1
+""",
+    "sqlite": f"""
+SELECT e.epoch, e.scope_generation, e.units_version, 1, NULL, false, NULL,
+       (SELECT value FROM customers_sync_clock WHERE id = 1)
+FROM {EPOCH_TABLE} e WHERE e.id = 1
+""",
+}
+
+
+def feed_state(*, settle: bool = True) -> FeedState:
+    """The epoch, the scope counters and the horizon of this call; re-bases a restored database first."""
+    with connection.cursor() as db:
+        db.execute(_STATE_SQL[connection.vendor])
+        row = db.fetchone()
+    if row is None or row[0] is None or not row[3]:
+        if not settle:
+            raise RuntimeError("the sync feed's epoch row could not be set up")
+        ensure_epoch(connection)  # no epoch row yet, or a restored dump's
+        return feed_state(settle=False)
+    epoch, generation, units, _same_origin, bound, held_back, since, *rest = row
+    return FeedState(
+        epoch=str(epoch).replace("-", ""),
+        scope_generation=generation,
+        units_version=units,
+        bound=bound,
+        clock=rest[0] if rest else None,
+        held_back=bool(held_back),
+        held_back_since=since if held_back else None,
+    )
+
+
 @dataclass(frozen=True)
 class SyncCursor:
-    """A position in the feed: after the row (stamp, id). Opaque to clients."""
+    """A position in the feed: after the row (stamp, id)."""
 
     stamp: int = 0
     id: int = 0
 
-    _PREFIX = "1:"
 
-    def encode(self) -> str:
-        raw = f"{self._PREFIX}{self.stamp}:{self.id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, value: str) -> "SyncCursor":
-        """Raises ValueError for anything that is not a cursor this feed handed out."""
-        if not value:
-            return cls()
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise ValueError("not a sync cursor") from None
-        if not raw.startswith(cls._PREFIX):
-            raise ValueError("not a sync cursor")
-        stamp, _sep, pk = raw.removeprefix(cls._PREFIX).partition(":")
-        if not (stamp.isdigit() and pk.isdigit()):
-            raise ValueError("not a sync cursor")
-        return cls(stamp=int(stamp), id=int(pk))
+_SALT = "customers.sync.cursor"
+_LEGACY_PREFIX = "1:"
 
 
-def _column(name: str) -> str:
-    return f"{connection.ops.quote_name(Customer._meta.db_table)}.{connection.ops.quote_name(name)}"
+def scope_fingerprint(user: User, state: FeedState) -> str:
+    """What decides which archives the user sees: role, unit, and the org tree's shape."""
+    text = f"{user.role}:{user.is_superuser}:{user.is_active}:{user.org_unit_id}:{state.scope_generation}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _after(cursor: SyncCursor) -> RawSQL:
+def encode_cursor(position: SyncCursor, *, user: User, state: FeedState) -> str:
+    """Signed: the position, the user it was issued to, their scope and the feed's epoch."""
+    payload = [user.pk, scope_fingerprint(user, state), state.epoch, position.stamp, position.id]
+    return signing.Signer(salt=_SALT).sign_object(payload)
+
+
+def _is_legacy(value: str) -> bool:
+    """A cursor of the feed before cursors were signed: base64 of `1:<stamp>:<id>`."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    stamp, _sep, pk = raw.removeprefix(_LEGACY_PREFIX).partition(":")
+    return raw.startswith(_LEGACY_PREFIX) and stamp.isdigit() and pk.isdigit()
+
+
+def unsign_cursor(value: str) -> list | None:
+    """The signed payload (None for an empty cursor, "legacy" for an unsigned one of the old feed).
+
+    Raises ValueError for anything this feed never handed out."""
+    if not value:
+        return None
+    if _is_legacy(value):
+        return ["legacy"]
+    try:
+        payload = signing.Signer(salt=_SALT).unsign_object(value)
+    except signing.BadSignature:
+        raise ValueError("not a sync cursor") from None
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 5
+        and all(isinstance(payload[n], int) and not isinstance(payload[n], bool) for n in (0, 3, 4))
+        and all(isinstance(payload[n], str) for n in (1, 2))
+    ):
+        raise ValueError("not a sync cursor")
+    return payload
+
+
+def check_cursor(payload: list | None, *, user: User, state: FeedState) -> SyncCursor:
+    """The position a cursor stands for, if it still fits; CursorExpired (410) if not."""
+    if payload is None:
+        return SyncCursor()
+    if payload == ["legacy"]:
+        raise CursorExpired("format")
+    user_pk, fingerprint, epoch, stamp, pk = payload
+    if epoch != state.epoch:
+        raise CursorExpired("epoch")  # another database, or this one restored
+    if user_pk != user.pk:
+        raise CursorExpired("user")
+    if fingerprint != scope_fingerprint(user, state):
+        raise CursorExpired("scope")
+    ahead = stamp >= state.bound if state.bound is not None else stamp > (state.clock or 0)
+    if ahead:
+        raise CursorExpired("ahead")  # a position the feed has not reached
+    return SyncCursor(stamp=stamp, id=pk)
+
+
+# A supervisor's units, per process: keyed by the tree's version (bumped by triggers on any change).
+_UNIT_IDS: dict[tuple[str, int, int], list[int]] = {}
+_UNIT_IDS_CAP = 1024
+
+
+def _unit_ids(user: User, state: FeedState) -> list[int] | bool:
+    if not user.is_supervisor or not user.org_unit_id:
+        return True
+    key = (state.epoch, state.units_version, user.org_unit_id)
+    ids = _UNIT_IDS.get(key)
+    if ids is None:
+        if len(_UNIT_IDS) >= _UNIT_IDS_CAP:
+            _UNIT_IDS.clear()
+        ids = _UNIT_IDS[key] = subtree_unit_ids(user)
+    return ids
+
+
+def _column(name: str, table: str = Customer._meta.db_table) -> str:
+    return f"{connection.ops.quote_name(table)}.{connection.ops.quote_name(name)}"
+
+
+def _after(cursor: SyncCursor, table: str = Customer._meta.db_table, pk: str = "id") -> RawSQL:
     # A row-value comparison, so the index on (sync_stamp, id) gives the start of the page directly.
-    sql = f"({_column('sync_stamp')}, {_column('id')}) > (%s, %s)"
+    sql = f"({_column('sync_stamp', table)}, {_column(pk, table)}) > (%s, %s)"
     return RawSQL(sql, (cursor.stamp, cursor.id), output_field=BooleanField())
 
 
-def _finished_writes() -> RawSQL | None:
-    """Rows whose writing transaction has certainly ended (None: every committed row is final)."""
-    if connection.vendor != "postgresql":
-        return None
-    sql = f"{_column('sync_stamp')} < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-    return RawSQL(sql, (), output_field=BooleanField())
-
-
-def sync_queryset(*, user: User, cursor: SyncCursor) -> QuerySet:
-    queryset = Customer.all_objects.visible_to(user, unit_ids=True).filter(_after(cursor))
-    finished = _finished_writes()
-    if finished is not None:
-        queryset = queryset.filter(finished)
+def sync_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> QuerySet:
+    """Archives the user sees now, after `cursor`, final under `state` (feed order)."""
+    queryset = Customer.all_objects.visible_to(user, unit_ids=_unit_ids(user, state)).filter(_after(cursor))
+    if state.bound is not None:
+        queryset = queryset.filter(sync_stamp__lt=state.bound)
     return queryset.order_by("sync_stamp", "id")
+
+
+def exits_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> QuerySet:
+    """Archives that left a place the user sees and are out of the user's sight now (feed order):
+    one `(customer_pk, sync_stamp)` each, `reason` "deleted" when the row is gone."""
+    unit_ids = _unit_ids(user, state)
+    still_seen = Customer.all_objects.visible_to(user, unit_ids=unit_ids).filter(pk=OuterRef("customer_pk"))
+    queryset = (
+        CustomerSyncExit.objects.visible_to(user, unit_ids=unit_ids)
+        .filter(_after(cursor, CustomerSyncExit._meta.db_table, "customer_pk"))
+        .filter(~Exists(still_seen))
+    )
+    if state.bound is not None:
+        queryset = queryset.filter(sync_stamp__lt=state.bound)
+    # Moved twice in one transaction: one tombstone.
+    return (
+        queryset.values("sync_stamp", "customer_pk")
+        .annotate(number=Min("number"), reason=Min("reason"))
+        .order_by("sync_stamp", "customer_pk")
+    )
+
+
+def _tombstone(number: str, reason: str | None = None) -> dict[str, Any]:
+    if reason == CustomerSyncExit.Reason.OUT_OF_SCOPE:
+        return {"number": number, "deleted": True, "reason": reason}
+    return {"number": number, "deleted": True}
+
+
+def _exit_rows(
+    *, user: User, cursor: SyncCursor, state: FeedState, limit: int
+) -> list[tuple[int, int, dict]]:
+    return [
+        (row["sync_stamp"], row["customer_pk"], _tombstone(row["number"], row["reason"]))
+        for row in exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
+    ]
 
 
 def _moment(value: datetime | None) -> str | None:
@@ -195,8 +392,8 @@ def _build(
     data["created_at"] = _moment(row["created_at"])
     data["updated_at"] = _moment(row["updated_at"])
     data["version"] = row["version"]
-    # The rule of customers.phone_access.sees_full_phones, on the raw row:
-    # building a model instance per row to ask it costs a quarter of the page.
+    # The ownership rule of Customer.owned_by, on the raw row: building a
+    # model instance per row to ask it costs a quarter of the page.
     if not full_phones and (manager_id is None or manager_id != user.pk):
         mask_contact_phones(contacts)
     data["contacts"] = contacts
@@ -204,17 +401,49 @@ def _build(
     return data
 
 
-def sync_page(*, user: User, cursor: SyncCursor, limit: int) -> dict[str, Any]:
-    """One page of the feed after `cursor`: `{"results": [...], "next": "<cursor>", "has_more": bool}`.
+def _merge(rows: list[tuple[int, int, Any]], exits: list[tuple[int, int, Any]], limit: int):
+    """Both streams in feed order, cut after `limit`: (rows, has_more, the last position)."""
+    merged = sorted(rows + exits, key=lambda row: (row[0], row[1]))
+    has_more = len(merged) > limit
+    merged = merged[:limit]
+    last = SyncCursor(stamp=merged[-1][0], id=merged[-1][1]) if merged else None
+    return merged, has_more, last
 
-    `next` is the cursor to send next time (the given one again when nothing
-    new is finished yet). `has_more` says the page was full: call again now.
+
+HELD_BACK_HEADER = "Sync-Held-Back-Since"
+
+
+def held_back_header(state: FeedState) -> str:
+    """The header's value: the moment (ISO 8601), or "unknown" when no session could be named."""
+    return _moment(state.held_back_since) if state.held_back_since is not None else "unknown"
+
+
+def _page(results: list, last: SyncCursor | None, has_more: bool, *, cursor, user, state) -> dict[str, Any]:
+    since = state.held_back_since
+    return {
+        "results": results,
+        "next": encode_cursor(last or cursor, user=user, state=state),
+        "has_more": has_more,
+        "held_back": state.held_back,
+        "held_back_since": _moment(since) if since is not None else None,
+    }
+
+
+def sync_page(
+    *, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None
+) -> dict[str, Any]:
+    """One page of the feed after `cursor`: `{"results": [...], "next": "<cursor>", "has_more": bool,
+    "held_back": bool, "held_back_since": moment or null}`.
+
+    `next` is the cursor to send next time (the given position again when
+    nothing new is finished yet). `has_more` says the page was full: call
+    again now. `held_back`: rows committed after the feed's horizon wait for
+    an open transaction that started at `held_back_since`.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    rows = list(sync_queryset(user=user, cursor=cursor).values(*_VALUES)[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+    state = state or feed_state()
+    rows = list(sync_queryset(user=user, cursor=cursor, state=state).values(*_VALUES)[: limit + 1])
 
     live_ids = [row["id"] for row in rows if row["deleted_at"] is None]
     contacts: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -227,33 +456,47 @@ def sync_page(*, user: User, cursor: SyncCursor, limit: int) -> dict[str, Any]:
             contacts[contact.pop("customer_id")].append(contact)
 
     full_phones = reads_every_phone(user)
-    results = [
-        {"number": row["number"], "deleted": True}
-        if row["deleted_at"] is not None
-        else _build(row, contacts[row["id"]], user, full_phones=full_phones)
+    built = [
+        (
+            row["sync_stamp"],
+            row["id"],
+            _tombstone(row["number"])
+            if row["deleted_at"] is not None
+            else _build(row, contacts[row["id"]], user, full_phones=full_phones),
+        )
         for row in rows
     ]
+    exits = _exit_rows(user=user, cursor=cursor, state=state, limit=limit)
+    merged, has_more, last = _merge(built, exits, limit)
     if full_phones:
-        numbers = [row["number"] for row in rows if row["deleted_at"] is None]
+        numbers = [row["number"] for _stamp, _pk, row in merged if not row.get("deleted")]
         phone_reads_record(user=user, endpoint=ENDPOINT, numbers=numbers)
-    last = SyncCursor(stamp=rows[-1]["sync_stamp"], id=rows[-1]["id"]) if rows else cursor
-    return {"results": results, "next": last.encode(), "has_more": has_more}
+    return _page([row for _stamp, _pk, row in merged], last, has_more, cursor=cursor, user=user, state=state)
 
 
 # --- PostgreSQL: the page read from the rows the triggers rendered ---------------------------
 
 
-def _page_sql(inner_sql: str) -> str:
+def _page_sql(inner_sql: str, exits_sql: str | None = None) -> str:
+    """The page's rendered rows; with `exits_sql`, the tombstones of the exits in the same query
+    (columns number and reason set on those rows only)."""
     docs = _q(CustomerSyncDoc._meta.db_table)
+    exits = (
+        f"""
+UNION ALL
+SELECT x.customer_pk, x.sync_stamp, NULL, false, true, x.number, x.reason FROM ({exits_sql}) x"""
+        if exits_sql
+        else ""
+    )
     return f"""
 SELECT c.id, c.sync_stamp,
        d.head || CASE WHEN %s OR c.manager_id = %s OR d.contacts_masked IS NULL
                       THEN d.contacts ELSE d.contacts_masked END,
        NOT %s AND d.contacts_masked IS NULL AND c.manager_id IS DISTINCT FROM %s,
-       customers_sync_zone() = %s
+       customers_sync_zone() = %s, NULL, NULL
 FROM ({inner_sql}) c
-LEFT JOIN {docs} d ON d.customer_id = c.id
-ORDER BY c.sync_stamp, c.id
+LEFT JOIN {docs} d ON d.customer_id = c.id{exits}
+ORDER BY 2, 1
 """
 
 
@@ -268,33 +511,56 @@ def _masked(text: str) -> str:
     return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
-def _page_bytes(results: str, last: SyncCursor, has_more: bool) -> bytes:
-    tail = json.dumps({"next": last.encode(), "has_more": has_more}, separators=(",", ":"))
-    return f'{{"results":[{results}],{tail[1:]}'.encode()
+def _page_bytes(results: str, page: dict[str, Any]) -> bytes:
+    tail = json.dumps({**page, "results": None}, ensure_ascii=False, separators=(",", ":"))
+    rest = tail.removeprefix('{"results":null,')
+    return f'{{"results":[{results}],{rest}'.encode()
 
 
-def sync_page_json(*, user: User, cursor: SyncCursor, limit: int) -> bytes:
-    """`sync_page` as JSON bytes, read from the rows PostgreSQL's triggers rendered (one query).
+def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None) -> bytes:
+    """`sync_page` as JSON bytes, read from the rows PostgreSQL's triggers rendered.
 
     A row not rendered (triggers disabled for a while) or rendered in another
     time zone than the current one makes the page fall back to `sync_page`.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    page = sync_queryset(user=user, cursor=cursor).values("id", "sync_stamp", "manager_id")[: limit + 1]
-    inner_sql, inner_params = page.query.get_compiler(connection=connection).as_sql()
+    state = state or feed_state()
+    page = sync_queryset(user=user, cursor=cursor, state=state).values("id", "sync_stamp", "manager_id")
+    inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
+    exits = exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
+    exits_sql, exits_params = exits.query.get_compiler(connection=connection).as_sql()
     full_phones = reads_every_phone(user)
-    params = (full_phones, user.pk, full_phones, user.pk, timezone.get_current_timezone_name(), *inner_params)
+    params = (
+        full_phones,
+        user.pk,
+        full_phones,
+        user.pk,
+        timezone.get_current_timezone_name(),
+        *inner_params,
+        *exits_params,
+    )
     with connection.cursor() as db:
-        db.execute(_page_sql(inner_sql), params)
+        db.execute(_page_sql(inner_sql, exits_sql), params)
         rows = db.fetchall()
-    if any(text is None or not same_zone for _pk, _stamp, text, _odd, same_zone in rows):
-        data = sync_page(user=user, cursor=cursor, limit=limit)
+    if any(
+        number is None and (text is None or not same_zone) for _p, _s, text, _o, same_zone, number, _r in rows
+    ):
+        data = sync_page(user=user, cursor=cursor, limit=limit, state=state)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else cursor
+    last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else None
+    texts = [
+        json.dumps(_tombstone(number, reason), ensure_ascii=False, separators=(",", ":"))
+        if number is not None
+        else _masked(text)
+        if odd
+        else text
+        for _pk, _stamp, text, odd, _zone, number, reason in rows
+    ]
     if full_phones:
-        phone_reads_record(user=user, endpoint=ENDPOINT, customer_ids=[row[0] for row in rows])
-    results = ",".join(_masked(text) if odd else text for _pk, _stamp, text, odd, _zone in rows)
-    return _page_bytes(results, last, has_more)
+        live = [pk for pk, _stamp, text, _odd, _zone, number, _reason in rows if number is None]
+        phone_reads_record(user=user, endpoint=ENDPOINT, customer_ids=live)
+    data = _page([], last, has_more, cursor=cursor, user=user, state=state)
+    return _page_bytes(",".join(texts), data)

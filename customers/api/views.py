@@ -132,9 +132,9 @@ class SyncQuerySerializer(serializers.Serializer):
     )
     limit = PageLimitField(required=False, help_text="Rows per page (default API_SYNC_PAGE_SIZE).")
 
-    def validate_cursor(self, value: str) -> sync.SyncCursor:
+    def validate_cursor(self, value: str) -> list | None:
         try:
-            return sync.SyncCursor.decode(value)
+            return sync.unsign_cursor(value)
         except ValueError:
             raise serializers.ValidationError(_("无效的同步游标。")) from None
 
@@ -151,6 +151,24 @@ class SyncPageSerializer(serializers.Serializer):
     )
     next = serializers.CharField(help_text="Keep it and send it as `cursor` next time.")
     has_more = serializers.BooleanField(help_text="The page was full: call again now.")
+    held_back = serializers.BooleanField(
+        help_text="Changes already committed wait behind a transaction still open on the server: "
+        "they come in a later call. Not caught up even when `results` is empty."
+    )
+    held_back_since = serializers.DateTimeField(
+        allow_null=True, help_text="When the transaction holding them back started (null if unknown or none)."
+    )
+
+
+class SyncGoneSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.ChoiceField(choices=["cursor_expired"])
+    reason = serializers.ChoiceField(
+        choices=["epoch", "user", "scope", "ahead", "format"],
+        help_text="epoch: the server's data were restored or moved; user: the cursor is another "
+        "user's; scope: what you may see changed; ahead: a position the feed never reached; "
+        "format: a cursor of an older version of the feed.",
+    )
 
 
 SYNC_DESCRIPTION = """Walk every archive you may see, then keep up with changes.
@@ -164,10 +182,25 @@ tombstones of archives deleted long ago; skip the numbers you do not have).
 Other rows have the shape of `GET /api/v1/customers/{number}/` plus
 `"deleted": false`.
 
+An archive that leaves what you may see (moved to another station or
+manager) comes as `{"number": "...", "deleted": true, "reason": "out_of_scope"}`;
+one that enters it comes in full. An archive an administrator deleted for good
+comes as a tombstone too.
+
 Nothing is skipped: a change shows up only once its transaction has
 certainly finished, after every change that could still commit before it, so
-a cursor never passes over a change that commits late. Rows come in a stable
-order; the cursor is opaque.
+a cursor never passes over a change that commits late. While a transaction
+is open on the server, changes committed after it started wait:
+`"held_back": true` (and the header `Sync-Held-Back-Since`, the moment it
+started) says so; the client is not caught up then and asks again later
+(every few seconds), keeping its cursor.
+
+The cursor is opaque and signed; it belongs to the user it was issued to,
+for what they may see now and for this database. **410 Gone** with
+`{"code": "cursor_expired", "reason": ...}` means it no longer fits (your
+unit or role changed, the org tree was reorganised, the server's data were
+restored): drop the local copy and walk again from the start without
+`cursor`. Rows come in a stable order.
 """
 
 
@@ -190,18 +223,35 @@ class CustomerSyncView(APIView):
                     "with the code `limit_too_large`."
                 ),
             ),
+            OpenApiParameter(
+                sync.HELD_BACK_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="Present when changes wait behind a transaction still open on the server: "
+                "the moment it started (ISO 8601), or `unknown`.",
+            ),
         ],
-        responses={200: SyncPageSerializer, **error_responses(400, 401, 429)},
+        responses={
+            200: SyncPageSerializer,
+            410: OpenApiResponse(SyncGoneSerializer, description="The cursor no longer fits: walk again."),
+            **error_responses(400, 401, 429),
+        },
     )
     def get(self, request):
         query = SyncQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data.get("limit") or settings.API_SYNC_PAGE_SIZE
-        cursor = query.validated_data["cursor"]
+        state = sync.feed_state()
+        cursor = sync.check_cursor(query.validated_data["cursor"], user=request.user, state=state)
         if connection.vendor == "postgresql":
-            body = sync.sync_page_json(user=request.user, cursor=cursor, limit=limit)
-            return HttpResponse(body, content_type="application/json")
-        return Response(sync.sync_page(user=request.user, cursor=cursor, limit=limit))
+            body = sync.sync_page_json(user=request.user, cursor=cursor, limit=limit, state=state)
+            response = HttpResponse(body, content_type="application/json")
+        else:
+            response = Response(sync.sync_page(user=request.user, cursor=cursor, limit=limit, state=state))
+        if state.held_back:
+            response[sync.HELD_BACK_HEADER] = sync.held_back_header(state)
+        return response
 
 
 @extend_schema_field({"anyOf": [{"$ref": "#/components/schemas/CustomerWrite"}, {}]})

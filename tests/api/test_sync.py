@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import OrgUnit, User
 from customers import services
-from customers.api.sync import SyncCursor
+from customers.api.sync import SyncCursor, encode_cursor, feed_state
 from customers.models import Contact, Customer, District, Line
 from tests.api.conftest import SYNC, detail, postgres_only, walk
 from tests.factories import ContactFactory, CustomerFactory
@@ -176,17 +176,24 @@ def test_anonymous_and_bad_parameters(api, manager):
     assert "cursor" in client.get(SYNC, {"cursor": "bm9wZQ"}).json()
     assert "limit" in client.get(SYNC, {"limit": 1001}).json()
     assert client.get(SYNC, {"limit": 0}).status_code == 400
-    assert client.get(SYNC, {"cursor": SyncCursor(5, 7).encode()}).status_code == 200
+    state = feed_state()
+    assert (
+        client.get(SYNC, {"cursor": encode_cursor(SyncCursor(0, 7), user=manager, state=state)}).status_code
+        == 200
+    )
+    forged = encode_cursor(SyncCursor(0, 7), user=manager, state=state)[:-2] + "xx"
+    assert client.get(SYNC, {"cursor": forged}).status_code == 400
 
 
-# Token, the supervisor's units (one query, their path read inside it), the customers page, its
-# contacts (PostgreSQL reads them with the page: 3 there).
-SYNC_PAGE_QUERIES = 4
+# Token, the feed's state (epoch, horizon), the customers page; on SQLite the page's contacts and
+# the exits (tombstones of archives that left the scope) come in two more (PostgreSQL reads both
+# with the page). The supervisor's units are looked up once per process and version of the tree.
+SYNC_PAGE_QUERIES = 3 if connection.vendor == "postgresql" else 5
 
 
 @pytest.mark.parametrize("limit", [10, 1000])
 def test_a_page_costs_the_same_queries_for_10_and_1000_rows(
-    api, supervisor, org_tree, limit, settled, django_assert_max_num_queries
+    api, supervisor, org_tree, limit, settled, django_assert_num_queries
 ):
     stations = [org_tree["station"], org_tree["sibling_station"]]
     customers = Customer.objects.bulk_create(
@@ -197,7 +204,7 @@ def test_a_page_costs_the_same_queries_for_10_and_1000_rows(
     client.get(SYNC, {"limit": 1})
     settled()
 
-    with django_assert_max_num_queries(SYNC_PAGE_QUERIES):
+    with django_assert_num_queries(SYNC_PAGE_QUERIES):
         response = client.get(SYNC, {"limit": limit})
 
     body = response.json()

@@ -18,6 +18,13 @@ TRIGGERS = {
         "customers_sync_touch_district_id",
         "customers_sync_touch_line_id",
         "customers_sync_touch_manager_id",
+        "customers_sync_exit_update",
+        "customers_sync_exit_delete",
+        "customers_sync_units_moved",
+        "customers_sync_units_changed",
+        "customers_sync_lock_station_id",
+        "customers_sync_lock_district_id",
+        "customers_sync_lock_line_id",
     },
     "sqlite": {
         "customers_customer_stamp_insert",
@@ -29,6 +36,11 @@ TRIGGERS = {
         "customers_sync_touch_district_id",
         "customers_sync_touch_line_id",
         "customers_sync_touch_manager_id",
+        "customers_sync_exit_update",
+        "customers_sync_exit_delete",
+        "customers_sync_units_moved",
+        "customers_sync_units_inserted",
+        "customers_sync_units_deleted",
     },
 }
 
