@@ -273,8 +273,9 @@ class ResolveForm(ActionForm):
 
 
 class ReturnVisitForm(ActionForm):
+    # 自助评价 is the customer's own answer to the survey link, never a staff entry.
     method = forms.ChoiceField(
-        choices=ReturnVisit.Method.choices,
+        choices=[c for c in ReturnVisit.Method.choices if c[0] != ReturnVisit.Method.SELF_SERVICE],
         label=_("回访方式"),
         error_messages={"required": _("请选择回访方式。"), "invalid_choice": _("请选择回访方式。")},
     )
@@ -287,6 +288,10 @@ class ReturnVisitForm(ActionForm):
 
     def setup(self) -> None:
         self.fields["result"].help_text = _("选择“不满意”时工单将重新处理，并通知监控主管。")
+
+
+class KeepPromiseForm(ActionForm):
+    note = _note_field(_("兑现说明"))
 
 
 class ReopenForm(ActionForm):

@@ -13,6 +13,8 @@ urlpatterns = [
         views.ticket_from_group_message,
         name="from_group_message",
     ),
+    # The customer's own rating: no login, the signed token is the key (tickets.survey).
+    path("survey/<str:token>/", views.survey, name="survey"),
     path("<str:number>/", views.ticket_detail, name="detail"),
     path("<str:number>/attachments/<int:pk>/", views.ticket_attachment, name="attachment"),
     path("<str:number>/<slug:action>/", views.ticket_action, name="action"),

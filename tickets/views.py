@@ -12,13 +12,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.views import login_client_address
 from core.forms import report_refusal
 from core.htmx import is_htmx
 from core.text import is_text
 from groups.selectors import message_for_action
 from tickets import forms, permissions, selectors, services
-from tickets.models import Category, Kind, Ticket, TicketEvent
+from tickets.models import Category, Kind, ReturnVisit, Ticket, TicketEvent
 from tickets.permissions import TransitionError
+from tickets.survey import SurveyLinkInvalid, survey_rate_exceeded
 
 Action = TicketEvent.Action
 
@@ -121,6 +123,15 @@ STEPS: dict[str, Step] = {
             gettext_lazy("保存回访"),
             gettext_lazy("回访已记录。"),
             "success",
+        ),
+        Step(
+            "keep-promise",
+            Action.PROMISE_KEPT,
+            forms.KeepPromiseForm,
+            lambda t, u, d: services.ticket_keep_promise(ticket=t, by=u, **d),
+            gettext_lazy("确认承诺已兑现"),
+            gettext_lazy("服务承诺已标记为兑现。"),
+            "outline-success",
         ),
         Step(
             "reopen",
@@ -235,6 +246,10 @@ def _render_detail(request, number: str, bound: dict | None = None):
         "ticket": ticket,
         "actions": actions,
         "link_form": extra(Action.LINKED),
+        "promise_form": extra(Action.PROMISE_KEPT),
+        "promise_step": STEPS["keep-promise"],
+        "reminders": selectors.ticket_reminders(ticket),
+        "reminder_limit": selectors.REMINDER_LIMIT,
         "attach_form": extra(Action.ATTACHED),
         "contact_phone": selectors.contact_phone_shown_to(user, ticket),
         "steps": STEPS,
@@ -362,3 +377,45 @@ def ticket_from_group_message(request, message_id: int):
         "errors": errors,
     }
     return render(request, "groups/ticket_from_message.html", context, status=400 if errors else 200)
+
+
+# --- The customer's own rating (no login) -------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def survey(request, token: str):
+    """满意度评价: the page the customer's SMS links to, phone-width, no login.
+
+    A forged or expired link, or one already answered, says so and changes
+    nothing; too many requests from one address answer 429.
+    """
+    if survey_rate_exceeded(login_client_address(request)):
+        return _survey_page(request, "limited", status=429)
+    try:
+        visit = services.survey_visit(token=token)
+    except SurveyLinkInvalid as exc:
+        if exc.expired:
+            return _survey_page(request, "expired", status=410)
+        return _survey_page(request, "invalid", status=404)
+    except services.SurveyClosed:
+        return _survey_page(request, "used", status=410)
+    values = {"result": "", "comment": ""}
+    errors: dict = {}
+    if request.method == "POST":
+        values = {"result": request.POST.get("result", ""), "comment": request.POST.get("comment", "")}
+        try:
+            services.ticket_rate_by_customer(token=token, **values)
+        except SurveyLinkInvalid:
+            return _survey_page(request, "invalid", status=404)
+        except services.SurveyClosed:
+            return _survey_page(request, "used", status=410)
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        else:
+            return _survey_page(request, "thanks")
+    context = {"visit": visit, "values": values, "errors": errors, "results": ReturnVisit.Result.choices}
+    return _survey_page(request, "form", status=400 if errors else 200, **context)
+
+
+def _survey_page(request, state: str, status: int = 200, **context):
+    return render(request, "tickets/survey.html", {"state": state, **context}, status=status)
