@@ -535,7 +535,7 @@ def ticket_keep_promise(*, ticket: Ticket, by: User, note: str = "") -> Resoluti
         Resolution.objects.open_promises().select_for_update().filter(ticket=ticket).order_by("-id").first()
     )
     if promise is None:
-        raise ValidationError({"__all__": _("该工单没有待兑现的服务承诺。")})
+        raise TransitionError(_("该工单没有待兑现的服务承诺。"))
     promise.kept_at, promise.kept_by = timezone.now(), by
     promise.save(update_fields=["kept_at", "kept_by"])
     _save(ticket, [], by)
