@@ -6,6 +6,7 @@ transaction, writes a TicketEvent for the timeline and queues the notifications
 it causes in the outbox (they leave after commit).
 """
 
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -26,7 +27,7 @@ from groups.services.messages import message_link_ticket
 from notifications.models import Notification
 from notifications.services import notification_enqueue
 from notifications.sms_kinds import SmsKind
-from tickets import sla
+from tickets import permissions, sla
 from tickets.attachments import inspect_picture
 from tickets.models import (
     FIVE_W_ONE_H,
@@ -728,6 +729,72 @@ def ticket_update(*, ticket: Ticket, by: User, **fields: str) -> Ticket:
     _save(ticket, list(changes), by)
     _record(ticket, Action.EDITED, by, ticket.status, **changes)
     return ticket
+
+
+# --- Bulk steps from the order list ------------------------------------------------
+
+BULK_LIMIT = 200
+
+
+@dataclass
+class BulkResult:
+    """What a bulk step did: the orders done, the visible ones refused (number, reason),
+    and how many ids were out of the user's scope (never named)."""
+
+    done: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    out_of_scope: int = 0
+
+
+def _bulk(*, by: User, ids: list[int], step) -> BulkResult:
+    """Run `step(ticket)` on each visible order of `ids`, each in its own transaction,
+    with the same checks as the single action: one order refused never undoes another."""
+    if not permissions.can_bulk(by):
+        raise PermissionDenied(_("只有监控主管可以批量处理工单。"))
+    wanted = set(ids)
+    if not wanted:
+        raise ValidationError({"ids": _("请先勾选工单。")})
+    if len(wanted) > BULK_LIMIT:
+        raise ValidationError({"ids": _("一次最多处理%(limit)s张工单。") % {"limit": BULK_LIMIT}})
+    visible = list(
+        Ticket.objects.visible_to(by)
+        .filter(pk__in=wanted)
+        .select_related("org_unit", "customer")
+        .order_by("id")
+    )
+    result = BulkResult(out_of_scope=len(wanted) - len(visible))
+    for ticket in visible:
+        try:
+            step(ticket)
+        except (ValidationError, PermissionDenied) as exc:
+            reason = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            result.refused.append((ticket.number, reason))
+        else:
+            result.done.append(ticket.number)
+    return result
+
+
+def tickets_bulk_urge(*, by: User, ids: list[int], note: str) -> BulkResult:
+    """批量催办: one reason for every selected order; each checked as ticket_urge checks one."""
+    if not note.strip():
+        raise ValidationError({"reason": _("请填写催办说明。")})
+    return _bulk(by=by, ids=ids, step=lambda ticket: ticket_urge(ticket=ticket, by=by, note=note))
+
+
+def tickets_bulk_reassign(
+    *, by: User, ids: list[int], org_unit: OrgUnit, assignee: User | None, reason: str
+) -> BulkResult:
+    """批量改派: the selected orders to one unit (and person), with one reason; each
+    checked as ticket_reassign checks one (status, scope, not the same holder)."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("请填写改派原因。")})
+    return _bulk(
+        by=by,
+        ids=ids,
+        step=lambda ticket: ticket_reassign(
+            ticket=ticket, by=by, org_unit=org_unit, assignee=assignee, reason=reason
+        ),
+    )
 
 
 # --- notifications --------------------------------------------------------------

@@ -7,6 +7,7 @@ app_name = "tickets"
 urlpatterns = [
     path("", views.ticket_list, name="list"),
     path("new/", views.ticket_create, name="create"),
+    path("bulk/", views.ticket_bulk, name="bulk"),
     path("staff-options/", views.unit_staff_options, name="staff_options"),
     path(
         "from-group-message/<int:message_id>/",

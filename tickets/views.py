@@ -379,6 +379,54 @@ def ticket_from_group_message(request, message_id: int):
     return render(request, "groups/ticket_from_message.html", context, status=400 if errors else 200)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket_bulk(request):
+    """批量催办/改派: GET shows the orders ticked on the list with the form; POST runs the
+    step on each (services.tickets_bulk_*), reporting counts. Out-of-scope ids are counted,
+    never named; each refused order says why."""
+    if not permissions.can_bulk(request.user):
+        return _forbidden(request, None, PermissionDenied(_("只有监控主管可以批量处理工单。")))
+    data = request.POST if request.method == "POST" else request.GET
+    ids = [int(v) for v in data.getlist("ids") if v.isdigit() and len(v) < 12][: services.BULK_LIMIT]
+    if request.method == "GET":
+        initial = {"ids": ids, "action": data.get("action", "urge")}
+        form = forms.BulkForm(initial=initial, user=request.user)
+    else:
+        form = forms.BulkForm(data, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        fields = form.cleaned_data
+        try:
+            if fields["action"] == "urge":
+                result = services.tickets_bulk_urge(by=request.user, ids=fields["ids"], note=fields["reason"])
+            else:
+                result = services.tickets_bulk_reassign(
+                    by=request.user,
+                    ids=fields["ids"],
+                    org_unit=fields["org_unit"],
+                    assignee=fields["assignee"],
+                    reason=fields["reason"],
+                )
+        except ValidationError as exc:
+            report_refusal(form, exc)
+        else:
+            _report_bulk(request, result)
+            return redirect("tickets:list")
+    chosen = list(Ticket.objects.visible_to(request.user).filter(pk__in=ids).order_by("-id"))
+    context = {"form": form, "chosen": chosen, "hidden_count": len(set(ids)) - len(chosen)}
+    return render(request, "tickets/bulk.html", context, status=400 if form.errors else 200)
+
+
+def _report_bulk(request, result: services.BulkResult) -> None:
+    messages.success(
+        request,
+        _("批量处理完成：成功 %(done)s 张，未处理 %(refused)s 张，不在您范围内 %(hidden)s 张。")
+        % {"done": len(result.done), "refused": len(result.refused), "hidden": result.out_of_scope},
+    )
+    for number, reason in result.refused:
+        messages.warning(request, _("%(number)s 未处理：%(reason)s") % {"number": number, "reason": reason})
+
+
 # --- The customer's own rating (no login) -------------------------------------------------
 
 

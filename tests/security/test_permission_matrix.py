@@ -198,6 +198,8 @@ MATRIX: dict[str, list[Probe]] = {
     # --- Work orders -------------------------------------------------------------
     "tickets:list": [get(EVERYONE)],
     "tickets:create": [get(EVERYONE), post(EVERYONE)],
+    # Bulk urge / reassign: supervisors and administrators; each order checked again (test_bulk_actions.py).
+    "tickets:bulk": [get("L F F A F A"), post("L F F A F A")],
     "tickets:staff_options": [get(EVERYONE)],
     "tickets:from_group_message": [
         get(IN_SCOPE, message_id="message.pk"),
