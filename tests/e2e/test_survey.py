@@ -30,7 +30,11 @@ def test_a_customer_rates_the_service_on_a_phone(
     visit = ticket.return_visits.get()
 
     context = browser.new_context(
-        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844}, is_mobile=True
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        reduced_motion="reduce",  # no button transitions half-way through in the screenshot
     )
     page = context.new_page()
     try:
@@ -39,6 +43,7 @@ def test_a_customer_rates_the_service_on_a_phone(
         # Phone width: nothing wider than the screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.get_by_text("基本满意", exact=True).click()
+        expect(page.locator("#result-basically")).to_be_checked()
         page.fill("#comment", "抢修及时，希望提前通知。")
         page.screenshot(path=str(artifacts / "survey-390.png"), full_page=True)
         page.get_by_role("button", name="提交评价").click()
