@@ -362,6 +362,10 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "tickets.tasks.return_visit_scan",
         "schedule": timedelta(minutes=5),
     },
+    "tickets-promise-scan": {
+        "task": "tickets.tasks.promise_scan",
+        "schedule": timedelta(minutes=15),
+    },
     "crm-purge-idempotency-keys": {
         "task": "core.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
@@ -530,6 +534,18 @@ if REACH_GROUP_POST_DEADLINE_MINUTES < 1:
 # days is flagged as a repeat complaint (重复投诉).
 TICKET_REPEAT_WINDOW_DAYS = env_int("TICKET_REPEAT_WINDOW_DAYS", 30)
 TICKET_PAGE_SIZE = env_int("TICKET_PAGE_SIZE", 50)
+# The customer's own rating: how long the SMS link stays valid, and how many
+# requests one address may make to the survey pages in a window.
+TICKET_SURVEY_DAYS = env_int("TICKET_SURVEY_DAYS", 7)
+TICKET_SURVEY_RATE_LIMIT = env_int("TICKET_SURVEY_RATE_LIMIT", 20)
+TICKET_SURVEY_RATE_WINDOW_SECONDS = env_int("TICKET_SURVEY_RATE_WINDOW_SECONDS", 600)
+# A reminder this many days before a promised date (服务承诺); an alert once the date has passed.
+TICKET_PROMISE_REMIND_DAYS = env_int("TICKET_PROMISE_REMIND_DAYS", 1)
+if TICKET_SURVEY_DAYS < 1 or TICKET_SURVEY_RATE_LIMIT < 1 or TICKET_PROMISE_REMIND_DAYS < 0:
+    raise ImproperlyConfigured(
+        "TICKET_SURVEY_DAYS and TICKET_SURVEY_RATE_LIMIT must be at least 1, "
+        "TICKET_PROMISE_REMIND_DAYS 0 or more"
+    )
 # How far a transfer (转办) may reach: units within the sender's prefecture, or the whole province.
 TICKET_TRANSFER_SCOPE = env_choice("TICKET_TRANSFER_SCOPE", "prefecture", ("prefecture", "province"))
 

@@ -30,3 +30,13 @@ def inbox_page(*, user, before: int | None = None, size: int = INBOX_PAGE_SIZE) 
     rows = list(queryset[: size + 1])
     items = rows[:size]
     return InboxPage(items=items, next_before=items[-1].pk if len(rows) > size else None)
+
+
+def notifications_with_key_prefix(prefix: str, *, limit: int) -> list[Notification]:
+    """The outbox rows a business object caused, newest first, at most `limit`: its
+    dedupe keys start with `prefix` (e.g. "ticket:4711:"). One query, recipients joined."""
+    return list(
+        Notification.objects.filter(dedupe_key__startswith=prefix)
+        .select_related("recipient")
+        .order_by("-created_at", "-id")[:limit]
+    )

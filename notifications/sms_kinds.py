@@ -18,6 +18,7 @@ class SmsKind(models.TextChoices):
     COMPLAINT_ACCEPTED = "complaint_accepted", _("投诉受理")
     REPAIR_ACCEPTED = "repair_accepted", _("报修受理")
     BROADCAST_IMPORTANT = "broadcast_important", _("重要通知")
+    SATISFACTION_SURVEY = "satisfaction_survey", _("满意度评价")
     GENERIC = "generic", _("通用通知")
 
 
@@ -39,5 +40,6 @@ SMS_KIND_PARAMS: dict[str, tuple[str, ...]] = {
     SmsKind.COMPLAINT_ACCEPTED: ("number",),
     SmsKind.REPAIR_ACCEPTED: ("number",),
     SmsKind.BROADCAST_IMPORTANT: ("content",),
+    SmsKind.SATISFACTION_SURVEY: ("number", "link"),
     SmsKind.GENERIC: ("content",),
 }

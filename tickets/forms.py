@@ -199,6 +199,60 @@ class ReassignForm(DispatchForm):
     reason = _note_field(_("改派原因"), required=True, message=_("请填写改派原因。"))
 
 
+class BulkForm(StyledFormMixin, forms.Form):
+    """批量催办/改派 from the order list: the selected ids, one reason, and for 改派 the unit and person."""
+
+    ACTIONS = (("urge", _("催办")), ("reassign", _("改派")))
+
+    action = forms.ChoiceField(
+        choices=ACTIONS, label=_("批量操作"), error_messages={"invalid_choice": _("请选择批量操作。")}
+    )
+    ids = forms.TypedMultipleChoiceField(
+        coerce=int,
+        widget=forms.MultipleHiddenInput,
+        error_messages={"required": _("请先勾选工单。"), "invalid_choice": _("所选工单无效。")},
+    )
+    reason = _note_field(_("原因"), required=True, message=_("请填写原因。"))
+    org_unit = UnitChoiceField(
+        queryset=OrgUnit.objects.none(),
+        required=False,
+        label=_("改派至单位"),
+        empty_label=_("请选择责任单位"),
+        error_messages={"invalid_choice": _("所选单位不在您的管辖范围内。")},
+    )
+    assignee = StaffChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label=_("改派至处理人"),
+        empty_label=_("暂不指定"),
+        error_messages={"invalid_choice": _("处理人必须属于所选责任单位。")},
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        # Any whole number passes here; scope is the service's to check (out-of-scope ids are counted).
+        self.fields["ids"].valid_value = lambda value: str(value).isdigit() and len(str(value)) < 12
+        self.fields["org_unit"].queryset = units_for(user)
+        unit_id = _unit_id(self.data.get("org_unit")) if self.is_bound else None
+        self.fields["assignee"].queryset = staff_of_unit(unit_id).select_related("org_unit")
+        self.fields["org_unit"].widget.attrs.update(
+            {
+                "hx-get": reverse("tickets:staff_options"),
+                "hx-target": f"#{self['assignee'].auto_id}",
+                "hx-trigger": "change",
+                "hx-swap": "innerHTML",
+            }
+        )
+        self._style_widgets()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "reassign" and not data.get("org_unit") and "org_unit" not in self.errors:
+            self.add_error("org_unit", _("请选择责任单位。"))
+        return data
+
+
 class SendBackForm(ActionForm):
     reason = _note_field(_("退回原因"), required=True, message=_("请填写退回原因。"))
 
@@ -273,8 +327,9 @@ class ResolveForm(ActionForm):
 
 
 class ReturnVisitForm(ActionForm):
+    # 自助评价 is the customer's own answer to the survey link, never a staff entry.
     method = forms.ChoiceField(
-        choices=ReturnVisit.Method.choices,
+        choices=[c for c in ReturnVisit.Method.choices if c[0] != ReturnVisit.Method.SELF_SERVICE],
         label=_("回访方式"),
         error_messages={"required": _("请选择回访方式。"), "invalid_choice": _("请选择回访方式。")},
     )
@@ -287,6 +342,10 @@ class ReturnVisitForm(ActionForm):
 
     def setup(self) -> None:
         self.fields["result"].help_text = _("选择“不满意”时工单将重新处理，并通知监控主管。")
+
+
+class KeepPromiseForm(ActionForm):
+    note = _note_field(_("兑现说明"))
 
 
 class ReopenForm(ActionForm):

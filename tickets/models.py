@@ -375,6 +375,7 @@ class TicketEvent(models.Model):
         LINKED = "linked", _("关联工单")
         EDITED = "edited", _("修改")
         ATTACHED = "attached", _("上传附件")
+        PROMISE_KEPT = "promise_kept", _("承诺已兑现")
 
     ticket = models.ForeignKey(
         Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events"
@@ -403,6 +404,24 @@ class TicketEvent(models.Model):
         return f"{self.ticket_id} {self.get_action_display()}"
 
 
+def open_promise_q(prefix: str = "") -> Q:
+    """A service commitment not yet fulfilled: it has a promised date, it belongs to
+    the order's latest resolution (a later 办结 replaces it; a reopening does not),
+    and nobody has marked it kept."""
+    return Q(
+        **{
+            f"{prefix}is_current": True,
+            f"{prefix}kept_at__isnull": True,
+            f"{prefix}commitment_due__isnull": False,
+        }
+    ) & ~Q(**{f"{prefix}commitment": ""})
+
+
+class ResolutionQuerySet(models.QuerySet):
+    def open_promises(self) -> "ResolutionQuerySet":
+        return self.filter(open_promise_q())
+
+
 class Resolution(models.Model):
     """One 办结 of an order: how it was solved and what was promised, by whom, when.
 
@@ -429,15 +448,43 @@ class Resolution(models.Model):
     resolved_at = models.DateTimeField(_("办结时间"), default=timezone.now)
     # The clock round the order was resolved in (Ticket.sla_round).
     sla_round = models.PositiveSmallIntegerField(_("计时轮次"), default=1)
+    # The order's latest resolution; a later 办结 replaces this one's promise.
+    is_current = models.BooleanField(_("当前办结"), default=True)
+    kept_at = models.DateTimeField(_("承诺兑现时间"), null=True, blank=True)
+    kept_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("确认兑现人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Set by the promise scan so the reminder and the alert are each decided once.
+    promise_reminded = models.BooleanField(_("已提醒承诺"), default=False)
+    promise_alerted = models.BooleanField(_("已告警承诺逾期"), default=False)
+
+    objects = ResolutionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("办结记录")
         verbose_name_plural = _("办结记录")
         ordering = ["resolved_at", "id"]
-        indexes = [models.Index(fields=["ticket", "resolved_at"], name="resolution_ticket_time")]
+        indexes = [
+            models.Index(fields=["ticket", "resolved_at"], name="resolution_ticket_time"),
+            # Open promises by date: the scan, the workbench and the dashboard.
+            models.Index(
+                fields=["commitment_due", "id"],
+                condition=Q(is_current=True, kept_at__isnull=True, commitment_due__isnull=False),
+                name="resolution_open_promise",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.get_kind_display()}"
+
+    @property
+    def is_open_promise(self) -> bool:
+        return bool(self.is_current and self.kept_at is None and self.commitment_due and self.commitment)
 
 
 class Transfer(models.Model):
@@ -503,6 +550,8 @@ class ReturnVisit(models.Model):
         VISIT = "visit", _("上门")
         EMAIL = "email", _("邮件")
         LETTER = "letter", _("信函")
+        # The customer answered the survey link themselves (no staff member involved).
+        SELF_SERVICE = "self", _("自助评价")
 
     class Result(models.TextChoices):
         SATISFIED = "satisfied", _("满意")

@@ -59,10 +59,34 @@ def _is_tracker(user: User, ticket: Ticket) -> bool:
     return ticket.transfers.filter(tracker=user).exists()
 
 
+def handled_or_resolved(user: User, ticket: Ticket) -> bool:
+    """The order's assignee, or whoever resolved it in any round: not a fair judge of their own work.
+    Reads the resolutions the order's page prefetched when it has them."""
+    if ticket.assignee_id == user.pk:
+        return True
+    resolutions = getattr(ticket, "resolution_list", None)
+    if resolutions is not None:
+        return any(resolution.resolved_by_id == user.pk for resolution in resolutions)
+    return ticket.resolutions.filter(resolved_by=user).exists()
+
+
+def _may_visit(user: User, ticket: Ticket) -> bool:
+    """回访 is made by a supervisor, the tracker of a transfer or a colleague of the
+    order's unit, never by the person who handled or resolved it."""
+    if handled_or_resolved(user, ticket):
+        return False
+    colleague = user.is_account_manager and user.org_unit_id == ticket.org_unit_id
+    return colleague or _is_monitor(user, ticket) or _is_tracker(user, ticket)
+
+
 def can(user: User, action: str, ticket: Ticket) -> bool:
     """Whether `user` may take step `action` on `ticket` now (role and status)."""
     if action in TRANSITIONS and ticket.status not in TRANSITIONS[action][0]:
         return False
+    if action == Action.RETURN_VISIT:
+        return _may_visit(user, ticket)
+    if action == Action.PROMISE_KEPT:
+        return _is_handler(user, ticket) or _is_monitor(user, ticket)
     if action in (Action.DISPATCHED, Action.REASSIGNED, Action.REOPENED):
         return _is_monitor(user, ticket)
     if action == Action.URGED:
@@ -72,9 +96,15 @@ def can(user: User, action: str, ticket: Ticket) -> bool:
         return _is_handler(user, ticket)
     if action in (Action.TRANSFERRED, Action.LINKED, Action.ATTACHED, Action.EDITED):
         return _is_handler(user, ticket) or _is_monitor(user, ticket)
-    if action in (Action.RETURN_VISIT, Action.ARCHIVED):
+    if action == Action.ARCHIVED:
         return _is_handler(user, ticket) or _is_monitor(user, ticket) or _is_tracker(user, ticket)
     return False
+
+
+def can_bulk(user: User) -> bool:
+    """批量催办/改派 from the order list: supervisors and administrators (each order is
+    then checked by the single step's own rules)."""
+    return user.is_supervisor or user.is_administrator
 
 
 def allowed_actions(user: User, ticket: Ticket) -> list[str]:
@@ -102,6 +132,8 @@ def _check(user: User, action: str, ticket: Ticket) -> None:
             _("工单当前状态为“%(status)s”，不能执行“%(action)s”。")
             % {"status": ticket.get_status_display(), "action": Action(action).label}
         )
+    if action == Action.RETURN_VISIT and handled_or_resolved(user, ticket):
+        raise PermissionDenied(_("处理或办结该工单的人员不能为其回访，请由主管或其他人员回访。"))
     if not can(user, action, ticket):
         raise PermissionDenied(_("您无权对该工单执行“%(action)s”。") % {"action": Action(action).label})
 

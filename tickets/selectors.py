@@ -36,6 +36,8 @@ from core.history import HistoryRow, format_value, records_with_predecessors
 from core.pagination import KeysetPage
 from core.phones import mask_phone
 from customers.models import Customer
+from notifications.models import Notification
+from notifications.selectors import notifications_with_key_prefix
 from tickets.models import (
     HISTORY_EXCLUDED_FIELDS,
     OPEN_STATUSES,
@@ -411,6 +413,16 @@ def ticket_detail(*, user: User, number: str) -> Ticket:
         ]
     ticket.deadline = deadline_of(ticket, timezone.now())
     return ticket
+
+
+REMINDER_LIMIT = 30
+
+
+def ticket_reminders(ticket: Ticket, *, limit: int = REMINDER_LIMIT) -> list[Notification]:
+    """What the outbox holds for this order, newest first: reminders, escalations and urges
+    to staff (the SLA scan's and the services' keys all start "ticket:<id>:"), and the
+    notices to the customer, each with channel and status. One query."""
+    return notifications_with_key_prefix(f"ticket:{ticket.pk}:", limit=limit)
 
 
 def sees_full_phone(user: User, ticket: Ticket) -> bool:

@@ -6,6 +6,7 @@ transaction, writes a TicketEvent for the timeline and queues the notifications
 it causes in the outbox (they leave after commit).
 """
 
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -25,8 +26,9 @@ from groups.models import GroupMessage
 from groups.services.messages import message_link_ticket
 from notifications.models import Notification
 from notifications.services import notification_enqueue
+from notifications.sms_kinds import SmsKind
 from reach.services import reach_acceptance
-from tickets import sla
+from tickets import permissions, sla
 from tickets.attachments import inspect_picture
 from tickets.models import (
     FIVE_W_ONE_H,
@@ -45,6 +47,7 @@ from tickets.models import (
     Transfer,
 )
 from tickets.permissions import TRANSITIONS, TransitionError, can, prefecture_of, ticket_check, transfer_units
+from tickets.survey import SurveyLinkInvalid, survey_url, survey_visit_id
 
 Action = TicketEvent.Action
 
@@ -502,6 +505,8 @@ def ticket_resolve(
         commitment_due=commitment_due,
         resolved_at=now,
     )
+    # This 办结 replaces the earlier ones' promises (kept or not): one open promise per order.
+    Resolution.objects.filter(ticket=ticket, is_current=True).update(is_current=False)
     Resolution.objects.create(
         ticket=ticket,
         kind=resolution_kind,
@@ -513,26 +518,82 @@ def ticket_resolve(
         sla_round=ticket.sla_round,
     )
     hours = (ticket.policy or sla.FALLBACK).return_visit_hours
-    ReturnVisit.objects.create(ticket=ticket, due_at=now + timedelta(hours=hours))
+    visit = ReturnVisit.objects.create(ticket=ticket, due_at=now + timedelta(hours=hours))
     _notify_customer(
         ticket,
         f"resolved:{ticket.sla_round}",
         _("您的诉求（工单%(number)s）已处理完毕，我们将进行回访，感谢您的理解与支持。")
         % {"number": ticket.number},
     )
+    _send_survey(ticket, visit)
     return ticket
+
+
+def _send_survey(ticket: Ticket, visit: ReturnVisit) -> None:
+    """The customer's own rating: an SMS with the signed link to the contact's mobile,
+    once per return visit; held through the quiet hours (it is never urgent)."""
+    contacts = ticket.customer.contacts.exclude(mobile="").order_by("-is_primary", "id")
+    contact = contacts.only("name", "mobile").first()
+    if contact is None:
+        return
+    link = survey_url(visit.pk)
+    notification_enqueue(
+        dedupe_key=f"ticket:{ticket.pk}:customer:survey:{visit.pk}",
+        subject=_("服务满意度评价"),
+        body=_("您的诉求（工单%(number)s）已办结，请对本次服务进行评价：%(link)s")
+        % {"number": ticket.number, "link": link},
+        channel=Notification.Channel.SMS,
+        address=contact.mobile,
+        recipient_label=contact.name,
+        template_kind=SmsKind.SATISFACTION_SURVEY,
+        template_params={"number": ticket.number, "link": link},
+        quiet=True,
+    )
+
+
+@transaction.atomic
+def ticket_keep_promise(*, ticket: Ticket, by: User, note: str = "") -> Resolution:
+    """承诺已兑现: the handler or a supervisor marks the open service commitment kept.
+
+    Only the latest resolution's promise can be open; a kept promise leaves the
+    workbench, the dashboard and the promise scan (no reminder, no alert)."""
+    ticket = _locked(ticket)
+    ticket_check(ticket=ticket, by=by, action=Action.PROMISE_KEPT)
+    promise = (
+        Resolution.objects.open_promises().select_for_update().filter(ticket=ticket).order_by("-id").first()
+    )
+    if promise is None:
+        raise TransitionError(_("该工单没有待兑现的服务承诺。"))
+    promise.kept_at, promise.kept_by = timezone.now(), by
+    promise.save(update_fields=["kept_at", "kept_by"])
+    _save(ticket, [], by)
+    _record(
+        ticket,
+        Action.PROMISE_KEPT,
+        by,
+        ticket.status,
+        note,
+        commitment=promise.commitment,
+        commitment_due=f"{promise.commitment_due:%Y-%m-%d}",
+    )
+    return promise
+
+
+# The ways staff make a return visit; 自助评价 is the customer's own (ticket_rate_by_customer).
+STAFF_VISIT_METHODS = tuple(m for m in ReturnVisit.Method.values if m != ReturnVisit.Method.SELF_SERVICE)
 
 
 @transaction.atomic
 def ticket_record_return_visit(
     *, ticket: Ticket, by: User, method: str, result: str, note: str = ""
 ) -> ReturnVisit:
-    """回访: record the customer's satisfaction. 不满意 reopens the order with a
+    """回访: record the customer's satisfaction. Not by the person who handled or
+    resolved the order (tickets.permissions). 不满意 reopens the order with a
     fresh resolve clock and tells the supervisors of its unit."""
     errors = {}
     if result not in ReturnVisit.Result.values:
         errors["result"] = _("请选择回访结果。")
-    if method not in ReturnVisit.Method.values:
+    if method not in STAFF_VISIT_METHODS:
         errors["method"] = _("请选择回访方式。")
     if errors:
         raise ValidationError(errors)
@@ -541,27 +602,73 @@ def ticket_record_return_visit(
     visit = locked.return_visits.filter(visited_at__isnull=True).order_by("due_at").first() or ReturnVisit(
         ticket=locked, due_at=timezone.now()
     )
+    return _visit(locked, visit, by=by, method=method, result=result, note=note)
+
+
+def _visit(ticket: Ticket, visit: ReturnVisit, *, by: User | None, method: str, result: str, note: str):
     visit.method, visit.result, visit.note = method, result, note
     visit.visited_by, visit.visited_at = by, timezone.now()
     visit.save()
-    from_status = locked.status
-    locked.status = Status.VISITED
-    _save(locked, ["status"], by)
-    _record(locked, Action.RETURN_VISIT, by, from_status, note, result=str(visit.get_result_display()))
+    from_status = ticket.status
+    ticket.status = Status.VISITED
+    _save(ticket, ["status"], by)
+    _record(
+        ticket,
+        Action.RETURN_VISIT,
+        by,
+        from_status,
+        note,
+        result=str(visit.get_result_display()),
+        method=str(visit.get_method_display()),
+    )
     if result == ReturnVisit.Result.DISSATISFIED:
-        _reopen(locked, by=by, note=note or _("回访不满意"))
-        for supervisor in nearest_supervisors(locked.org_unit):
+        _reopen(ticket, by=by, note=note or _("回访不满意"))
+        for supervisor in nearest_supervisors(ticket.org_unit):
             _notify_user(
-                locked,
+                ticket,
                 supervisor,
                 f"dissatisfied:{visit.pk}:{supervisor.pk}",
-                _("回访不满意，工单已重新处理：%(number)s") % {"number": locked.number},
+                _("回访不满意，工单已重新处理：%(number)s") % {"number": ticket.number},
                 note,
             )
     return visit
 
 
-def _reopen(ticket: Ticket, *, by: User, note: str) -> None:
+class SurveyClosed(ValidationError):
+    """The link was good but can no longer be answered (already answered, or the order moved on)."""
+
+
+def survey_visit(*, token: str) -> ReturnVisit:
+    """The return visit a survey link names, with its order; SurveyLinkInvalid when the
+    link is forged, unknown or expired, SurveyClosed when it was already used."""
+    visit = ReturnVisit.objects.select_related("ticket").filter(pk=survey_visit_id(token)).first()
+    if visit is None:
+        raise SurveyLinkInvalid()
+    if visit.visited_at is not None or visit.ticket.status != Status.RESOLVED:
+        raise SurveyClosed(_("该评价链接已使用或已失效，感谢您的参与。"))
+    return visit
+
+
+@transaction.atomic
+def ticket_rate_by_customer(*, token: str, result: str, comment: str = "") -> ReturnVisit:
+    """自助评价: the customer answers the survey link; the answer is the order's return
+    visit with method 自助评价 and no staff member. Single use: the visit row is
+    locked, so two answers sent at once record one. 不满意 reopens the order as a
+    staff visit does."""
+    if result not in ReturnVisit.Result.values:
+        raise ValidationError({"result": _("请选择满意程度。")})
+    comment = (comment or "").strip()
+    if len(comment) > 500:
+        raise ValidationError({"comment": _("评价内容不能超过500字。")})
+    visit = survey_visit(token=token)
+    ticket = _locked(visit.ticket)
+    visit = ReturnVisit.objects.select_for_update().get(pk=visit.pk)
+    if visit.visited_at is not None or ticket.status != Status.RESOLVED:
+        raise SurveyClosed(_("该评价链接已使用或已失效，感谢您的参与。"))
+    return _visit(ticket, visit, by=None, method=ReturnVisit.Method.SELF_SERVICE, result=result, note=comment)
+
+
+def _reopen(ticket: Ticket, *, by: User | None, note: str) -> None:
     policy = ticket.policy or sla.FALLBACK
     from_status = ticket.status
     ticket.status = Status.IN_PROGRESS
@@ -649,6 +756,72 @@ def ticket_update(*, ticket: Ticket, by: User, **fields: str) -> Ticket:
     _save(ticket, list(changes), by)
     _record(ticket, Action.EDITED, by, ticket.status, **changes)
     return ticket
+
+
+# --- Bulk steps from the order list ------------------------------------------------
+
+BULK_LIMIT = 200
+
+
+@dataclass
+class BulkResult:
+    """What a bulk step did: the orders done, the visible ones refused (number, reason),
+    and how many ids were out of the user's scope (never named)."""
+
+    done: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    out_of_scope: int = 0
+
+
+def _bulk(*, by: User, ids: list[int], step) -> BulkResult:
+    """Run `step(ticket)` on each visible order of `ids`, each in its own transaction,
+    with the same checks as the single action: one order refused never undoes another."""
+    if not permissions.can_bulk(by):
+        raise PermissionDenied(_("只有监控主管可以批量处理工单。"))
+    wanted = set(ids)
+    if not wanted:
+        raise ValidationError({"ids": _("请先勾选工单。")})
+    if len(wanted) > BULK_LIMIT:
+        raise ValidationError({"ids": _("一次最多处理%(limit)s张工单。") % {"limit": BULK_LIMIT}})
+    visible = list(
+        Ticket.objects.visible_to(by)
+        .filter(pk__in=wanted)
+        .select_related("org_unit", "customer")
+        .order_by("id")
+    )
+    result = BulkResult(out_of_scope=len(wanted) - len(visible))
+    for ticket in visible:
+        try:
+            step(ticket)
+        except (ValidationError, PermissionDenied) as exc:
+            reason = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            result.refused.append((ticket.number, reason))
+        else:
+            result.done.append(ticket.number)
+    return result
+
+
+def tickets_bulk_urge(*, by: User, ids: list[int], note: str) -> BulkResult:
+    """批量催办: one reason for every selected order; each checked as ticket_urge checks one."""
+    if not note.strip():
+        raise ValidationError({"reason": _("请填写催办说明。")})
+    return _bulk(by=by, ids=ids, step=lambda ticket: ticket_urge(ticket=ticket, by=by, note=note))
+
+
+def tickets_bulk_reassign(
+    *, by: User, ids: list[int], org_unit: OrgUnit, assignee: User | None, reason: str
+) -> BulkResult:
+    """批量改派: the selected orders to one unit (and person), with one reason; each
+    checked as ticket_reassign checks one (status, scope, not the same holder)."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("请填写改派原因。")})
+    return _bulk(
+        by=by,
+        ids=ids,
+        step=lambda ticket: ticket_reassign(
+            ticket=ticket, by=by, org_unit=org_unit, assignee=assignee, reason=reason
+        ),
+    )
 
 
 # --- notifications --------------------------------------------------------------

@@ -4,6 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.selectors import supervisor_chain
 from notifications.models import Notification
 from notifications.services import notifications_enqueue_many
-from tickets.models import UNSIGNED_STATUSES, ReturnVisit, SlaPolicy, Status, Ticket, TicketEvent
+from tickets.models import UNSIGNED_STATUSES, Resolution, ReturnVisit, SlaPolicy, Status, Ticket, TicketEvent
 
 # Used only when no active policy matches at all (an empty policy table).
 FALLBACK = SlaPolicy(
@@ -295,3 +296,77 @@ def return_visit_scan(*, now=None) -> dict[str, int]:
             ]
         sent = notifications_enqueue_many(drafts, reminder=True)
     return {"due": len(due), "missed": len(missed), "notifications": sent}
+
+
+def promise_scan(*, now=None) -> dict[str, int]:
+    """Service commitments (服务承诺): remind the assignee TICKET_PROMISE_REMIND_DAYS
+    before the promised date, and alert the assignee and the unit's supervisors
+    once the date has passed unkept; each exactly once per promise (a flag on the
+    resolution, and the dedupe key names it). A kept or replaced promise is not
+    open (Resolution.objects.open_promises) and is never reminded of."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    chain = supervisor_chain()
+    fields = (
+        "id",
+        "commitment_due",
+        "sla_round",
+        "ticket__id",
+        "ticket__number",
+        "ticket__title",
+        "ticket__assignee_id",
+        "ticket__org_unit__path",
+    )
+
+    def as_row(promise: dict) -> dict:
+        return {
+            "id": promise["ticket__id"],
+            "number": promise["ticket__number"],
+            "title": promise["ticket__title"],
+            "sla_round": promise["sla_round"],
+            "assignee_id": promise["ticket__assignee_id"],
+            "org_unit__path": promise["ticket__org_unit__path"],
+        }
+
+    def claim(queryset) -> list[dict]:
+        return list(queryset.select_for_update(skip_locked=True, of=("self",)).values(*fields)[:SCAN_BATCH])
+
+    pending = Resolution.objects.open_promises()
+    with transaction.atomic():
+        # A promise already past its date gets the alert only.
+        soon = claim(
+            pending.filter(
+                promise_reminded=False,
+                commitment_due__gte=today,
+                commitment_due__lte=today + timedelta(days=settings.TICKET_PROMISE_REMIND_DAYS),
+            )
+        )
+        Resolution.objects.filter(id__in=[p["id"] for p in soon]).update(promise_reminded=True)
+        drafts = [
+            _notification(
+                as_row(p),
+                uid,
+                f"promise:{p['id']}",
+                _("服务承诺即将到期（%(date)s）：%(number)s")
+                % {"date": f"{p['commitment_due']:%Y-%m-%d}", "number": p["ticket__number"]},
+            )
+            for p in soon
+            for uid in _recipients(as_row(p), chain)
+        ]
+        passed = claim(pending.filter(promise_alerted=False, commitment_due__lt=today))
+        Resolution.objects.filter(id__in=[p["id"] for p in passed]).update(
+            promise_alerted=True, promise_reminded=True
+        )
+        for p in passed:
+            supervisors = chain(p["ticket__org_unit__path"])
+            recipients = set(supervisors[0] if supervisors else [])
+            if p["ticket__assignee_id"]:
+                recipients.add(p["ticket__assignee_id"])
+            subject = _("服务承诺已逾期（%(date)s）：%(number)s") % {
+                "date": f"{p['commitment_due']:%Y-%m-%d}",
+                "number": p["ticket__number"],
+            }
+            key = f"promise-missed:{p['id']}"
+            drafts += [_notification(as_row(p), uid, key, subject) for uid in sorted(recipients)]
+        sent = notifications_enqueue_many(drafts, reminder=True)
+    return {"reminded": len(soon), "alerted": len(passed), "notifications": sent}

@@ -12,13 +12,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.views import login_client_address
 from core.forms import report_refusal
 from core.htmx import is_htmx
 from core.text import is_text
 from groups.selectors import message_for_action
 from tickets import forms, permissions, selectors, services
-from tickets.models import Category, Kind, Ticket, TicketEvent
+from tickets.models import Category, Kind, ReturnVisit, Ticket, TicketEvent
 from tickets.permissions import TransitionError
+from tickets.survey import SurveyLinkInvalid, survey_rate_exceeded
 
 Action = TicketEvent.Action
 
@@ -121,6 +123,15 @@ STEPS: dict[str, Step] = {
             gettext_lazy("保存回访"),
             gettext_lazy("回访已记录。"),
             "success",
+        ),
+        Step(
+            "keep-promise",
+            Action.PROMISE_KEPT,
+            forms.KeepPromiseForm,
+            lambda t, u, d: services.ticket_keep_promise(ticket=t, by=u, **d),
+            gettext_lazy("确认承诺已兑现"),
+            gettext_lazy("服务承诺已标记为兑现。"),
+            "outline-success",
         ),
         Step(
             "reopen",
@@ -235,6 +246,10 @@ def _render_detail(request, number: str, bound: dict | None = None):
         "ticket": ticket,
         "actions": actions,
         "link_form": extra(Action.LINKED),
+        "promise_form": extra(Action.PROMISE_KEPT),
+        "promise_step": STEPS["keep-promise"],
+        "reminders": selectors.ticket_reminders(ticket),
+        "reminder_limit": selectors.REMINDER_LIMIT,
         "attach_form": extra(Action.ATTACHED),
         "contact_phone": selectors.contact_phone_shown_to(user, ticket),
         "steps": STEPS,
@@ -362,3 +377,93 @@ def ticket_from_group_message(request, message_id: int):
         "errors": errors,
     }
     return render(request, "groups/ticket_from_message.html", context, status=400 if errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket_bulk(request):
+    """批量催办/改派: GET shows the orders ticked on the list with the form; POST runs the
+    step on each (services.tickets_bulk_*), reporting counts. Out-of-scope ids are counted,
+    never named; each refused order says why."""
+    if not permissions.can_bulk(request.user):
+        return _forbidden(request, None, PermissionDenied(_("只有监控主管可以批量处理工单。")))
+    data = request.POST if request.method == "POST" else request.GET
+    ids = [int(v) for v in data.getlist("ids") if v.isdigit() and len(v) < 12][: services.BULK_LIMIT]
+    if request.method == "GET":
+        initial = {"ids": ids, "action": data.get("action", "urge")}
+        form = forms.BulkForm(initial=initial, user=request.user)
+    else:
+        form = forms.BulkForm(data, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        fields = form.cleaned_data
+        try:
+            if fields["action"] == "urge":
+                result = services.tickets_bulk_urge(by=request.user, ids=fields["ids"], note=fields["reason"])
+            else:
+                result = services.tickets_bulk_reassign(
+                    by=request.user,
+                    ids=fields["ids"],
+                    org_unit=fields["org_unit"],
+                    assignee=fields["assignee"],
+                    reason=fields["reason"],
+                )
+        except ValidationError as exc:
+            report_refusal(form, exc)
+        else:
+            _report_bulk(request, result)
+            return redirect("tickets:list")
+    chosen = list(Ticket.objects.visible_to(request.user).filter(pk__in=ids).order_by("-id"))
+    context = {"form": form, "chosen": chosen, "hidden_count": len(set(ids)) - len(chosen)}
+    return render(request, "tickets/bulk.html", context, status=400 if form.errors else 200)
+
+
+def _report_bulk(request, result: services.BulkResult) -> None:
+    messages.success(
+        request,
+        _("批量处理完成：成功 %(done)s 张，未处理 %(refused)s 张，不在您范围内 %(hidden)s 张。")
+        % {"done": len(result.done), "refused": len(result.refused), "hidden": result.out_of_scope},
+    )
+    for number, reason in result.refused:
+        messages.warning(request, _("%(number)s 未处理：%(reason)s") % {"number": number, "reason": reason})
+
+
+# --- The customer's own rating (no login) -------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def survey(request, token: str):
+    """满意度评价: the page the customer's SMS links to, phone-width, no login.
+
+    A forged or expired link, or one already answered, says so and changes
+    nothing; too many requests from one address answer 429.
+    """
+    if survey_rate_exceeded(login_client_address(request)):
+        return _survey_page(request, "limited", status=429)
+    try:
+        visit = services.survey_visit(token=token)
+    except SurveyLinkInvalid as exc:
+        if exc.expired:
+            return _survey_page(request, "expired", status=410)
+        return _survey_page(request, "invalid", status=404)
+    except services.SurveyClosed:
+        return _survey_page(request, "used", status=410)
+    values = {"result": "", "comment": ""}
+    errors: dict = {}
+    if request.method == "POST":
+        values = {"result": request.POST.get("result", ""), "comment": request.POST.get("comment", "")}
+        try:
+            services.ticket_rate_by_customer(token=token, **values)
+        except SurveyLinkInvalid:
+            return _survey_page(request, "invalid", status=404)
+        except services.SurveyClosed:
+            return _survey_page(request, "used", status=410)
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        else:
+            return _survey_page(request, "thanks")
+    context = {"visit": visit, "values": values, "errors": errors, "results": ReturnVisit.Result.choices}
+    return _survey_page(request, "form", status=400 if errors else 200, **context)
+
+
+def _survey_page(request, state: str, status: int = 200, **context):
+    return render(request, "tickets/survey.html", {"state": state, **context}, status=status)

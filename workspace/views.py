@@ -46,7 +46,10 @@ def _section_context(user, name: str, now) -> dict:
     if name == "orders":
         return {"orders": workbench.my_orders(user=user, now=now)}
     if name == "visits":
-        return {"visits": workbench.my_return_visits(user=user, now=now)}
+        return {
+            "visits": workbench.my_return_visits(user=user, now=now),
+            "promises": workbench.my_promises(user=user, now=now),
+        }
     if name == "groups":
         inquiries, zombies = workbench.my_groups(user=user, now=now)
         return {"inquiries": inquiries, "zombies": zombies}

@@ -21,7 +21,15 @@ from groups.selectors import with_health, zombie_q, zombie_reasons
 from notifications.selectors import inbox_for
 from outages.selectors import workbench_outages
 from reach.models import CallState, ReachRecord
-from tickets.models import OPEN_STATUSES, UNSIGNED_STATUSES, ReturnVisit, Ticket, near_deadline_q, overdue_q
+from tickets.models import (
+    OPEN_STATUSES,
+    UNSIGNED_STATUSES,
+    Resolution,
+    ReturnVisit,
+    Ticket,
+    near_deadline_q,
+    overdue_q,
+)
 from tickets.selectors import deadline_of, with_attention_order
 
 SECTION_LIMIT = 20
@@ -74,6 +82,20 @@ def my_return_visits(*, user: User, now: datetime | None = None) -> Section:
     rows = list(due.select_related("ticket", "ticket__customer").order_by("due_at", "id")[:SECTION_LIMIT])
     for visit in rows:
         visit.is_overdue = visit.due_at <= now
+    return Section(rows, counts)
+
+
+def my_promises(*, user: User, now: datetime | None = None) -> Section:
+    """Open service commitments (服务承诺) on the orders the user holds, the earliest
+    promised date first; a reopened order keeps its promise here. Two queries."""
+    today = timezone.localdate(now or timezone.now())
+    promises = Resolution.objects.open_promises().filter(ticket__assignee=user)
+    counts = promises.aggregate(total=Count("id"), overdue=Count("id", filter=Q(commitment_due__lt=today)))
+    rows = list(
+        promises.select_related("ticket", "ticket__customer").order_by("commitment_due", "id")[:SECTION_LIMIT]
+    )
+    for promise in rows:
+        promise.is_overdue = promise.commitment_due < today
     return Section(rows, counts)
 
 

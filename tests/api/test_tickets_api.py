@@ -250,7 +250,7 @@ def post_step(client, ticket: Ticket, name: str, body: dict | None = None, **hea
     return response
 
 
-def test_the_whole_lifecycle_through_the_api(api, manager, open_ticket):
+def test_the_whole_lifecycle_through_the_api(api, manager, supervisor, open_ticket):
     ticket = open_ticket()
     client = api(manager)
 
@@ -261,7 +261,8 @@ def test_the_whole_lifecycle_through_the_api(api, manager, open_ticket):
         ("return-visit", Status.VISITED),
         ("archive", Status.ARCHIVED),
     ]:
-        response = post_step(client, ticket, name)
+        # The return visit is not the handler's to make (test_return_visitor.py).
+        response = post_step(api(supervisor) if name == "return-visit" else client, ticket, name)
         assert response.status_code == 200, (name, response.content)
         assert response.json()["status"] == status
         assert stored(ticket).status == status
@@ -275,7 +276,7 @@ def test_the_whole_lifecycle_through_the_api(api, manager, open_ticket):
         "archived",
     ]
     assert body["return_visits"][0]["result"] == "satisfied"
-    assert body["return_visits"][0]["visited_by"]["username"] == "zhangsan"
+    assert body["return_visits"][0]["visited_by"]["username"] == "wangwu"
     assert body["allowed_actions"] == []
 
 
@@ -522,11 +523,11 @@ def test_patch_refuses_what_it_may_not_change(api, manager, colleague, outsider,
     assert events(ticket) == 2
 
 
-def test_an_archived_order_is_fixed(api, manager, open_ticket):
+def test_an_archived_order_is_fixed(api, manager, supervisor, open_ticket):
     ticket = open_ticket()
     services.ticket_sign(ticket=ticket, by=manager)
     services.ticket_resolve(ticket=ticket, by=manager, resolution="已复电")
-    services.ticket_record_return_visit(ticket=ticket, by=manager, method="phone", result="satisfied")
+    services.ticket_record_return_visit(ticket=ticket, by=supervisor, method="phone", result="satisfied")
     services.ticket_archive(ticket=ticket, by=manager)
 
     response = api(manager).patch(detail(ticket.number), {"title": "x"}, format="json")

@@ -1,4 +1,5 @@
-"""An account manager takes a repair order through its whole life in the browser."""
+"""An account manager takes a repair order through its whole life in the browser;
+a colleague makes the return visit."""
 
 import re
 
@@ -29,7 +30,7 @@ def open_step(page, action_url: str, summary: str):
 
 
 def test_an_account_manager_takes_a_repair_order_from_intake_to_return_visit(
-    transactional_db, live_server, page, log_in, artifacts, org_tree, manager
+    transactional_db, live_server, page, log_in, artifacts, org_tree, manager, colleague
 ):
     customer = CustomerFactory(name="杨丽", station=org_tree["station"], manager=manager)
     ContactFactory(customer=customer, name="杨丽", mobile="13885550001", is_primary=True)
@@ -75,6 +76,11 @@ def test_an_account_manager_takes_a_repair_order_from_intake_to_return_visit(
     expect(page.locator(".ticket-resolution")).to_contain_text(RESOLUTION)
     expect(page.locator(".ticket-visits")).to_contain_text("待回访")
 
+    # Whoever handled the order does not make its return visit: a colleague of the station does.
+    expect(page.locator(f'form[action="{ticket_url}/return-visit/"]')).to_have_count(0)
+    page.context.clear_cookies()
+    log_in(page, colleague)
+    page.goto(f"{live_server.url}{ticket_url}/")
     visit = open_step(page, f"{ticket_url}/return-visit/", "回访")
     visit.get_by_label("回访方式").select_option(label="电话")
     visit.get_by_label("回访结果").select_option(label="满意")
@@ -82,11 +88,11 @@ def test_an_account_manager_takes_a_repair_order_from_intake_to_return_visit(
     submit(page, f"{ticket_url}/return-visit/", "保存回访")
     expect(success).to_contain_text("回访已记录")
     expect(status).to_have_text("已回访")
-    expect(page.locator(".ticket-visits")).to_contain_text("满意 · 电话 · 张三")
+    expect(page.locator(".ticket-visits")).to_contain_text("满意 · 电话 · 李四")
 
     timeline = page.locator(".ticket-timeline > li")  # newest first
     expect(timeline.locator("strong")).to_have_text(["回访", "办结", "签收", "派单", "受理"])
-    expect(timeline.nth(0)).to_contain_text("张三 （已办结 → 已回访）")
+    expect(timeline.nth(0)).to_contain_text("李四 （已办结 → 已回访）")
     expect(timeline.nth(0)).to_contain_text("回访结果：满意")
     expect(timeline.nth(1)).to_contain_text("张三 （已签收 → 已办结）")
     expect(timeline.nth(2)).to_contain_text("张三 （已派单 → 已签收）")
@@ -107,4 +113,4 @@ def test_an_account_manager_takes_a_repair_order_from_intake_to_return_visit(
     visit_row = ticket.return_visits.get()
     assert visit_row.result == ReturnVisit.Result.SATISFIED
     assert visit_row.method == ReturnVisit.Method.PHONE
-    assert visit_row.visited_by == manager
+    assert visit_row.visited_by == colleague

@@ -135,6 +135,10 @@ SKIPPED = {
         "WeCom's callback URL: no session by design, every request is signed and encrypted by WeCom "
         "(bad signature 403, replay or broken XML 400), tested in tests/wecom/test_callback.py"
     ),
+    "tickets:survey": (
+        "the customer's satisfaction survey: no login by design, the signed single-use token is the key "
+        "(forged 404, expired or used 410, rate-limited 429); tested in tests/tickets/test_survey.py"
+    ),
     "notifications:sms_receipts": (
         "SMS providers' delivery receipts: no user, authenticated by SMS_RECEIPT_TOKEN; "
         "tested in tests/notifications/test_sms_receipts.py"
@@ -208,6 +212,8 @@ MATRIX: dict[str, list[Probe]] = {
     # --- Work orders -------------------------------------------------------------
     "tickets:list": [get(EVERYONE)],
     "tickets:create": [get(EVERYONE), post(EVERYONE)],
+    # Bulk urge / reassign: supervisors and administrators; each order checked again (test_bulk_actions.py).
+    "tickets:bulk": [get("L F F A F A"), post("L F F A F A")],
     "tickets:staff_options": [get(EVERYONE)],
     "tickets:from_group_message": [
         get(IN_SCOPE, message_id="message.pk"),

@@ -190,8 +190,8 @@ def test_an_unknown_number_is_404(login, manager):
 # units and people; its timeline, transfers, return visits, attachments and
 # related orders; its resolutions and its change history (one query each); the
 # tracker check of the permission rules; the choice lists
-# of the step forms (units, people).
-DETAIL_PAGE_QUERIES = 16
+# of the step forms (units, people); the reminders the outbox holds for it.
+DETAIL_PAGE_QUERIES = 17
 
 
 def grow(ticket, *, events: int, manager, colleague, supervisor, open_ticket, org_tree) -> None:

@@ -109,17 +109,17 @@ def build_scenario(now, org_tree, manager, supervisor, outsider) -> dict:
     c = _order(now, -26 * h, customer=cust_c, opened_by=sun, assignee=sun, **repair)
     _sign(now, c, -26 * h + 10 * m, sun)
     _resolve(now, c, -23 * h, sun)
-    _visit(now, c, -2 * h, sun, ReturnVisit.Result.SATISFIED)
+    _visit(now, c, -2 * h, supervisor, ReturnVisit.Result.SATISFIED)
 
     d = _order(now, -50 * h, customer=cust_d, opened_by=sun, assignee=sun, **repair)
     _sign(now, d, -50 * h + 20 * m, sun)
     _resolve(now, d, -44 * h, sun)
-    _visit(now, d, -27 * h, sun, ReturnVisit.Result.BASICALLY)
+    _visit(now, d, -27 * h, supervisor, ReturnVisit.Result.BASICALLY)
 
     e = _order(now, -75 * h, customer=cust_e, opened_by=manager, assignee=manager, kind=Kind.INQUIRY)
     _sign(now, e, -75 * h + 30 * m, manager)
     _resolve(now, e, -72 * h, manager)
-    _visit(now, e, -50 * h, manager, ReturnVisit.Result.DISSATISFIED)
+    _visit(now, e, -50 * h, supervisor, ReturnVisit.Result.DISSATISFIED)
 
     g = _order(now, -30 * h, customer=cust_a, opened_by=manager, assignee=manager, **repair)
     _sign(now, g, -30 * h + 5 * m, manager)

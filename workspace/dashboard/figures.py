@@ -28,6 +28,7 @@ from django.db.models import (
     QuerySet,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -40,6 +41,7 @@ from groups.selectors import health_window_start, zombie_exists_q
 from tickets.models import (
     OPEN_STATUSES,
     Kind,
+    Resolution,
     ReturnVisit,
     Status,
     Ticket,
@@ -63,8 +65,10 @@ from workspace.dashboard.presentation import (
 
 TABLE_LIMIT = 50
 # Open orders 1; figures 4 (orders of the period, urges, visits, durations);
-# charts 6 (per day, satisfaction 2, groups 3); overdue list 1; workload 2; urges 1.
-QUERY_COUNT = 15
+# charts 6 (per day, satisfaction 2, groups 3); overdue list 1; workload 2; urges 1;
+# open service commitments 1.
+QUERY_COUNT = 16
+PROMISE_LIMIT = 10
 
 
 class Seconds(Func):
@@ -266,6 +270,32 @@ def _overdue_rows(tickets: QuerySet[Ticket], now: datetime) -> list[dict]:
     return rows
 
 
+def _open_promises(path: str | None, today) -> tuple[list[dict], int, int]:
+    """Open service commitments of the subtree, the earliest promised date first (at most
+    PROMISE_LIMIT), with the total and the number past their date: one query (window counts)."""
+    promises = Resolution.objects.open_promises().filter(in_scope(path, "ticket__org_unit"))
+    rows = list(
+        promises.annotate(
+            total=Window(Count("id")),
+            passed=Window(Count("id", filter=Q(commitment_due__lt=today))),
+        )
+        .order_by("commitment_due", "id")
+        .values(
+            "commitment",
+            "commitment_due",
+            "ticket__number",
+            "ticket__title",
+            "ticket__assignee__real_name",
+            "total",
+            "passed",
+        )[:PROMISE_LIMIT]
+    )
+    for row in rows:
+        row["is_overdue"] = row["commitment_due"] < today
+    total, passed = (rows[0]["total"], rows[0]["passed"]) if rows else (0, 0)
+    return rows, total, passed
+
+
 def _workload(
     current: OpenOrders, visits: QuerySet[ReturnVisit], path: str | None, now: datetime
 ) -> list[dict]:
@@ -338,6 +368,7 @@ def compute_dashboard(*, user: User, period: Period, now: datetime | None = None
     visits = ReturnVisit.objects.filter(in_scope(path, "ticket__org_unit"))
     current = _open_orders(tickets, now)
     counts = _period_counts(tickets, visits, period, current)
+    promise_rows, promises_total, promises_overdue = _open_promises(path, timezone.localdate(now))
     return Dashboard(
         period=period,
         computed_at=now,
@@ -357,4 +388,7 @@ def compute_dashboard(*, user: User, period: Period, now: datetime | None = None
         workload=_workload(current, visits, path, now),
         urges=_urges(tickets, period),
         urges_total=counts["urges"],
+        promise_rows=promise_rows,
+        promises_total=promises_total,
+        promises_overdue=promises_overdue,
     )

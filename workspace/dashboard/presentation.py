@@ -40,6 +40,9 @@ class Dashboard:
     workload: list[dict]
     urges: list[dict]
     urges_total: int
+    promise_rows: list[dict] = field(default_factory=list)
+    promises_total: int = 0
+    promises_overdue: int = 0
 
     def figure(self, key: str) -> Figure:
         return next(f for f in self.figures if f.key == key)

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import OrgUnit, User
+from accounts.selectors import nearest_supervisors
 from customers.models import Customer, District
 from groups.models import GroupKind, ServiceGroup
 from groups.services.groups import group_create
@@ -184,7 +185,11 @@ class Command(BaseCommand):
             + [ReturnVisit.Result.BASICALLY] * 3
             + [ReturnVisit.Result.DISSATISFIED]
         )
-        ticket_services.ticket_record_return_visit(ticket=ticket, by=assignee, method="phone", result=result)
+        # The return visit is a supervisor's, never the handler's own (tickets.permissions).
+        visitor = next(iter(nearest_supervisors(ticket.org_unit)), None)
+        if visitor is None:
+            return True
+        ticket_services.ticket_record_return_visit(ticket=ticket, by=visitor, method="phone", result=result)
         return True
 
     def move_back(self, ticket: Ticket, delta: timedelta) -> None:
