@@ -280,8 +280,8 @@ class SyncTombstoneSerializer(serializers.Serializer):
     deleted = DeletedFlagField(read_only=True, help_text="Always true")
     reason = serializers.ChoiceField(
         choices=["out_of_scope"],
+        # Not read_only: the schema would list it as required, and tombstones of deletions have none.
         required=False,
-        read_only=True,
         help_text="Present when the archive still exists but left what you may see (moved to "
         "another station or manager): drop your copy as for a deletion",
     )

@@ -79,19 +79,19 @@ def run_drill(*, outage_seconds: float, manager, colleague, org_tree, drill_dir)
             open_orders(client, customer, colleague, seconds=1, latencies=before)
             redis_server.kill()
             open_orders(client, customer, colleague, seconds=outage_seconds, latencies=during)
-            waiting = Notification.objects.exclude(status=Notification.Status.SENT).count()
+            waiting = unsettled().count()
             redis_server.start()
             back = Stopwatch()
             open_orders(client, customer, colleague, seconds=1, latencies=after)
 
             def all_sent() -> bool:
-                return not Notification.objects.exclude(status=Notification.Status.SENT).exists()
+                return not unsettled().exists()
 
             while not all_sent() and back() < DELIVERY_DEADLINE_SECONDS:
                 time.sleep(0.1)
             delivered_after = back()
         assert all_sent(), (
-            f"{Notification.objects.exclude(status=Notification.Status.SENT).count()} not sent "
+            f"{unsettled().count()} not sent "
             f"{DELIVERY_DEADLINE_SECONDS} s after Redis came back\n"
             f"worker:\n{worker.log()[-3000:]}\nbeat:\n{beat.log()[-3000:]}"
         )
@@ -137,3 +137,9 @@ def test_a_minute_without_redis(transactional_db, real_kick, manager, colleague,
     )
     with capsys.disabled():
         print(f"\nRedis outage drill: {result}")
+
+
+def unsettled():
+    """Rows the outbox still owes an attempt: the customers' acceptance SMS end SKIPPED where
+    no SMS channel is configured (as in this drill), which is settled too."""
+    return Notification.objects.filter(status__in=[Notification.Status.PENDING, Notification.Status.SENDING])

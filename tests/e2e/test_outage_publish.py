@@ -46,7 +46,8 @@ def test_a_manager_publishes_a_planned_outage_and_sees_its_notices_queued(
     expect(page.locator("main .alert-success")).to_contain_text("停电已发布")
     notices = page.locator("table.outage-notices tbody tr")
     expect(notices).to_have_count(2)
-    expect(notices.first).to_contain_text("提前1天通知")
+    # Published 12 hours ahead: the label says how far ahead it really goes out.
+    expect(notices.first).to_contain_text("提前通知（计划停电前")
     expect(notices.first).to_contain_text("等待发送")
 
     outage = Outage.objects.get()
@@ -56,7 +57,10 @@ def test_a_manager_publishes_a_planned_outage_and_sees_its_notices_queued(
     page.reload()
     advance = page.locator("table.outage-notices tbody tr").first
     expect(advance).to_contain_text("已发出")
-    expect(advance.locator("td").nth(4)).to_have_text("1")
+    # No service group reaches these customers: every one of them gets the SMS (reach policy).
+    expect(advance.locator("td").nth(4)).to_have_text("3")
     page.screenshot(path=str(artifacts / "outage_published.png"), full_page=True)
-    queued = Notification.objects.get(dedupe_key__startswith=f"outage:{outage.pk}:notice:advance-1d:")
+    queued = Notification.objects.get(
+        dedupe_key__startswith=f"outage:{outage.pk}:notice:advance-1d:", address="13985550000"
+    )
     assert queued.status == Notification.Status.PENDING and queued.address == "13985550000"
