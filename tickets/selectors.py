@@ -407,9 +407,11 @@ def ticket_detail(*, user: User, number: str) -> Ticket:
         )
     )
     ticket = get_object_or_404(queryset, number=number)
+    ticket.full_phone_shown = sees_full_phone(user, ticket)
     for event in ticket.timeline:
+        changes = changes_shown(event.changes, full_phone=ticket.full_phone_shown)
         event.change_rows = [
-            (str(CHANGE_LABELS.get(key, key)), value) for key, value in (event.changes or {}).items() if value
+            (str(CHANGE_LABELS.get(key, key)), value) for key, value in changes.items() if value
         ]
     ticket.deadline = deadline_of(ticket, timezone.now())
     return ticket
@@ -434,6 +436,16 @@ def sees_full_phone(user: User, ticket: Ticket) -> bool:
         return False
     station = ticket.customer.station
     return station is not None and station.is_within(user.org_unit)
+
+
+def changes_shown(changes: dict | None, *, full_phone: bool) -> dict:
+    """An edit's stored "old → new" pairs as a reader sees them: the contact phone masked on
+    both sides for those who may not see it in full (a receiving unit of a transfer, say)."""
+    changes = changes or {}
+    if full_phone or not changes.get("contact_phone"):
+        return changes
+    old, _arrow, new = str(changes["contact_phone"]).partition(" → ")
+    return {**changes, "contact_phone": f"{mask_phone(old)} → {mask_phone(new)}"}
 
 
 def contact_phone_shown_to(user: User, ticket: Ticket) -> str:

@@ -253,7 +253,7 @@ def _render_detail(request, number: str, bound: dict | None = None):
         "attach_form": extra(Action.ATTACHED),
         "contact_phone": selectors.contact_phone_shown_to(user, ticket),
         "steps": STEPS,
-        "history": selectors.ticket_history(ticket, mask_phones=not selectors.sees_full_phone(user, ticket)),
+        "history": selectors.ticket_history(ticket, mask_phones=not ticket.full_phone_shown),
         "history_limit": selectors.HISTORY_LIMIT,
     }
     return render(request, "tickets/detail.html", context)

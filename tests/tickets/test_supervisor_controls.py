@@ -290,6 +290,30 @@ def test_the_receiving_unit_sees_the_phone_masked(login, api, manager, outsider,
     assert "13885550001" in login(manager).get(detail_url(ticket)).content.decode()
 
 
+def test_a_phone_edit_on_the_timeline_is_masked_for_the_receiving_unit(
+    login, api, manager, outsider, open_ticket, org_tree
+):
+    ticket = open_ticket()
+    services.ticket_update(ticket=ticket, by=manager, contact_phone="13900002222")
+    services.ticket_transfer(
+        ticket=ticket,
+        by=manager,
+        to_unit=org_tree["other_station"],
+        to_user=outsider,
+        reason="跨县处理",
+        tracker=manager,
+    )
+
+    page = login(outsider).get(detail_url(ticket)).content.decode()
+    assert "139****2222" in page and "138****0001" in page
+    assert "13900002222" not in page and "13885550001" not in page
+    events = api(outsider).get(f"/api/v1/tickets/{ticket.number}/").json()["timeline"]
+    edited = [event["changes"] for event in events if event["changes"].get("contact_phone")]
+    assert edited == [{"contact_phone": "138****0001 → 139****2222"}]
+    # The customer's own manager reads the edit as it was made.
+    assert "13885550001 → 13900002222" in login(manager).get(detail_url(ticket)).content.decode()
+
+
 def test_a_transfer_offers_and_staffs_only_units_of_the_prefecture(
     login, manager, open_ticket, org_tree, far_unit
 ):

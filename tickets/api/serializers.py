@@ -37,7 +37,7 @@ from tickets.models import (
     Transfer,
     Urgency,
 )
-from tickets.selectors import contact_phone_shown_to
+from tickets.selectors import changes_shown, contact_phone_shown_to, sees_full_phone
 
 Action = TicketEvent.Action
 
@@ -235,6 +235,13 @@ class TicketDetailSerializer(TicketSerializer):
 
     def get_related(self, ticket: Ticket) -> list[str]:
         return [other.number for other in ticket.related_list]
+
+    def to_representation(self, ticket: Ticket) -> dict:
+        data = super().to_representation(ticket)
+        full_phone = sees_full_phone(self.context["request"].user, ticket)
+        for event in data["timeline"]:
+            event["changes"] = changes_shown(event["changes"], full_phone=full_phone)
+        return data
 
     @extend_schema_field(
         serializers.ListField(child=serializers.ChoiceField(choices=list(API_ACTIONS.values())))
