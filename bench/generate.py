@@ -215,10 +215,21 @@ def org_tree(scale: Scale):
         person(f"scale-m{i:04d}", f"经理{i}", stations[i // MANAGERS_PER_STATION], User.Role.ACCOUNT_MANAGER)
         for i in range(len(stations) * MANAGERS_PER_STATION)
     ]
-    supervisors = [person("scale-sup", "地市主管", prefecture, User.Role.SUPERVISOR)] + [
-        person(f"scale-sup{c:02d}", f"县主管{c}", county, User.Role.SUPERVISOR)
-        for c, county in enumerate(counties)
-    ]
+    # One supervisor per level the load test plays: the prefecture, each county, and
+    # the first station of each county.
+    supervisors = (
+        [person("scale-sup", "地市主管", prefecture, User.Role.SUPERVISOR)]
+        + [
+            person(f"scale-sup{c:02d}", f"县主管{c}", county, User.Role.SUPERVISOR)
+            for c, county in enumerate(counties)
+        ]
+        + [
+            person(
+                f"scale-stsup{c:02d}", f"所主管{c}", stations[c * STATIONS_PER_COUNTY], User.Role.SUPERVISOR
+            )
+            for c in range(len(counties))
+        ]
+    )
     # Systems that sync the archive: a county supervisor's reach, by token.
     sync_clients = [
         person(f"scale-sync{c:02d}", f"同步{c}", county, User.Role.SUPERVISOR)
@@ -484,33 +495,80 @@ def outages(scale: Scale, districts, supervisors, now) -> None:
         )
 
 
+SAMPLES_PER_PERSON = 20
+
+
+def _samples(cursor, sql: str) -> dict[int, list]:
+    """{person id: up to SAMPLES_PER_PERSON values} from rows (person id, value)."""
+    cursor.execute(sql)
+    samples: dict[int, list] = {}
+    for person_id, value in cursor.fetchall():
+        samples.setdefault(person_id, []).append(value)
+    return samples
+
+
+def _within(unit_table: str, value: str, key: str) -> str:
+    """Up to SAMPLES_PER_PERSON rows (supervisor id, value) of `unit_table` (aliased t, with
+    org_unit_id) whose unit lies within each supervisor's unit."""
+    return (
+        f"SELECT id, v FROM (SELECT s.id, {value} AS v, "
+        f"row_number() OVER (PARTITION BY s.id ORDER BY {key}) AS n "
+        "FROM accounts_user s JOIN accounts_orgunit su ON su.id = s.org_unit_id "
+        f"JOIN {unit_table} t ON true JOIN accounts_orgunit tu ON tu.id = t.org_unit_id "
+        "AND tu.path LIKE su.path || '%' WHERE s.role = 'supervisor' "
+        "AND s.username LIKE 'scale-s%' AND s.username NOT LIKE 'scale-sync%') q "
+        f"WHERE n <= {SAMPLES_PER_PERSON}"
+    )
+
+
 def load_users(supervisors, sync_clients, managers, tokens) -> dict:
-    """Who the load test logs in as, and what each may open: numbers of their own customers and orders."""
+    """Who the load test logs in as, and what each may open: numbers of their own customers
+    and orders, their groups; for supervisors, orders, groups and outages of their units."""
     from django.db import connection
 
-    samples: dict[int, dict[str, list[str]]] = {m.pk: {"customers": [], "orders": []} for m in managers}
+    def per_owner(column: str, value: str, table: str, where: str = "true") -> str:
+        return (
+            f"SELECT {column}, v FROM (SELECT {column}, {value} AS v, row_number() OVER "
+            f"(PARTITION BY {column} ORDER BY id DESC) AS n FROM {table} WHERE {where}) s "
+            f"WHERE n <= {SAMPLES_PER_PERSON}"
+        )
+
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT manager_id, number FROM (SELECT manager_id, number, row_number() OVER "
-            "(PARTITION BY manager_id ORDER BY id) AS n FROM customers_customer) s WHERE n <= 20"
+        customers = _samples(cursor, per_owner("manager_id", "number", "customers_customer"))
+        orders = _samples(
+            cursor,
+            per_owner("assignee_id", "number", "tickets_ticket", "status IN ('signed', 'in_progress')"),
         )
-        for manager_id, number in cursor.fetchall():
-            samples.setdefault(manager_id, {"customers": [], "orders": []})["customers"].append(number)
-        cursor.execute(
-            "SELECT assignee_id, number FROM (SELECT assignee_id, number, row_number() OVER "
-            "(PARTITION BY assignee_id ORDER BY id DESC) AS n FROM tickets_ticket "
-            "WHERE status IN ('signed', 'in_progress')) s WHERE n <= 20"
-        )
-        for assignee_id, number in cursor.fetchall():
-            samples.setdefault(assignee_id, {"customers": [], "orders": []})["orders"].append(number)
+        groups = _samples(cursor, per_owner("owner_id", "id", "groups_servicegroup"))
+        unit_orders = _samples(cursor, _within("tickets_ticket", "t.number", "t.id DESC"))
+        unit_groups = _samples(cursor, _within("groups_servicegroup", "t.id", "t.id"))
+        unit_outages = _samples(cursor, _within("outages_outage", "t.id", "t.id DESC"))
+
+    def level(user) -> str:
+        return {2: "prefecture", 3: "county"}.get(user.org_unit.level, "station")
+
     return {
         "password": PASSWORD,
         "managers": [
-            {"username": m.username, **samples[m.pk]}
+            {
+                "username": m.username,
+                "customers": customers[m.pk],
+                "orders": orders.get(m.pk, []),
+                "groups": groups.get(m.pk, []),
+            }
             for m in managers
-            if samples.get(m.pk, {}).get("customers")
+            if customers.get(m.pk)
         ],
-        "supervisors": [s.username for s in supervisors],
+        "supervisors": [
+            {
+                "username": s.username,
+                "level": level(s),
+                "orders": unit_orders.get(s.pk, []),
+                "groups": unit_groups.get(s.pk, []),
+                "outages": unit_outages.get(s.pk, []),
+            }
+            for s in supervisors
+        ],
         "sync_clients": [{"username": u.username, "token": tokens[u.username]} for u in sync_clients],
     }
 

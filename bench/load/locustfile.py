@@ -1,4 +1,5 @@
-"""Load test: account managers, supervisors and sync clients against a running server.
+"""Load test: account managers, supervisors of a station, a county and the prefecture, and
+integration clients that sync the archive, against a running server.
 
     make load                       # seeds, starts gunicorn, runs this headless, records the summary
     locust -f bench/load/locustfile.py --host http://127.0.0.1:8055
@@ -115,28 +116,33 @@ class AccountManager(StaffUser):
         person = random.choice(people()["managers"])
         self.customers = person["customers"]
         self.orders = person["orders"]
+        self.groups = person.get("groups", [])
         return person["username"]
 
     @task(4)
     def workbench(self):
-        self.page("/", "workbench")
+        self.page("/", "manager: workbench")
 
     @task(3)
     def customer_search(self):
-        self.page("/customers/", "customer search", params={"q": random.choice(SEARCH_TERMS)})
+        self.page("/customers/", "manager: customer search", params={"q": random.choice(SEARCH_TERMS)})
+
+    @task(1)
+    def customer_list(self):
+        self.page("/customers/", "manager: customer list")
 
     @task(4)
     def customer_360(self):
         number = random.choice(self.customers)
-        self.page(f"/customers/{number}/", "customer 360")
-        self.page(f"/customers/{number}/timeline/", "customer timeline")
+        self.page(f"/customers/{number}/", "manager: customer 360")
+        self.page(f"/customers/{number}/timeline/", "manager: customer timeline")
 
     @task(2)
     def log_contact(self):
         number = random.choice(self.customers)
         self.form_post(
             f"/customers/{number}/interactions/new/",
-            "log a contact",
+            "manager: log a contact",
             {
                 "channel": "phone",
                 "direction": "outbound",
@@ -151,26 +157,96 @@ class AccountManager(StaffUser):
         if not self.orders:
             return
         number = random.choice(self.orders)
-        self.page(f"/tickets/{number}/", "order detail")
+        self.page(f"/tickets/{number}/", "manager: order detail")
         # Signed orders start; ones already started come back with a message (a redirect too).
-        self.form_post(f"/tickets/{number}/start/", "order action (start)", {})
+        self.form_post(f"/tickets/{number}/start/", "manager: order action (start)", {})
+
+    @task(2)
+    def order_list(self):
+        self.page("/tickets/", "manager: order list", params=random.choice(ORDER_FILTERS))
+
+    @task(2)
+    def groups(self):
+        self.page("/groups/", "manager: group list")
+        if self.groups:
+            self.page(f"/groups/{random.choice(self.groups)}/", "manager: group detail")
+
+    @task(1)
+    def outages(self):
+        self.page("/outages/", "manager: outage list")
+
+    @task(1)
+    def export(self):
+        self.page("/customers/export.xlsx", "manager: customer export")
+
+
+ORDER_FILTERS = [{}, {"status": "signed"}, {"deadline": "overdue"}, {"kind": "complaint"}]
 
 
 class Supervisor(StaffUser):
-    weight = 2
+    """监控小组 at one level of the tree; requests are named by level, so each persona reads apart."""
+
+    abstract = True
+    level = ""
     wait_time = between(2, 6)
 
     def pick_username(self) -> str:
-        return random.choice(people()["supervisors"])
+        person = random.choice([p for p in people()["supervisors"] if p["level"] == self.level])
+        self.orders, self.groups, self.outages = person["orders"], person["groups"], person["outages"]
+        return person["username"]
 
-    @task(2)
+    def named(self, page: str) -> str:
+        return f"{self.level}: {page}"
+
+    @task(3)
     def dashboard(self):
-        self.page("/dashboard/", "dashboard", params={"period": random.choice(["today", "7d", "30d"])})
+        period = random.choice(["today", "7d", "30d"])
+        self.page("/dashboard/", self.named("dashboard"), params={"period": period})
 
     @task(3)
     def order_list(self):
-        params = random.choice([{}, {"status": "signed"}, {"deadline": "overdue"}, {"kind": "complaint"}])
-        self.page("/tickets/", "order list", params=params)
+        self.page("/tickets/", self.named("order list"), params=random.choice(ORDER_FILTERS))
+
+    @task(2)
+    def order_detail(self):
+        if self.orders:
+            self.page(f"/tickets/{random.choice(self.orders)}/", self.named("order detail"))
+
+    @task(2)
+    def customers(self):
+        self.page("/customers/", self.named("customer list"))
+        self.page("/customers/", self.named("customer search"), params={"q": random.choice(SEARCH_TERMS)})
+
+    @task(2)
+    def groups(self):
+        self.page("/groups/", self.named("group list"))
+        if self.groups:
+            self.page(f"/groups/{random.choice(self.groups)}/", self.named("group detail"))
+
+    @task(1)
+    def outages(self):
+        self.page("/outages/", self.named("outage list"))
+        if self.outages:
+            self.page(f"/outages/{random.choice(self.outages)}/", self.named("outage page"))
+
+    @task(1)
+    def export(self):
+        self.page("/dashboard/export.xlsx", self.named("dashboard export"), params={"period": "7d"})
+
+
+class StationSupervisor(Supervisor):
+    weight = 1
+    level = "station"
+
+
+class CountySupervisor(Supervisor):
+    weight = 1
+    level = "county"
+
+
+class PrefectureSupervisor(Supervisor):
+    weight = 1
+    level = "prefecture"
 
 
 class SyncClient(HttpUser):
@@ -191,7 +267,7 @@ class SyncClient(HttpUser):
     def sync_page(self):
         params = {"cursor": self.cursor} if self.cursor else {}
         with self.client.get(
-            "/api/v1/customers/sync/", params=params, name="sync page", catch_response=True
+            "/api/v1/customers/sync/", params=params, name="integration: sync page", catch_response=True
         ) as response:
             if response.status_code != 200:
                 response.failure(f"{response.status_code}")
@@ -213,7 +289,7 @@ class SyncClient(HttpUser):
             "/api/v1/customers/bulk/",
             json=items,
             headers={"Idempotency-Key": uuid.uuid4().hex},
-            name="bulk upsert",
+            name="integration: bulk upsert",
             catch_response=True,
         ) as response:
             if response.status_code != 200:

@@ -33,10 +33,10 @@ from bench.common import DEFAULT_DATABASE_URL, record  # noqa: E402
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
 CSV_PREFIX = RESULTS / "load"
-SYNC_PAGES = {"sync page"}
+SYNC_PAGES = {"integration: sync page"}
 # Logging in happens once a day (PBKDF2 is slow on purpose); a bulk upsert is
 # a batch write of the API, with its own figure.
-NOT_PAGES = {"Aggregated", "login", "login page", "bulk upsert"}
+NOT_PAGES = {"Aggregated", "login", "login page", "integration: bulk upsert"}
 
 
 def server_environment(port: int) -> dict[str, str]:
@@ -100,7 +100,15 @@ def summary(rows: list[dict], *, users: int, run_time: str) -> dict:
     sync_p95 = [figures["p95_ms"] for name, figures in pages.items() if name.split(" ", 1)[1] in SYNC_PAGES]
     worst = max(page_p95, default=0)
     sync = max(sync_p95, default=0)
-    bulk = pages.get("POST bulk upsert", {}).get("p95_ms", 0)
+    bulk = pages.get("POST integration: bulk upsert", {}).get("p95_ms", 0)
+    # Requests are named "<persona>: <page>": the worst page of each persona.
+    by_persona: dict[str, int] = {}
+    for name, figures in pages.items():
+        page = name.split(" ", 1)[1]
+        if page in NOT_PAGES | SYNC_PAGES or ": " not in page:
+            continue
+        persona = page.split(": ", 1)[0]
+        by_persona[persona] = max(by_persona.get(persona, 0), figures["p95_ms"])
     return {
         "users": users,
         "run_time": run_time,
@@ -114,8 +122,10 @@ def summary(rows: list[dict], *, users: int, run_time: str) -> dict:
         "sync_page_p95_ms": sync,
         "bulk_upsert_p95_ms": bulk,
         "goal_no_errors": "met" if int(total["Failure Count"]) == 0 else "missed",
-        "goal_pages_p95_under_300ms": "met" if worst < 300 else "missed",
-        "goal_sync_page_p95_under_150ms": "met" if sync < 150 else "missed",
+        "goal_pages_p95_under_300ms": "met" if worst <= 300 else "missed",
+        "worst_page_p95_ms_by_persona": by_persona,
+        "goal_sync_page_p95_under_100ms": "met" if sync <= 100 else "missed",
+        "goal_bulk_upsert_p95_under_300ms": "met" if bulk <= 300 else "missed",
         "pages": pages,
     }
 

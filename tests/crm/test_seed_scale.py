@@ -72,7 +72,27 @@ def test_it_writes_who_the_load_test_plays(people_file):
         manager__username=manager["username"], number=manager["customers"][0]
     ).exists()
     assert people["sync_clients"] and len(people["sync_clients"][0]["token"]) == 40
-    assert people["supervisors"]
+    assert set(manager) == {"username", "customers", "orders", "groups"}
+
+
+def test_every_supervisor_level_is_played_with_samples_it_may_open(people_file):
+    from accounts.models import User
+
+    generate.seed("small", scale=TINY, log=lambda line: None)
+
+    supervisors = json.loads(people_file.read_text())["supervisors"]
+    assert {person["level"] for person in supervisors} == {"prefecture", "county", "station"}
+    for person in supervisors:
+        user = User.objects.get(username=person["username"])
+        assert person["orders"], person["username"]
+        visible = set(Ticket.objects.visible_to(user).values_list("number", flat=True))
+        assert set(person["orders"]) <= visible
+        assert set(person["groups"]) <= set(
+            ServiceGroup.objects.visible_to(user).values_list("id", flat=True)
+        )
+        assert set(person["outages"]) <= set(Outage.objects.visible_to(user).values_list("id", flat=True))
+    prefecture = next(person for person in supervisors if person["level"] == "prefecture")
+    assert prefecture["groups"] and prefecture["outages"]
 
 
 def test_insert_select_refuses_an_unknown_column():
