@@ -114,6 +114,7 @@ BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=0 SECRET_KEY=bench-only-no
 export BENCH_DATABASE_URL
 
 bench: $(DEV_STAMP)
+	@echo "make bench started $$(date -u +%H:%M:%S), load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 	$(PY) bench/sla_scan.py $(SLA_ARGS)
 	$(PY) bench/sync.py $(SYNC_ARGS)
 	$(PY) bench/archive_import.py $(IMPORT_ARGS)
@@ -124,6 +125,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/sms_receipts.py
 	$(BENCH_ENV) $(PY) manage.py seed_scale --scale $(SEED_SCALE) --wipe
 	$(PY) bench/report.py
+	@echo "make bench ended $$(date -u +%H:%M:%S), load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The load test: gunicorn with 2 workers on LOAD_PORT against the bench
 # database, seeded at LOAD_SCALE (LOAD_SEED=0 keeps what is there), locust

@@ -100,6 +100,11 @@ def counted_queries():
         yield counter
 
 
+# The machine is shared: every benchmark says how loaded it was from its start to its record.
+_STARTED = time.monotonic()
+_LOAD_AT_START = os.getloadavg()
+
+
 def record(name: str, figures: dict, *, scale: dict | None = None) -> dict:
     """Merge one benchmark's figures into bench/results/latest.json and print them.
 
@@ -111,10 +116,18 @@ def record(name: str, figures: dict, *, scale: dict | None = None) -> dict:
         "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "command": " ".join(["python", _relative(sys.argv[0]), *sys.argv[1:]]),
         "figures": figures,
+        "seconds": round(time.monotonic() - _STARTED, 1),
+        "load_average": {
+            "start": [round(value, 2) for value in _LOAD_AT_START],
+            "end": [round(value, 2) for value in os.getloadavg()],
+        },
     }
     merge_result(name, entry)
     width = max(len(key) for key in figures)
     print(f"\n{name}  {scale or ''}")
+    print(
+        f"  ran {entry['seconds']} s; load average at start {_LOAD_AT_START[0]:.2f}, at end {os.getloadavg()[0]:.2f}"
+    )
     for key, value in figures.items():
         print(f"  {key.ljust(width)}  {shown(value)}")
     return entry

@@ -239,7 +239,7 @@ def table(results: dict, lang: str = "en") -> str:
                 [
                     cell(title),
                     cell(scale_text(entry.get("scale"))),
-                    cell(str(entry.get("date", ""))[:10]),
+                    cell(str(entry.get("date", ""))[:10] + _load_text(entry.get("load_average"), lang)),
                     cell("; ".join(parts)),
                     f"`{cell(command)}`" if command else "",
                 ]
@@ -247,6 +247,14 @@ def table(results: dict, lang: str = "en") -> str:
             + " |"
         )
     return "\n".join(rows)
+
+
+def _load_text(load: dict | None, lang: str) -> str:
+    """The one-minute load average at the benchmark's start and end, where it was recorded."""
+    if not load:
+        return ""
+    start, end = load["start"][0], load["end"][0]
+    return f"（负载 {start:.1f}→{end:.1f}）" if lang == "zh" else f" (load {start:.1f}→{end:.1f})"
 
 
 def _kind(name: str) -> str:
