@@ -125,9 +125,8 @@ def record(name: str, figures: dict, *, scale: dict | None = None) -> dict:
     merge_result(name, entry)
     width = max(len(key) for key in figures)
     print(f"\n{name}  {scale or ''}")
-    print(
-        f"  ran {entry['seconds']} s; load average at start {_LOAD_AT_START[0]:.2f}, at end {os.getloadavg()[0]:.2f}"
-    )
+    load = entry["load_average"]
+    print(f"  ran {entry['seconds']} s; load average at start {load['start'][0]}, at end {load['end'][0]}")
     for key, value in figures.items():
         print(f"  {key.ljust(width)}  {shown(value)}")
     return entry
