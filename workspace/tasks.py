@@ -19,3 +19,11 @@ def refresh_dashboard(user_id: int, period_query: str, language: str) -> None:
     with translation.override(language):
         period, _error = period_from(QueryDict(period_query))
         store(user=user, period=period)
+
+
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=280)
+def warm_dashboards() -> None:
+    """Keep the dashboards supervisors opened lately computed (beat, every few minutes)."""
+    from workspace.dashboard.cache import warm_dashboards as warm
+
+    warm()

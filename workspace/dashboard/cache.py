@@ -4,6 +4,8 @@ moment its figures were computed.
 
 Figures older than DASHBOARD_CACHE_SECONDS are recomputed by a worker; until
 the new ones are in, the page shows the older ones, kept for DASHBOARD_KEEP_SECONDS.
+The scopes supervisors opened in the last WARM_DAYS are kept computed by beat
+(`warm_dashboards`), so their first look of the day is not a cold one either.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import logging
 from datetime import timedelta
 
 from django.core.cache import cache
+from django.http import QueryDict
 from django.utils import timezone, translation
 
 from accounts.models import User
 from core import broker
-from workspace.dashboard.access import scope_path
+from workspace.dashboard.access import can_view_dashboard, scope_path
 from workspace.dashboard.figures import compute_dashboard
-from workspace.dashboard.periods import Period
+from workspace.dashboard.periods import Period, period_from
 from workspace.dashboard.presentation import Dashboard
+from workspace.models import DashboardOpening
 from workspace.tasks import refresh_dashboard
 
 logger = logging.getLogger(__name__)
@@ -27,6 +31,14 @@ logger = logging.getLogger(__name__)
 DASHBOARD_CACHE_SECONDS = 60
 DASHBOARD_KEEP_SECONDS = 600
 CACHE_VERSION = 2
+# Warming: which openings count, how often one person's opening is written, and the
+# most scopes one run computes (a prefecture's figures cost about a second).
+WARM_DAYS = 3
+OPENING_RECORD_SECONDS = 3600
+WARM_LIMIT = 200
+# Beat runs the warming every WARM_INTERVAL_SECONDS; figures that would expire before
+# the next run are computed again.
+WARM_INTERVAL_SECONDS = 300
 
 
 def cache_key(user: User, period: Period) -> str:
@@ -46,6 +58,7 @@ def dashboard_for(*, user: User, period: Period) -> Dashboard:
     a first look, and which no web process spends more than once a minute.
     """
     key = cache_key(user, period)
+    _remember_opening(user, period, key)
     found = cache.get(key)
     if found is None:
         return store(user=user, period=period)
@@ -77,3 +90,55 @@ def _refresh_soon(user: User, period: Period, key: str) -> None:
         logger.warning(
             "Could not ask for a dashboard refresh (%s); the figures stay as they are", type(exc).__name__
         )
+
+
+def _remember_opening(user: User, period: Period, key: str) -> None:
+    """Note that this person looks at this scope (one write an hour at most per person and key)."""
+    if not cache.add(f"{key}:opened:{user.pk}", True, OPENING_RECORD_SECONDS):
+        return
+    DashboardOpening.objects.bulk_create(
+        [
+            DashboardOpening(
+                user=user,
+                period_query=period.query(),
+                language=translation.get_language(),
+                opened_at=timezone.now(),
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["user", "period_query", "language"],
+        update_fields=["opened_at"],
+    )
+
+
+def warm_dashboards(*, now=None) -> int:
+    """Compute the dashboards opened in the last WARM_DAYS whose cached figures are
+    missing or would expire before the next run; one computation per cache key, however
+    many people share the scope. Returns how many were computed."""
+    now = now or timezone.now()
+    openings = (
+        DashboardOpening.objects.filter(opened_at__gte=now - timedelta(days=WARM_DAYS))
+        .select_related("user__org_unit")
+        .order_by("-opened_at")
+    )
+    stale_after = timedelta(seconds=DASHBOARD_KEEP_SECONDS - WARM_INTERVAL_SECONDS - DASHBOARD_CACHE_SECONDS)
+    seen: set[str] = set()
+    computed = 0
+    for opening in openings.iterator(chunk_size=500):
+        if computed >= WARM_LIMIT:
+            break
+        user = opening.user
+        if not user.is_active or not can_view_dashboard(user):
+            continue
+        with translation.override(opening.language):
+            period, _error = period_from(QueryDict(opening.period_query))
+            key = cache_key(user, period)
+            if key in seen:
+                continue
+            seen.add(key)
+            found = cache.get(key)
+            if found is not None and now - found.computed_at < stale_after:
+                continue
+            store(user=user, period=period)
+            computed += 1
+    return computed
