@@ -250,9 +250,11 @@ def written_rows() -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--sensitive", type=int, default=2_000)
+    parser.add_argument("--sensitive", type=int, default=None, help="default: 2%% of the customers")
     parser.add_argument("--naive-sample", type=int, default=5_000)
     args = parser.parse_args()
+    if args.sensitive is None:
+        args.sensitive = args.customers // 50
     load_at_start = load_average()
     print(f"load average at start: {load_at_start}")
     setup_django()
