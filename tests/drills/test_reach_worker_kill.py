@@ -205,6 +205,10 @@ def run_drill(
     got = {customer_id: channel for customer_id, channel, _reason, _call in rows}
     wrong = {pk: (got.get(pk), channel) for pk, channel in channels.items() if got.get(pk) != channel}
     assert not wrong, f"{len(wrong)} customers on another channel, e.g. {list(wrong.items())[:5]}"
+    # The district's group was posted once, whatever the kills, and carries its records.
+    assert list(notice.broadcasts.values_list("group_id", flat=True)) == [group.pk]
+    group_ids = set(records().filter(channel=Channel.GROUP).values_list("group_id", flat=True))
+    assert group_ids == {group.pk}
     reasons = {customer_id: reason for customer_id, _channel, reason, _call in rows}
     assert {reasons[pk] for pk in mix["d2"]["no_contact"]} == {Reason.NO_CONTACT}
     # 高敏 customers are phoned as well on a fault, beside their SMS.
