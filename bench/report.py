@@ -119,6 +119,12 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
                 "比只逐户通知敏感客户快（倍，目标 ≥ 5）",
                 "× vs a loop over the sensitive only (goal ≥ 5)",
             ),
+            ("goal_budget_seconds", "目标允许秒数", "s the goal allows"),
+            (
+                "database_floor_reach_records_seconds",
+                "数据库写触达记录下限秒数",
+                "database floor for the records s",
+            ),
             ("load_average_start", "开始负载", "load avg start"),
             ("load_average_end", "结束负载", "load avg end"),
         ],
