@@ -17,8 +17,9 @@ The policy (which channel for whom) is reach/policy.py; this module writes it.
   their outbox row (SMS: the provider's delivery_status), group posts and WeCom
   one-to-one sends still waiting after REACH_GROUP_POST_DEADLINE_MINUTES count
   as not sent; every record that failed falls back to the next channel, once.
-- `reach_withdraw` (a restored or cancelled outage): records not yet reached
-  are withdrawn and their outbox rows not yet sent are withdrawn with them.
+- `reach_withdraw` (a restored or cancelled outage): outbox rows not yet sent
+  become WITHDRAWN (final, never retried) and the records riding on them, or
+  on nothing sent yet, 已撤回.
 - `reach_call_record`: the outcome of a phone call (已告知 / 未接通 / 号码错误);
   a wrong number flags the contact in the archive for correction.
 - `reach_acceptance`: the acceptance SMS of a complaint or repair order.
@@ -245,6 +246,8 @@ def _follow_outbox(now: datetime, scope: Q | None = None) -> None:
     _set_state(sms.filter(submitted).filter(state=State.QUEUED), State.SUBMITTED, now)
     _set_state(email.filter(notification__status=Notification.Status.SENT), State.REACHED, now)
     _set_state(email.filter(failed), State.FAILED, now)
+    # Withdrawn (restoration, cancellation): never sent, and nothing to fall back to.
+    _set_state(riding.filter(notification__status=Notification.Status.WITHDRAWN), State.CANCELLED, now)
 
 
 def _follow_group_posts(now: datetime) -> int:
@@ -440,25 +443,28 @@ def fall_back(records, *, late: bool = False) -> int:
 @transaction.atomic
 def reach_withdraw(*, notice_keys: list[str], dedupe_prefixes: list[str]) -> int:
     """Withdraw notices that must not go out any more (restoration, cancellation):
-    their records not yet reached become 已撤回 (a pending call task too), and every
-    outbox row under those prefixes not yet sent is withdrawn. Returns the outbox rows withdrawn."""
+    every outbox row under those prefixes (or carrying one of their records) not
+    yet sent becomes WITHDRAWN, and the records not yet reached become 已撤回 (a
+    pending call task too). A message whose send had started keeps its record
+    open and follows its outbox row. Returns the outbox rows withdrawn."""
     now = timezone.now()
     ReachNotice.objects.filter(key__in=notice_keys, withdrawn_at__isnull=True).update(withdrawn_at=now)
-    # What already went out keeps its state (an SMS sent is submitted, not withdrawn).
-    _follow_outbox(now, Q(notice__key__in=notice_keys))
-    open_records = ReachRecord.objects.filter(
-        notice__key__in=notice_keys, state__in=[State.WAITING, State.QUEUED]
-    ).exclude(notification__status=Notification.Status.SENDING)
-    _set_state(open_records, State.CANCELLED, now)
-    ReachRecord.objects.filter(notice__key__in=notice_keys, call_state=CallState.PENDING).update(
-        call_state=CallState.NONE
+    records = ReachRecord.objects.filter(notice__key__in=notice_keys)
+    riding = Q(
+        pk__in=records.filter(state__in=OPEN_STATES, notification__isnull=False).values("notification_id")
     )
-    if not dedupe_prefixes:
-        return 0
-    prefixes = Q()
     for prefix in dedupe_prefixes:
-        prefixes |= Q(dedupe_key__startswith=prefix)
-    return notifications_withdraw(notifications=Notification.objects.filter(prefixes))
+        riding |= Q(dedupe_key__startswith=prefix)
+    withdrawn = notifications_withdraw(notifications=Notification.objects.filter(riding))
+    # What already went out keeps its state (an SMS sent is submitted); what was withdrawn is 已撤回.
+    _follow_outbox(now, Q(notice__key__in=notice_keys))
+    _set_state(
+        records.filter(state__in=[State.WAITING, State.QUEUED], notification__isnull=True),
+        State.CANCELLED,
+        now,
+    )
+    records.filter(call_state=CallState.PENDING).update(call_state=CallState.NONE)
+    return withdrawn
 
 
 # --- phone calls ------------------------------------------------------------------------------
