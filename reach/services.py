@@ -47,7 +47,7 @@ from groups.models import Broadcast, GroupPost, GroupPostState
 from groups.services.broadcasts import important_contacts
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many, notifications_withdraw
-from reach import policy
+from reach import one_to_one, policy
 from reach.models import CallState, Channel, ReachNotice, ReachRecord, Reason, State
 
 logger = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
         [contact["id"] for rows in contacts.values() for contact in rows], list(posts.broadcasts)
     )
     now = timezone.now()
+    wecom = one_to_one.wecom_ready()
     choices: dict[int, policy.Choice] = {}
     drafts: dict[int, NotificationDraft] = {}
     for customer_id in todo:
@@ -163,7 +164,12 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
         if customer is None:  # deleted since the outage froze it
             continue
         choice = policy.choose(
-            customer, contacts.get(customer_id, []), posts=posts, members=members, urgent=notice.urgent
+            customer,
+            contacts.get(customer_id, []),
+            posts=posts,
+            members=members,
+            urgent=notice.urgent,
+            wecom=wecom,
         )
         choices[customer_id] = choice
         if (draft := _outbox_draft(notice, choice, customer_id, fallback=False)) is not None:
@@ -180,6 +186,14 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
         for customer_id, choice in choices.items()
     ]
     ReachRecord.objects.bulk_create(records, ignore_conflicts=True)
+    one_to_one.personal_posts_attach(
+        notice=notice,
+        senders={
+            customer_id: choice.sender
+            for customer_id, choice in choices.items()
+            if choice.channel == Channel.WECOM and choice.sender
+        },
+    )
     return len(records)
 
 
@@ -277,8 +291,9 @@ def reach_refresh(*, now: datetime | None = None) -> int:
         _follow_outbox(now)
         refused_posts = _follow_group_posts(now)
     deadline = now - timedelta(minutes=settings.REACH_GROUP_POST_DEADLINE_MINUTES)
+    # Since the record took this channel (a fallback to WeCom one-to-one waits its own time).
     late = ReachRecord.objects.filter(
-        channel__in=[Channel.GROUP, Channel.WECOM], state=State.WAITING, created_at__lt=deadline
+        channel__in=[Channel.GROUP, Channel.WECOM], state=State.WAITING, state_changed_at__lt=deadline
     )
     note = _("超过 %(minutes)s 分钟仍未发送") % {"minutes": settings.REACH_GROUP_POST_DEADLINE_MINUTES}
     fell_back = refused_posts
@@ -368,7 +383,8 @@ def _adopt_broadcast(broadcast: Broadcast, now: datetime) -> int:
                 posts=policy.Posts.none(),
                 members={},
                 urgent=False,
-                after=Channel.WECOM,
+                # No personal message could go: only a call (or nothing) is left.
+                after=Channel.SMS,
             )
             if choice.channel == Channel.CALL:
                 choice.reason = Reason.NO_MOBILE_SENSITIVE
@@ -406,6 +422,7 @@ def fall_back(records, *, late: bool = False) -> int:
     customers = policy.customer_rows(customer_ids)
     contacts = policy.contact_rows(customer_ids)
     now = timezone.now()
+    wecom = one_to_one.wecom_ready()
     moved = 0
     for row in rows:
         customer = customers.get(row.customer_id)
@@ -418,6 +435,7 @@ def fall_back(records, *, late: bool = False) -> int:
             members={},
             urgent=False,
             after=row.channel,
+            wecom=wecom,
         )
         if late and row.channel == Channel.GROUP and choice.channel != Channel.NONE:
             choice.reason = Reason.GROUP_LATE
@@ -433,6 +451,8 @@ def fall_back(records, *, late: bool = False) -> int:
         ReachRecord.objects.filter(pk=row.pk).update(
             fallback_at=now, notification_id=outbox.get(row.customer_id), **fields
         )
+        if choice.channel == Channel.WECOM and choice.sender:
+            one_to_one.personal_posts_attach(notice=row.notice, senders={row.customer_id: choice.sender})
         moved += 1
     return moved
 
