@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -177,9 +178,9 @@ def personal_posts_create(
     now = now or timezone.now()
     report = CreateReport()
     gathered = now - timedelta(minutes=PERSONAL_POST_GATHER_MINUTES)
-    ready = PersonalPost.objects.filter(notice__fanned_out_at__isnull=False) | PersonalPost.objects.filter(
-        created_at__lt=gathered
-    )
+    # A subquery, not a join: the claim locks the posts only.
+    fanned_out = ReachNotice.objects.filter(fanned_out_at__isnull=False).values("pk")
+    ready = PersonalPost.objects.filter(Q(notice_id__in=fanned_out) | Q(created_at__lt=gathered))
     posts = list(claim_queued(ready, now, limit).select_related("notice"))
     if not posts:
         return report

@@ -23,9 +23,10 @@ The policy (which channel for whom) is reach/policy.py; this module writes it.
 - `reach_call_record`: the outcome of a phone call (已告知 / 未接通 / 号码错误);
   a wrong number flags the contact in the archive for correction.
 - `reach_acceptance`: the acceptance SMS of a complaint or repair order.
-- `reach_broadcasts_adopt` (in `reach_refresh`): the important customers of a
-  broadcast (群发) get their records from the personal notices the broadcast wrote,
-  and a call task (or 无法触达) when it could write none.
+- `reach_broadcast_adopt` (on groups.signals.broadcast_published, in the publishing
+  transaction; `reach_broadcasts_adopt` in `reach_refresh` catches up): the important
+  customers of a broadcast (群发) get their records from the personal notices the
+  broadcast wrote, and a call task (or 无法触达) when it could write none.
 """
 
 from __future__ import annotations
@@ -337,6 +338,15 @@ def reach_broadcasts_adopt(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             adopted += _adopt_broadcast(broadcast, now)
     return adopted
+
+
+@transaction.atomic
+def reach_broadcast_adopt(*, broadcast_id: int) -> int:
+    """The records of one broadcast just published (groups.signals.broadcast_published); once."""
+    broadcast = Broadcast.objects.filter(pk=broadcast_id, forward_to_important=True).first()
+    if broadcast is None or ReachNotice.objects.filter(key=f"broadcast:{broadcast_id}").exists():
+        return 0
+    return _adopt_broadcast(broadcast, timezone.now())
 
 
 def _adopt_broadcast(broadcast: Broadcast, now: datetime) -> int:
