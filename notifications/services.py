@@ -403,15 +403,11 @@ def notifications_withdraw(*, notifications: QuerySet) -> int:
     )
 
 
-def withdrawable_q(prefix: str = "") -> Q:
-    """Rows (or, with `prefix` "notification__", rows of a relation) that may still be withdrawn."""
-    sending = Q(**{f"{prefix}status": Notification.Status.SENDING})
-    return Q(**{f"{prefix}status": Notification.Status.PENDING}) | (
-        sending
-        & (
-            Q(**{f"{prefix}send_started_at__isnull": True})
-            | Q(**{f"{prefix}lease_expires_at__lt": timezone.now()})
-        )
+def withdrawable_q() -> Q:
+    """Rows that may still be withdrawn: pending, claimed but not started, or whose sender's lease ran out."""
+    sending = Q(status=Notification.Status.SENDING)
+    return Q(status=Notification.Status.PENDING) | (
+        sending & (Q(send_started_at__isnull=True) | Q(lease_expires_at__lt=timezone.now()))
     )
 
 

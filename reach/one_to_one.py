@@ -33,6 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -58,8 +59,8 @@ TASKS_PER_POLL = 500
 
 
 def wecom_ready() -> bool:
-    """A one-to-one 群发 can go out: WeCom's customer-contact API is configured."""
-    return WeComClient.contact().configured
+    """A one-to-one 群发 can go out: WeCom's customer-contact API (客户联系 secret) is configured."""
+    return bool(settings.WECOM_CORP_ID and settings.WECOM_CONTACT_SECRET)
 
 
 def personal_posts_attach(*, notice: ReachNotice, senders: dict[int, tuple[int, str]]) -> int:
