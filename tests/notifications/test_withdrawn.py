@@ -1,7 +1,10 @@
 """Withdrawn outbox rows (a start notice after restoration): final, never retried, never sent."""
 
+import threading
 from datetime import timedelta
 
+import pytest
+from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -131,3 +134,57 @@ def test_a_send_already_started_under_a_live_lease_is_beyond_recall(db):
         lease_expires_at=claim.lease_expires_at - timedelta(hours=1)
     )
     assert notifications_withdraw(notifications=Notification.objects.all()) == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: a worker in its own connection"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_withdrawal_from_another_connection_stops_a_worker_mid_batch(settings, http_endpoint, monkeypatch):
+    settings.SMS_GATEWAY_URL = http_endpoint.url("/sms")
+    rows = [sms(f"n:{index}") for index in range(5)]
+    first_sent, withdrawn = threading.Event(), threading.Event()
+    real_get_backend = services.get_backend
+
+    class PausingBackend:
+        """The real gateway backend; the worker pauses after its first send."""
+
+        def __init__(self, backend):
+            self.backend = backend
+
+        def send(self, notification):
+            outcome = self.backend.send(notification)
+            if not first_sent.is_set():
+                first_sent.set()
+                withdrawn.wait(timeout=30)
+            return outcome
+
+    monkeypatch.setattr(services, "get_backend", lambda channel: PausingBackend(real_get_backend(channel)))
+    result: dict = {}
+
+    def worker():
+        try:
+            result["report"] = notifications_deliver_due()
+        except Exception as exc:  # surfaced by the assertions below
+            result["report"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert first_sent.wait(timeout=30)
+        # Restoration, in its own transaction, while the worker holds the batch: it does not wait for it.
+        withdrawn_count = notifications_withdraw(notifications=Notification.objects.all())
+    finally:
+        withdrawn.set()
+        thread.join(timeout=30)
+
+    report = result["report"]
+    assert not isinstance(report, Exception), report
+    assert withdrawn_count == 4
+    assert (report.sent, report.lost) == (1, 4)
+    assert len(http_endpoint.requests) == 1
+    statuses = dict(Notification.objects.values_list("pk", "status"))
+    assert sorted(statuses.values()) == [Notification.Status.SENT] + [Notification.Status.WITHDRAWN] * 4
+    assert statuses[rows[0].pk] == Notification.Status.SENT
