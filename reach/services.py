@@ -13,6 +13,7 @@ The policy (which channel for whom) is reach/policy.py; this module writes it.
   the group's monthly limit: the reason says so) or is still waiting for the
   owner ("waiting"); `reach_personal_wecom_state(notice_key=, customer_id=,
   state=, reason=)` — the same for a one-to-one send. "not_sent" falls back at once.
+- WeCom one-to-one sends (the records' tasks, their send results): reach/one_to_one.py.
 - `reach_refresh` (beat, REACH_REFRESH_SECONDS): SMS and e-mail records follow
   their outbox row (SMS: the provider's delivery_status), group posts and WeCom
   one-to-one sends still waiting after REACH_GROUP_POST_DEADLINE_MINUTES count
@@ -141,7 +142,8 @@ def _write_outbox(drafts: dict[int, NotificationDraft]) -> dict[int, int]:
 def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy.Posts | None = None) -> int:
     """Decide and write the reach of one batch of customers (≤ BATCH_SIZE) in the
     caller's transaction; returns the records written. Six queries a batch
-    (seven with group posts), whatever the number of contacts."""
+    (seven with group posts, and two more plus one per manager when some go
+    WeCom one-to-one), whatever the number of contacts."""
     posts = posts or policy.Posts.none()
     done = set(
         ReachRecord.objects.filter(notice=notice, customer_id__in=customer_ids).values_list(
