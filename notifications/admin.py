@@ -57,6 +57,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "lease_expires_at",
         "claim_token",
+        "send_started_at",
         "sent_at",
         "read_at",
         "last_error",

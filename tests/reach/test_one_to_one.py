@@ -271,3 +271,22 @@ def test_restoration_withdraws_the_one_to_one_and_takes_the_task_back(
     assert personal_posts_poll().cancelled == 1
     start_task = next(t for t in tasks(wecom_sandbox) if t["text"].startswith("【停电通知】"))
     assert start_task["cancelled"] is True
+
+
+def test_the_admin_lists_the_one_to_one_tasks_read_only(
+    grid, fault, wecom_manager, add_customer, wecom_sandbox, login, admin_user
+):
+    from django.urls import reverse
+
+    add_customer("wmFirst")
+    publish(fault, grid)
+    personal_posts_create()
+    post = PersonalPost.objects.get()
+    client = login(admin_user)
+
+    listing = client.get(reverse("admin:reach_personalpost_changelist"))
+    detail = client.get(reverse("admin:reach_personalpost_change", args=[post.pk]))
+
+    assert listing.status_code == detail.status_code == 200
+    assert post.msgid in listing.content.decode() and "等待客户经理确认" in listing.content.decode()
+    assert client.get(reverse("admin:reach_personalpost_add")).status_code == 403
