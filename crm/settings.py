@@ -402,6 +402,10 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "workspace.tasks.warm_dashboards",
         "schedule": timedelta(seconds=300),
     },
+    "reach-wecom-one-to-one": {
+        "task": "reach.tasks.send_personal_posts",
+        "schedule": timedelta(seconds=env_int("WECOM_POST_POLL_SECONDS", 120)),
+    },
     "groups-refresh-health": {
         "task": "groups.tasks.refresh_group_health",
         "schedule": timedelta(seconds=env_int("GROUPS_HEALTH_REFRESH_SECONDS", 300)),

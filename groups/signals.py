@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # broadcast_id, group_id, state (GroupPostState value) and reason (Chinese text, may be "").
 # The reach records of customers told through that group follow it.
 group_post_state_changed = Signal()
+
+# A broadcast (群发) was published and its important customers got their personal SMS or
+# e-mail from it. Sent inside the publishing transaction, with broadcast_id. Reach writes
+# the reach records of those customers at once.
+broadcast_published = Signal()

@@ -57,6 +57,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "lease_expires_at",
         "claim_token",
+        "send_started_at",
         "sent_at",
         "read_at",
         "last_error",
@@ -88,6 +89,12 @@ class NotificationAdmin(admin.ModelAdmin):
             "已安排 %(count)d 条通知立即重新发送。", "已安排 %(count)d 条通知立即重新发送。", count
         )
         self.message_user(request, text % {"count": count}, messages.SUCCESS)
+        withdrawn = queryset.filter(status=Notification.Status.WITHDRAWN).count()
+        if withdrawn:
+            text = ngettext(
+                "%(count)d 条通知已撤回，不会重新发送。", "%(count)d 条通知已撤回，不会重新发送。", withdrawn
+            )
+            self.message_user(request, text % {"count": withdrawn}, messages.WARNING)
 
 
 class ParamNamesField(forms.CharField):

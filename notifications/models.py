@@ -48,6 +48,9 @@ class Notification(models.Model):
         SENT = "sent", _("已发送")
         FAILED = "failed", _("发送失败")
         SKIPPED = "skipped", _("渠道未配置")
+        # The message must not go out any more (e.g. a start notice after restoration):
+        # final, never retried.
+        WITHDRAWN = "withdrawn", _("已撤回")
 
     class DeliveryStatus(models.TextChoices):
         # What the SMS provider says became of a sent message ("" for channels without receipts).
@@ -73,11 +76,14 @@ class Notification(models.Model):
     body = models.TextField(_("内容"), blank=True)
     link = models.CharField(_("链接"), max_length=300, blank=True)
     dedupe_key = models.CharField(_("去重键"), max_length=200, unique=True)
-    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     next_attempt_at = models.DateTimeField(_("下次发送时间"), default=timezone.now)
     lease_expires_at = models.DateTimeField(_("占用到期"), null=True, blank=True)
     claim_token = models.UUIDField(_("占用标记"), null=True, blank=True)
+    # Set by the worker just before the network call: a claimed row not started yet
+    # can still be withdrawn; one started is beyond recall.
+    send_started_at = models.DateTimeField(_("开始发送时间"), null=True, blank=True)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
     last_error = models.TextField(_("最近错误"), blank=True)

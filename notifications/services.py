@@ -358,12 +358,13 @@ def notifications_mark_all_read(*, user) -> int:
 def notifications_retry_now(*, notifications: QuerySet) -> int:
     """Put failed, skipped or backing-off rows back to be sent at once, with a fresh budget of tries.
 
-    Sent rows, rows scheduled for later that never failed, and rows a worker
-    holds under a live lease are left alone. Advance-notice SMS (quiet) wait
+    Sent rows, withdrawn rows (they must never go out), rows scheduled for
+    later that never failed, and rows a worker holds under a live lease are
+    left alone. Advance-notice SMS (quiet) wait
     for the end of quiet hours when retried inside them.
     """
     now = timezone.now()
-    eligible = notifications.filter(
+    eligible = notifications.exclude(status=Notification.Status.WITHDRAWN).filter(
         Q(status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED])
         | Q(status=Notification.Status.PENDING, attempts__gt=0)
         | Q(status=Notification.Status.SENDING, lease_expires_at__lt=now)
@@ -373,6 +374,7 @@ def notifications_retry_now(*, notifications: QuerySet) -> int:
         "attempts": 0,
         "claim_token": None,
         "lease_expires_at": None,
+        "send_started_at": None,
         "delivery_status": Notification.DeliveryStatus.NONE,
         "delivery_error": "",
     }
@@ -384,21 +386,28 @@ def notifications_retry_now(*, notifications: QuerySet) -> int:
     return updated
 
 
-WITHDRAWN = "withdrawn"
-
-
 @transaction.atomic
 def notifications_withdraw(*, notifications: QuerySet) -> int:
     """Withdraw rows not yet sent (the message must not go out any more, e.g. a
-    start-of-outage notice after restoration): pending rows, and rows whose
-    sender's lease ran out, become SKIPPED with `last_error` "withdrawn". A row
-    a worker is sending now under a live lease is beyond recall. Returns how many."""
-    now = timezone.now()
-    return notifications.filter(
-        Q(status=Notification.Status.PENDING)
-        | Q(status=Notification.Status.SENDING, lease_expires_at__lt=now)
-    ).update(
-        status=Notification.Status.SKIPPED, last_error=WITHDRAWN, claim_token=None, lease_expires_at=None
+    start-of-outage notice after restoration): they become WITHDRAWN, which is
+    final — no worker claims it and "retry now" leaves it alone. Pending rows,
+    rows a worker claimed but has not started sending, and rows whose sender's
+    lease ran out are withdrawn; a row whose network call has started under a
+    live lease is beyond recall. Returns how many."""
+    return notifications.filter(withdrawable_q()).update(
+        status=Notification.Status.WITHDRAWN,
+        last_error="",
+        claim_token=None,
+        lease_expires_at=None,
+        send_started_at=None,
+    )
+
+
+def withdrawable_q() -> Q:
+    """Rows that may still be withdrawn: pending, claimed but not started, or whose sender's lease ran out."""
+    sending = Q(status=Notification.Status.SENDING)
+    return Q(status=Notification.Status.PENDING) | (
+        sending & (Q(send_started_at__isnull=True) | Q(lease_expires_at__lt=timezone.now()))
     )
 
 
@@ -466,6 +475,7 @@ def notifications_claim_due(*, batch_size: int | None = None) -> Claim:
                 status=Notification.Status.SENDING,
                 claim_token=claim.token,
                 lease_expires_at=claim.lease_expires_at,
+                send_started_at=None,
             )
         )
     if claimed:
@@ -504,8 +514,16 @@ def notification_deliver(*, notification: Notification, claim_token: uuid.UUID) 
 
     Deliberately outside `transaction.atomic`: no transaction (and on SQLite
     no write lock) is held while the network call runs; the outcome is one
-    conditional UPDATE, atomic on its own.
+    conditional UPDATE, atomic on its own. Just before the call the row is
+    marked started, again conditional on the claim: a row withdrawn since the
+    claim is not sent.
     """
+    started = Notification.objects.filter(
+        pk=notification.pk, claim_token=claim_token, status=Notification.Status.SENDING
+    ).update(send_started_at=timezone.now())
+    if not started:
+        logger.info("Notification %s: withdrawn or claimed by another worker before sending", notification.pk)
+        return None
     try:
         outcome = get_backend(notification.channel).send(notification)
     except ChannelNotConfigured as exc:
@@ -580,7 +598,9 @@ def _release(claim: Claim, rows: list[Notification]) -> int:
     """Give claimed but unsent rows back at once instead of waiting for their lease."""
     return Notification.objects.filter(
         claim_token=claim.token, status=Notification.Status.SENDING, id__in=[row.pk for row in rows]
-    ).update(status=Notification.Status.PENDING, claim_token=None, lease_expires_at=None)
+    ).update(
+        status=Notification.Status.PENDING, claim_token=None, lease_expires_at=None, send_started_at=None
+    )
 
 
 def notifications_deliver_due(

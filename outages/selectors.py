@@ -63,6 +63,8 @@ def notice_figures(outage: Outage) -> list:
         aggregates[f"f{index}"] = Count(
             "pk", filter=prefix & Q(status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED])
         )
+        # Withdrawn at restoration or cancellation: neither sent nor failed.
+        aggregates[f"w{index}"] = Count("pk", filter=prefix & Q(status=Notification.Status.WITHDRAWN))
     figures = Notification.objects.filter(dedupe_key__startswith=f"outage:{outage.pk}:notice:").aggregate(
         **aggregates
     )
@@ -70,6 +72,7 @@ def notice_figures(outage: Outage) -> list:
         notice.queued = figures[f"q{index}"]
         notice.sent = figures[f"s{index}"]
         notice.failed = figures[f"f{index}"]
+        notice.withdrawn = figures[f"w{index}"]
     return notices
 
 

@@ -24,6 +24,7 @@ from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
 from outages.models import AffectedCustomer, Outage, OutageBroadcast, OutageKind, OutageNotice, OutageStatus
 from reach.models import ReachNotice
+from reach.one_to_one import reach_notice_fanned_out
 from reach.policy import Posts
 from reach.services import reach_fan_out, reach_notice_open, reach_withdraw
 
@@ -449,6 +450,7 @@ def notice_fan_out(notice: OutageNotice, token: str) -> int:
                 ).count(),
                 broadcast_count=broadcasts,
             )
+            reach_notice_fanned_out(notice=reach_notice)
     return written
 
 

@@ -9,9 +9,10 @@ class ReachConfig(AppConfig):
     verbose_name = _("客户触达")
 
     def ready(self) -> None:
-        from groups.signals import group_post_state_changed
+        from groups.signals import broadcast_published, group_post_state_changed
 
         group_post_state_changed.connect(_follow_group_post, dispatch_uid="reach.follow_group_post")
+        broadcast_published.connect(_adopt_broadcast, dispatch_uid="reach.adopt_broadcast")
 
 
 def _follow_group_post(sender, *, broadcast_id, group_id, state, reason="", **kwargs):
@@ -20,3 +21,11 @@ def _follow_group_post(sender, *, broadcast_id, group_id, state, reason="", **kw
     from reach.services import reach_group_post_state
 
     reach_group_post_state(broadcast_id=broadcast_id, group_id=group_id, state=state, reason=reason)
+
+
+def _adopt_broadcast(sender, *, broadcast_id, **kwargs):
+    """A broadcast was published: its important customers get their reach records in the
+    same transaction (reach_refresh adopts any it missed)."""
+    from reach.services import reach_broadcast_adopt
+
+    reach_broadcast_adopt(broadcast_id=broadcast_id)

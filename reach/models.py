@@ -16,6 +16,7 @@ generic key, so one model serves every source:
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit
@@ -61,7 +62,7 @@ class Reason(models.TextChoices):
     GROUP_AREA = "group_area", _("所在台区/线路的企业微信群已群发")
     NO_GROUP = "no_group", _("没有企业微信群覆盖，短信通知")
     PREFERS_EMAIL = "prefers_email", _("联系人首选电子邮件")
-    WECOM_CONTACT = "wecom_contact", _("无手机号，客户经理的企业微信外部联系人")
+    WECOM_CONTACT = "wecom_contact", _("联系人是客户经理的企业微信外部联系人，一对一群发")
     NO_MOBILE_RESIDENT = "no_mobile_resident", _("没有手机号码，由台区客户经理电话通知")
     NO_MOBILE_SENSITIVE = "no_mobile_sensitive", _("敏感客户没有手机号码，由客户经理电话通知")
     NO_CHANNEL = "no_channel", _("没有手机号码、邮箱或企业微信，也不在居民台区")
@@ -93,6 +94,8 @@ class ReachNotice(models.Model):
     urgent = models.BooleanField(_("紧急"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
+    # Every customer has a record: the WeCom one-to-one tasks may be created, one per manager.
+    fanned_out_at = models.DateTimeField(_("分发完成时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("触达通知")
@@ -101,6 +104,57 @@ class ReachNotice(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class PersonalPostState(models.TextChoices):
+    QUEUED = "queued", _("待创建任务")
+    WAITING = "waiting", _("等待客户经理确认")
+    DONE = "done", _("已发送")
+    NOT_SENT = "not_sent", _("未发送")
+
+
+class PersonalPost(models.Model):
+    """A WeCom one-to-one 群发 (add_msg_template, chat_type "single"): one task per
+    notice and manager, to every external contact of theirs the notice reaches this
+    way. WeCom sends nothing until the manager confirms it in WeCom; the records
+    riding on it (`records`) follow its send result per contact (reach/one_to_one.py).
+
+    Records join a post while it is open (`requested_at` empty); once its task is
+    being created, a later record starts a new post."""
+
+    notice = models.ForeignKey(
+        ReachNotice, verbose_name=_("通知"), on_delete=models.CASCADE, related_name="personal_posts"
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("客户经理"), on_delete=models.PROTECT, related_name="+"
+    )
+    sender_userid = models.CharField(_("客户经理企业微信账号"), max_length=64)
+    state = models.CharField(
+        _("发送状态"), max_length=8, choices=PersonalPostState.choices, default=PersonalPostState.QUEUED
+    )
+    reason = models.CharField(_("未发送原因"), max_length=200, blank=True)
+    msgid = models.CharField(_("群发任务ID"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    requested_at = models.DateTimeField(_("提交企业微信时间"), null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    checked_at = models.DateTimeField(_("最近查询时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("企业微信一对一群发")
+        verbose_name_plural = _("企业微信一对一群发")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notice", "sender_userid"],
+                condition=Q(requested_at__isnull=True),
+                name="personalpost_one_open_per_sender",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "msgid"], name="personalpost_state_msgid")]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} · {self.sender_userid} · {self.state}"
 
 
 class ReachRecordQuerySet(ScopedQuerySet):
@@ -158,6 +212,14 @@ class ReachRecord(models.Model):
         null=True,
         blank=True,
         related_name="+",
+    )
+    personal_post = models.ForeignKey(
+        PersonalPost,
+        verbose_name=_("企业微信一对一群发"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="records",
     )
     broadcast = models.ForeignKey(
         "groups.Broadcast",

@@ -5,10 +5,12 @@ The one place that decides (README, "Who is told how"):
 Sensitive and VIP customers (customers.models.sensitive_q) are always told
 personally, never only through a group:
   1. e-mail when their contact prefers it and has an address;
-  2. SMS to a contact with a mobile — the primary contact first, then any other;
-  3. WeCom one-to-one when a contact is an external contact of the manager
-     (contact.wecom_external_userid set and the manager has a wecom_userid);
-     ranked after SMS because the one-to-one send is confirmed in WeCom;
+  2. WeCom one-to-one when a contact is an external contact of their manager
+     (contact.wecom_external_userid set, the customer's manager — else the
+     district's — has a wecom_userid, and WeCom is configured): a 群发 of
+     chat_type "single" from that manager, confirmed by them in WeCom; free,
+     and from someone the customer knows;
+  3. SMS to a contact with a mobile — the primary contact first, then any other;
   4. otherwise a phone-call task for the district's (or the customer's) manager.
   On an urgent notice (a fault outage) a high-sensitivity (高敏) customer gets a
   phone-call task as well, beside the personal message.
@@ -18,16 +20,18 @@ Everybody else:
      the post: one of their contacts is an active member of it, or the group is
      the 台区群 of their district or the 线路群 of their line (or their district's
      line). A group kept only in the CRM reaches nobody;
-  2. e-mail when preferred, else SMS to a contact with a mobile;
-  3. WeCom one-to-one, as above;
+  2. e-mail when preferred, else WeCom one-to-one as above, else SMS to a
+     contact with a mobile;
   4. a phone-call task when the customer is residential and in a district
      (the district's manager calls; any phone, landline included, will do);
   5. otherwise 无法触达, with the reason.
 
 Fallback, once per record: a group post not sent (or not confirmed within
 REACH_GROUP_POST_DEADLINE_MINUTES, or refused at the group's monthly limit), a
-WeCom one-to-one not sent, a failed SMS or e-mail moves to the next channel of
-the lists above (below the one that failed). If that one fails too, the record
+WeCom one-to-one not sent (or not confirmed in that time), a failed SMS or
+e-mail moves to the next channel of the lists above (below the one that
+failed). A group post that failed skips WeCom one-to-one: it waited for a
+confirmation once already. If that one fails too, the record
 stays failed and is counted as untold on the outage page.
 
 One SMS per customer and notice: the outbox key is `<prefix>customer:<id>`
@@ -48,8 +52,8 @@ from reach.models import CallState, Channel, Reason, State
 RANK = {
     Channel.GROUP: 0,
     Channel.EMAIL: 1,
-    Channel.SMS: 2,
-    Channel.WECOM: 3,
+    Channel.WECOM: 2,
+    Channel.SMS: 3,
     Channel.CALL: 4,
     Channel.NONE: 5,
 }
@@ -78,6 +82,8 @@ class Choice:
     broadcast_id: int | None = None
     call_state: str = CallState.NONE
     call_assignee_id: int | None = None
+    # WeCom one-to-one: the manager who sends it (user id, WeCom userid).
+    sender: tuple[int, str] | None = None
 
 
 def customer_rows(customer_ids: list[int]) -> dict[int, dict]:
@@ -145,10 +151,13 @@ def responsible_manager(customer: dict) -> int | None:
     return customer["district__manager_id"] or customer["manager_id"]
 
 
-def _manager_wecom(customer: dict) -> bool:
-    if customer["district__manager_id"]:
-        return bool(customer["district__manager__wecom_userid"])
-    return bool(customer["manager__wecom_userid"])
+def one_to_one_sender(customer: dict) -> tuple[int, str] | None:
+    """Who sends a WeCom one-to-one: the customer's manager, else the district's, with a WeCom account."""
+    if customer["manager_id"] and customer["manager__wecom_userid"]:
+        return customer["manager_id"], customer["manager__wecom_userid"]
+    if customer["district__manager_id"] and customer["district__manager__wecom_userid"]:
+        return customer["district__manager_id"], customer["district__manager__wecom_userid"]
+    return None
 
 
 def _covering_group(customer: dict, contacts: list[dict], posts: Posts, members: dict[int, int]):
@@ -171,13 +180,17 @@ def choose(
     members: dict[int, int],
     urgent: bool,
     after: str | None = None,
+    wecom: bool = False,
 ) -> Choice:
-    """The channel for one customer. With `after`, only channels ranked below it (a fallback)."""
+    """The channel for one customer. With `after`, only channels ranked below it (a fallback).
+    `wecom`: WeCom is configured, so a one-to-one 群发 can go out."""
     floor = RANK[after] if after else -1
     sensitive = customer["one_to_one"]
     manager_id = responsible_manager(customer)
 
     def allowed(channel: str) -> bool:
+        if channel == Channel.WECOM and (not wecom or after == Channel.GROUP):
+            return False
         return RANK[channel] > floor
 
     choice: Choice | None = None
@@ -222,11 +235,12 @@ def _personal(customer: dict, contacts: list[dict], *, sensitive: bool, manager_
     wecom = next((c for c in contacts if c["wecom_external_userid"]), None)
     if emailer and allowed(Channel.EMAIL):
         return Choice(Channel.EMAIL, Reason.PREFERS_EMAIL, State.QUEUED, contact=emailer)
+    sender = one_to_one_sender(customer) if wecom else None
+    if sender and allowed(Channel.WECOM):
+        return Choice(Channel.WECOM, Reason.WECOM_CONTACT, State.WAITING, contact=wecom, sender=sender)
     if mobile and allowed(Channel.SMS):
         reason = Reason.SENSITIVE_PERSONAL if sensitive else Reason.NO_GROUP
         return Choice(Channel.SMS, reason, State.QUEUED, contact=mobile)
-    if wecom and _manager_wecom(customer) and allowed(Channel.WECOM):
-        return Choice(Channel.WECOM, Reason.WECOM_CONTACT, State.WAITING, contact=wecom)
     callable_ = contacts and manager_id and allowed(Channel.CALL)
     if callable_ and sensitive:
         return Choice(

@@ -13,18 +13,21 @@ The policy (which channel for whom) is reach/policy.py; this module writes it.
   the group's monthly limit: the reason says so) or is still waiting for the
   owner ("waiting"); `reach_personal_wecom_state(notice_key=, customer_id=,
   state=, reason=)` — the same for a one-to-one send. "not_sent" falls back at once.
+- WeCom one-to-one sends (the records' tasks, their send results): reach/one_to_one.py.
 - `reach_refresh` (beat, REACH_REFRESH_SECONDS): SMS and e-mail records follow
   their outbox row (SMS: the provider's delivery_status), group posts and WeCom
   one-to-one sends still waiting after REACH_GROUP_POST_DEADLINE_MINUTES count
   as not sent; every record that failed falls back to the next channel, once.
-- `reach_withdraw` (a restored or cancelled outage): records not yet reached
-  are withdrawn and their outbox rows not yet sent are withdrawn with them.
+- `reach_withdraw` (a restored or cancelled outage): outbox rows not yet sent
+  become WITHDRAWN (final, never retried) and the records riding on them, or
+  on nothing sent yet, 已撤回.
 - `reach_call_record`: the outcome of a phone call (已告知 / 未接通 / 号码错误);
   a wrong number flags the contact in the archive for correction.
 - `reach_acceptance`: the acceptance SMS of a complaint or repair order.
-- `reach_broadcasts_adopt` (in `reach_refresh`): the important customers of a
-  broadcast (群发) get their records from the personal notices the broadcast wrote,
-  and a call task (or 无法触达) when it could write none.
+- `reach_broadcast_adopt` (on groups.signals.broadcast_published, in the publishing
+  transaction; `reach_broadcasts_adopt` in `reach_refresh` catches up): the important
+  customers of a broadcast (群发) get their records from the personal notices the
+  broadcast wrote, and a call task (or 无法触达) when it could write none.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from groups.models import Broadcast, GroupPost, GroupPostState
 from groups.services.broadcasts import important_contacts
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many, notifications_withdraw
-from reach import policy
+from reach import one_to_one, policy
 from reach.models import CallState, Channel, ReachNotice, ReachRecord, Reason, State
 
 logger = logging.getLogger(__name__)
@@ -139,7 +142,8 @@ def _write_outbox(drafts: dict[int, NotificationDraft]) -> dict[int, int]:
 def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy.Posts | None = None) -> int:
     """Decide and write the reach of one batch of customers (≤ BATCH_SIZE) in the
     caller's transaction; returns the records written. Six queries a batch
-    (seven with group posts), whatever the number of contacts."""
+    (seven with group posts, and two more plus one per manager when some go
+    WeCom one-to-one), whatever the number of contacts."""
     posts = posts or policy.Posts.none()
     done = set(
         ReachRecord.objects.filter(notice=notice, customer_id__in=customer_ids).values_list(
@@ -155,6 +159,7 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
         [contact["id"] for rows in contacts.values() for contact in rows], list(posts.broadcasts)
     )
     now = timezone.now()
+    wecom = one_to_one.wecom_ready()
     choices: dict[int, policy.Choice] = {}
     drafts: dict[int, NotificationDraft] = {}
     for customer_id in todo:
@@ -162,7 +167,12 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
         if customer is None:  # deleted since the outage froze it
             continue
         choice = policy.choose(
-            customer, contacts.get(customer_id, []), posts=posts, members=members, urgent=notice.urgent
+            customer,
+            contacts.get(customer_id, []),
+            posts=posts,
+            members=members,
+            urgent=notice.urgent,
+            wecom=wecom,
         )
         choices[customer_id] = choice
         if (draft := _outbox_draft(notice, choice, customer_id, fallback=False)) is not None:
@@ -179,6 +189,14 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
         for customer_id, choice in choices.items()
     ]
     ReachRecord.objects.bulk_create(records, ignore_conflicts=True)
+    one_to_one.personal_posts_attach(
+        notice=notice,
+        senders={
+            customer_id: choice.sender
+            for customer_id, choice in choices.items()
+            if choice.channel == Channel.WECOM and choice.sender
+        },
+    )
     return len(records)
 
 
@@ -245,6 +263,8 @@ def _follow_outbox(now: datetime, scope: Q | None = None) -> None:
     _set_state(sms.filter(submitted).filter(state=State.QUEUED), State.SUBMITTED, now)
     _set_state(email.filter(notification__status=Notification.Status.SENT), State.REACHED, now)
     _set_state(email.filter(failed), State.FAILED, now)
+    # Withdrawn (restoration, cancellation): never sent, and nothing to fall back to.
+    _set_state(riding.filter(notification__status=Notification.Status.WITHDRAWN), State.CANCELLED, now)
 
 
 def _follow_group_posts(now: datetime) -> int:
@@ -274,8 +294,9 @@ def reach_refresh(*, now: datetime | None = None) -> int:
         _follow_outbox(now)
         refused_posts = _follow_group_posts(now)
     deadline = now - timedelta(minutes=settings.REACH_GROUP_POST_DEADLINE_MINUTES)
+    # Since the record took this channel (a fallback to WeCom one-to-one waits its own time).
     late = ReachRecord.objects.filter(
-        channel__in=[Channel.GROUP, Channel.WECOM], state=State.WAITING, created_at__lt=deadline
+        channel__in=[Channel.GROUP, Channel.WECOM], state=State.WAITING, state_changed_at__lt=deadline
     )
     note = _("超过 %(minutes)s 分钟仍未发送") % {"minutes": settings.REACH_GROUP_POST_DEADLINE_MINUTES}
     fell_back = refused_posts
@@ -319,6 +340,15 @@ def reach_broadcasts_adopt(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             adopted += _adopt_broadcast(broadcast, now)
     return adopted
+
+
+@transaction.atomic
+def reach_broadcast_adopt(*, broadcast_id: int) -> int:
+    """The records of one broadcast just published (groups.signals.broadcast_published); once."""
+    broadcast = Broadcast.objects.filter(pk=broadcast_id, forward_to_important=True).first()
+    if broadcast is None or ReachNotice.objects.filter(key=f"broadcast:{broadcast_id}").exists():
+        return 0
+    return _adopt_broadcast(broadcast, timezone.now())
 
 
 def _adopt_broadcast(broadcast: Broadcast, now: datetime) -> int:
@@ -365,7 +395,8 @@ def _adopt_broadcast(broadcast: Broadcast, now: datetime) -> int:
                 posts=policy.Posts.none(),
                 members={},
                 urgent=False,
-                after=Channel.WECOM,
+                # No personal message could go: only a call (or nothing) is left.
+                after=Channel.SMS,
             )
             if choice.channel == Channel.CALL:
                 choice.reason = Reason.NO_MOBILE_SENSITIVE
@@ -403,6 +434,7 @@ def fall_back(records, *, late: bool = False) -> int:
     customers = policy.customer_rows(customer_ids)
     contacts = policy.contact_rows(customer_ids)
     now = timezone.now()
+    wecom = one_to_one.wecom_ready()
     moved = 0
     for row in rows:
         customer = customers.get(row.customer_id)
@@ -415,6 +447,7 @@ def fall_back(records, *, late: bool = False) -> int:
             members={},
             urgent=False,
             after=row.channel,
+            wecom=wecom,
         )
         if late and row.channel == Channel.GROUP and choice.channel != Channel.NONE:
             choice.reason = Reason.GROUP_LATE
@@ -430,6 +463,8 @@ def fall_back(records, *, late: bool = False) -> int:
         ReachRecord.objects.filter(pk=row.pk).update(
             fallback_at=now, notification_id=outbox.get(row.customer_id), **fields
         )
+        if choice.channel == Channel.WECOM and choice.sender:
+            one_to_one.personal_posts_attach(notice=row.notice, senders={row.customer_id: choice.sender})
         moved += 1
     return moved
 
@@ -440,25 +475,28 @@ def fall_back(records, *, late: bool = False) -> int:
 @transaction.atomic
 def reach_withdraw(*, notice_keys: list[str], dedupe_prefixes: list[str]) -> int:
     """Withdraw notices that must not go out any more (restoration, cancellation):
-    their records not yet reached become 已撤回 (a pending call task too), and every
-    outbox row under those prefixes not yet sent is withdrawn. Returns the outbox rows withdrawn."""
+    every outbox row under those prefixes (or carrying one of their records) not
+    yet sent becomes WITHDRAWN, and the records not yet reached become 已撤回 (a
+    pending call task too). A message whose send had started keeps its record
+    open and follows its outbox row. Returns the outbox rows withdrawn."""
     now = timezone.now()
     ReachNotice.objects.filter(key__in=notice_keys, withdrawn_at__isnull=True).update(withdrawn_at=now)
-    # What already went out keeps its state (an SMS sent is submitted, not withdrawn).
-    _follow_outbox(now, Q(notice__key__in=notice_keys))
-    open_records = ReachRecord.objects.filter(
-        notice__key__in=notice_keys, state__in=[State.WAITING, State.QUEUED]
-    ).exclude(notification__status=Notification.Status.SENDING)
-    _set_state(open_records, State.CANCELLED, now)
-    ReachRecord.objects.filter(notice__key__in=notice_keys, call_state=CallState.PENDING).update(
-        call_state=CallState.NONE
+    records = ReachRecord.objects.filter(notice__key__in=notice_keys)
+    riding = Q(
+        pk__in=records.filter(state__in=OPEN_STATES, notification__isnull=False).values("notification_id")
     )
-    if not dedupe_prefixes:
-        return 0
-    prefixes = Q()
     for prefix in dedupe_prefixes:
-        prefixes |= Q(dedupe_key__startswith=prefix)
-    return notifications_withdraw(notifications=Notification.objects.filter(prefixes))
+        riding |= Q(dedupe_key__startswith=prefix)
+    withdrawn = notifications_withdraw(notifications=Notification.objects.filter(riding))
+    # What already went out keeps its state (an SMS sent is submitted); what was withdrawn is 已撤回.
+    _follow_outbox(now, Q(notice__key__in=notice_keys))
+    _set_state(
+        records.filter(state__in=[State.WAITING, State.QUEUED], notification__isnull=True),
+        State.CANCELLED,
+        now,
+    )
+    records.filter(call_state=CallState.PENDING).update(call_state=CallState.NONE)
+    return withdrawn
 
 
 # --- phone calls ------------------------------------------------------------------------------

@@ -293,10 +293,25 @@ class WeComClient:
     # --- 客户联系: 群发 -----------------------------------------------------------
 
     def add_msg_template(
-        self, *, sender: str, chat_ids: list[str], text: str, attachments: list[dict] | None = None
+        self,
+        *,
+        sender: str,
+        chat_ids: list[str] | None = None,
+        external_userids: list[str] | None = None,
+        text: str,
+        attachments: list[dict] | None = None,
     ) -> dict:
-        """Create a 群发 to customer groups; the owner confirms it in WeCom. {"msgid", "fail_list"}."""
-        payload: dict = {"chat_type": "group", "sender": sender, "chat_id_list": list(chat_ids)}
+        """Create a 群发 the sender confirms in WeCom: to customer groups (chat_ids, chat_type
+        "group") or one-to-one to external contacts (external_userids, chat_type "single").
+        {"msgid", "fail_list"} — the chats or external contacts WeCom would not take."""
+        if external_userids is not None:
+            payload: dict = {
+                "chat_type": "single",
+                "sender": sender,
+                "external_userid": list(external_userids),
+            }
+        else:
+            payload = {"chat_type": "group", "sender": sender, "chat_id_list": list(chat_ids or [])}
         if text:
             payload["text"] = {"content": text}
         if attachments:
@@ -323,8 +338,8 @@ class WeComClient:
         return self.post("externalcontact/get_groupmsg_send_result", payload)
 
     def iter_groupmsg_send_results(self, msgid: str, userid: str) -> Iterator[dict]:
-        """Every {"chat_id", "userid", "status", "send_time"}; status 0 未发送, 1 已发送,
-        2 客户不是好友, 3 客户已收到其他群发."""
+        """Every {"chat_id" (group) or "external_userid" (one-to-one), "userid", "status",
+        "send_time"}; status 0 未发送, 1 已发送, 2 客户不是好友, 3 客户已收到其他群发."""
         return _follow_cursor(
             lambda cursor: self.groupmsg_send_result_page(msgid, userid, cursor=cursor), "send_list"
         )

@@ -21,6 +21,7 @@ from groups.selectors import broadcast_groups_for
 from groups.services.messages import staff_message
 from groups.services.posts import posts_create_for
 from groups.services.summaries import group_health_refresh
+from groups.signals import broadcast_published
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
 
@@ -173,6 +174,7 @@ def _publish(broadcast: Broadcast, now: datetime, *, forward: bool = True) -> Pu
     drafts = [draft for contact in contacts if (draft := _contact_draft(broadcast, contact))]
     sent = notifications_enqueue_many(drafts)
     Broadcast.objects.filter(pk=broadcast.pk).update(personal_notices=F("personal_notices") + sent)
+    broadcast_published.send(sender=Broadcast, broadcast_id=broadcast.pk)
     return Publication(published=True, group_messages=len(group_ids), personal_notices=sent)
 
 

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -127,25 +127,28 @@ def kick_post_tasks() -> None:
 # --- creating the tasks ----------------------------------------------------------------
 
 
-def _claim_queued(now: datetime, limit: int) -> list[GroupPost]:
+def claim_queued(queryset: QuerySet, now: datetime, limit: int) -> QuerySet:
+    """Claim up to `limit` queued rows of `queryset` (posts: `state`, `claimed_until`,
+    `created_at`) for this run alone; returns the claimed rows. Also used for the
+    one-to-one 群发 of reach."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     # A microsecond stamp of our own marks this run's claim.
     until = now + timedelta(seconds=CLAIM_SECONDS, microseconds=secrets.randbelow(10**6))
+    queued = queryset.filter(free, state=GroupPostState.QUEUED)
     with transaction.atomic():
         ids = list(
-            GroupPost.objects.filter(free, state=GroupPostState.QUEUED)
-            .order_by("created_at", "id")
+            queued.order_by("created_at", "id")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:limit]
         )
         if not ids:
-            return []
-        GroupPost.objects.filter(free, pk__in=ids, state=GroupPostState.QUEUED).update(claimed_until=until)
-    return list(
-        GroupPost.objects.filter(pk__in=ids, claimed_until=until)
-        .select_related("broadcast", "group")
-        .order_by("pk")
-    )
+            return queryset.none()
+        queued.filter(pk__in=ids).update(claimed_until=until)
+    return queryset.filter(pk__in=ids, claimed_until=until).order_by("pk")
+
+
+def _claim_queued(now: datetime, limit: int) -> list[GroupPost]:
+    return list(claim_queued(GroupPost.objects.all(), now, limit).select_related("broadcast", "group"))
 
 
 def broadcast_text(broadcast: Broadcast) -> str:
@@ -245,10 +248,11 @@ def _reason_for(status: int) -> str:
     return _("群主已发送，但该群未收到")
 
 
-class _CountingClient:
-    """Counts the API calls a poll makes (the benchmark's figure)."""
+class MsgTaskApi:
+    """WeCom's state of one 群发 task (group or one-to-one), counting the API calls a
+    poll makes (the benchmark's figure). Also used for the one-to-one 群发 of reach."""
 
-    def __init__(self, client: WeComClient, report: PollReport):
+    def __init__(self, client: WeComClient, report):
         self.client, self.report = client, report
 
     def task_status(self, msgid: str, sender: str) -> int:
@@ -261,6 +265,18 @@ class _CountingClient:
     def results(self, msgid: str, sender: str) -> list[dict]:
         self.report.calls += 1
         return list(self.client.iter_groupmsg_send_results(msgid, sender))
+
+    def sent_results(self, msgid: str, sender: str) -> list[dict] | None:
+        """The per-target results once the sender has sent the task; None while they have not."""
+        if self.task_status(msgid, sender) != TASK_SENT:
+            return None
+        return self.results(msgid, sender)
+
+
+def send_time_of(row: dict) -> datetime | None:
+    """A send-result row's send_time (Unix seconds) as an aware datetime."""
+    send_time = int(row.get("send_time") or 0)
+    return datetime.fromtimestamp(send_time, tz=timezone.get_current_timezone()) if send_time else None
 
 
 def post_states_poll(*, now: datetime | None = None, client: WeComClient | None = None) -> PollReport:
@@ -276,13 +292,13 @@ def post_states_poll(*, now: datetime | None = None, client: WeComClient | None 
     )
     if not tasks:
         return report
-    api = _CountingClient(client or WeComClient.contact(), report)
+    api = MsgTaskApi(client or WeComClient.contact(), report)
     for task in tasks:
         msgid, sender = task["msgid"], task["sender_userid"]
         report.tasks += 1
         try:
-            sent = api.task_status(msgid, sender) == TASK_SENT
-            results = api.results(msgid, sender) if sent else []
+            results = api.sent_results(msgid, sender)
+            sent = results is not None
         except WeComException as exc:
             logger.warning("WeCom 群发 task state unknown this cycle (%s)", type(exc).__name__)
             continue
@@ -308,11 +324,7 @@ def _apply_results(posts: list[GroupPost], results: list[dict], report: PollRepo
         row = by_chat.get(post.group.external_id) or {}
         status = int(row.get("status", RESULT_UNSENT))
         if status == RESULT_SENT:
-            send_time = int(row.get("send_time") or 0)
-            sent_at = (
-                datetime.fromtimestamp(send_time, tz=timezone.get_current_timezone()) if send_time else None
-            )
-            outcomes[(GroupPostState.SENT, "", sent_at)].append(post)
+            outcomes[(GroupPostState.SENT, "", send_time_of(row))].append(post)
         else:
             outcomes[(GroupPostState.NOT_SENT, _reason_for(status), None)].append(post)
     for (state, reason, sent_at), batch in outcomes.items():

@@ -106,6 +106,9 @@ class OutageNoticeSerializer(serializers.ModelSerializer):
     queued = serializers.IntegerField(read_only=True, help_text="Personal notices waiting to be sent")
     sent = serializers.IntegerField(read_only=True, help_text="Personal notices delivered")
     failed = serializers.IntegerField(read_only=True, help_text="Personal notices failed or skipped")
+    withdrawn = serializers.IntegerField(
+        read_only=True, help_text="Personal notices withdrawn at restoration or cancellation, never sent"
+    )
 
     class Meta:
         model = OutageNotice
@@ -121,6 +124,7 @@ class OutageNoticeSerializer(serializers.ModelSerializer):
             "queued",
             "sent",
             "failed",
+            "withdrawn",
         )
         read_only_fields = fields
         extra_kwargs = {

@@ -6,6 +6,7 @@ import time_machine
 from django.utils import timezone
 
 from notifications.models import Notification
+from notifications.services import notifications_claim_due, notifications_deliver_due, notifications_retry_now
 from outages import services as outages
 from outages.models import OutageNotice
 from reach import services
@@ -116,7 +117,11 @@ def test_restoration_withdraws_the_unsent_start_notice_and_its_outbox_rows(grid,
     outages.outage_restore(outage=outage)
     assert outage.notices.get(kind="delay-1").cancelled_at is not None
     assert pending.filter(status=Notification.Status.PENDING).count() == 0
-    assert pending.filter(status=Notification.Status.SKIPPED, last_error="withdrawn").count() == 2
+    assert pending.filter(status=Notification.Status.WITHDRAWN).count() == 2
+    # Withdrawn is final: retry-now and the delivery worker leave it alone.
+    assert notifications_retry_now(notifications=pending) == 0
+    assert notifications_deliver_due().claimed == 0
+    assert pending.filter(status=Notification.Status.WITHDRAWN).count() == 2
     assert start_records(outage).filter(state=State.CANCELLED).count() == 2
     assert outages.fan_out_due() == 1  # the restoration notice alone
     restored = outage.notices.get(kind=OutageNotice.RESTORED)
@@ -125,3 +130,38 @@ def test_restoration_withdraws_the_unsent_start_notice_and_its_outbox_rows(grid,
         == 3
     )
     assert not Notification.objects.filter(dedupe_key__contains=":delay-1:").exists()
+
+
+def test_restoration_withdraws_a_claimed_sms_but_not_one_already_being_sent(
+    grid, populate, fault, login, manager
+):
+    customers = populate(grid["d2"], 3)
+    outage = outages.outage_publish(outage=fault(districts=[grid["d2"]]))
+    outages.fan_out_due()
+    start = outage.notices.get(kind=OutageNotice.START)
+    outbox = Notification.objects.filter(dedupe_key__startswith=start.dedupe_prefix).order_by("pk")
+    # A worker holds all three; it has started sending the first one only.
+    claim = notifications_claim_due()
+    assert len(claim.rows) == 3
+    in_flight = outbox.first()
+    Notification.objects.filter(pk=in_flight.pk).update(send_started_at=timezone.now())
+
+    outages.outage_restore(outage=outage)
+
+    assert dict(outbox.values_list("pk", "status")) == {
+        row.pk: Notification.Status.SENDING if row.pk == in_flight.pk else Notification.Status.WITHDRAWN
+        for row in outbox
+    }
+    records = start_records(outage)
+    assert records.get(notification=in_flight).state == State.QUEUED
+    assert records.filter(state=State.CANCELLED).count() == 2
+    # The one in flight went out: it follows its row; nothing withdrawn falls back.
+    Notification.objects.filter(pk=in_flight.pk).update(status=Notification.Status.SENT, claim_token=None)
+    assert services.reach_refresh() == 0
+    assert records.get(notification=in_flight).state == State.SUBMITTED
+    assert records.filter(state=State.CANCELLED).count() == 2
+    assert len(customers) == 3
+    # The notice plan counts them withdrawn, not failed.
+    page = login(manager).get(f"/outages/{outage.pk}/")
+    [start_row] = [n for n in page.context["notices"] if n.pk == start.pk]
+    assert (start_row.sent, start_row.failed, start_row.withdrawn) == (1, 0, 2)

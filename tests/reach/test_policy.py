@@ -105,7 +105,9 @@ def test_a_planned_outage_phones_no_one_extra(grid, planned, mixed):
     assert (high.channel, high.call_state) == (Channel.SMS, CallState.NONE)
 
 
-def test_wecom_one_to_one_when_no_mobile_but_an_external_contact_of_the_manager(grid, fault, district_group):
+def test_wecom_one_to_one_when_no_mobile_but_an_external_contact_of_the_manager(
+    grid, fault, district_group, wecom_sandbox
+):
     manager = grid["d2"].manager
     type(manager).objects.filter(pk=manager.pk).update(wecom_userid="zhangsan")
     customer = add(

@@ -60,6 +60,36 @@ def test_a_broadcast_from_someone_not_owning_the_groups_is_refused(wecom_sandbox
     assert excinfo.value.errcode == 40050
 
 
+def test_a_one_to_one_broadcast_reaches_the_senders_contacts_once_a_day(wecom_sandbox, group):
+    client = WeComClient.contact(backoff=0.01)
+    mine = control(wecom_sandbox, "state", method="GET").json()["contacts"][0]["external_contact"][
+        "external_userid"
+    ]
+    created = client.add_msg_template(
+        sender="zhangsan", external_userids=[mine, "wmStranger"], text="明日停电"
+    )
+    assert created["fail_list"] == ["wmStranger"]
+    again = client.add_msg_template(sender="zhangsan", external_userids=[mine], text="再次通知")
+    [task] = [
+        t
+        for t in control(wecom_sandbox, "groupmsg", method="GET").json()["tasks"]
+        if t["msgid"] == created["msgid"]
+    ]
+    assert (task["chat_type"], task["external_userid"], task["chat_id_list"]) == ("single", [mine], [])
+
+    for msgid in (created["msgid"], again["msgid"]):
+        assert control(wecom_sandbox, f"groupmsg/{msgid}/confirm").status_code == 200
+
+    first = list(client.iter_groupmsg_send_results(created["msgid"], "zhangsan"))
+    second = list(client.iter_groupmsg_send_results(again["msgid"], "zhangsan"))
+    assert [(row["external_userid"], row["status"]) for row in first] == [(mine, 1)]
+    # One one-to-one 群发 per contact a day: the second is reported as "received another".
+    assert [(row["external_userid"], row["status"]) for row in second] == [(mine, 3)]
+    with pytest.raises(WeComError) as excinfo:
+        client.add_msg_template(sender="zhangsan", external_userids=["wmStranger"], text="x")
+    assert excinfo.value.errcode == 84061
+
+
 def test_members_come_and_go_with_callbacks_recorded(wecom_sandbox, group):
     chat_id = group["chat_id"]
     control(wecom_sandbox, f"groups/{chat_id}/members", {"add": ["wmNew"], "remove": []})

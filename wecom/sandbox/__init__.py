@@ -22,12 +22,18 @@ WeCom's API, under /cgi-bin/ (every call but gettoken takes ?access_token=):
                                              remark_mobiles}]; 84061 unknown contact
 - POST externalcontact/add_msg_template    {chat_type "group", sender, chat_id_list, text{content},
                                              attachments} → msgid, fail_list (chats not the sender's);
-                                             40050 when none is the sender's, 60111 sender not staff
+                                             40050 when none is the sender's, 60111 sender not staff;
+                                             or {chat_type "single" (the default), sender,
+                                             external_userid[...], text} one-to-one → fail_list (not
+                                             the sender's contacts); 84061 when none is
 - POST externalcontact/get_groupmsg_task   {msgid, cursor, limit} → task_list[{userid, status 0 未发送/
                                              2 已发送, send_time}], next_cursor
 - POST externalcontact/get_groupmsg_send_result {msgid, userid, cursor, limit} → send_list[{chat_id,
                                              userid, status 0 未发送 / 1 已发送 / 3 over the group's
-                                             monthly limit ("已收到其他群发"), send_time}], next_cursor
+                                             monthly limit ("已收到其他群发"), send_time}], next_cursor;
+                                             a single task lists external_userid instead of chat_id,
+                                             status 2 no longer the sender's contact, 3 over the
+                                             contact's daily limit
 - POST externalcontact/remind_groupmsg_send {msgid}; 3 per 24 h, then errcode 41063
 - POST externalcontact/cancel_groupmsg_send {msgid}; 40058 once sent
 - POST message/send                        {touser "a|b", msgtype "textcard", agentid, textcard{title,
@@ -41,7 +47,8 @@ Tokens: unknown → 40014, expired → 42001.
 The control API, under /sandbox/ (JSON in and out; not WeCom's, no token):
 - POST reset                               forget everything
 - GET  state                               staff, contacts, groups (with members), settings, token_requests
-- POST config        {token_ttl?, group_monthly_limit?}   (defaults 7200 s and 4 posts a month)
+- POST config        {token_ttl?, group_monthly_limit?, single_daily_limit?}   (defaults 7200 s,
+                                           4 posts a month per group, 1 one-to-one post a day per contact)
 - POST tokens/expire                       every token issued so far answers 42001 from now on
 - POST faults        {errcode? | http_status?, count=1, path?}   the next `count` API calls (to `path`
                                              only, e.g. "message/send", when given) answer that errcode
@@ -61,8 +68,8 @@ The control API, under /sandbox/ (JSON in and out; not WeCom's, no token):
                                            emits update/add_member and/or update/del_member
 - POST groups/<chat_id>/dismiss            emits dismiss; the chat then answers 40050
 - GET  groupmsg                            every 群发 task with its per-group results and reminds
-- POST groupmsg/<msgid>/confirm            the owner sends it: each group 已发送, or status 3 when
-                                           over its monthly limit; the task becomes 已发送
+- POST groupmsg/<msgid>/confirm            the owner sends it: each group (contact) 已发送, or status 3
+                                           when over its limit; the task becomes 已发送
 - POST groupmsg/<msgid>/refuse             the owner will not send it: it stays 未发送 for good
 - GET  messages                            app messages received [{msgid, touser, textcard, at}]
 - POST oauth/code    {userid}              → {code} for auth/getuserinfo

@@ -287,13 +287,16 @@ def _external_contact_get(sandbox, kind, query, body):
 
 
 def _add_msg_template(sandbox, kind, query, body):
-    if body.get("chat_type") != "group":
-        raise SandboxError(INVALID_PARAMETER, "the sandbox speaks chat_type group only")
+    chat_type = body.get("chat_type") or "single"  # WeCom's default
+    if chat_type not in ("group", "single"):
+        raise SandboxError(INVALID_PARAMETER, "chat_type must be single or group")
     return sandbox.state.add_msg_template(
         sender=_require(body, "sender"),
         chat_ids=list(body.get("chat_id_list") or []),
         text=str((body.get("text") or {}).get("content") or ""),
         attachments=list(body.get("attachments") or []),
+        chat_type=chat_type,
+        external_userids=[str(userid) for userid in body.get("external_userid") or []],
     )
 
 
@@ -320,8 +323,8 @@ def _groupmsg_send_result(sandbox, kind, query, body):
     with sandbox.state.lock:
         rows = (
             [
-                {"chat_id": chat_id, "userid": userid, "status": status, "send_time": sent}
-                for chat_id, (status, sent) in task.results.items()
+                {task.target_key: target, "userid": userid, "status": status, "send_time": sent}
+                for target, (status, sent) in task.results.items()
             ]
             if userid == task.sender
             else []
@@ -399,6 +402,7 @@ def _control(sandbox: Sandbox, method: str, path: str, body: dict) -> tuple[int,
                     "agent_id": state.agent_id,
                     "token_ttl": state.token_ttl,
                     "group_monthly_limit": state.group_monthly_limit,
+                    "single_daily_limit": state.single_daily_limit,
                     "token_requests": state.token_requests,
                     "staff": state.staff,
                     "contacts": list(state.contacts.values()),
@@ -434,6 +438,8 @@ def _control_post(sandbox: Sandbox, path: str, body: dict) -> tuple[int, dict]:
                 state.token_ttl = int(body["token_ttl"])
             if "group_monthly_limit" in body:
                 state.group_monthly_limit = int(body["group_monthly_limit"])
+            if "single_daily_limit" in body:
+                state.single_daily_limit = int(body["single_daily_limit"])
         return 200, {"ok": True}
     if path == "callback":
         sandbox.set_callback(url=body.get("url", ""), token=body["token"], aes_key=body["aes_key"])

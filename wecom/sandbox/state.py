@@ -127,19 +127,24 @@ class GroupMsgTask:
     text: str
     attachments: list
     create_time: int
+    # "group": chat_ids are customer groups; "single": external_userids are contacts, one-to-one.
+    chat_type: str = "group"
+    external_userids: list[str] = field(default_factory=list)
     status: int = TASK_UNSENT
     send_time: int = 0
     refused: bool = False
     cancelled: bool = False
-    # chat_id → (status, send_time)
+    # chat_id (group) or external_userid (single) → (status, send_time)
     results: dict[str, tuple[int, int]] = field(default_factory=dict)
     reminds: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "msgid": self.msgid,
+            "chat_type": self.chat_type,
             "sender": self.sender,
             "chat_id_list": self.chat_ids,
+            "external_userid": self.external_userids,
             "text": self.text,
             "attachments": self.attachments,
             "create_time": self.create_time,
@@ -149,10 +154,14 @@ class GroupMsgTask:
             "cancelled": self.cancelled,
             "reminds": len(self.reminds),
             "results": [
-                {"chat_id": chat_id, "status": status, "send_time": sent}
-                for chat_id, (status, sent) in self.results.items()
+                {self.target_key: target, "status": status, "send_time": sent}
+                for target, (status, sent) in self.results.items()
             ],
         }
+
+    @property
+    def target_key(self) -> str:
+        return "external_userid" if self.chat_type == "single" else "chat_id"
 
 
 @dataclass
@@ -173,6 +182,7 @@ class SandboxState:
         contact_secret: str = "sandbox-contact-secret",
         token_ttl: int = 7200,
         group_monthly_limit: int = 4,
+        single_daily_limit: int = 1,
     ):
         self.lock = threading.RLock()
         self.corp_id = corp_id
@@ -180,6 +190,8 @@ class SandboxState:
         self.secrets = {"agent": agent_secret, "contact": contact_secret}
         self.token_ttl = token_ttl
         self.group_monthly_limit = group_monthly_limit
+        # One-to-one 群发 a customer may receive from the corporation per day.
+        self.single_daily_limit = single_daily_limit
         self.reset()
 
     def reset(self) -> None:
@@ -190,6 +202,8 @@ class SandboxState:
             self.contacts: dict[str, dict] = {}
             self.groups: dict[str, Group] = {}
             self.tasks: dict[str, GroupMsgTask] = {}
+            # (external_userid, "YYYY-MM-DD") → one-to-one 群发 received that day.
+            self.single_received: dict[tuple[str, str], int] = {}
             self.app_messages: list[dict] = []
             self.oauth_codes: dict[str, str] = {}
             # The member signed in to the WeCom app, whom the OAuth2 page sends back silently.
@@ -376,25 +390,50 @@ class SandboxState:
 
     # --- 群发 -------------------------------------------------------------------
 
-    def add_msg_template(self, *, sender: str, chat_ids: list[str], text: str, attachments: list) -> dict:
+    def add_msg_template(
+        self,
+        *,
+        sender: str,
+        chat_ids: list[str],
+        text: str,
+        attachments: list,
+        chat_type: str = "group",
+        external_userids: list[str] | None = None,
+    ) -> dict:
         with self.lock:
             if sender not in self.staff:
                 raise SandboxError(INVALID_USERID, "sender is not staff")
             if not text and not attachments:
                 raise SandboxError(INVALID_PARAMETER, "text or attachments required")
-            owned = [g.chat_id for g in self.groups.values() if g.owner == sender and not g.dismissed]
-            targets = [chat_id for chat_id in chat_ids if chat_id in owned] if chat_ids else owned
-            fail_list = [chat_id for chat_id in chat_ids if chat_id not in owned]
-            if not targets:
-                raise SandboxError(INVALID_CHAT_ID, "no group of the sender's in chat_id_list")
+            if chat_type == "single":
+                wanted = list(external_userids or [])
+                followed = [
+                    external_userid
+                    for external_userid, contact in self.contacts.items()
+                    if any(follow["userid"] == sender for follow in contact["follow_user"])
+                ]
+                targets = [userid for userid in wanted if userid in followed] if wanted else followed
+                fail_list = [userid for userid in wanted if userid not in followed]
+                if not targets:
+                    raise SandboxError(
+                        NOT_EXTERNAL_CONTACT, "no external contact of the sender's in external_userid"
+                    )
+            else:
+                owned = [g.chat_id for g in self.groups.values() if g.owner == sender and not g.dismissed]
+                targets = [chat_id for chat_id in chat_ids if chat_id in owned] if chat_ids else owned
+                fail_list = [chat_id for chat_id in chat_ids if chat_id not in owned]
+                if not targets:
+                    raise SandboxError(INVALID_CHAT_ID, "no group of the sender's in chat_id_list")
             task = GroupMsgTask(
                 msgid=_id("msg"),
                 sender=sender,
-                chat_ids=targets,
+                chat_ids=targets if chat_type != "single" else [],
                 text=text,
                 attachments=attachments,
                 create_time=int(time.time()),
-                results={chat_id: (SEND_UNSENT, 0) for chat_id in targets},
+                chat_type=chat_type,
+                external_userids=targets if chat_type == "single" else [],
+                results={target: (SEND_UNSENT, 0) for target in targets},
             )
             self.tasks[task.msgid] = task
             return {"msgid": task.msgid, "fail_list": fail_list}
@@ -407,24 +446,44 @@ class SandboxState:
             return task
 
     def confirm_task(self, msgid: str) -> GroupMsgTask:
-        """The owner presses 发送 in WeCom: each group gets it, unless over its monthly limit."""
+        """The sender presses 发送 in WeCom: each group (or contact) gets it, unless over its limit."""
         with self.lock:
             task = self.task(msgid)
             if task.cancelled or task.refused or task.status == TASK_SENT:
                 raise SandboxError(INVALID_PARAMETER, "task cannot be sent any more")
             now = int(time.time())
-            month = time.strftime("%Y-%m", time.localtime(now))
-            for chat_id in task.chat_ids:
-                group = self.groups.get(chat_id)
-                if group is None or group.dismissed:
-                    task.results[chat_id] = (SEND_UNSENT, 0)
-                elif group.received.get(month, 0) >= self.group_monthly_limit:
-                    task.results[chat_id] = (SEND_RECEIVED_OTHER, 0)
-                else:
-                    group.received[month] = group.received.get(month, 0) + 1
-                    task.results[chat_id] = (SEND_SENT, now)
+            if task.chat_type == "single":
+                self._confirm_single(task, now)
+            else:
+                self._confirm_group(task, now)
             task.status, task.send_time = TASK_SENT, now
             return task
+
+    def _confirm_group(self, task: GroupMsgTask, now: int) -> None:
+        month = time.strftime("%Y-%m", time.localtime(now))
+        for chat_id in task.chat_ids:
+            group = self.groups.get(chat_id)
+            if group is None or group.dismissed:
+                task.results[chat_id] = (SEND_UNSENT, 0)
+            elif group.received.get(month, 0) >= self.group_monthly_limit:
+                task.results[chat_id] = (SEND_RECEIVED_OTHER, 0)
+            else:
+                group.received[month] = group.received.get(month, 0) + 1
+                task.results[chat_id] = (SEND_SENT, now)
+
+    def _confirm_single(self, task: GroupMsgTask, now: int) -> None:
+        """Each contact gets it, unless no longer the sender's contact or over the daily limit."""
+        day = time.strftime("%Y-%m-%d", time.localtime(now))
+        for external_userid in task.external_userids:
+            contact = self.contacts.get(external_userid)
+            key = (external_userid, day)
+            if contact is None or not any(f["userid"] == task.sender for f in contact["follow_user"]):
+                task.results[external_userid] = (SEND_NOT_FRIEND, 0)
+            elif self.single_received.get(key, 0) >= self.single_daily_limit:
+                task.results[external_userid] = (SEND_RECEIVED_OTHER, 0)
+            else:
+                self.single_received[key] = self.single_received.get(key, 0) + 1
+                task.results[external_userid] = (SEND_SENT, now)
 
     def refuse_task(self, msgid: str) -> GroupMsgTask:
         with self.lock:
