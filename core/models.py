@@ -91,7 +91,9 @@ class OpsIncident(models.Model):
         ordering = ["-opened_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["key"], condition=models.Q(closed_at__isnull=True), name="ops_incident_one_open_per_key"
+                fields=["key"],
+                condition=models.Q(closed_at__isnull=True),
+                name="ops_incident_one_open_per_key",
             ),
         ]
 

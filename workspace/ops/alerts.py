@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from accounts.models import User
 from notifications.backends import SMTP_BACKEND, WeComAppBackend, WeComWebhookBackend
-from notifications.delivery import ChannelNotConfigured, DeliveryError
+from notifications.delivery import DeliveryError
 from notifications.models import Notification
 from notifications.services import notifications_enqueue_many
 from wecom.client import app_messages_configured
@@ -67,19 +67,22 @@ CHANNELS = {"email": _email, "wecomapp": _wecom_app, "group": _monitoring_group}
 def alert_people(*, subject: str, body: str, dedupe_key: str) -> list[str]:
     """Send the alert on every configured channel; the names of those that took it.
 
-    The in-app message counts only when no other channel is configured: it is
-    read only by someone who signs in.
+    Empty when channels are configured but none took it (the caller tries
+    again later). The in-app message is always written (once per key) but
+    counts as telling only when no other channel is configured: it is read only
+    by someone who signs in.
     """
     admins = list(administrators())
-    told = []
+    told, tried = [], False
     for name, send in CHANNELS.items():
         try:
             if send(subject, body, admins):
                 told.append(name)
-        except (DeliveryError, ChannelNotConfigured, OSError) as exc:
-            logger.warning("ops alert: %s failed: %s", name, exc if isinstance(exc, DeliveryError) else type(exc).__name__)
+                tried = True
         except Exception as exc:  # an alert channel must never stop the watchdog
-            logger.warning("ops alert: %s failed: %s", name, type(exc).__name__)
+            tried = True
+            reason = str(exc) if isinstance(exc, DeliveryError) else type(exc).__name__
+            logger.warning("ops alert: %s failed: %s", name, reason)
     if admins:
         notifications_enqueue_many(
             [
@@ -94,6 +97,6 @@ def alert_people(*, subject: str, body: str, dedupe_key: str) -> list[str]:
                 for user in admins
             ]
         )
-        if not told:
+        if not tried:
             told.append("inapp")
     return told

@@ -17,10 +17,14 @@ class OpsCollector:
     def collect(self):
         snapshot = self.snapshot
         started = GaugeMetricFamily(
-            "crm_periodic_task_last_started_timestamp_seconds", "Last start of a periodic task", labels=["task"]
+            "crm_periodic_task_last_started_timestamp_seconds",
+            "Last start of a periodic task",
+            labels=["task"],
         )
         finished = GaugeMetricFamily(
-            "crm_periodic_task_last_finished_timestamp_seconds", "Last end of a periodic task", labels=["task"]
+            "crm_periodic_task_last_finished_timestamp_seconds",
+            "Last end of a periodic task",
+            labels=["task"],
         )
         succeeded = GaugeMetricFamily(
             "crm_periodic_task_last_success_timestamp_seconds",
@@ -77,7 +81,9 @@ class OpsCollector:
         yield failed
 
         wecom = snapshot["wecom"]
-        yield GaugeMetricFamily("crm_wecom_configured", "1 when WeCom is configured", value=int(wecom["configured"]))
+        yield GaugeMetricFamily(
+            "crm_wecom_configured", "1 when WeCom is configured", value=int(wecom["configured"])
+        )
         yield GaugeMetricFamily(
             "crm_wecom_pending_callbacks", "WeCom callbacks waiting", value=wecom["pending_callbacks"]
         )
@@ -85,9 +91,13 @@ class OpsCollector:
             "crm_wecom_failed_callbacks", "WeCom callbacks given up on", value=wecom["failed_callbacks"]
         )
         yield GaugeMetricFamily(
-            "crm_sms_configured", "1 when the SMS provider is configured", value=int(snapshot["sms"]["configured"])
+            "crm_sms_configured",
+            "1 when the SMS provider is configured",
+            value=int(snapshot["sms"]["configured"]),
         )
-        yield GaugeMetricFamily("crm_ops_open_incidents", "Open operations incidents", value=len(snapshot["incidents"]))
+        yield GaugeMetricFamily(
+            "crm_ops_open_incidents", "Open operations incidents", value=len(snapshot["incidents"])
+        )
 
 
 def metrics_text(snapshot: dict | None = None) -> bytes:

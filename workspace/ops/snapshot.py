@@ -123,7 +123,9 @@ def outbox_figures(now: datetime) -> dict:
         status=Notification.Status.PENDING, next_attempt_at__lte=now
     ).aggregate(oldest=Min("next_attempt_at"))["oldest"]
     failed = dict(
-        Notification.objects.filter(status=Notification.Status.FAILED, next_attempt_at__gte=now - FAILED_WINDOW)
+        Notification.objects.filter(
+            status=Notification.Status.FAILED, next_attempt_at__gte=now - FAILED_WINDOW
+        )
         .values_list("channel")
         .annotate(count=Count("id"))
         .values_list("channel", "count")
@@ -143,7 +145,9 @@ def sms_state(failed_by_channel: dict[str, int]) -> dict:
         "gateway": bool(settings.SMS_GATEWAY_URL),
         "aliyun": bool(settings.ALIYUN_SMS_ACCESS_KEY_ID and settings.ALIYUN_SMS_ACCESS_KEY_SECRET),
         "tencent": bool(
-            settings.TENCENT_SMS_SECRET_ID and settings.TENCENT_SMS_SECRET_KEY and settings.TENCENT_SMS_SDK_APP_ID
+            settings.TENCENT_SMS_SECRET_ID
+            and settings.TENCENT_SMS_SECRET_KEY
+            and settings.TENCENT_SMS_SDK_APP_ID
         ),
     }[provider]
     last_failure = (

@@ -125,7 +125,9 @@ def watchdog_check(now: datetime | None = None) -> WatchReport:
     now = now or timezone.now()
     report = WatchReport()
     problems = find_problems(now)
-    open_incidents = {incident.key: incident for incident in OpsIncident.objects.filter(closed_at__isnull=True)}
+    open_incidents = {
+        incident.key: incident for incident in OpsIncident.objects.filter(closed_at__isnull=True)
+    }
     for key, incident in open_incidents.items():
         if key in problems:
             continue
