@@ -121,7 +121,7 @@ def test_a_stopped_sla_scan_reaches_people_within_minutes(
     assert PeriodicRun.objects.get(task=SLA_SCAN_TASK).last_succeeded_at > now
     with capsys.disabled():
         print(
-            f"\nStuck-scan drill: alert {alerted_after - LIMIT_IN_SECONDS:.1f} s after the scan's limit passed, "
+            f"\nStuck-scan drill: alert {alerted_after - LIMIT_IN_SECONDS:.1f} s after the scan's limit, "
             f"{waiting_scans} scans waiting in the realtime queue; "
             f"recovery told {recovered_after:.1f} s after a realtime worker started"
         )
