@@ -69,9 +69,9 @@ class OpsCollector:
         yield GaugeMetricFamily(
             "crm_outbox_oldest_due_seconds",
             "Age of the oldest outbox row due",
-            value=outbox["oldest_due_minutes"] * 60
-            if not outbox["oldest_due_at"]
-            else (snapshot["at"] - outbox["oldest_due_at"]).total_seconds(),
+            value=(snapshot["at"] - outbox["oldest_due_at"]).total_seconds()
+            if outbox["oldest_due_at"]
+            else 0,
         )
         failed = GaugeMetricFamily(
             "crm_outbox_failed_last_day", "Outbox rows given up on within a day", labels=["channel"]
