@@ -85,3 +85,12 @@ def test_docker_compose_runs_a_worker_per_queue():
     compose = (BASE_DIR / "docker-compose.yml").read_text()
     assert '"worker", "-Q", "realtime"' in compose
     assert '"worker", "-Q", "bulk"' in compose
+
+
+def test_a_watchdog_limit_below_one_stops_the_process_at_start_up(tmp_path):
+    from tests.crm.test_settings import manage
+
+    result = manage("check", tmp_path=tmp_path, OPS_SLA_SCAN_STALE_MINUTES="0")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "OPS_SLA_SCAN_STALE_MINUTES" in result.stderr

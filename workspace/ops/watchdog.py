@@ -150,15 +150,23 @@ def watchdog_check(now: datetime | None = None) -> WatchReport:
     return report
 
 
+# After beat starts, the workers get this many watchdog intervals to run the scans that
+# are due (beat sends them at once) before anyone is told: a restart after planned
+# maintenance wakes nobody.
+STARTUP_GRACE_INTERVALS = 2
+
+
 class WatchdogClock:
-    """When the beat process should look next (crm/beat.py): every OPS_WATCHDOG_SECONDS,
-    never failing the loop it runs in."""
+    """When the beat process should look next (crm/beat.py): every OPS_WATCHDOG_SECONDS
+    after a start-up grace, never failing the loop it runs in."""
 
     def __init__(self):
         self.next_at: float | None = None
 
     def maybe_check(self, monotonic_now: float) -> WatchReport | None:
-        if self.next_at is not None and monotonic_now < self.next_at:
+        if self.next_at is None:
+            self.next_at = monotonic_now + STARTUP_GRACE_INTERVALS * settings.OPS_WATCHDOG_SECONDS
+        if monotonic_now < self.next_at:
             return None
         self.next_at = monotonic_now + settings.OPS_WATCHDOG_SECONDS
         close_old_connections()
