@@ -21,8 +21,8 @@ DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 .PHONY: help run test drills lint e2e bench load translations messages install install-dev
 
 help:
-	@echo "make run    start the web server (http://127.0.0.1:8000; ADDRESS=host:port to change), a Celery worker"
-	@echo "           and beat on demo data"
+	@echo "make run    start the web server (http://127.0.0.1:8000; ADDRESS=host:port to change), two Celery workers"
+	@echo "           (realtime and bulk queues) and beat on demo data"
 	@echo "make test   run the whole test suite"
 	@echo "make drills run the fault drills (tests/drills, slow ones included) against PostgreSQL and Redis"
 	@echo "make lint   ruff check, ruff format --check and the layers contract (lint-imports)"

@@ -25,6 +25,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
+        from core import runs  # noqa: F401  (connects the run records to Celery's signals)
         from core.aggregates import register_sqlite_percentile
 
         connection_created.connect(register_sqlite_percentile, dispatch_uid="core.sqlite_percentile")

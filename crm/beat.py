@@ -1,6 +1,7 @@
 """The beat scheduler: django-celery-beat's, with the schedule left to the admin."""
 
 import logging
+import time
 
 from django.conf import settings
 from django_celery_beat.schedulers import ADD_ENTRY_ERROR, DatabaseScheduler
@@ -16,6 +17,19 @@ class SeedingDatabaseScheduler(DatabaseScheduler):
     rows at every start (update_or_create), so an administrator's change in the
     admin would be undone by the next restart of beat.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from workspace.ops.watchdog import WatchdogClock
+
+        self.watchdog = WatchdogClock()
+
+    def tick(self, *args, **kwargs):
+        """Beat's loop, plus the operations watchdog every OPS_WATCHDOG_SECONDS: it runs here,
+        in the beat process, so that no stuck queue or dead worker can keep it from telling."""
+        interval = super().tick(*args, **kwargs)
+        self.watchdog.maybe_check(time.monotonic())
+        return min(interval, settings.OPS_WATCHDOG_SECONDS)
 
     def setup_schedule(self):
         # Celery's own entries (celery.backend_cleanup) go through update_from_dict too.

@@ -341,6 +341,82 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
+
+# --- Queues by urgency and the night watch (operations) ---------------------------
+# Two queues, so that a large import never delays a reminder: `realtime` carries
+# reminders, delivery, the SLA scan and WeCom callbacks; `bulk` carries imports,
+# exports, fan-outs, reconciles, archive pulls and refreshes. Each has workers of
+# its own (scripts/run.sh, docker-compose.yml). Every task of the project is named
+# here (tests/crm/test_task_routes.py); one that is not goes to `realtime`.
+REALTIME_QUEUE = "realtime"
+BULK_QUEUE = "bulk"
+CELERY_TASK_DEFAULT_QUEUE = REALTIME_QUEUE
+_QUEUE_OF_TASK = {
+    REALTIME_QUEUE: (
+        "notifications.tasks.deliver_due_notifications",
+        "tickets.tasks.sla_scan",
+        "tickets.tasks.return_visit_scan",
+        "tickets.tasks.promise_scan",
+        "groups.tasks.inquiry_reminder_scan",
+        "outages.tasks.long_outage_scan",
+        "wecom.tasks.process_callback_event",
+        "wecom.tasks.process_pending_callbacks",
+    ),
+    BULK_QUEUE: (
+        "customers.tasks.validate_import",
+        "customers.tasks.write_import",
+        "customers.tasks.remind_stale_archives",
+        "customers.tasks.schedule_routine_visits",
+        "outages.tasks.fan_out_notices",
+        "reach.tasks.refresh_reach",
+        "groups.tasks.publish_due_broadcasts",
+        "groups.tasks.create_group_post_tasks",
+        "groups.tasks.poll_group_posts",
+        "groups.tasks.pull_chat_archive",
+        "groups.tasks.reconcile_wecom_groups",
+        "groups.tasks.refresh_group_health",
+        "groups.tasks.zombie_scan",
+        "reach.tasks.send_personal_posts",
+        "workspace.tasks.refresh_dashboard",
+        "workspace.tasks.warm_dashboards",
+        "core.tasks.purge_idempotency_keys",
+    ),
+}
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in _QUEUE_OF_TASK.items() for task in tasks}
+# The watchdog (workspace/ops/watchdog.py) runs inside the beat process, not on a
+# queue, so a stuck worker cannot silence it. It raises an incident when the SLA
+# scan or delivery has not completed for *_STALE_MINUTES, when a periodic task
+# failed OPS_TASK_FAILURE_THRESHOLD times in a row, or when the outbox has more
+# than OPS_OUTBOX_DUE_THRESHOLD rows due, one due for more than
+# OPS_OUTBOX_OLDEST_DUE_MINUTES, or more than OPS_OUTBOX_FAILED_THRESHOLD failed
+# within the last day; it tells the administrators (e-mail, WeCom app message,
+# in-app) and the monitoring group (OPS_ALERT_WECOM_WEBHOOK_URL) once per incident.
+OPS_WATCHDOG_SECONDS = env_int("OPS_WATCHDOG_SECONDS", 60)
+OPS_SLA_SCAN_STALE_MINUTES = env_int("OPS_SLA_SCAN_STALE_MINUTES", 5)
+OPS_DELIVERY_STALE_MINUTES = env_int("OPS_DELIVERY_STALE_MINUTES", 5)
+OPS_TASK_FAILURE_THRESHOLD = env_int("OPS_TASK_FAILURE_THRESHOLD", 3)
+OPS_OUTBOX_DUE_THRESHOLD = env_int("OPS_OUTBOX_DUE_THRESHOLD", 2000)
+OPS_OUTBOX_OLDEST_DUE_MINUTES = env_int("OPS_OUTBOX_OLDEST_DUE_MINUTES", 15)
+OPS_OUTBOX_FAILED_THRESHOLD = env_int("OPS_OUTBOX_FAILED_THRESHOLD", 100)
+for _name in (
+    "OPS_WATCHDOG_SECONDS",
+    "OPS_SLA_SCAN_STALE_MINUTES",
+    "OPS_DELIVERY_STALE_MINUTES",
+    "OPS_TASK_FAILURE_THRESHOLD",
+    "OPS_OUTBOX_DUE_THRESHOLD",
+    "OPS_OUTBOX_OLDEST_DUE_MINUTES",
+    "OPS_OUTBOX_FAILED_THRESHOLD",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+# Extra addresses told of incidents besides the active superusers, and the WeCom
+# group robot of the monitoring group.
+OPS_ALERT_EMAILS = env_list("OPS_ALERT_EMAILS")
+OPS_ALERT_WECOM_WEBHOOK_URL = env_str("OPS_ALERT_WECOM_WEBHOOK_URL")
+# /metrics (Prometheus) answers a request bearing `Authorization: Bearer <METRICS_TOKEN>`
+# or coming from an address in METRICS_ALLOWED_IPS (REMOTE_ADDR); with neither set, 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
 # The periodic tasks are rows of django-celery-beat's tables, edited in the
 # admin (Periodic tasks). At each start beat creates the row of every entry
 # below that has none and changes no existing row (crm/beat.py), so an
@@ -608,7 +684,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # /healthz is probed over plain HTTP inside the deployment network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/ops$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

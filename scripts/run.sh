@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Starts the development web server, a Celery worker and the beat scheduler,
-# each in its own process group; Ctrl-C (or any of them exiting) stops all three.
+# Starts the development web server, two Celery workers (the realtime queue: reminders,
+# delivery, the SLA scan, WeCom callbacks; the bulk queue: imports, exports, fan-outs,
+# reconciles) and the beat scheduler, each in its own process group; Ctrl-C (or any of
+# them exiting) stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,7 @@ pids=()
 stop_all() {
     trap - INT TERM EXIT
     echo
-    echo "Stopping web server, worker and beat ..."
+    echo "Stopping web server, workers and beat ..."
     # The main processes stop their own children (pool workers, the reloaded server).
     for pid in "${pids[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
@@ -37,11 +39,14 @@ trap stop_all INT TERM EXIT
 
 "$PYTHON" manage.py runserver "$ADDRESS" &
 pids+=($!)
-"$CELERY" -A crm worker --loglevel=INFO &
+# A large import on the bulk worker never delays a reminder on the realtime one.
+"$CELERY" -A crm worker -Q realtime -n realtime@%h --concurrency=2 --loglevel=INFO &
+pids+=($!)
+"$CELERY" -A crm worker -Q bulk -n bulk@%h --concurrency=2 --loglevel=INFO &
 pids+=($!)
 "$CELERY" -A crm beat --loglevel=INFO &
 pids+=($!)
 
-echo "CRM running at http://$ADDRESS/ (Ctrl-C stops the web server, worker and beat)"
-# Stop everything as soon as any one of the three exits.
+echo "CRM running at http://$ADDRESS/ (Ctrl-C stops the web server, workers and beat)"
+# Stop everything as soon as any one of them exits.
 wait -n || true

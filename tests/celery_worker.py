@@ -95,7 +95,7 @@ def running_worker(queue: str, *, log_path: Path | None = None) -> Iterator[Path
     On the way out the worker is stopped (SIGTERM, then SIGKILL) and the
     broker forgets the queue: its list, its bindings, and the messages the
     worker itself published to queues nobody here consumes (delivery kicks go
-    to the default queue).
+    to the realtime queue, other kicks to theirs).
     """
     own_dir = None
     if log_path is None:
@@ -150,13 +150,14 @@ def _stop(worker: subprocess.Popen) -> None:
 
 def _forget(queue: str, pid: int) -> None:
     origin = f"gen{pid}@{socket.gethostname()}"
-    default_queue = celery_app.conf.task_default_queue
+    routed = {celery_app.conf.task_default_queue, settings.REALTIME_QUEUE, settings.BULK_QUEUE}
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.delete(queue, *client.keys(f"_kombu.binding*.{queue}"))
-        for message in client.lrange(default_queue, 0, -1):
-            if _origin(message) == origin:
-                client.lrem(default_queue, 0, message)
+        for routed_queue in routed:
+            for message in client.lrange(routed_queue, 0, -1):
+                if _origin(message) == origin:
+                    client.lrem(routed_queue, 0, message)
     finally:
         client.close()
 

@@ -195,7 +195,18 @@ def run(args) -> None:
         start_new_session=True,
     )
     worker = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "crm", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+        [
+            str(BIN / "celery"),
+            "-A",
+            "crm",
+            "worker",
+            "-Q",
+            "realtime,bulk",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "WARNING",
+        ],
         cwd=ROOT,
         env=env,
         stdout=server_log,

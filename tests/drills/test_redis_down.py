@@ -65,7 +65,7 @@ def run_drill(*, outage_seconds: float, manager, colleague, org_tree, drill_dir)
     redis_server = RedisServer(drill_dir)
     redis_server.start()
     env = {"NOTIFICATIONS_SCAN_SECONDS": SCAN_SECONDS}
-    worker = celery_worker(broker_url=redis_server.url, queues="celery", log_dir=drill_dir, env=env)
+    worker = celery_worker(broker_url=redis_server.url, queues="realtime,bulk", log_dir=drill_dir, env=env)
     beat = celery_beat(broker_url=redis_server.url, log_dir=drill_dir, env=env)
     before, during, after = [], [], []
     try:

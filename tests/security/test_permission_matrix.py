@@ -154,6 +154,11 @@ MATRIX: dict[str, list[Probe]] = {
     "dashboard": [get("L F F A F A")],
     "dashboard_export": [get("L F F A F A")],
     "search": [get(EVERYONE)],
+    # Operations: administrators only, unknown to everyone else; /metrics only with its token or
+    # from an allowed address (none set here), so a session never opens it.
+    "ops": [get("L N N N N A")],
+    "ops_health": [get("N N N N N A")],
+    "metrics": [get("N N N N N N")],
     "customer_timeline": [get(IN_SCOPE, **CUSTOMER)],
     # --- Accounts ----------------------------------------------------------------
     "accounts:login": [get("A A A A A A")],
