@@ -24,6 +24,17 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """A request in English (LocaleMiddleware) leaves English active in the thread; each
+    test starts and ends in the default language, whatever the one before it asked for."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def real_kick():
     """Requested by tests that let `kick_delivery` talk to a broker for real."""
