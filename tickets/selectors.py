@@ -52,6 +52,9 @@ from tickets.models import (
 )
 
 DEFAULT_PAGE_SIZE = 50
+# The list counts its orders up to this many; beyond it shows "10,000+" rather than
+# counting a prefecture's history on every page.
+TOTAL_CAP = 10_000
 
 
 # --- Choices a user may pick from -------------------------------------------------
@@ -254,6 +257,9 @@ class TicketPage(KeysetPage):
     now: datetime | None = None
     filter_form: Any = None
     filtered: bool = False
+    # Every order the filters match (at most TOTAL_CAP; `total_capped` when there are more).
+    total: int = 0
+    total_capped: bool = False
 
     @property
     def next_after(self) -> str | None:  # type: ignore[override]
@@ -308,6 +314,11 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
     shown_at = timezone.now()
     for ticket in rows:
         ticket.deadline = deadline_of(ticket, shown_at)
+    if has_next or has_previous:
+        # One bounded count; a list on one page is counted by its rows.
+        total = filterset.qs.order_by().values("pk")[: TOTAL_CAP + 1].count()
+    else:
+        total = len(rows)
     return TicketPage(
         items=rows,
         has_next=has_next,
@@ -315,6 +326,8 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
         now=now,
         filter_form=filterset.form,
         filtered=bool(filterset.form.changed_data),
+        total=min(total, TOTAL_CAP),
+        total_capped=total > TOTAL_CAP,
     )
 
 

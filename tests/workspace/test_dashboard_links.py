@@ -114,8 +114,11 @@ def test_the_sla_figure_counts_the_listed_resolved_orders(login, scenario, super
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"period": "7d"}, {"coverage": [("c", "d", "e"), ("g",)], "satisfaction": [("c", "d"), ("e",)]}),
-        (TWO_DAYS, {"coverage": [("c", "d"), ("g",)], "satisfaction": [("c", "d"), ()]}),
+        (
+            {"period": "7d"},
+            {"coverage": [("c", "d", "e"), ("g",)], "satisfaction": [("c",), ("d",), ("e",)]},
+        ),
+        (TWO_DAYS, {"coverage": [("c", "d"), ("g",)], "satisfaction": [("c",), ("d",), ()]}),
     ],
     ids=["7d", "custom"],
 )

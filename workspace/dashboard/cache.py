@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 DASHBOARD_CACHE_SECONDS = 60
 DASHBOARD_KEEP_SECONDS = 600
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def cache_key(user: User, period: Period) -> str:
