@@ -177,7 +177,11 @@ def test_each_figure_matches_the_hand_count(scenario, supervisor):
     assert board.figure("coverage").link == "/tickets/?visit_due_after=2026-11-16&visit_due_before=2026-11-22"
     assert board.figure("satisfaction").link == "/tickets/?visited_after=2026-11-16&visited_before=2026-11-22"
     assert [n for _label, n, _link in board.figure("coverage").parts] == [3, 1]  # C D E made, G not
-    assert [n for _label, n, _link in board.figure("satisfaction").parts] == [1, 1, 1]  # C 满意, D 基本, E 不满意
+    assert [n for _label, n, _link in board.figure("satisfaction").parts] == [
+        1,
+        1,
+        1,
+    ]  # C 满意, D 基本, E 不满意
     assert [n for _label, n, _link in board.figure("satisfaction").channels] == [0, 3]  # all by staff
 
 

@@ -84,7 +84,7 @@ class Seconds(Func):
         return self.as_sql(compiler, connection, template="(%(expressions)s / 1000000.0)")
 
 
-def _duration_stats(tickets: QuerySet[Ticket], period: Period) -> dict[str, float | None]:
+def _duration_stats(tickets: QuerySet[Ticket], period: Period) -> dict[str, float | int | None]:
     """Mean and 90th percentile, in seconds, of the time from acceptance to signing
     (orders signed within the period) and to resolving (resolved within it), with the
     number of orders measured."""
@@ -99,7 +99,11 @@ def _duration_stats(tickets: QuerySet[Ticket], period: Period) -> dict[str, floa
         resolve_p90=Percentile(to_resolve, 0.9, filter=resolved),
         signed=Count("id", filter=signed),
     )
-    return {name: None if value is None else float(value) for name, value in row.items()}
+    signed = row.pop("signed")
+    return {
+        "signed": signed,
+        **{name: None if value is None else float(value) for name, value in row.items()},
+    }
 
 
 @dataclass

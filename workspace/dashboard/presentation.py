@@ -30,6 +30,9 @@ class Figure:
     parts: list[tuple[str, int, str]] = field(default_factory=list)
     # How a satisfaction figure was obtained: 自助评价 and staff return visits.
     channels: list[tuple[str, int, str]] = field(default_factory=list)
+    # The number of orders `link` lists: the value of a count, the denominator of a
+    # rate, the orders a duration measured.
+    count: int = 0
 
 
 @dataclass
@@ -75,9 +78,9 @@ def _days(period: Period, field_name: str) -> dict[str, str]:
     }
 
 
-def _duration(key: str, label: str, seconds: float | None, link: str, note: str) -> Figure:
+def _duration(key: str, label: str, seconds: float | None, link: str, note: str, count: int) -> Figure:
     value, unit = duration_figure(seconds)
-    return Figure(key, label, value, unit, link, note)
+    return Figure(key, label, value, unit, link, note, count=count)
 
 
 def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> list[Figure]:
@@ -95,10 +98,38 @@ def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> 
     resolved_note = _("期间内办结 %(n)s 张") % {"n": counts["resolved"]}
     total = satisfaction["total"]
     return [
-        Figure("new", _("新增工单"), counts["new"], link=link(**created_link), note=_("期间内受理")),
-        Figure("open", _("未办结"), counts["open"], link=link(status="open"), note=_("当前")),
-        Figure("overdue", _("已超时"), counts["overdue"], link=link(deadline="overdue"), note=_("当前")),
-        Figure("near", _("即将超时"), counts["near"], link=link(deadline="near"), note=_("当前")),
+        Figure(
+            "new",
+            _("新增工单"),
+            counts["new"],
+            link=link(**created_link),
+            note=_("期间内受理"),
+            count=counts["new"],
+        ),
+        Figure(
+            "open",
+            _("未办结"),
+            counts["open"],
+            link=link(status="open"),
+            note=_("当前"),
+            count=counts["open"],
+        ),
+        Figure(
+            "overdue",
+            _("已超时"),
+            counts["overdue"],
+            link=link(deadline="overdue"),
+            note=_("当前"),
+            count=counts["overdue"],
+        ),
+        Figure(
+            "near",
+            _("即将超时"),
+            counts["near"],
+            link=link(deadline="near"),
+            note=_("当前"),
+            count=counts["near"],
+        ),
         Figure(
             "unsigned",
             _("未签收"),
@@ -109,6 +140,7 @@ def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> 
                 (str(status.label), counts[f"unsigned_{status.value}"], link(status=status))
                 for status in (Status.NEW, Status.DISPATCHED, Status.RETURNED)
             ],
+            count=unsigned,
         ),
         Figure(
             "sla",
@@ -118,14 +150,39 @@ def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> 
             link(**resolved_link),
             _("期间内办结 %(n)s 件，按时 %(m)s 件")
             % {"n": counts["resolved"], "m": counts["resolved_in_time"]},
-        ),
-        _duration("sign_mean", _("平均签收用时"), counts["sign_mean"], link(**signed_link), signed_note),
-        _duration("sign_p90", _("签收用时90分位"), counts["sign_p90"], link(**signed_link), signed_note),
-        _duration(
-            "resolve_mean", _("平均办结用时"), counts["resolve_mean"], link(**resolved_link), resolved_note
+            count=counts["resolved"],
         ),
         _duration(
-            "resolve_p90", _("办结用时90分位"), counts["resolve_p90"], link(**resolved_link), resolved_note
+            "sign_mean",
+            _("平均签收用时"),
+            counts["sign_mean"],
+            link(**signed_link),
+            signed_note,
+            counts["signed"],
+        ),
+        _duration(
+            "sign_p90",
+            _("签收用时90分位"),
+            counts["sign_p90"],
+            link(**signed_link),
+            signed_note,
+            counts["signed"],
+        ),
+        _duration(
+            "resolve_mean",
+            _("平均办结用时"),
+            counts["resolve_mean"],
+            link(**resolved_link),
+            resolved_note,
+            counts["resolved"],
+        ),
+        _duration(
+            "resolve_p90",
+            _("办结用时90分位"),
+            counts["resolve_p90"],
+            link(**resolved_link),
+            resolved_note,
+            counts["resolved"],
         ),
         Figure(
             "urged",
@@ -133,6 +190,7 @@ def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> 
             counts["urged"],
             link=link(urged=1, **urged_link),
             note=_("期间内催办 %(n)s 次") % {"n": counts["urges"]},
+            count=counts["urged"],
         ),
         Figure(
             "repeat",
@@ -140,6 +198,7 @@ def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> 
             counts["repeat"],
             link=link(repeat=1, **created_link),
             note=_("期间内受理"),
+            count=counts["repeat"],
         ),
         Figure(
             "coverage",
@@ -153,6 +212,7 @@ def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> 
                 (_("已回访"), counts["scheduled_done"], link(visited="yes", **visit_due_link)),
                 (_("未回访"), counts["scheduled_pending"], link(visited="no", **visit_due_link)),
             ],
+            count=counts["scheduled"],
         ),
         Figure(
             "satisfaction",
@@ -169,6 +229,7 @@ def figure_cards(counts: dict[str, Any], satisfaction: dict, period: Period) -> 
                 (str(label), total[channel], link(channel=channel, **visited_link))
                 for channel, label in CHANNEL_CHOICES
             ],
+            count=total["n"],
         ),
     ]
 
@@ -251,7 +312,8 @@ def overdue_by_unit_chart(overdue_by_unit: dict[tuple, int]) -> dict:
     return {
         "labels": [name for _unit, name, _n in rows],
         "data": [n for _unit, _name, n in rows],
-        "links": [tickets_link(deadline="overdue", org_unit=unit) for unit, _name, _n in rows],
+        # The unit itself, not its subtree: the bar counts the unit's own orders.
+        "links": [tickets_link(deadline="overdue", unit=unit) for unit, _name, _n in rows],
     }
 
 
