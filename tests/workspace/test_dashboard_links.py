@@ -45,7 +45,7 @@ def _figures(client, params) -> dict[str, tuple[str, str]]:
         response = client.get(reverse("dashboard"), params)
     assert response.status_code == 200
     found = re.findall(
-        r'id="fig-([a-z0-9_]+)" href="([^"]*)">.*?<div class="value">([^<]*)<', text(response), re.S
+        r'id="fig-([a-z0-9_]+)" href="([^"]*)"[^>]*>.*?<div class="value">([^<]*)<', text(response), re.S
     )
     return {key: (value.strip(), unescape(link)) for key, link, value in found}
 

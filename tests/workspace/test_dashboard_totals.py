@@ -25,10 +25,11 @@ from openpyxl import load_workbook
 
 from customers.models import Customer
 from tests.factories import CustomerFactory
+from tests.tickets.test_pages_list import LIST_PAGE_QUERIES
 from tests.tickets.test_pages_support import listed_numbers, text
 from tests.workspace.test_dashboard import NOW, _at, _order, _resolve, _sign, _visit, build_scenario
 from tickets import services
-from tickets.models import Kind, ReturnVisit
+from tickets.models import Kind, ReturnVisit, Ticket
 from tickets.survey import survey_token
 
 PERIODS = {
@@ -217,3 +218,16 @@ def test_the_order_list_states_a_capped_total_beyond_the_cap(
         response = login(supervisor).get(reverse("tickets:list"), {"status": "unsigned"})
     # Two on the page, three in all: A, the new one, the one sent back.
     assert len(listed_numbers(response)) == 2 and "共 3 张" in text(response)
+
+
+def test_a_list_of_several_pages_counts_its_orders_in_one_more_query(
+    login, orders, supervisor, settings, django_assert_max_num_queries
+):
+    """One page is counted by its rows (the list's cap); a longer list adds one bounded count."""
+    settings.TICKET_PAGE_SIZE = 2
+    client = login(supervisor)
+    with _at(NOW), django_assert_max_num_queries(LIST_PAGE_QUERIES + 1):
+        response = client.get(reverse("tickets:list"), {"status": "open"})
+    expected = Ticket.objects.open().filter(org_unit__path__startswith=supervisor.org_unit.path).count()
+    assert expected == 7  # A B E H1 H2, the new one, the one sent back
+    assert len(listed_numbers(response)) == 2 and f"共 {expected} 张" in text(response)
