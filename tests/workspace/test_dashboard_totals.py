@@ -121,9 +121,9 @@ def _links(response) -> list[tuple[str, int]]:
     return found
 
 
-def _total(client, link) -> tuple[int, int]:
-    """The list's stated total and the number of rows it shows (one page here)."""
-    with _at(NOW + timedelta(seconds=2)):
+def _total(client, link, moment=NOW + timedelta(seconds=2)) -> tuple[int, int]:
+    """The list's stated total and the number of rows it shows (one page here), at `moment`."""
+    with _at(moment):
         response = client.get(link)
     assert response.status_code == 200
     rows = len(listed_numbers(response))
