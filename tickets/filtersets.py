@@ -39,7 +39,14 @@ from tickets.models import (
     TicketEvent,
     Urgency,
 )
-from tickets.satisfaction import CHANNEL_CHOICES, SEGMENT_CHOICES, channel_q, satisfaction_visits, segment_q
+from tickets.satisfaction import (
+    CHANNEL_CHOICES,
+    SEGMENT_CHOICES,
+    channel_q,
+    coverage_visits,
+    satisfaction_visits,
+    segment_q,
+)
 
 STATUS_CHOICES = [("open", "open"), ("closed", "closed"), *Status.choices]
 
@@ -163,6 +170,14 @@ def day_start(day: date) -> datetime | None:
 def day_end(day: date) -> datetime | None:
     """Local midnight at the end of `day` (None as for day_start)."""
     return day_start(day + timedelta(days=1)) if day_start(day) else None
+
+
+def day_start_or_none(day: date | None) -> datetime | None:
+    return day_start(day) if day else None
+
+
+def day_end_or_none(day: date | None) -> datetime | None:
+    return day_end(day) if day else None
 
 
 class DayInput(forms.DateInput):
@@ -337,7 +352,8 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         within [visit_due_after, visit_due_before], made within [visited_after,
         visited_before], made or not (`visited`). With a result (`satisfaction`) or a
         channel, the visit is the order's latest made within [visited_after,
-        visited_before] (tickets.satisfaction), as the dashboard counts it."""
+        visited_before]; `visited` with a due range reads the order's latest visit
+        due in it (tickets.satisfaction), as the dashboard counts them."""
         data = self.form.cleaned_data
         conditions = Q()
         window: dict[str, datetime | None] = {"visited_after": None, "visited_before": None}
@@ -353,6 +369,11 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         if data.get("visited"):
             conditions &= Q(visited_at__isnull=data["visited"] == "no")
         satisfaction, channel = data.get("satisfaction"), data.get("channel")
+        due = (day_start_or_none(data.get("visit_due_after")), day_end_or_none(data.get("visit_due_before")))
+        if data.get("visited") and any(due) and not (satisfaction or channel):
+            # Made or not by the order's latest visit due in the range, as the coverage counts.
+            visits = coverage_visits(ReturnVisit.objects.all(), *due)
+            return queryset.filter(pk__in=visits.filter(conditions).values("ticket_id"))
         if satisfaction or channel:
             visits = satisfaction_visits(
                 ReturnVisit.objects.all(), window["visited_after"], window["visited_before"]

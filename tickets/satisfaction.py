@@ -61,6 +61,23 @@ def satisfaction_visits(
     return visits.filter(made).filter(~Exists(later))
 
 
+def coverage_visits(
+    visits: QuerySet[ReturnVisit], start: datetime | None, end: datetime | None
+) -> QuerySet[ReturnVisit]:
+    """Of `visits`, each order's latest return visit due within [start, end): the rows
+    the coverage (回访覆盖率) counts, so that an order reopened after 不满意 counts once,
+    visited or not by its latest visit, and 已回访 + 未回访 add up to 应回访."""
+    due = Q()
+    if start is not None:
+        due &= Q(due_at__gte=start)
+    if end is not None:
+        due &= Q(due_at__lt=end)
+    later = ReturnVisit.objects.filter(due, ticket=OuterRef("ticket")).filter(
+        Q(due_at__gt=OuterRef("due_at")) | Q(due_at=OuterRef("due_at"), pk__gt=OuterRef("pk"))
+    )
+    return visits.filter(due).filter(~Exists(later))
+
+
 def channel_of(method_field: str = "method") -> Case:
     """自助评价 or staff, from the visit's method."""
     return Case(

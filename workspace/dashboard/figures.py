@@ -46,7 +46,7 @@ from tickets.models import (
     near_deadline_q,
     overdue_q,
 )
-from tickets.satisfaction import channel_of, satisfaction_visits, segment_of
+from tickets.satisfaction import channel_of, coverage_visits, satisfaction_visits, segment_of
 from workspace.dashboard.access import in_scope, scope_path
 from workspace.dashboard.periods import Period, midnight
 from workspace.dashboard.presentation import (
@@ -166,12 +166,11 @@ def _period_counts(
         created_at__lt=period.end,
     ).aggregate(urged=Count("ticket", distinct=True), urges=Count("id"))
     # Orders, not visits, so that each figure's list shows exactly what it counts
-    # (an order reopened and resolved again may have two visits in a period).
-    visit_due = Q(due_at__gte=period.start, due_at__lt=period.end)
-    visit_counts = visits.filter(visit_due).aggregate(
-        scheduled=Count("ticket", distinct=True),
-        scheduled_done=Count("ticket", distinct=True, filter=Q(visited_at__isnull=False)),
-        scheduled_pending=Count("ticket", distinct=True, filter=Q(visited_at__isnull=True)),
+    # (an order reopened and resolved again may have two visits due in a period).
+    visit_counts = coverage_visits(visits, period.start, period.end).aggregate(
+        scheduled=Count("id"),
+        scheduled_done=Count("id", filter=Q(visited_at__isnull=False)),
+        scheduled_pending=Count("id", filter=Q(visited_at__isnull=True)),
     )
     counts.update(urged, **visit_counts, **_duration_stats(tickets, period))
     for key in ("n", "overdue", "near", "unsigned_new", "unsigned_dispatched", "unsigned_returned"):
