@@ -250,7 +250,15 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         empty_label=_("全部单位"),
     )
     # A figure's link names one unit exactly (the order's own unit, not its subtree).
-    unit = filters.NumberFilter(field_name="org_unit_id", label=_("单位"), widget=forms.HiddenInput)
+    unit = filters.NumberFilter(
+        field_name="org_unit_id",
+        label=_("单位"),
+        widget=forms.HiddenInput,
+        min_value=1,
+        max_value=2**31 - 1,
+        max_digits=10,
+        decimal_places=0,
+    )
     assignee = StaffFilter(queryset=User.objects.none(), label=_("处理人"), empty_label=_("全部处理人"))
     segment = filters.ChoiceFilter(
         choices=SEGMENT_CHOICES, method="filter_segment", label=_("客户类别"), empty_label=_("全部类别")

@@ -241,3 +241,24 @@ def test_a_list_of_several_pages_counts_its_orders_in_one_more_query(
     expected = Ticket.objects.open().filter(org_unit__path__startswith=supervisor.org_unit.path).count()
     assert expected == 7  # A B E H1 H2, the new one, the one sent back
     assert len(listed_numbers(response)) == 2 and f"共 {expected} 张" in text(response)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"unit": "99999999999999999999999"},
+        {"unit": "1e999"},
+        {"unit": "-1"},
+        {"unit": "abc"},
+        {"segment": "mars-resident"},
+        {"channel": "pigeon"},
+        {"signed_after": "99999-01-01"},
+        {"status": "unsigned,open"},
+    ],
+)
+def test_a_bad_click_through_parameter_is_ignored(login, orders, supervisor, params):
+    with _at(NOW):
+        everything = len(listed_numbers(login(supervisor).get(reverse("tickets:list"))))
+        response = login(supervisor).get(reverse("tickets:list"), params)
+    assert response.status_code == 200
+    assert len(listed_numbers(response)) == everything
