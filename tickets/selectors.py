@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.choices import units_for
 from accounts.models import User
 from core.durations import format_duration
 from core.history import HistoryRow, format_value, records_with_predecessors
@@ -260,6 +261,8 @@ class TicketPage(KeysetPage):
     # Every order the filters match (at most TOTAL_CAP; `total_capped` when there are more).
     total: int = 0
     total_capped: bool = False
+    # The unit a dashboard link named exactly (`unit`), shown since the filter bar has no field for it.
+    unit_only: str = ""
 
     @property
     def next_after(self) -> str | None:  # type: ignore[override]
@@ -328,7 +331,15 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
         filtered=bool(filterset.form.changed_data),
         total=min(total, TOTAL_CAP),
         total_capped=total > TOTAL_CAP,
+        unit_only=_unit_only(user, filterset.form.cleaned_data.get("unit")),
     )
+
+
+def _unit_only(user: User, unit_id) -> str:
+    """The name of the unit the list is limited to by `unit`, when it is one the user oversees."""
+    if not unit_id:
+        return ""
+    return units_for(user).filter(pk=int(unit_id)).values_list("name", flat=True).first() or ""
 
 
 # --- One order ------------------------------------------------------------------------

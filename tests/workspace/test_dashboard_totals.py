@@ -262,3 +262,16 @@ def test_a_bad_click_through_parameter_is_ignored(login, orders, supervisor, par
         response = login(supervisor).get(reverse("tickets:list"), params)
     assert response.status_code == 200
     assert len(listed_numbers(response)) == everything
+
+
+def test_a_unit_link_names_the_unit_it_is_limited_to(login, orders, supervisor, org_tree):
+    station = org_tree["station"]
+    with _at(NOW):
+        response = login(supervisor).get(reverse("tickets:list"), {"unit": station.pk, "status": "open"})
+        outside = login(supervisor).get(reverse("tickets:list"), {"unit": org_tree["other_station"].pk})
+    assert "仅雷山供电所本单位（不含下级单位）" in text(response)
+    assert set(listed_numbers(response)) == set(
+        Ticket.objects.open().filter(org_unit=station).values_list("number", flat=True)
+    )
+    # A unit outside the supervisor's subtree is not named, and lists nothing.
+    assert "ticket-unit-only" not in text(outside) and listed_numbers(outside) == []
