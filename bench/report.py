@@ -92,6 +92,16 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("warm_page_seconds", "缓存命中秒数", "warm s"),
         ],
     ),
+    "dashboard_satisfaction": (
+        "看板满意率与回访覆盖率",
+        "dashboard satisfaction and visit coverage",
+        [
+            ("baseline_per_visit_seconds", "按次计秒数（原）", "per visit s (before)"),
+            ("per_order_seconds", "按单计秒数", "per order s"),
+            ("per_order_over_baseline", "按单/按次", "per order / per visit"),
+            ("load_average_1m", "负载", "load average"),
+        ],
+    ),
     "outage_fanout": (
         "停电通知分发",
         "outage notice fan-out",

@@ -20,3 +20,15 @@ def format_duration(delta: timedelta) -> str:
     if minutes and not days:
         parts.append(_("%(n)s分") % {"n": minutes})
     return "".join(parts)
+
+
+def duration_figure(seconds: float | None) -> tuple[float | int | None, str]:
+    """A measured length of time as a figure and its unit, as the dashboard and its export
+    show it: minutes below two hours (one decimal below ten minutes), hours with one
+    decimal from two hours on. (None, "") when nothing was measured."""
+    if seconds is None:
+        return None, ""
+    if seconds < 2 * 3600:
+        minutes = seconds / 60
+        return (round(minutes, 1) if minutes < 10 else round(minutes)), _("分钟")
+    return round(seconds / 3600, 1), _("小时")

@@ -29,6 +29,7 @@ from core.api.filters import (
 )
 from tickets.models import (
     OPEN_STATUSES,
+    UNSIGNED_STATUSES,
     Category,
     Kind,
     ReturnVisit,
@@ -37,6 +38,14 @@ from tickets.models import (
     Ticket,
     TicketEvent,
     Urgency,
+)
+from tickets.satisfaction import (
+    CHANNEL_CHOICES,
+    SEGMENT_CHOICES,
+    channel_q,
+    coverage_visits,
+    satisfaction_visits,
+    segment_q,
 )
 
 STATUS_CHOICES = [("open", "open"), ("closed", "closed"), *Status.choices]
@@ -102,6 +111,8 @@ class TicketFilterSet(ApiFilterSet):
             statuses |= set(OPEN_STATUSES)
         if "closed" in values:
             statuses |= set(Status.values) - set(OPEN_STATUSES)
+        if "unsigned" in values:
+            statuses |= set(UNSIGNED_STATUSES)
         return queryset.filter(status__in=statuses)
 
     def filter_org_unit(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
@@ -126,6 +137,7 @@ class TicketFilterSet(ApiFilterSet):
 PAGE_STATUS_CHOICES = [
     ("open", _("全部未办结")),
     ("closed", _("全部已办结")),
+    ("unsigned", _("全部未签收")),
     *Status.choices,
 ]
 DEADLINE_CHOICES = [
@@ -160,6 +172,14 @@ def day_end(day: date) -> datetime | None:
     return day_start(day + timedelta(days=1)) if day_start(day) else None
 
 
+def day_start_or_none(day: date | None) -> datetime | None:
+    return day_start(day) if day else None
+
+
+def day_end_or_none(day: date | None) -> datetime | None:
+    return day_end(day) if day else None
+
+
 class DayInput(forms.DateInput):
     input_type = "date"
 
@@ -189,17 +209,22 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         "urgency",
         "source",
         "org_unit",
+        "unit",
         "assignee",
+        "segment",
         "repeat",
         "urged",
         "created_after",
         "created_before",
+        "signed_after",
+        "signed_before",
         "resolved_after",
         "resolved_before",
         "urged_after",
         "urged_before",
         "visited",
         "satisfaction",
+        "channel",
         "visit_due_after",
         "visit_due_before",
         "visited_after",
@@ -224,7 +249,20 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         label=_("责任单位"),
         empty_label=_("全部单位"),
     )
+    # A figure's link names one unit exactly (the order's own unit, not its subtree).
+    unit = filters.NumberFilter(
+        field_name="org_unit_id",
+        label=_("单位"),
+        widget=forms.HiddenInput,
+        min_value=1,
+        max_value=2**31 - 1,
+        max_digits=10,
+        decimal_places=0,
+    )
     assignee = StaffFilter(queryset=User.objects.none(), label=_("处理人"), empty_label=_("全部处理人"))
+    segment = filters.ChoiceFilter(
+        choices=SEGMENT_CHOICES, method="filter_segment", label=_("客户类别"), empty_label=_("全部类别")
+    )
     repeat = YesNoFilter(
         yes=_("仅重复投诉"),
         no=_("非重复投诉"),
@@ -237,6 +275,8 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
     )
     created_after = day_filter(_("受理日期自"))
     created_before = day_filter(_("受理日期至"))
+    signed_after = day_filter(_("签收日期自"))
+    signed_before = day_filter(_("签收日期至"))
     resolved_after = day_filter(_("办结日期自"))
     resolved_before = day_filter(_("办结日期至"))
     urged_after = day_filter(_("催办日期自"), "filter_urged_days")
@@ -248,6 +288,12 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         choices=SATISFACTION_CHOICES,
         method="filter_return_visit_part",
         label=_("回访结果"),
+        empty_label=_("不限"),
+    )
+    channel = filters.ChoiceFilter(
+        choices=CHANNEL_CHOICES,
+        method="filter_return_visit_part",
+        label=_("评价方式"),
         empty_label=_("不限"),
     )
     visit_due_after = day_filter(_("回访时限自"), "filter_return_visit_part")
@@ -271,6 +317,9 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
 
     def filter_unit(self, queryset: QuerySet, name: str, value: OrgUnit) -> QuerySet:
         return queryset.filter(org_unit__path__startswith=value.path)
+
+    def filter_segment(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(segment_q(value))
 
     def filter_urged(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         return queryset.filter(urge_count__gt=0) if value else queryset.filter(urge_count=0)
@@ -309,9 +358,13 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
     def filter_return_visits(self, queryset: QuerySet) -> QuerySet:
         """Orders with one return visit meeting every return-visit filter given: due
         within [visit_due_after, visit_due_before], made within [visited_after,
-        visited_before], made or not (`visited`), with the result `satisfaction`."""
+        visited_before], made or not (`visited`). With a result (`satisfaction`) or a
+        channel, the visit is the order's latest made within [visited_after,
+        visited_before]; `visited` with a due range reads the order's latest visit
+        due in it (tickets.satisfaction), as the dashboard counts them."""
         data = self.form.cleaned_data
         conditions = Q()
+        window: dict[str, datetime | None] = {"visited_after": None, "visited_before": None}
         for name, field in VISIT_DAY_BOUNDS.items():
             if not data.get(name):
                 continue
@@ -319,12 +372,26 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
             moment = day_start(data[name]) if after else day_end(data[name])
             if moment is not None:
                 conditions &= Q(**{f"{field}__{'gte' if after else 'lt'}": moment})
+                if name in window:
+                    window[name] = moment
         if data.get("visited"):
             conditions &= Q(visited_at__isnull=data["visited"] == "no")
-        satisfaction = data.get("satisfaction")
-        if satisfaction:
-            results = ReturnVisit.SATISFIED_RESULTS if satisfaction == HAPPY else [satisfaction]
-            conditions &= Q(result__in=results)
+        satisfaction, channel = data.get("satisfaction"), data.get("channel")
+        due = (day_start_or_none(data.get("visit_due_after")), day_end_or_none(data.get("visit_due_before")))
+        if data.get("visited") and any(due) and not (satisfaction or channel):
+            # Made or not by the order's latest visit due in the range, as the coverage counts.
+            visits = coverage_visits(ReturnVisit.objects.all(), *due)
+            return queryset.filter(pk__in=visits.filter(conditions).values("ticket_id"))
+        if satisfaction or channel:
+            visits = satisfaction_visits(
+                ReturnVisit.objects.all(), window["visited_after"], window["visited_before"]
+            )
+            if satisfaction:
+                results = ReturnVisit.SATISFIED_RESULTS if satisfaction == HAPPY else [satisfaction]
+                conditions &= Q(result__in=results)
+            if channel:
+                conditions &= channel_q(channel)
+            return queryset.filter(pk__in=visits.filter(conditions).values("ticket_id"))
         if not conditions:
             return queryset
         return queryset.filter(Exists(ReturnVisit.objects.filter(conditions, ticket=OuterRef("pk"))))

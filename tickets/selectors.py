@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.choices import units_for
 from accounts.models import User
 from core.durations import format_duration
 from core.history import HistoryRow, format_value, records_with_predecessors
@@ -52,6 +53,9 @@ from tickets.models import (
 )
 
 DEFAULT_PAGE_SIZE = 50
+# The list counts its orders up to this many; beyond it shows "10,000+" rather than
+# counting a prefecture's history on every page.
+TOTAL_CAP = 10_000
 
 
 # --- Choices a user may pick from -------------------------------------------------
@@ -254,6 +258,11 @@ class TicketPage(KeysetPage):
     now: datetime | None = None
     filter_form: Any = None
     filtered: bool = False
+    # Every order the filters match (at most TOTAL_CAP; `total_capped` when there are more).
+    total: int = 0
+    total_capped: bool = False
+    # The unit a dashboard link named exactly (`unit`), shown since the filter bar has no field for it.
+    unit_only: str = ""
 
     @property
     def next_after(self) -> str | None:  # type: ignore[override]
@@ -308,6 +317,11 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
     shown_at = timezone.now()
     for ticket in rows:
         ticket.deadline = deadline_of(ticket, shown_at)
+    if has_next or has_previous:
+        # One bounded count; a list on one page is counted by its rows.
+        total = filterset.qs.order_by().values("pk")[: TOTAL_CAP + 1].count()
+    else:
+        total = len(rows)
     return TicketPage(
         items=rows,
         has_next=has_next,
@@ -315,7 +329,17 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
         now=now,
         filter_form=filterset.form,
         filtered=bool(filterset.form.changed_data),
+        total=min(total, TOTAL_CAP),
+        total_capped=total > TOTAL_CAP,
+        unit_only=_unit_only(user, filterset.form.cleaned_data.get("unit")),
     )
+
+
+def _unit_only(user: User, unit_id) -> str:
+    """The name of the unit the list is limited to by `unit`, when it is one the user oversees."""
+    if not unit_id:
+        return ""
+    return units_for(user).filter(pk=int(unit_id)).values_list("name", flat=True).first() or ""
 
 
 # --- One order ------------------------------------------------------------------------

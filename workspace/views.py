@@ -20,6 +20,7 @@ from customers import selectors as customer_selectors
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Ticket
+from tickets.satisfaction import DEFINITION as SATISFACTION_DEFINITION
 from workspace import timeline, workbench
 from workspace.dashboard.access import can_view_dashboard
 from workspace.dashboard.cache import DASHBOARD_CACHE_SECONDS, dashboard_for
@@ -130,6 +131,7 @@ def dashboard(request):
         "periods": PERIODS,
         "period_error": error,
         "cache_seconds": DASHBOARD_CACHE_SECONDS,
+        "satisfaction_definition": SATISFACTION_DEFINITION,
     }
     return render(request, "workspace/dashboard.html", context)
 

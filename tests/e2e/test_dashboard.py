@@ -44,5 +44,7 @@ def test_a_supervisor_follows_the_overdue_figure_and_exports(
     assert page.url.endswith("/tickets/?deadline=overdue"), page.url
     rows = page.locator("tr.ticket-row")
     expect(rows).to_have_count(2)
+    expect(page.locator(".ticket-total")).to_have_text("共 2 张")
+    page.screenshot(path=str(artifacts / "dashboard-overdue-list.png"))
     shown = {rows.nth(i).get_attribute("data-ticket") for i in range(2)}
     assert shown == {orders["a"].number, orders["e"].number}

@@ -160,9 +160,9 @@ def test_each_figure_matches_the_hand_count(scenario, supervisor):
         "near": 1,  # B
         "unsigned": 1,  # A
         "sla": 66.7,  # resolved C D G, in time C G
-        "sign_mean": 0.3,  # (6+10+20+30+5+30+10)/7 min = 15.9 min
-        "sign_p90": 0.5,  # 30 min
-        "resolve_mean": 4.0,  # (3+6+3)/3 h
+        "sign_mean": 16,  # (6+10+20+30+5+30+10)/7 min = 15.9 min, shown in minutes
+        "sign_p90": 30,  # 30 min
+        "resolve_mean": 4.0,  # (3+6+3)/3 h, from two hours on shown in hours
         "resolve_p90": 5.4,  # 3 + 0.8 × (6 − 3)
         "urged": 1,  # B
         "repeat": 1,  # H2
@@ -170,13 +170,19 @@ def test_each_figure_matches_the_hand_count(scenario, supervisor):
         "satisfaction": 66.7,  # C 满意, D 基本满意, E 不满意
     }
     assert board.figure("unsigned").parts[1][1] == 1  # dispatched
+    assert (board.figure("sign_mean").unit, board.figure("resolve_mean").unit) == ("分钟", "小时")
     assert board.figure("overdue").link == "/tickets/?deadline=overdue"
     period = "created_after=2026-11-16&created_before=2026-11-22"
     assert board.figure("repeat").link == f"/tickets/?repeat=1&{period}"
     assert board.figure("coverage").link == "/tickets/?visit_due_after=2026-11-16&visit_due_before=2026-11-22"
     assert board.figure("satisfaction").link == "/tickets/?visited_after=2026-11-16&visited_before=2026-11-22"
     assert [n for _label, n, _link in board.figure("coverage").parts] == [3, 1]  # C D E made, G not
-    assert [n for _label, n, _link in board.figure("satisfaction").parts] == [2, 1]  # C D, E
+    assert [n for _label, n, _link in board.figure("satisfaction").parts] == [
+        1,
+        1,
+        1,
+    ]  # C 满意, D 基本, E 不满意
+    assert [n for _label, n, _link in board.figure("satisfaction").channels] == [0, 3]  # all by staff
 
 
 def test_the_charts_and_tables_match_the_hand_count(scenario, supervisor, manager):

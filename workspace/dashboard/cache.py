@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 DASHBOARD_CACHE_SECONDS = 60
 DASHBOARD_KEEP_SECONDS = 600
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 # Warming: which openings count, how often one person's opening is written, and the
 # most scopes one run computes (a prefecture's figures cost about a second).
 WARM_DAYS = 3

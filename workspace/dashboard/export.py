@@ -6,21 +6,52 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.xlsx import Sheet, workbook_bytes
+from tickets.models import ReturnVisit
+from tickets.satisfaction import CHANNEL_CHOICES, DEFINITION
 from workspace.dashboard.presentation import Dashboard
 
 
 def export_filename(board: Dashboard) -> str:
-    return f"dashboard-{timezone.localtime(board.computed_at):%Y%m%d-%H%M}.xlsx"
+    period = f"{board.period.first_day:%Y%m%d}-{board.period.last_day:%Y%m%d}"
+    return f"dashboard-{period}-{timezone.localtime(board.computed_at):%Y%m%d-%H%M}.xlsx"
+
+
+def _satisfaction_rows(board: Dashboard) -> list[list]:
+    """The headline, then each segment and each unit: the same counts as the page."""
+    satisfaction = board.charts["satisfaction"]
+    groups = [
+        (_("合计"), satisfaction["total"]),
+        *((_("客户类别"), group) for group in satisfaction["segment"]["rows"]),
+        *((_("单位"), group) for group in satisfaction["unit"]["rows"]),
+    ]
+    return [
+        [
+            kind,
+            group["label"],
+            group["rate"] if group["rate"] is not None else "",
+            group["n"],
+            *(group[result] for result in ReturnVisit.Result.values),
+            *(group[channel] for channel, _label in CHANNEL_CHOICES),
+        ]
+        for kind, group in groups
+    ]
 
 
 def dashboard_workbook(board: Dashboard) -> bytes:
     """One sheet each: the figures, the overdue orders, the workload, the urges, the satisfaction."""
     computed = timezone.localtime(board.computed_at)
+    days = f"{board.period.first_day:%Y-%m-%d} — {board.period.last_day:%Y-%m-%d}"
+    about = [
+        [_("统计单位"), board.scope],
+        [_("统计期间"), f"{board.period.label}（{days}）"],
+        [_("数据时间"), f"{computed:%Y-%m-%d %H:%M:%S}"],
+        [_("说明"), str(DEFINITION)],
+    ]
     figures = [[f.label, f.value if f.value is not None else "", f.unit, f.note] for f in board.figures]
-    figures += [[], [_("统计期间"), board.period.label], [_("数据时间"), f"{computed:%Y-%m-%d %H:%M:%S}"]]
-    satisfaction = board.charts["satisfaction"]
+    figures += [[], *about]
     return workbook_bytes(
         [
+            Sheet(_("说明"), [_("监控看板"), ""], about),
             Sheet(_("指标"), [_("指标"), _("数值"), _("单位"), _("说明")], figures),
             Sheet(
                 _("超时工单"),
@@ -75,17 +106,15 @@ def dashboard_workbook(board: Dashboard) -> bytes:
             ),
             Sheet(
                 _("满意度"),
-                [_("分组"), _("满意率(%)"), _("已回访")],
                 [
-                    [label, rate if rate is not None else "", n]
-                    for part in ("segment", "unit")
-                    for label, rate, n in zip(
-                        satisfaction[part]["labels"],
-                        satisfaction[part]["data"],
-                        satisfaction[part]["counts"],
-                        strict=True,
-                    )
+                    _("分组"),
+                    _("名称"),
+                    _("满意率(%)"),
+                    _("已回访"),
+                    *(str(label) for label in ReturnVisit.Result.labels),
+                    *(str(label) for _channel, label in CHANNEL_CHOICES),
                 ],
+                _satisfaction_rows(board),
             ),
         ]
     )

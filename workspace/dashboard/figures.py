@@ -17,7 +17,6 @@ from typing import Any
 
 from django.db.models import (
     Avg,
-    Case,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -26,8 +25,6 @@ from django.db.models import (
     Func,
     Q,
     QuerySet,
-    Value,
-    When,
     Window,
 )
 from django.db.models.functions import TruncDate
@@ -35,7 +32,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.aggregates import Percentile
-from customers.models import Customer
+from core.durations import format_duration
 from groups.models import GroupMessage, ServiceGroup
 from groups.selectors import health_window_start, zombie_exists_q
 from tickets.models import (
@@ -49,6 +46,7 @@ from tickets.models import (
     near_deadline_q,
     overdue_q,
 )
+from tickets.satisfaction import channel_of, coverage_visits, satisfaction_visits, segment_of
 from workspace.dashboard.access import in_scope, scope_path
 from workspace.dashboard.periods import Period, midnight
 from workspace.dashboard.presentation import (
@@ -60,14 +58,16 @@ from workspace.dashboard.presentation import (
     overdue_by_unit_chart,
     per_day_chart,
     satisfaction_chart,
+    satisfaction_summary,
+    scope_label,
     tickets_link,
 )
 
 TABLE_LIMIT = 50
-# Open orders 1; figures 4 (orders of the period, urges, visits, durations);
-# charts 6 (per day, satisfaction 2, groups 3); overdue list 1; workload 2; urges 1;
-# open service commitments 1.
-QUERY_COUNT = 16
+# Open orders 1; figures 4 (orders of the period, urges, visits due, durations);
+# satisfaction 1 (headline, breakdown, channels and both charts); charts 4 (per day,
+# groups 3); overdue list 1; workload 2; urges 1; open service commitments 1.
+QUERY_COUNT = 15
 PROMISE_LIMIT = 10
 
 
@@ -84,9 +84,10 @@ class Seconds(Func):
         return self.as_sql(compiler, connection, template="(%(expressions)s / 1000000.0)")
 
 
-def _duration_stats(tickets: QuerySet[Ticket], period: Period) -> dict[str, float | None]:
-    """Mean and 90th percentile, in hours, of the time from acceptance to signing
-    (orders signed within the period) and to resolving (resolved within it)."""
+def _duration_stats(tickets: QuerySet[Ticket], period: Period) -> dict[str, float | int | None]:
+    """Mean and 90th percentile, in seconds, of the time from acceptance to signing
+    (orders signed within the period) and to resolving (resolved within it), with the
+    number of orders measured."""
     signed = Q(signed_at__gte=period.start, signed_at__lt=period.end)
     resolved = Q(resolved_at__gte=period.start, resolved_at__lt=period.end)
     to_sign = Seconds(ExpressionWrapper(F("signed_at") - F("created_at"), output_field=DurationField()))
@@ -96,8 +97,13 @@ def _duration_stats(tickets: QuerySet[Ticket], period: Period) -> dict[str, floa
         sign_p90=Percentile(to_sign, 0.9, filter=signed),
         resolve_mean=Avg(to_resolve, filter=resolved),
         resolve_p90=Percentile(to_resolve, 0.9, filter=resolved),
+        signed=Count("id", filter=signed),
     )
-    return {name: None if value is None else round(float(value) / 3600, 1) for name, value in row.items()}
+    signed = row.pop("signed")
+    return {
+        "signed": signed,
+        **{name: None if value is None else float(value) for name, value in row.items()},
+    }
 
 
 @dataclass
@@ -160,20 +166,11 @@ def _period_counts(
         created_at__lt=period.end,
     ).aggregate(urged=Count("ticket", distinct=True), urges=Count("id"))
     # Orders, not visits, so that each figure's list shows exactly what it counts
-    # (an order reopened and resolved again may have two visits in a period).
-    visit_due = Q(due_at__gte=period.start, due_at__lt=period.end)
-    visited = Q(visited_at__gte=period.start, visited_at__lt=period.end)
-    visit_counts = visits.filter(visit_due | visited).aggregate(
-        scheduled=Count("ticket", distinct=True, filter=visit_due),
-        scheduled_done=Count("ticket", distinct=True, filter=visit_due & Q(visited_at__isnull=False)),
-        scheduled_pending=Count("ticket", distinct=True, filter=visit_due & Q(visited_at__isnull=True)),
-        visited=Count("ticket", distinct=True, filter=visited),
-        satisfied=Count(
-            "ticket", distinct=True, filter=visited & Q(result__in=ReturnVisit.SATISFIED_RESULTS)
-        ),
-        dissatisfied=Count(
-            "ticket", distinct=True, filter=visited & Q(result=ReturnVisit.Result.DISSATISFIED)
-        ),
+    # (an order reopened and resolved again may have two visits due in a period).
+    visit_counts = coverage_visits(visits, period.start, period.end).aggregate(
+        scheduled=Count("id"),
+        scheduled_done=Count("id", filter=Q(visited_at__isnull=False)),
+        scheduled_pending=Count("id", filter=Q(visited_at__isnull=True)),
     )
     counts.update(urged, **visit_counts, **_duration_stats(tickets, period))
     for key in ("n", "overdue", "near", "unsigned_new", "unsigned_dispatched", "unsigned_returned"):
@@ -191,27 +188,17 @@ def _orders_per_day(tickets: QuerySet[Ticket], period: Period) -> list[dict]:
     )
 
 
-def _satisfaction(visits: QuerySet[ReturnVisit], period: Period) -> dict:
-    """Satisfaction of the period's return visits by segment and by unit."""
-    visited = visits.filter(visited_at__gte=period.start, visited_at__lt=period.end)
-    happy = Count("id", filter=Q(result__in=ReturnVisit.SATISFIED_RESULTS))
-    by_segment = (
-        visited.annotate(
-            resident=Case(
-                When(ticket__customer__kind=Customer.Kind.RESIDENT, then=Value(True)),
-                default=Value(False),
-            )
-        )
-        .values("ticket__customer__segment", "resident")
-        .annotate(n=Count("id"), happy=happy)
-        .order_by("ticket__customer__segment", "-resident")
+def _satisfaction(visits: QuerySet[ReturnVisit], period: Period) -> list[dict]:
+    """The period's satisfaction (tickets.satisfaction: each order's latest return visit
+    made within it), counted by segment, unit, result and channel in one query: the
+    headline, its breakdown and both charts add up these rows."""
+    return list(
+        satisfaction_visits(visits, period.start, period.end)
+        .annotate(segment=segment_of(), channel=channel_of())
+        .values("segment", "ticket__org_unit", "ticket__org_unit__name", "result", "channel")
+        .annotate(n=Count("id"))
+        .order_by()
     )
-    by_unit = (
-        visited.values("ticket__org_unit", "ticket__org_unit__name")
-        .annotate(n=Count("id"), happy=happy)
-        .order_by("ticket__org_unit__name")
-    )
-    return satisfaction_chart(list(by_segment), list(by_unit))
 
 
 def _groups_by_station(path: str | None, now: datetime) -> dict:
@@ -266,6 +253,7 @@ def _overdue_rows(tickets: QuerySet[Ticket], now: datetime) -> list[dict]:
         row["kind_label"] = str(Kind(row["kind"]).label)
         row["status_label"] = str(Status(row["status"]).label)
         row["overdue_hours"] = round((now - row["running_due"]).total_seconds() / 3600, 1)
+        row["overdue_text"] = format_duration(now - row["running_due"])
         row["assignee"] = row["assignee__real_name"] or row["assignee__username"] or ""
     return rows
 
@@ -368,18 +356,20 @@ def compute_dashboard(*, user: User, period: Period, now: datetime | None = None
     visits = ReturnVisit.objects.filter(in_scope(path, "ticket__org_unit"))
     current = _open_orders(tickets, now)
     counts = _period_counts(tickets, visits, period, current)
+    satisfaction = satisfaction_summary(_satisfaction(visits, period), period)
     promise_rows, promises_total, promises_overdue = _open_promises(path, timezone.localdate(now))
     return Dashboard(
         period=period,
         computed_at=now,
-        figures=figure_cards(counts, period),
+        scope=scope_label(user),
+        figures=figure_cards(counts, satisfaction, period),
         charts={
             "per_day": per_day_chart(_orders_per_day(tickets, period), period),
             "by_category": category_chart(current.by("category")),
             "overdue_by_unit": overdue_by_unit_chart(
                 current.by("org_unit", "org_unit__name", count="overdue")
             ),
-            "satisfaction": _satisfaction(visits, period),
+            "satisfaction": satisfaction_chart(satisfaction),
             "groups": _groups_by_station(path, now),
             "texts": chart_texts(),
         },

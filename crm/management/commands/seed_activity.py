@@ -3,13 +3,17 @@ service groups with answered and waiting questions, so that the order list, the
 SLA reminders and the group health figures have something to show.
 
 Everything goes through the services, as in production (timeline events,
-notifications, deadlines), then the orders are moved back in time by a random
-share of their resolve time so that some are near their deadline and some overdue.
+notifications, deadlines, the customer's own rating by the survey link), then each
+step is moved back to the moment it stands for: orders are signed within minutes
+to hours and resolved within hours to days, some near their deadline and some
+overdue; a few are rated 不满意, reopened, resolved again and rated again.
 Reproducible with the same --seed.
 """
 
+import math
 import random
 from datetime import timedelta
+from functools import partial
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -24,7 +28,8 @@ from groups.services.groups import group_create
 from groups.services.members import group_add_district_customers
 from groups.services.messages import message_post, reply_post
 from tickets import services as ticket_services
-from tickets.models import Category, Kind, ReturnVisit, Source, Ticket, TicketEvent, Urgency
+from tickets.models import Category, Kind, Resolution, ReturnVisit, Source, Ticket, TicketEvent, Urgency
+from tickets.survey import survey_token
 
 ORDERS = 150
 GROUPS_PER_STATION = 2
@@ -142,64 +147,215 @@ class Command(BaseCommand):
                 continue
             assignee = customer.manager if customer.manager in managers else rng.choice(managers)
             kind, category, title, description = rng.choice(CASES)
-            ticket, _created = ticket_services.ticket_create(
-                customer=customer,
-                opened_by=assignee,
-                kind=kind,
-                category=category,
-                source=rng.choice(
-                    [Source.HOTLINE_95598] * 3 + [Source.PHONE, Source.WECHAT_GROUP, Source.SERVICE_HALL]
-                ),
-                urgency=rng.choice([Urgency.NORMAL] * 6 + [Urgency.URGENT, Urgency.CRITICAL]),
-                title=title,
-                description=description,
-                assignee=assignee,
-                how="尽快处理并电话告知结果",
+            timeline = Timeline()
+            ticket, _created = timeline.step(
+                partial(
+                    ticket_services.ticket_create,
+                    customer=customer,
+                    opened_by=assignee,
+                    kind=kind,
+                    category=category,
+                    source=rng.choice(
+                        [Source.HOTLINE_95598] * 3 + [Source.PHONE, Source.WECHAT_GROUP, Source.SERVICE_HALL]
+                    ),
+                    urgency=rng.choice([Urgency.NORMAL] * 6 + [Urgency.URGENT, Urgency.CRITICAL]),
+                    title=title,
+                    description=description,
+                    assignee=assignee,
+                    how="尽快处理并电话告知结果",
+                )
             )
-            signed = self.advance(rng, ticket, assignee, supervisors)
-            # Opened some way into the time it runs against (signing, then
-            # resolving): most in time, some near the deadline, a few overdue.
-            allowed = (ticket.resolve_due_at if signed else ticket.sign_due_at) - ticket.created_at
-            self.move_back(ticket, allowed * rng.uniform(0, 1.2))
+            self.advance(rng, timeline, ticket, assignee)
+            timeline.place(ticket)
             made += 1
         return made
 
-    def advance(self, rng: random.Random, ticket: Ticket, assignee: User, supervisors) -> None:
-        """Carry the order some way along its lifecycle, as people would."""
+    def advance(self, rng: random.Random, timeline: "Timeline", ticket: Ticket, assignee: User) -> None:
+        """Carry the order some way along its lifecycle, as people would and as long as
+        they take: signed within minutes to hours, resolved within hours to days,
+        visited a day or so later; most in time, some near the deadline, a few overdue.
+        The steps run now and are then moved to those moments (Timeline)."""
         stage = rng.random()
+        sign_allowed = ticket.sign_due_at - ticket.created_at
+        resolve_allowed = ticket.resolve_due_at - ticket.created_at
         if stage < 0.3:
-            return  # dispatched, waiting to be signed for
-        ticket_services.ticket_sign(ticket=ticket, by=assignee)
-        if stage < 0.5:
+            # Dispatched, waiting to be signed for, some way into the time to sign.
+            timeline.start_at(sign_allowed * rng.uniform(0, 1.2))
             return
-        ticket_services.ticket_start(ticket=ticket, by=assignee)
+        to_sign = _minutes(rng.lognormvariate(math.log(12), 0.9), low=1, high=6 * 60)
         if stage < 0.62:
+            # Signed (and maybe started), some way into the time to resolve.
+            age = max(resolve_allowed * rng.uniform(0, 1.2), to_sign * 2)
+            timeline.start_at(age)
+            timeline.step(lambda: ticket_services.ticket_sign(ticket=ticket, by=assignee), after=to_sign)
+            if stage >= 0.5:
+                timeline.step(
+                    lambda: ticket_services.ticket_start(ticket=ticket, by=assignee),
+                    after=min(timedelta(minutes=rng.uniform(1, 30)), (age - to_sign) / 2),
+                )
             return
-        ticket_services.ticket_resolve(
-            ticket=ticket, by=assignee, resolution="已现场处理并向客户解释，客户认可。"
+        # Resolved: the time to resolve runs from a few hours to a few days, complaints longer.
+        typical = resolve_allowed.total_seconds() / 3600 * 0.35
+        to_resolve = max(
+            _hours(rng.lognormvariate(math.log(max(typical, 1)), 0.8), high=10 * 24),
+            to_sign + timedelta(minutes=30),
         )
-        if stage < 0.8:
+        visit = stage >= 0.8
+        gap = _hours(rng.uniform(1, 30)) if visit else timedelta(0)
+        dissatisfied = visit and rng.random() < 0.12
+        again = _hours(rng.uniform(2, 72)) + _hours(rng.uniform(1, 30)) if dissatisfied else timedelta(0)
+        # Spread over the last four weeks so that each period of the dashboard has its own orders.
+        timeline.start_at(to_resolve + gap + again + _hours(rng.uniform(0, 26 * 24 if visit else 48)))
+        timeline.step(lambda: ticket_services.ticket_sign(ticket=ticket, by=assignee), after=to_sign)
+        timeline.step(
+            lambda: ticket_services.ticket_start(ticket=ticket, by=assignee),
+            after=_minutes(rng.uniform(1, 20)),
+        )
+        timeline.step(
+            lambda: ticket_services.ticket_resolve(
+                ticket=ticket, by=assignee, resolution="已现场处理并向客户解释，客户认可。"
+            ),
+            at=to_resolve,
+        )
+        if not visit:
             return
-        result = rng.choice(
-            [ReturnVisit.Result.SATISFIED] * 6
-            + [ReturnVisit.Result.BASICALLY] * 3
-            + [ReturnVisit.Result.DISSATISFIED]
-        )
-        # The return visit is a supervisor's, never the handler's own (tickets.permissions).
-        visitor = next(iter(nearest_supervisors(ticket.org_unit)), None)
-        if visitor is None:
-            return True
-        ticket_services.ticket_record_return_visit(ticket=ticket, by=visitor, method="phone", result=result)
-        return True
+        if dissatisfied:
+            self.visit(rng, timeline, ticket, ReturnVisit.Result.DISSATISFIED, after=gap)
+            # Reopened: resolved again, and asked again.
+            timeline.step(
+                lambda: ticket_services.ticket_resolve(
+                    ticket=ticket, by=assignee, resolution="已再次上门处理，问题已彻底解决。"
+                ),
+                after=again - _hours(1),
+            )
+            self.visit(
+                rng, timeline, ticket, rng.choice(SATISFIED_AGAIN), after=_hours(rng.uniform(0.2, 0.9))
+            )
+            return
+        result = rng.choice([ReturnVisit.Result.SATISFIED] * 6 + [ReturnVisit.Result.BASICALLY] * 3)
+        self.visit(rng, timeline, ticket, result, after=gap)
 
-    def move_back(self, ticket: Ticket, delta: timedelta) -> None:
-        """Shift every moment of the order into the past (its clock keeps its shape)."""
-        moments = (
-            "created_at", "sign_warn_at", "sign_due_at", "resolve_warn_at", "resolve_due_at",
-            "next_escalation_at", "signed_at", "resolved_at",
-        )  # fmt: skip
-        Ticket.objects.filter(pk=ticket.pk).update(**{name: F(name) - delta for name in moments})
-        TicketEvent.objects.filter(ticket=ticket).update(created_at=F("created_at") - delta)
-        ReturnVisit.objects.filter(ticket=ticket).update(
-            due_at=F("due_at") - delta, created_at=F("created_at") - delta, visited_at=F("visited_at") - delta
+    def visit(self, rng: random.Random, timeline: "Timeline", ticket: Ticket, result: str, *, after) -> None:
+        """The customer's own rating (自助评价) by the survey link, or a supervisor's return
+        visit: never the handler's own (tickets.permissions)."""
+        visitor = next(iter(nearest_supervisors(ticket.org_unit)), None)
+        if visitor is None or rng.random() < 0.4:
+            pending = ticket.return_visits.filter(visited_at__isnull=True).order_by("due_at").first()
+            token = survey_token(pending.pk)
+            timeline.step(
+                lambda: ticket_services.ticket_rate_by_customer(token=token, result=result), after=after
+            )
+            return
+        timeline.step(
+            lambda: ticket_services.ticket_record_return_visit(
+                ticket=ticket, by=visitor, method="phone", result=result
+            ),
+            after=after,
         )
+
+
+SATISFIED_AGAIN = (ReturnVisit.Result.SATISFIED, ReturnVisit.Result.SATISFIED, ReturnVisit.Result.BASICALLY)
+
+
+def _minutes(value: float, low: float = 0, high: float | None = None) -> timedelta:
+    value = max(value, low)
+    return timedelta(minutes=min(value, high) if high is not None else value)
+
+
+def _hours(value: float, high: float | None = None) -> timedelta:
+    return timedelta(hours=min(value, high) if high is not None else value)
+
+
+# The moments each step writes on the order and its rows.
+TICKET_MOMENTS = (
+    "created_at", "sign_warn_at", "sign_due_at", "resolve_warn_at", "resolve_due_at",
+    "next_escalation_at", "signed_at", "resolved_at",
+)  # fmt: skip
+
+
+class Timeline:
+    """An order's steps, carried out now through the services and then moved to the
+    moments they stand for, so that the demo's durations run from minutes to days.
+
+    `start_at(age)` places the order's acceptance `age` ago; each `step` happens
+    `after` the previous one (or `at` a time after acceptance). Every moment a step
+    writes (the order's deadlines and times, its timeline events, its return visits
+    and resolutions) is shifted by the distance between when it ran and its moment.
+    """
+
+    def __init__(self):
+        self.opened = timezone.now()
+        self.moments: list = []  # the moment of each step
+        self.shifts: list = []  # how far each step ran after its moment
+        self.events: list[int] = []  # the last event id before each step
+        self.owner: dict[str, int] = {}  # the step that last wrote each moment of the order
+        self.visits: dict[int, int] = {}  # return visit id → the step that made it
+        self.visited: dict[int, int] = {}  # return visit id → the step that recorded it
+        self.resolutions: dict[int, int] = {}
+        self.ticket_pk = None
+
+    def start_at(self, age: timedelta) -> None:
+        self.moments[0] = self.opened - age
+
+    def step(self, action, *, after: timedelta | None = None, at: timedelta | None = None):
+        index = len(self.moments)
+        if index == 0:
+            moment = self.opened
+        elif at is not None:
+            moment = self.moments[0] + at
+        else:
+            moment = self.moments[-1] + (after or timedelta(0))
+        self.events.append(TicketEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0)
+        before = self._snapshot()
+        ran = timezone.now()
+        result = action()
+        if self.ticket_pk is None:
+            self.ticket_pk = result[0].pk
+        after_step = self._snapshot()
+        for name in TICKET_MOMENTS:
+            if after_step["ticket"].get(name) != before["ticket"].get(name):
+                self.owner[name] = index
+        for pk in after_step["visits"].keys() - before["visits"].keys():
+            self.visits[pk] = index
+        for pk, visited_at in after_step["visits"].items():
+            if visited_at is not None and before["visits"].get(pk) is None:
+                self.visited[pk] = index
+        for pk in after_step["resolutions"] - before["resolutions"]:
+            self.resolutions[pk] = index
+        self.moments.append(moment)
+        self.shifts.append(ran)
+        return result
+
+    def _snapshot(self) -> dict:
+        if self.ticket_pk is None:
+            return {"ticket": {}, "visits": {}, "resolutions": set()}
+        return {
+            "ticket": Ticket.objects.filter(pk=self.ticket_pk).values(*TICKET_MOMENTS).get(),
+            "visits": dict(
+                ReturnVisit.objects.filter(ticket_id=self.ticket_pk).values_list("id", "visited_at")
+            ),
+            "resolutions": set(
+                Resolution.objects.filter(ticket_id=self.ticket_pk).values_list("id", flat=True)
+            ),
+        }
+
+    def place(self, ticket: Ticket) -> None:
+        """Move every moment the steps wrote to the moment of its step."""
+        shift = [ran - moment for ran, moment in zip(self.shifts, self.moments, strict=True)]
+        Ticket.objects.filter(pk=ticket.pk).update(
+            **{name: F(name) - shift[index] for name, index in self.owner.items()}
+        )
+        bounds = [*self.events[1:], None]
+        for index, (first, last) in enumerate(zip(self.events, bounds, strict=True)):
+            events = TicketEvent.objects.filter(ticket=ticket, id__gt=first)
+            if last is not None:
+                events = events.filter(id__lte=last)
+            events.update(created_at=F("created_at") - shift[index])
+        for pk, index in self.visits.items():
+            ReturnVisit.objects.filter(pk=pk).update(
+                due_at=F("due_at") - shift[index], created_at=F("created_at") - shift[index]
+            )
+        for pk, index in self.visited.items():
+            ReturnVisit.objects.filter(pk=pk).update(visited_at=F("visited_at") - shift[index])
+        for pk, index in self.resolutions.items():
+            Resolution.objects.filter(pk=pk).update(resolved_at=F("resolved_at") - shift[index])
