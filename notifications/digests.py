@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from notifications.models import DigestEntry
+from notifications.selectors import DIGEST_KEY_PREFIX
 from notifications.services import notification_enqueue
 
 # The escalations of overdue orders, for the supervisors they reach.
@@ -134,7 +135,7 @@ def digests_send(*, now: datetime | None = None) -> DigestReport:
                 spec = TOPICS[topic]
                 lines = [entry["subject"] for entry in entries]
                 message = notification_enqueue(
-                    dedupe_key=f"digest:{topic}:{recipient_id}:{start:%Y%m%d%H%M}",
+                    dedupe_key=f"{DIGEST_KEY_PREFIX}{topic}:{recipient_id}:{start:%Y%m%d%H%M}",
                     subject=_("%(title)s（%(count)d 条）") % {"title": spec.title, "count": len(lines)},
                     body=_digest_text(lines),
                     recipient=User(pk=recipient_id),

@@ -349,6 +349,17 @@ def notification_mark_read(*, notification: Notification, user) -> bool:
 
 
 @transaction.atomic
+def notifications_mark_group_read(*, notification: Notification, user) -> int:
+    """Mark read the user's unread messages about the same thing as `notification` (the
+    inbox's group: the same link; a message without a link stands alone); returns how many."""
+    if notification.recipient_id != user.pk or notification.channel != Notification.Channel.IN_APP:
+        raise PermissionDenied("not this user's in-app notification")
+    group = inbox_for(user).unread()
+    group = group.filter(link=notification.link) if notification.link else group.filter(pk=notification.pk)
+    return group.update(read_at=timezone.now())
+
+
+@transaction.atomic
 def notifications_mark_all_read(*, user) -> int:
     """Mark every unread message in the user's inbox read (one UPDATE); returns how many."""
     return inbox_for(user).unread().update(read_at=timezone.now())
