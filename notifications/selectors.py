@@ -48,10 +48,15 @@ class InboxPage:
     next_before: int | None
 
 
+def _stands_alone() -> Q:
+    return Q(link="") | Q(dedupe_key__startswith=DIGEST_KEY_PREFIX)
+
+
 def _group_key():
-    """Messages with the same link are about the same thing; one without a link stands alone."""
+    """Messages with the same link are about the same thing; one without a link, and a
+    digest (it is about many), stands alone."""
     return Case(
-        When(link="", then=Concat(Value("#"), Cast("id", CharField()))),
+        When(_stands_alone(), then=Concat(Value("#"), Cast("id", CharField()))),
         default=F("link"),
         output_field=CharField(),
     )
@@ -82,7 +87,7 @@ def inbox_page(*, user, before: int | None = None, size: int = INBOX_PAGE_SIZE) 
     latest_ids = [head["latest_id"] for head in heads]
     rows = list(
         inbox_for(user)
-        .filter(Q(id__in=latest_ids) | Q(link__in=links))
+        .filter(Q(id__in=latest_ids) | (Q(link__in=links) & ~_stands_alone()))
         .annotate(
             position=Window(RowNumber(), partition_by=[_group_key()], order_by=F("id").desc()),
         )
@@ -91,7 +96,8 @@ def inbox_page(*, user, before: int | None = None, size: int = INBOX_PAGE_SIZE) 
     )
     by_group: dict[str, list[Notification]] = {}
     for row in rows:
-        by_group.setdefault(row.link or f"#{row.pk}", []).append(row)
+        alone = not row.link or row.dedupe_key.startswith(DIGEST_KEY_PREFIX)
+        by_group.setdefault(f"#{row.pk}" if alone else row.link, []).append(row)
     items = []
     for head in heads:
         members = by_group.get(head["group"], [])

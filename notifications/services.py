@@ -33,7 +33,7 @@ from accounts.models import User
 from notifications.backends import ChannelNotConfigured, DeliveryError, SmsSubmission, get_backend
 from notifications.models import Notification
 from notifications.quiet_hours import quiet_hours_end
-from notifications.selectors import inbox_for
+from notifications.selectors import DIGEST_KEY_PREFIX, inbox_for
 from notifications.sms_kinds import SmsKind
 from wecom.client import app_messages_configured
 
@@ -355,7 +355,10 @@ def notifications_mark_group_read(*, notification: Notification, user) -> int:
     if notification.recipient_id != user.pk or notification.channel != Notification.Channel.IN_APP:
         raise PermissionDenied("not this user's in-app notification")
     group = inbox_for(user).unread()
-    group = group.filter(link=notification.link) if notification.link else group.filter(pk=notification.pk)
+    if notification.link and not notification.dedupe_key.startswith(DIGEST_KEY_PREFIX):
+        group = group.filter(link=notification.link).exclude(dedupe_key__startswith=DIGEST_KEY_PREFIX)
+    else:
+        group = group.filter(pk=notification.pk)
     return group.update(read_at=timezone.now())
 
 

@@ -170,3 +170,33 @@ def test_a_reopened_order_gets_a_fresh_resolve_alert(open_ticket, manager, super
     assert Notification.objects.filter(
         recipient=manager, dedupe_key=f"ticket:{ticket.pk}:r2:overdue:1:{manager.pk}"
     ).exists()
+
+
+def test_a_supervisor_gets_one_digest_per_interval_of_their_units_escalations(
+    open_ticket, login, manager, supervisor, org_tree, settings
+):
+    from notifications.digests import digests_send
+
+    settings.SUPERVISOR_DIGEST_MINUTES = 15
+    other_supervisor = UserFactory(org_unit=org_tree["other_county"], role=User.Role.SUPERVISOR)
+    first, second, later = (open_ticket() for _ in range(3))
+    for ticket in (first, second, later):
+        services.ticket_sign(ticket=ticket, by=manager)
+    due = first.resolve_due_at
+    Ticket.objects.filter(pk=later.pk).update(resolve_due_at=due + timedelta(minutes=5))
+
+    sla.sla_scan(now=due + timedelta(minutes=1))
+    assert digests_send(now=due + timedelta(minutes=2)).sent == 1
+    sla.sla_scan(now=due + timedelta(minutes=6))
+    assert digests_send(now=due + timedelta(minutes=7)).sent == 0
+    assert digests_send(now=due + timedelta(minutes=17)).sent == 1
+
+    sent = list(Notification.objects.filter(recipient=supervisor).order_by("id"))
+    assert [n.subject for n in sent] == ["工单超时升级汇总（2 条）", "工单超时升级汇总（1 条）"]
+    assert first.number in sent[0].body and second.number in sent[0].body
+    assert later.number in sent[1].body and first.number not in sent[1].body
+    assert not Notification.objects.filter(recipient=other_supervisor).exists()
+
+    page = login(supervisor).get("/notifications/")
+    lines = [line.link for group in page.context["items"] for line in group.digest_lines]
+    assert sorted(lines) == sorted(f"/tickets/{t.number}/" for t in (first, second, later))
