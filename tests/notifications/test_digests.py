@@ -126,3 +126,14 @@ def test_the_beat_task_sends_and_reports(supervisor):
     digest_entries_add([line(supervisor, 1)])
     assert send_digests() == {"sent": 1, "entries": 1, "waiting": 0}
     assert send_digests() == {"sent": 0, "entries": 0, "waiting": 0}
+
+
+def test_the_admin_lists_lines_read_only(login, admin_user, supervisor):
+    digest_entries_add([line(supervisor, 1)])
+    client = login(admin_user)
+
+    page = client.get(reverse("admin:notifications_digestentry_changelist"), {"q": "ticket:1:"})
+
+    assert page.status_code == 200
+    assert [e.dedupe_key for e in page.context["cl"].result_list] == [line(supervisor, 1)["dedupe_key"]]
+    assert client.get(reverse("admin:notifications_digestentry_add")).status_code == 403
