@@ -317,6 +317,12 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["customer", "kind", "category", "created_at"], name="ticket_repeat_lookup"),
             models.Index(fields=["next_escalation_at"], name="ticket_next_escalation"),
+            # The scan's "resolve deadline passed, not yet told": open orders only, until told.
+            models.Index(
+                fields=["resolve_due_at"],
+                condition=Q(status__in=OPEN_STATUSES, resolve_overdue_alerted=False),
+                name="ticket_resolve_alert_due",
+            ),
             # The dashboard's period figures and the list's date filters read
             # these ranges; without them every figure scans the whole table.
             models.Index(fields=["created_at"], name="ticket_created"),

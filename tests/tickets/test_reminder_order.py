@@ -175,21 +175,23 @@ def test_a_reopened_order_gets_a_fresh_resolve_alert(open_ticket, manager, super
 def test_a_supervisor_gets_one_digest_per_interval_of_their_units_escalations(
     open_ticket, login, manager, supervisor, org_tree, settings
 ):
-    from notifications.digests import digests_send
+    from notifications.digests import digest_interval_start, digests_send
 
     settings.SUPERVISOR_DIGEST_MINUTES = 15
     other_supervisor = UserFactory(org_unit=org_tree["other_county"], role=User.Role.SUPERVISOR)
     first, second, later = (open_ticket() for _ in range(3))
     for ticket in (first, second, later):
         services.ticket_sign(ticket=ticket, by=manager)
-    due = first.resolve_due_at
-    Ticket.objects.filter(pk=later.pk).update(resolve_due_at=due + timedelta(minutes=5))
+    # The start of an interval after the first two deadlines: every step below falls in place.
+    start = digest_interval_start(first.resolve_due_at) + timedelta(minutes=15)
+    Ticket.objects.filter(pk=later.pk).update(resolve_due_at=start + timedelta(minutes=3))
 
-    sla.sla_scan(now=due + timedelta(minutes=1))
-    assert digests_send(now=due + timedelta(minutes=2)).sent == 1
-    sla.sla_scan(now=due + timedelta(minutes=6))
-    assert digests_send(now=due + timedelta(minutes=7)).sent == 0
-    assert digests_send(now=due + timedelta(minutes=17)).sent == 1
+    sla.sla_scan(now=start + timedelta(minutes=0.5))
+    assert digests_send(now=start + timedelta(minutes=1)).sent == 1
+    sla.sla_scan(now=start + timedelta(minutes=4))
+    assert digests_send(now=start + timedelta(minutes=5)).sent == 0
+    assert digests_send(now=start + timedelta(minutes=16)).sent == 1
+    assert digests_send(now=start + timedelta(minutes=17)).sent == 0
 
     sent = list(Notification.objects.filter(recipient=supervisor).order_by("id"))
     assert [n.subject for n in sent] == ["工单超时升级汇总（2 条）", "工单超时升级汇总（1 条）"]
@@ -200,3 +202,21 @@ def test_a_supervisor_gets_one_digest_per_interval_of_their_units_escalations(
     page = login(supervisor).get("/notifications/")
     lines = [line.link for group in page.context["items"] for line in group.digest_lines]
     assert sorted(lines) == sorted(f"/tickets/{t.number}/" for t in (first, second, later))
+
+
+def test_the_upgrade_marks_orders_already_escalated_past_their_resolve_deadline_as_told(open_ticket):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("tickets.migrations.0008_escalation_per_clock")
+    past = timezone.now() - timedelta(minutes=1)
+    escalated, quiet, later = open_ticket(), open_ticket(), open_ticket()
+    Ticket.objects.filter(pk=escalated.pk).update(escalation_level=2, resolve_due_at=past)
+    Ticket.objects.filter(pk=quiet.pk).update(resolve_due_at=past)
+    Ticket.objects.filter(pk=later.pk).update(escalation_level=1)
+
+    migration.mark_told(apps, None)
+
+    told = dict(Ticket.objects.values_list("pk", "resolve_overdue_alerted"))
+    assert told == {escalated.pk: True, quiet.pk: False, later.pk: False}
