@@ -138,3 +138,39 @@ def test_the_admin_lists_lines_read_only(login, admin_user, supervisor):
     assert page.status_code == 200
     assert [e.dedupe_key for e in page.context["cl"].result_list] == [line(supervisor, 1)["dedupe_key"]]
     assert client.get(reverse("admin:notifications_digestentry_add")).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_send_one_digest_per_recipient_and_list_each_line_once(supervisor, manager):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks with SKIP LOCKED need PostgreSQL")
+    digest_entries_add([line(user, n) for n in range(40) for user in (supervisor, manager)])
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def run():
+        try:
+            barrier.wait()
+            digests_send(now=at(1))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for user in (supervisor, manager):
+        [message] = digests(user)
+        listed = DigestEntry.objects.filter(notification=message).count()
+        waiting = DigestEntry.objects.filter(recipient=user, notification__isnull=True).count()
+        assert listed + waiting == 40
+        assert message.subject == f"工单超时升级汇总（{listed} 条）"
