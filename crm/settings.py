@@ -430,6 +430,10 @@ BEAT_SCHEDULE_DEFAULTS = {
         "task": "notifications.tasks.deliver_due_notifications",
         "schedule": timedelta(seconds=env_int("NOTIFICATIONS_SCAN_SECONDS", 10)),
     },
+    "notifications-send-digests": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": timedelta(minutes=1),
+    },
     "tickets-sla-scan": {
         "task": "tickets.tasks.sla_scan",
         "schedule": timedelta(seconds=env_int("TICKETS_SLA_SCAN_SECONDS", 60)),
@@ -517,6 +521,11 @@ NOTIFICATIONS_BATCH_SIZE = env_int("NOTIFICATIONS_BATCH_SIZE", 200)
 NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 5)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env_int("NOTIFICATIONS_RETRY_BASE_SECONDS", 30)
 NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 300)
+# Supervisors get the escalations of their units as one digest per this many
+# minutes (特急 orders at once); see notifications/digests.py.
+SUPERVISOR_DIGEST_MINUTES = env_int("SUPERVISOR_DIGEST_MINUTES", 15)
+if not 1 <= SUPERVISOR_DIGEST_MINUTES <= 1440:
+    raise ImproperlyConfigured("SUPERVISOR_DIGEST_MINUTES must be between 1 and 1440")
 WECOM_WEBHOOK_URL = env_str("WECOM_WEBHOOK_URL")
 # SMS: a generic HTTP gateway, Alibaba Cloud SMS or Tencent Cloud SMS (notifications/sms_providers.py).
 SMS_PROVIDER = env_choice("SMS_PROVIDER", "gateway", ("gateway", "aliyun", "tencent"))

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.phones import mask_phone
-from notifications.models import Notification, SmsTemplate
+from notifications.models import DigestEntry, Notification, SmsTemplate
 from notifications.services import notifications_retry_now
 
 
@@ -135,3 +135,20 @@ class SmsTemplateAdmin(admin.ModelAdmin):
     @admin.display(description=_("参数名称"))
     def param_list(self, obj: SmsTemplate) -> str:
         return ", ".join(obj.param_names or [])
+
+
+@admin.register(DigestEntry)
+class DigestEntryAdmin(admin.ModelAdmin):
+    """Read only: lines are written by the scans and carried by the digest run."""
+
+    list_display = ("subject", "recipient", "topic", "created_at", "notification")
+    list_filter = ("topic",)
+    list_select_related = ("recipient", "notification")
+    search_fields = ("dedupe_key",)
+    readonly_fields = ("recipient", "topic", "dedupe_key", "subject", "link", "notification", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

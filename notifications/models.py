@@ -173,3 +173,45 @@ class SmsTemplate(models.Model):
 
 
 _PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+
+
+class DigestEntry(models.Model):
+    """One line waiting for its recipient's next digest (e.g. an escalation for a supervisor).
+
+    Alerts that would otherwise arrive one by one are written here and sent
+    as one outbox row per recipient and interval (notifications.digests); the
+    row that carried a line is `notification` (null while it waits).
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("接收人"),
+        on_delete=models.CASCADE,
+        related_name="digest_entries",
+    )
+    topic = models.SlugField(_("汇总类型"), max_length=40)
+    # The key the alert would have had as a message of its own: a rescan adds nothing.
+    dedupe_key = models.CharField(_("去重键"), max_length=200, unique=True)
+    subject = models.CharField(_("内容"), max_length=200)
+    link = models.CharField(_("链接"), max_length=300, blank=True)
+    notification = models.ForeignKey(
+        Notification,
+        verbose_name=_("汇总消息"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="digest_entries",
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("待汇总提醒")
+        verbose_name_plural = _("待汇总提醒")
+        ordering = ["id"]
+        indexes = [
+            # The digest run reads the waiting lines in id order.
+            models.Index(fields=["id"], condition=Q(notification__isnull=True), name="digest_entry_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -33,7 +33,7 @@ from accounts.models import User
 from notifications.backends import ChannelNotConfigured, DeliveryError, SmsSubmission, get_backend
 from notifications.models import Notification
 from notifications.quiet_hours import quiet_hours_end
-from notifications.selectors import inbox_for
+from notifications.selectors import DIGEST_KEY_PREFIX, inbox_for
 from notifications.sms_kinds import SmsKind
 from wecom.client import app_messages_configured
 
@@ -346,6 +346,20 @@ def notification_mark_read(*, notification: Notification, user) -> bool:
     if updated:
         notification.read_at = now
     return bool(updated)
+
+
+@transaction.atomic
+def notifications_mark_group_read(*, notification: Notification, user) -> int:
+    """Mark read the user's unread messages about the same thing as `notification` (the
+    inbox's group: the same link; a message without a link stands alone); returns how many."""
+    if notification.recipient_id != user.pk or notification.channel != Notification.Channel.IN_APP:
+        raise PermissionDenied("not this user's in-app notification")
+    group = inbox_for(user).unread()
+    if notification.link and not notification.dedupe_key.startswith(DIGEST_KEY_PREFIX):
+        group = group.filter(link=notification.link).exclude(dedupe_key__startswith=DIGEST_KEY_PREFIX)
+    else:
+        group = group.filter(pk=notification.pk)
+    return group.update(read_at=timezone.now())
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from dataclasses import asdict
 from celery import shared_task
 
 from core.retry import RETRY_TRANSIENT
+from notifications.digests import digests_send
 from notifications.services import MAX_BATCHES_PER_RUN, kick_delivery, notifications_deliver_due
 
 # The lease (NOTIFICATIONS_LEASE_SECONDS, 300 s by default) outlives a run, and
@@ -33,3 +34,9 @@ def deliver_due_notifications(max_batches: int = MAX_BATCHES_PER_RUN) -> dict:
     if report.more_due:
         kick_delivery()
     return asdict(report)
+
+
+@shared_task(**RETRY_TRANSIENT, soft_time_limit=50, time_limit=60)
+def send_digests() -> dict:
+    """Every minute: each recipient's digest of the current interval, once (notifications.digests)."""
+    return asdict(digests_send())

@@ -15,7 +15,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from notifications.selectors import inbox_for, inbox_page
-from notifications.services import notification_mark_read, notifications_mark_all_read
+from notifications.services import (
+    notification_mark_read,
+    notifications_mark_all_read,
+    notifications_mark_group_read,
+)
 from notifications.sms_kinds import SmsProvider
 from notifications.sms_receipts import RECEIPT_PARSERS, MalformedReceipts, sms_receipts_apply
 
@@ -48,8 +52,12 @@ def inbox(request):
 @login_required
 @require_POST
 def mark_read(request, pk: int):
+    """Mark one message read, or with `group` set, every message of its inbox group."""
     notification = get_object_or_404(inbox_for(request.user), pk=pk)
-    notification_mark_read(notification=notification, user=request.user)
+    if request.POST.get("group"):
+        notifications_mark_group_read(notification=notification, user=request.user)
+    else:
+        notification_mark_read(notification=notification, user=request.user)
     return _back(request)
 
 

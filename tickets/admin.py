@@ -16,6 +16,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         "resolve_minutes",
         "warn_percent",
         "return_visit_hours",
+        "escalation_minutes",
         "is_active",
     )
     list_filter = ("kind", "is_active", "sensitive_only")

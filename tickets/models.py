@@ -89,6 +89,12 @@ class SlaPolicy(models.Model):
         _("预警点(%)"), default=80, help_text=_("已用时限达到该比例时提醒“即将超时”。")
     )
     return_visit_hours = models.PositiveIntegerField(_("回访时限(小时)"), default=24)
+    escalation_minutes = models.PositiveIntegerField(
+        _("升级间隔(分钟)"),
+        null=True,
+        blank=True,
+        help_text=_("超时后每隔多久再升一级；留空为办结时限的一半，至少60分钟。"),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
@@ -164,6 +170,7 @@ HISTORY_EXCLUDED_FIELDS = (
     "sla_round",
     "sign_reminded",
     "resolve_warned",
+    "resolve_overdue_alerted",
     "next_escalation_at",
     "escalation_step",
     "attention_due_at",
@@ -237,6 +244,8 @@ class Ticket(models.Model):
     sla_round = models.PositiveSmallIntegerField(_("计时轮次"), default=1)
     sign_reminded = models.BooleanField(_("已提醒签收"), default=False)
     resolve_warned = models.BooleanField(_("已预警"), default=False)
+    # The resolve deadline passing is an alert of its own, decided once per round.
+    resolve_overdue_alerted = models.BooleanField(_("已告知办结超时"), default=False)
     urge_count = models.PositiveIntegerField(_("催办次数"), default=0)
 
     is_repeat = models.BooleanField(_("重复投诉"), default=False)
@@ -308,6 +317,12 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["customer", "kind", "category", "created_at"], name="ticket_repeat_lookup"),
             models.Index(fields=["next_escalation_at"], name="ticket_next_escalation"),
+            # The scan's "resolve deadline passed, not yet told": open orders only, until told.
+            models.Index(
+                fields=["resolve_due_at"],
+                condition=Q(status__in=OPEN_STATUSES, resolve_overdue_alerted=False),
+                name="ticket_resolve_alert_due",
+            ),
             # The dashboard's period figures and the list's date filters read
             # these ranges; without them every figure scans the whole table.
             models.Index(fields=["created_at"], name="ticket_created"),

@@ -196,7 +196,8 @@ def ticket_create(
         sign_due_at=clock.sign_due_at,
         resolve_warn_at=clock.resolve_warn_at,
         resolve_due_at=clock.resolve_due_at,
-        next_escalation_at=min(clock.sign_due_at, clock.resolve_due_at),
+        # The sign clock's ladder first; the resolve deadline alerts on its own (tickets.sla).
+        next_escalation_at=clock.sign_due_at,
         escalation_step=clock.escalation_step,
         is_repeat=repeat_of is not None,
         repeat_of=repeat_of,
@@ -341,9 +342,9 @@ def ticket_reassign(
 def ticket_sign(*, ticket: Ticket, by: User) -> Ticket:
     """签收: the assignee accepts the order; the customer is told it is being handled."""
     ticket = _step(ticket=ticket, by=by, action=Action.SIGNED, signed_at=timezone.now(), assignee=by)
-    if ticket.escalation_level == 0:
-        # Signed in time: from now on only the resolve deadline can escalate.
-        ticket.next_escalation_at = ticket.resolve_due_at
+    if not ticket.resolve_overdue_alerted and ticket.next_escalation_at is not None:
+        # The sign clock stops: the resolve deadline is the next alert (tickets.sla).
+        ticket.next_escalation_at = None
         ticket.save_without_historical_record(update_fields=["next_escalation_at"])
     if ticket.kind in ACCEPTANCE_SMS_KINDS:
         # Told at creation already (tickets.services._tell_accepted).
@@ -412,6 +413,9 @@ def ticket_transfer(
     locked.signed_at = None
     locked.sla_round += 1
     locked.sign_reminded = False
+    if not locked.resolve_overdue_alerted:
+        # The receiving side's sign clock runs until the resolve deadline takes over.
+        locked.next_escalation_at = locked.sign_due_at
     _save(
         locked,
         [
@@ -423,6 +427,7 @@ def ticket_transfer(
             "sign_due_at",
             "sla_round",
             "sign_reminded",
+            "next_escalation_at",
         ],
         by,
     )
@@ -674,10 +679,12 @@ def _reopen(ticket: Ticket, *, by: User | None, note: str) -> None:
     ticket.status = Status.IN_PROGRESS
     ticket.resolved_at = None
     ticket.resolve_warn_at, ticket.resolve_due_at = sla.resolve_deadlines(policy, timezone.now())
-    ticket.next_escalation_at = ticket.resolve_due_at
+    # A signed order: its next alert is the new resolve deadline passing.
+    ticket.next_escalation_at = None
     ticket.escalation_level = 0
     ticket.sla_round += 1
     ticket.resolve_warned = False
+    ticket.resolve_overdue_alerted = False
     _save(
         ticket,
         [
@@ -689,6 +696,7 @@ def _reopen(ticket: Ticket, *, by: User | None, note: str) -> None:
             "escalation_level",
             "sla_round",
             "resolve_warned",
+            "resolve_overdue_alerted",
         ],
         by,
     )

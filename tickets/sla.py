@@ -11,9 +11,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.selectors import supervisor_chain
+from notifications.digests import ESCALATIONS, digest_entries_add
 from notifications.models import Notification
 from notifications.services import notifications_enqueue_many
-from tickets.models import UNSIGNED_STATUSES, Resolution, ReturnVisit, SlaPolicy, Status, Ticket, TicketEvent
+from tickets.models import (
+    UNSIGNED_STATUSES,
+    Resolution,
+    ReturnVisit,
+    SlaPolicy,
+    Status,
+    Ticket,
+    TicketEvent,
+    Urgency,
+)
 
 # Used only when no active policy matches at all (an empty policy table).
 FALLBACK = SlaPolicy(
@@ -73,13 +83,18 @@ def resolve_deadlines(policy: SlaPolicy, start: datetime) -> tuple[datetime, dat
     )
 
 
+def escalation_step(policy: SlaPolicy) -> timedelta:
+    """How far apart an overdue order rises a level: the policy's own interval,
+    or half its resolve time (at least an hour) when the policy names none."""
+    if policy.escalation_minutes:
+        return timedelta(minutes=policy.escalation_minutes)
+    return max(timedelta(minutes=policy.resolve_minutes / 2), timedelta(hours=1))
+
+
 def clock_for(policy: SlaPolicy, start: datetime) -> Clock:
     sign_warn, sign_due = sign_deadlines(policy, start)
     resolve_warn, resolve_due = resolve_deadlines(policy, start)
-    # An overdue order rises one level for every further half of its resolve
-    # time that passes (at least an hour apart).
-    step = max(timedelta(minutes=policy.resolve_minutes / 2), timedelta(hours=1))
-    return Clock(sign_warn, sign_due, resolve_warn, resolve_due, step)
+    return Clock(sign_warn, sign_due, resolve_warn, resolve_due, escalation_step(policy))
 
 
 # --- the scan -------------------------------------------------------------------
@@ -90,6 +105,17 @@ def clock_for(policy: SlaPolicy, start: datetime) -> Clock:
 # twice, writes the timeline events and queues the notifications in bulk. The
 # notifications' dedupe keys make a second decision harmless anyway. A scan
 # costs a few statements per batch, whatever the number of orders.
+#
+# Two clocks run on an order, and each tells in order: its warning before its
+# overdue alert. The sign clock (while unsigned): "工单待签收" at the warning
+# point, "工单签收超时（N级）" at the deadline. The resolve clock: "工单即将超时"
+# at the warning point, "工单已超时（N级）" at the deadline, at the first scan
+# after it, whatever the sign clock did. One ladder runs at a time: the sign
+# clock's until the order is signed or its resolve deadline passes, then the
+# resolve clock's from that deadline, starting at the level the order reached
+# (at least 1) and rising a level every escalation step of the policy. Level N
+# alerts the assignee at once and the supervisors N-1 units up through their
+# digest (SUPERVISOR_DIGEST_MINUTES), or at once for 特急 orders.
 
 SCAN_BATCH = 1000
 
@@ -100,10 +126,18 @@ class ScanResult:
     warnings: int = 0
     escalations: int = 0
     notifications: int = 0
+    digest_entries: int = 0
     claimed: int = 0  # orders locked and handled in this batch
 
     def __iadd__(self, other: "ScanResult") -> "ScanResult":
-        for name in ("sign_reminders", "warnings", "escalations", "notifications", "claimed"):
+        for name in (
+            "sign_reminders",
+            "warnings",
+            "escalations",
+            "notifications",
+            "digest_entries",
+            "claimed",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
 
@@ -112,11 +146,15 @@ _SCAN_FIELDS = (
     "id",
     "number",
     "title",
+    "status",
+    "urgency",
     "assignee_id",
     "org_unit__path",
     "sla_round",
     "escalation_level",
+    "sign_due_at",
     "resolve_due_at",
+    "resolve_overdue_alerted",
     "next_escalation_at",
     "escalation_step",
     "version",
@@ -155,13 +193,15 @@ def _remind_unsigned(now, chain, limit: int) -> ScanResult:
             limit,
         )
         Ticket.objects.filter(id__in=[r["id"] for r in rows]).update(sign_reminded=True)
+        # An order already past its signing deadline gets the overdue alert instead.
+        reminded = [r for r in rows if r["sign_due_at"] is None or r["sign_due_at"] > now]
         drafts = [
             _notification(r, uid, "sign", _("工单待签收：%(number)s") % {"number": r["number"]})
-            for r in rows
+            for r in reminded
             for uid in _recipients(r, chain)
         ]
         sent = notifications_enqueue_many(drafts, reminder=True)
-    return ScanResult(sign_reminders=len(rows), notifications=sent, claimed=len(rows))
+    return ScanResult(sign_reminders=len(reminded), notifications=sent, claimed=len(rows))
 
 
 def _warn_near_deadline(now, chain, limit: int) -> ScanResult:
@@ -180,46 +220,135 @@ def _warn_near_deadline(now, chain, limit: int) -> ScanResult:
     return ScanResult(warnings=len(warned), notifications=sent, claimed=len(rows))
 
 
+@dataclass(frozen=True)
+class Ladder:
+    """Where an order's escalation stands after a scan at `now`."""
+
+    level: int
+    next_at: datetime | None
+    resolve_alerted: bool
+    clock: str  # "sign" or "resolve": the clock whose overdue alert is due, "" for none
+
+
+def ladder_at(row: dict, now: datetime) -> Ladder:
+    """The escalation an order reaches by `now` (a function of time, so scans that
+    ran late or twice end at the same level; a jump is told once, at the level reached)."""
+    level, next_at, resolve_alerted = (
+        row["escalation_level"],
+        row["next_escalation_at"],
+        row["resolve_overdue_alerted"],
+    )
+    step, resolve_due = row["escalation_step"], row["resolve_due_at"]
+    unsigned = row["status"] in UNSIGNED_STATUSES
+    clock = ""
+    if not resolve_alerted and not unsigned:
+        next_at = None  # the sign clock stopped at signing; the resolve deadline is next
+    if not resolve_alerted and resolve_due is not None and resolve_due <= now:
+        # The sign clock's steps before the resolve deadline, then the resolve clock from it.
+        if next_at is not None and next_at <= resolve_due:
+            level += 1 + int((resolve_due - next_at) / step)
+        level, next_at, resolve_alerted, clock = max(level, 1), resolve_due + step, True, "resolve"
+    if next_at is not None and next_at <= now:
+        steps = 1 + int((now - next_at) / step)
+        level, next_at = level + steps, next_at + step * steps
+        clock = "resolve" if resolve_alerted else "sign"
+    return Ladder(level, next_at, resolve_alerted, clock)
+
+
+def _steps(count: int) -> ExpressionWrapper:
+    return ExpressionWrapper(F("escalation_step") * count, output_field=DurationField())
+
+
+def _move(row: dict, ladder: Ladder) -> tuple:
+    """The change of an order's columns as a few small numbers, so that orders that
+    move alike share one UPDATE (see _move_columns)."""
+    if ladder.resolve_alerted and not row["resolve_overdue_alerted"]:
+        # The resolve clock took over: its ladder counts from the resolve deadline.
+        return (
+            "resolve",
+            ladder.level,
+            round((ladder.next_at - row["resolve_due_at"]) / row["escalation_step"]),
+        )
+    if ladder.next_at is None:
+        return ("stopped",)
+    return ("steps", ladder.level - row["escalation_level"])
+
+
+def _move_columns(move: tuple) -> dict:
+    if move[0] == "resolve":
+        _kind, level, steps = move
+        return {
+            "escalation_level": level,
+            "next_escalation_at": F("resolve_due_at") + _steps(steps),
+            "resolve_overdue_alerted": True,
+        }
+    if move[0] == "stopped":
+        return {"next_escalation_at": None}
+    steps = move[1]
+    return {
+        "escalation_level": F("escalation_level") + steps,
+        "next_escalation_at": F("next_escalation_at") + _steps(steps),
+    }
+
+
 def _escalate_overdue(now, chain, limit: int) -> ScanResult:
-    """Overdue orders rise in level with the time they are overdue: level 1 at
-    the deadline, one more for every escalation step after it. The level is a
-    function of time, so scans that ran late or twice end at the same level;
-    a jump is told once, at the level reached. Level 1 alerts the assignee and
-    the unit's supervisors, each further level the supervisors one unit up."""
+    """Overdue orders alert and rise in level with the time they are overdue
+    (see the notes above). Level N alerts the assignee and the supervisors N-1
+    units up (the unit's own at level 1)."""
+    due = Q(next_escalation_at__lte=now) | Q(resolve_overdue_alerted=False, resolve_due_at__lte=now)
     with transaction.atomic():
-        rows = _claim(Ticket.objects.open().filter(next_escalation_at__lte=now), limit)
-        by_steps: dict[int, list[int]] = defaultdict(list)
-        drafts, events = [], []
+        rows = _claim(Ticket.objects.open().filter(due), limit)
+        drafts, entries, events = [], [], []
+        moves: dict[tuple, list[int]] = defaultdict(list)
         for r in rows:
-            steps_passed = 1 + int((now - r["next_escalation_at"]) / r["escalation_step"])
-            by_steps[steps_passed].append(r["id"])
-            level = r["escalation_level"] + steps_passed
+            ladder = ladder_at(r, now)
+            moves[_move(r, ladder)].append(r["id"])
+            if not ladder.clock:
+                continue
+            level = ladder.level
+            if ladder.clock == "resolve":
+                key = f"overdue:{level}"
+                subject = _("工单已超时（%(level)s级）：%(number)s") % {"level": level, "number": r["number"]}
+            else:
+                key = f"sign-overdue:{level}"
+                subject = _("工单签收超时（%(level)s级）：%(number)s") % {
+                    "level": level,
+                    "number": r["number"],
+                }
             supervisors = chain(r["org_unit__path"])
-            recipients = set(supervisors[min(level - 1, len(supervisors) - 1)] if supervisors else [])
+            told = set(supervisors[min(level - 1, len(supervisors) - 1)] if supervisors else [])
             if r["assignee_id"]:
-                recipients.add(r["assignee_id"])
-            subject = _("工单已超时（%(level)s级）：%(number)s") % {"level": level, "number": r["number"]}
-            drafts += [_notification(r, uid, f"overdue:{level}", subject) for uid in sorted(recipients)]
+                drafts.append(_notification(r, r["assignee_id"], key, subject))
+                told.discard(r["assignee_id"])
+            for uid in sorted(told):
+                alert = _notification(r, uid, key, subject)
+                # 特急 orders reach supervisors at once; the rest wait for their digest.
+                (drafts if r["urgency"] == Urgency.CRITICAL else entries).append(alert)
             events.append(
                 TicketEvent(
                     ticket_id=r["id"],
                     action=TicketEvent.Action.ESCALATED,
                     note=subject,
-                    changes={"level": level},
+                    changes={"level": level, "clock": ladder.clock},
                     created_at=now,
                 )
             )
-        # One UPDATE per distinct jump (almost always just "one level").
-        for steps, ids in by_steps.items():
-            Ticket.objects.filter(id__in=ids).update(
-                escalation_level=F("escalation_level") + steps,
-                next_escalation_at=F("next_escalation_at")
-                + ExpressionWrapper(F("escalation_step") * steps, output_field=DurationField()),
-                version=F("version") + 1,
-            )
+        # One UPDATE per distinct move (almost always one or two), whatever the number of orders.
+        for move, ids in moves.items():
+            Ticket.objects.filter(id__in=ids).update(version=F("version") + 1, **_move_columns(move))
         TicketEvent.objects.bulk_create(events)
         sent = notifications_enqueue_many(drafts, reminder=True)
-    return ScanResult(escalations=len(rows), notifications=sent, claimed=len(rows))
+        digested = digest_entries_add(
+            [
+                {
+                    "topic": ESCALATIONS,
+                    "created_at": now,
+                    **{k: d[k] for k in ("recipient_id", "dedupe_key", "subject", "link")},
+                }
+                for d in entries
+            ]
+        )
+    return ScanResult(escalations=len(events), notifications=sent, digest_entries=digested, claimed=len(rows))
 
 
 def sla_scan(*, now=None, batch: int = SCAN_BATCH, max_batches: int = 100) -> ScanResult:

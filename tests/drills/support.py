@@ -268,12 +268,11 @@ def due_orders(*, count: int, customer, manager, unit) -> list[int]:
 
 
 def expected_reminders(ticket_ids: list[int], manager, supervisor) -> set[str]:
-    return {
-        key
-        for pk in ticket_ids
-        for key in (
-            f"ticket:{pk}:r1:sign:{manager.pk}",
-            f"ticket:{pk}:r1:overdue:1:{manager.pk}",
-            f"ticket:{pk}:r1:overdue:1:{supervisor.pk}",
-        )
-    }
+    """The outbox rows the SLA scan writes for `due_orders`: signing is overdue when first
+    scanned, so the assignee gets the sign clock's overdue alert (no late reminder); the
+    supervisor's line waits for their digest (expected_digest_lines)."""
+    return {f"ticket:{pk}:r1:sign-overdue:1:{manager.pk}" for pk in ticket_ids}
+
+
+def expected_digest_lines(ticket_ids: list[int], supervisor) -> set[str]:
+    return {f"ticket:{pk}:r1:sign-overdue:1:{supervisor.pk}" for pk in ticket_ids}

@@ -14,7 +14,7 @@ import time
 
 from django.db import connection, connections
 
-from notifications.models import Notification
+from notifications.models import DigestEntry, Notification
 from notifications.tasks import deliver_due_notifications
 from tests.celery_worker import send, wait_for
 from tests.drills.support import (
@@ -23,6 +23,7 @@ from tests.drills.support import (
     dismiss,
     drill_worker,
     due_orders,
+    expected_digest_lines,
     expected_reminders,
     queue_length,
     worker_drill,
@@ -129,6 +130,9 @@ def test_the_worker_rides_out_dropped_database_connections(
         line for line in log.splitlines() if "raised" in line or "Retry" in line
     ][:10]
     assert set(Notification.objects.values_list("dedupe_key", flat=True)) == expected
+    assert set(DigestEntry.objects.values_list("dedupe_key", flat=True)) == expected_digest_lines(
+        ticket_ids, supervisor
+    )
     assert set(Notification.objects.values_list("status", flat=True)) == {Notification.Status.SENT}
     with capsys.disabled():
         print(

@@ -30,7 +30,7 @@ def test_it_lists_only_my_in_app_messages_newest_first(login, manager, colleague
     response = login(manager).get(INBOX)
 
     assert response.status_code == 200
-    assert [n.pk for n in response.context["items"]] == [newer.pk, older.pk]
+    assert [g.latest.pk for g in response.context["items"]] == [newer.pk, older.pk]
     content = response.content.decode()
     assert content.index("最新的提醒") < content.index("较早的提醒")
     assert "同事的提醒" not in content
@@ -68,12 +68,12 @@ def test_it_pages_with_a_keyset_cursor(login, manager):
     second = client.get(INBOX, {"before": cursor})
 
     newest_first = [row.pk for row in reversed(rows)]
-    assert [n.pk for n in first.context["items"]] == newest_first[:INBOX_PAGE_SIZE]
+    assert [g.latest.pk for g in first.context["items"]] == newest_first[:INBOX_PAGE_SIZE]
     assert cursor == newest_first[INBOX_PAGE_SIZE - 1]
     assert f"?before={cursor}" in first.content.decode()
-    assert [n.pk for n in second.context["items"]] == newest_first[INBOX_PAGE_SIZE:]
+    assert [g.latest.pk for g in second.context["items"]] == newest_first[INBOX_PAGE_SIZE:]
     assert second.context["next_before"] is None
-    assert client.get(INBOX, {"before": "abc"}).context["items"][0].pk == newest_first[0]
+    assert client.get(INBOX, {"before": "abc"}).context["items"][0].latest.pk == newest_first[0]
 
 
 def test_an_empty_inbox_says_so(login, manager):
@@ -90,9 +90,9 @@ def test_the_page_runs_a_fixed_number_of_queries(login, manager, count, django_a
         NotificationFactory(recipient=manager)
     client = login(manager)
 
-    # session, user, the page of messages, the header's unread count and
-    # the unit on the header's identity card
-    with django_assert_max_num_queries(5):
+    # session, user, the page's groups, their messages, the header's unread
+    # count and the unit on the header's identity card
+    with django_assert_max_num_queries(6):
         assert client.get(INBOX).status_code == 200
 
 
@@ -211,3 +211,105 @@ def test_the_service_refuses_to_mark_someone_elses_message(manager, colleague):
     assert notification.read_at is None
     assert notification_mark_read(notification=notification, user=manager) is True
     assert notification_mark_read(notification=notification, user=manager) is False
+
+
+# --- grouped by what the messages are about ---------------------------------------------
+
+
+def test_messages_about_one_order_are_one_row_with_count_unread_and_earlier(login, manager, colleague):
+    order = "/tickets/GD202611200001/"
+    first = NotificationFactory(recipient=manager, link=order, subject="工单待签收：GD202611200001")
+    second = NotificationFactory(
+        recipient=manager, link=order, subject="工单即将超时：GD202611200001", read_at=timezone.now()
+    )
+    other = NotificationFactory(recipient=manager, link="/tickets/GD202611200002/", subject="另一张工单")
+    latest = NotificationFactory(recipient=manager, link=order, subject="工单已超时（1级）：GD202611200001")
+    loose = NotificationFactory(recipient=manager, subject="没有链接的消息")
+    NotificationFactory(recipient=colleague, link=order, subject="同事的提醒")
+
+    response = login(manager).get(INBOX)
+
+    groups = response.context["items"]
+    assert [g.latest.pk for g in groups] == [loose.pk, latest.pk, other.pk]
+    grouped = groups[1]
+    assert (grouped.count, grouped.unread) == (3, 2)
+    assert [e.pk for e in grouped.earlier] == [second.pk, first.pk]
+    html = response.content.decode()
+    assert html.count("工单已超时（1级）") == 1
+    assert "共 3 条" in html and "2 条未读" in html and "较早的 2 条" in html
+    assert f'id="notification-{first.pk}" class="fw-bold" data-unread="1"' in html
+    assert "同事的提醒" not in html
+
+
+def test_a_busy_order_shows_its_latest_few_and_says_how_many_more(login, manager):
+    from notifications.selectors import GROUP_EARLIER_SHOWN
+
+    order = "/tickets/GD202611200001/"
+    rows = [NotificationFactory(recipient=manager, link=order) for _ in range(GROUP_EARLIER_SHOWN + 5)]
+
+    [group] = login(manager).get(INBOX).context["items"]
+
+    assert group.latest.pk == rows[-1].pk and group.count == len(rows)
+    assert len(group.earlier) == GROUP_EARLIER_SHOWN and group.more == 4
+
+
+def test_groups_page_by_their_latest_message(login, manager):
+    links = [f"/tickets/GD{n:04d}/" for n in range(INBOX_PAGE_SIZE + 3)]
+    for link in links:
+        NotificationFactory(recipient=manager, link=link)
+        NotificationFactory(recipient=manager, link=link)
+    client = login(manager)
+
+    first = client.get(INBOX)
+    second = client.get(INBOX, {"before": first.context["next_before"]})
+
+    shown = [g.latest.link for g in first.context["items"] + second.context["items"]]
+    assert shown == list(reversed(links))
+    assert all(g.count == 2 for g in first.context["items"])
+    assert second.context["next_before"] is None
+
+
+def test_the_grouped_page_runs_a_fixed_number_of_queries(login, manager, django_assert_max_num_queries):
+    for n in range(30):
+        for _ in range(3):
+            NotificationFactory(recipient=manager, link=f"/tickets/GD{n:04d}/")
+    client = login(manager)
+
+    with django_assert_max_num_queries(6):
+        assert client.get(INBOX).status_code == 200
+
+
+def test_viewing_a_group_marks_all_its_messages_read(login, manager, colleague):
+    order = "/tickets/GD202611200001/"
+    mine = [NotificationFactory(recipient=manager, link=order) for _ in range(3)]
+    elsewhere = NotificationFactory(recipient=manager, link="/tickets/GD202611200002/")
+    theirs = NotificationFactory(recipient=colleague, link=order)
+
+    response = login(manager).post(read_url(mine[-1]), {"next": order, "group": "1"})
+
+    assert response.url == order
+    assert not Notification.objects.filter(pk__in=[n.pk for n in mine], read_at__isnull=True).exists()
+    for row in (elsewhere, theirs):
+        row.refresh_from_db()
+        assert row.read_at is None
+
+
+def test_a_group_without_a_link_is_the_message_alone(login, manager):
+    alone = NotificationFactory(recipient=manager)
+    other = NotificationFactory(recipient=manager)
+
+    login(manager).post(read_url(alone), {"group": "1"})
+
+    alone.refresh_from_db()
+    other.refresh_from_db()
+    assert alone.read_at is not None and other.read_at is None
+
+
+def test_someone_elses_group_answers_404(login, manager, colleague):
+    notification = NotificationFactory(recipient=manager, link="/tickets/GD202611200001/")
+
+    response = login(colleague).post(read_url(notification), {"group": "1"})
+
+    assert response.status_code == 404
+    notification.refresh_from_db()
+    assert notification.read_at is None

@@ -5,7 +5,7 @@ from datetime import timedelta
 import time_machine
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.models import DigestEntry, Notification
 from notifications.tasks import deliver_due_notifications
 from tests.celery_worker import WORKER_MARKS, running_worker, send, task_finished, unique_queue, wait_for
 from tickets.models import Status, Ticket, TicketEvent
@@ -51,22 +51,21 @@ def test_a_worker_reminds_and_escalates_an_unsigned_overdue_order_once(
         first_scan = send(sla_scan, queue)
         assert wait_for(lambda: task_finished(log_path, first_scan), timeout=TIMEOUT), worker_log()
         assert f"[{first_scan}] succeeded" in worker_log(), worker_log()
+        # Signing was due 40 minutes ago: the sign clock's overdue alert, no late reminder;
+        # the supervisor's line waits for their digest.
         expected = {
-            (f"ticket:{ticket.pk}:r1:sign:{manager.pk}", manager.pk, f"工单待签收：{ticket.number}"),
             (
-                f"ticket:{ticket.pk}:r1:overdue:1:{manager.pk}",
+                f"ticket:{ticket.pk}:r1:sign-overdue:1:{manager.pk}",
                 manager.pk,
-                f"工单已超时（1级）：{ticket.number}",
-            ),
-            (
-                f"ticket:{ticket.pk}:r1:overdue:1:{supervisor.pk}",
-                supervisor.pk,
-                f"工单已超时（1级）：{ticket.number}",
+                f"工单签收超时（1级）：{ticket.number}",
             ),
         }
         assert (
             set(ticket_notifications(ticket).values_list("dedupe_key", "recipient_id", "subject")) == expected
         )
+        assert list(DigestEntry.objects.values_list("dedupe_key", "recipient_id")) == [
+            (f"ticket:{ticket.pk}:r1:sign-overdue:1:{supervisor.pk}", supervisor.pk)
+        ]
 
         # The worker's own kick goes to the default queue, which this worker
         # does not consume: delivery is asked for on the test's queue.

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from notifications.models import Notification
+from notifications.models import DigestEntry, Notification
 from tests.factories import UserFactory
 from tickets import services, sla
 from tickets.models import ReturnVisit, Ticket
@@ -22,6 +22,11 @@ def keys(user=None) -> list[str]:
     if user:
         qs = qs.filter(recipient=user)
     return sorted(qs.values_list("dedupe_key", flat=True))
+
+
+def digest_keys(user) -> list[str]:
+    """The alerts waiting for the user's next digest (supervisors of orders that are not 特急)."""
+    return sorted(DigestEntry.objects.filter(recipient=user).values_list("dedupe_key", flat=True))
 
 
 @pytest.fixture
@@ -69,14 +74,16 @@ def test_near_deadline_warns_once_then_overdue_escalates_once_per_level(
     assert scan_at(242).escalations == 0
     repair.refresh_from_db()
     assert repair.escalation_level == 1
-    # Level 1: the assignee and the county supervisor (the station has none).
-    assert f"ticket:{repair.pk}:r1:overdue:1:{supervisor.pk}" in keys(supervisor)
+    # Level 1: the assignee at once, the county supervisor (the station has none) in their digest.
+    assert digest_keys(supervisor) == [f"ticket:{repair.pk}:r1:overdue:1:{supervisor.pk}"]
     assert f"ticket:{repair.pk}:r1:overdue:1:{manager.pk}" in keys(manager)
-    assert keys(prefecture_supervisor) == []
+    assert keys(supervisor) == digest_keys(prefecture_supervisor) == []
 
     # Another half of the resolve time later: level 2, one unit up.
     assert scan_at(241 + 120).escalations == 1
-    assert keys(prefecture_supervisor) == [f"ticket:{repair.pk}:r1:overdue:2:{prefecture_supervisor.pk}"]
+    assert digest_keys(prefecture_supervisor) == [
+        f"ticket:{repair.pk}:r1:overdue:2:{prefecture_supervisor.pk}"
+    ]
     assert scan_at(241 + 121).escalations == 0
     repair.refresh_from_db()
     assert repair.escalation_level == 2
@@ -84,11 +91,15 @@ def test_near_deadline_warns_once_then_overdue_escalates_once_per_level(
 
 
 def test_a_late_scan_jumps_to_the_level_the_time_calls_for(repair, manager, supervisor):
-    result = scan_at(300)  # overdue since 10 min; levels at 10, 130, 250
+    # Unsigned: the sign clock's levels at 10 and 130; its resolve deadline (240)
+    # passed too, so the resolve clock took over at level 2 (next at 360).
+    result = scan_at(300)
     assert result.escalations == 1
     repair.refresh_from_db()
-    assert repair.escalation_level == 3
-    assert [k.split(":")[4] for k in keys(manager) if ":overdue:" in k] == ["3"]
+    assert repair.escalation_level == 2
+    assert repair.next_escalation_at == T0 + timedelta(minutes=360)
+    # Told once, at the level reached, by the clock that is late now; no stale sign reminder.
+    assert keys(manager) == [f"ticket:{repair.pk}:r1:overdue:2:{manager.pk}"]
     assert scan_at(301).escalations == 0
 
 
@@ -100,7 +111,12 @@ def test_repeated_scans_send_each_reminder_exactly_once(repair, manager, supervi
         scan_at(minute)
     assert keys() == before
     assert len([k for k in before if ":sign:" in k]) == 1
-    assert len([k for k in before if ":overdue:1:" in k]) == 2  # assignee + supervisor
+    # The sign clock's levels 1 (at 11) and 2 (at 200), then the resolve deadline at level 2.
+    assert [k.split(":")[3:5] for k in keys(manager) if "overdue" in k] == [
+        ["overdue", "2"],
+        ["sign-overdue", "1"],
+        ["sign-overdue", "2"],
+    ]
 
 
 def test_a_resolved_order_is_left_alone(repair, manager):
@@ -158,11 +174,11 @@ def test_two_scans_at_once_send_nothing_twice(open_ticket, manager, supervisor):
     for t in threads:
         t.join()
     assert errors == []
-    # Unsigned since T0: overdue at 10 min, one level more every 120 min → level 3 at 300.
-    assert set(Ticket.objects.values_list("escalation_level", flat=True)) == {3}
-    # Per order: one sign reminder, one overdue alert each to assignee and supervisor.
-    assert Notification.objects.filter(dedupe_key__contains=":sign:").count() == len(tickets)
-    assert Notification.objects.filter(dedupe_key__contains=":overdue:").count() == 2 * len(tickets)
+    # Unsigned since T0, first seen at 300: the sign clock's level 2, the resolve clock's alert.
+    assert set(Ticket.objects.values_list("escalation_level", flat=True)) == {2}
+    # Per order: one overdue alert to the assignee, one line in the supervisor's digest.
+    assert Notification.objects.filter(dedupe_key__contains=":overdue:").count() == len(tickets)
+    assert DigestEntry.objects.filter(dedupe_key__contains=":overdue:").count() == len(tickets)
     for ticket in tickets:
         assert ticket.events.filter(action="escalated").count() == 1
 
