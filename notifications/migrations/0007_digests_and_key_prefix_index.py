@@ -33,7 +33,7 @@ def drop_key_prefix_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0005_sms_kind_satisfaction_survey'),
+        ('notifications', '0006_outbox_withdrawn_status'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
