@@ -62,12 +62,9 @@ def field_day(org_tree, manager, *recipients) -> dict:
         planned_end=now + timedelta(days=1, hours=6),
         created_by=manager,
     )
-    Visit.objects.create(
-        customer=customers[0],
-        staff=manager,
-        purpose=Visit.Purpose.ROUTINE,
-        scheduled_at=now + timedelta(hours=2),
-    )
-    for user in (manager, *recipients):
+    for user in dict.fromkeys((manager, *recipients)):
+        Visit.objects.create(
+            customer=customers[0], staff=user, purpose=Visit.Purpose.ROUTINE, scheduled_at=now + timedelta(hours=2)
+        )
         NotificationFactory(recipient=user, subject="工单即将超时", body="请及时处理。", link="/tickets/")
     return {"customers": customers}

@@ -48,6 +48,7 @@ def test_every_main_page_fits_a_phone(
     cache.clear()
     field_day(org_tree, manager, user)
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport=PHONE, has_touch=True)
+    context.set_default_timeout(10_000)
     page = context.new_page()
     try:
         log_in(page, user)
