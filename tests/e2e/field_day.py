@@ -64,7 +64,10 @@ def field_day(org_tree, manager, *recipients) -> dict:
     )
     for user in dict.fromkeys((manager, *recipients)):
         Visit.objects.create(
-            customer=customers[0], staff=user, purpose=Visit.Purpose.ROUTINE, scheduled_at=now + timedelta(hours=2)
+            customer=customers[0],
+            staff=user,
+            purpose=Visit.Purpose.ROUTINE,
+            scheduled_at=now + timedelta(hours=2),
         )
         NotificationFactory(recipient=user, subject="工单即将超时", body="请及时处理。", link="/tickets/")
     return {"customers": customers}
