@@ -27,7 +27,8 @@ _LAYOUT = """(selector) => {
   for (const el of document.querySelectorAll(selector)) {
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
-    if (box.height < 44) small.push(`${el.tagName}.${el.className} “${el.textContent.trim().slice(0, 20)}” ${Math.round(box.height)}px`);
+    const label = `${el.tagName}.${el.className} “${el.textContent.trim().slice(0, 20)}”`;
+    if (box.height < 44) small.push(`${label} ${Math.round(box.height)}px`);
   }
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, small};
 }"""
