@@ -31,7 +31,9 @@ def _fields(html: str) -> _Fields:
 
 
 def test_a_refused_contact_log_ties_each_error_to_its_field(login, manager):
-    response = login(manager).post(reverse("customers:interaction_quick_create"), {"customer": "56", "summary": ""})
+    response = login(manager).post(
+        reverse("customers:interaction_quick_create"), {"customer": "56", "summary": ""}
+    )
     assert response.status_code == 200
     page = _fields(response.content.decode())
     assert {"customer", "summary"} <= page.invalid
