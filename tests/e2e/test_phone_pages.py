@@ -32,7 +32,8 @@ _LAYOUT = """(selector) => {
   }
   // What sticks out on the right (the innermost ones say why a page scrolls sideways).
   const wide = [...document.querySelectorAll('body *')]
-    .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest('.table-responsive'))
+    .filter(el => !el.closest('.table-responsive'))
+    .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
     .slice(-3).map(el => `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}px`);
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, small, wide};
 }"""
