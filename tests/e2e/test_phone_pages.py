@@ -112,7 +112,7 @@ def test_every_main_page_fits_a_phone(
         if role == "manager" and language == "zh-hans":
             page.goto(f"{live_server.url}/customers/")
             page.locator("main [data-filters-toggle]").click()
-            page.locator("main .list-filters").wait_for(state="visible")
+            page.locator("main .list-filters.show").wait_for(state="visible")  # the fold has opened
             page.screenshot(path=str(artifacts / "phone-manager-customers-filters.png"), full_page=False)
     finally:
         context.close()
