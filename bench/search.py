@@ -94,12 +94,12 @@ def generate(customers: int):
             cursor.execute(
                 """
                 INSERT INTO customers_contact (customer_id, name, relation, mobile, landline, wechat_id,
-                    email, preferred_channel, is_primary, created_at)
+                    email, preferred_channel, is_primary, created_at, wecom_external_userid)
                 SELECT g, '户主', 'self', '13' || lpad(((g::bigint * 7919) %% 1000000000)::text, 9, '0'),
                     CASE WHEN g %% 5 = 0
                          THEN '0855-' || lpad(((g::bigint * 104729) %% 10000000)::text, 7, '0')
                          ELSE '' END,
-                    '', '', 'phone', true, now()
+                    '', '', 'phone', true, now(), ''
                 FROM generate_series(%(start)s, %(stop)s) AS g
                 """,
                 {"start": start, "stop": stop},
