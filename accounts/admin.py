@@ -18,10 +18,25 @@ class OrgUnitAdmin(admin.ModelAdmin):
     autocomplete_fields = ("parent",)
 
 
+class OrgLevelFilter(admin.SimpleListFilter):
+    """Users by the level of their unit (the related-field filter would be titled "Org unit level")."""
+
+    title = _("单位层级")
+    parameter_name = "org_unit__level"
+
+    def lookups(self, request, model_admin):
+        return OrgUnit.Level.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(org_unit__level=self.value())
+        return queryset
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "real_name", "org_unit", "role", "masked_mobile", "is_active")
-    list_filter = ("role", "is_active", "org_unit__level")
+    list_filter = ("role", "is_active", OrgLevelFilter)
     search_fields = ("username", "real_name", "org_unit__name")
     autocomplete_fields = ("org_unit",)
     fieldsets = BaseUserAdmin.fieldsets + (

@@ -6,8 +6,8 @@ Generates N customers in PostgreSQL (13-digit 户号, Chinese names and
 addresses, one mobile each, a landline for every fifth), then times, for a
 county supervisor who sees them all and for a station's account manager, each
 kind of search a caller gives (户号 suffix and prefix, last four and seven
-digits of a mobile, four digits of a landline, a name, an address, a broad
-term):
+digits of a mobile, four digits of a landline, a name, an address, the
+full pinyin and the pinyin initials of a name, a broad term):
 - the search's SQL: `customer_search` plus the first page of the list;
 - the list page (`GET /customers/?q=`), rendered;
 - the previous condition (name or address contains, number starts with, a
@@ -44,10 +44,19 @@ def generate(customers: int):
     supervisor, stations, districts, managers = grid()
     station_ids = "ARRAY[" + ",".join(str(s.pk) for s in stations) + "]"
     manager_ids = "ARRAY[" + ",".join(str(m.pk) for m in managers) + "]"
+    from customers.pinyin import name_pinyin
+
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE customers_contact, customers_historicalcontact, customers_customer, "
             "customers_historicalcustomer RESTART IDENTITY CASCADE"
+        )
+        # The pinyin of every name the generator can make (what Customer.save() would store).
+        names = {s + a + b for s in SURNAMES for a in GIVEN for b in ["", *GIVEN]}
+        cursor.execute("DROP TABLE IF EXISTS bench_pinyin")
+        cursor.execute("CREATE TEMP TABLE bench_pinyin (name text PRIMARY KEY, pinyin text)")
+        cursor.executemany(
+            "INSERT INTO bench_pinyin VALUES (%s, %s)", [(name, name_pinyin(name)) for name in names]
         )
         for start in range(1, customers + 1, CHUNK):
             stop = min(start + CHUNK - 1, customers)
@@ -56,18 +65,22 @@ def generate(customers: int):
                 INSERT INTO customers_customer (id, number, name, kind, segment, voltage, address,
                     station_id, manager_id, vip_tier, is_high_sensitivity, is_important, is_key_attention,
                     is_special, is_sensitive, wechat_bound, completeness, notes, created_at, updated_at,
-                    version, sync_stamp)
-                SELECT g, '5201' || lpad(g::text, 9, '0'),
-                    substr(%(surnames)s, 1 + g %% 30, 1) || substr(%(given)s, 1 + (g / 30) %% 40, 1)
-                        || CASE WHEN g %% 3 = 0 THEN '' ELSE substr(%(given)s, 1 + (g / 1200) %% 40, 1) END,
+                    version, sync_stamp, name_pinyin)
+                SELECT g, '5201' || lpad(g::text, 9, '0'), n.name,
                     'resident', 'rural', '220V',
                     '雷山县' || (%(towns)s::text[])[1 + g %% 10]
                         || substr(%(villages)s, 1 + (g / 10) %% 26, 1)
                         || substr(%(villages)s, 1 + (g / 260) %% 26, 1)
                         || '村' || (1 + g %% 12) || '组' || (1 + (g / 7) %% 97) || '号',
                     ({station_ids})[1 + (g %% 50) %% 10], ({manager_ids})[1 + g %% 50],
-                    0, false, false, false, false, false, false, 100, '', now(), now(), 1, g
+                    0, false, false, false, false, false, false, 100, '', now(), now(), 1, g,
+                    p.pinyin
                 FROM generate_series(%(start)s, %(stop)s) AS g
+                CROSS JOIN LATERAL (SELECT substr(%(surnames)s, 1 + g %% 30, 1)
+                    || substr(%(given)s, 1 + (g / 30) %% 40, 1)
+                    || CASE WHEN g %% 3 = 0 THEN '' ELSE substr(%(given)s, 1 + (g / 1200) %% 40, 1) END
+                    AS name) n
+                LEFT JOIN bench_pinyin p ON p.name = n.name
                 """,
                 {
                     "surnames": SURNAMES,
@@ -81,12 +94,12 @@ def generate(customers: int):
             cursor.execute(
                 """
                 INSERT INTO customers_contact (customer_id, name, relation, mobile, landline, wechat_id,
-                    email, preferred_channel, is_primary, created_at)
+                    email, preferred_channel, is_primary, created_at, wecom_external_userid)
                 SELECT g, '户主', 'self', '13' || lpad(((g::bigint * 7919) %% 1000000000)::text, 9, '0'),
                     CASE WHEN g %% 5 = 0
                          THEN '0855-' || lpad(((g::bigint * 104729) %% 10000000)::text, 7, '0')
                          ELSE '' END,
-                    '', '', 'phone', true, now()
+                    '', '', 'phone', true, now(), ''
                 FROM generate_series(%(start)s, %(stop)s) AS g
                 """,
                 {"start": start, "stop": stop},
@@ -120,6 +133,8 @@ def terms(customers: int, manager) -> dict[str, str]:
         "landline_four": landline[-4:],
         "name_three": target.name if len(target.name) == 3 else target.name + "霞",
         "address_part": target.address[3:9],
+        "pinyin_full": (target.name_pinyin or "").split(" ")[0],
+        "pinyin_initials": (target.name_pinyin or " ").split(" ")[1],
         "broad_term": "雷山县",
     }
 

@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import OrgUnit, mobile_validator
 from accounts.scoping import ScopedQuerySet
+from customers.pinyin import name_pinyin
 
 customer_number_validator = RegexValidator(r"^\d{10,13}$", _("户号必须是10到13位数字。"))
 landline_validator = RegexValidator(
@@ -103,6 +104,23 @@ class CustomerQuerySet(ScopedQuerySet):
     scope_owner_field = "manager"
     scope_unit_field = "station"
 
+    # The name's pinyin follows the name on the bulk paths too (imports, upserts, the demo).
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for customer in objs:
+            customer.name_pinyin = name_pinyin(customer.name)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        fields = list(fields)
+        if "name" in fields:
+            objs = list(objs)
+            for customer in objs:
+                customer.name_pinyin = name_pinyin(customer.name)
+            if "name_pinyin" not in fields:
+                fields.append("name_pinyin")
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
     def stale(self) -> "CustomerQuerySet":
         return self.filter(stale_q())
 
@@ -152,6 +170,10 @@ class Customer(models.Model):
 
     number = models.CharField(_("户号"), max_length=13, unique=True, validators=[customer_number_validator])
     name = models.CharField(_("客户名称"), max_length=100)
+    # "zhulixia zlx" for 朱丽霞 (customers.pinyin), kept by save() and the bulk paths.
+    # Nullable so that SQLite adds the column in place: rebuilding the table would
+    # trip the sync triggers of other tables that name it.
+    name_pinyin = models.TextField(_("名称拼音"), null=True, blank=True, editable=False)  # noqa: DJ001
     kind = models.CharField(_("用电类别"), max_length=16, choices=Kind.choices, default=Kind.RESIDENT)
     segment = models.CharField(_("城乡"), max_length=8, choices=Segment.choices, default=Segment.URBAN)
     voltage = models.CharField(_("电压等级"), max_length=8, choices=Voltage.choices, blank=True)
@@ -208,7 +230,9 @@ class Customer(models.Model):
 
     objects = AliveCustomerManager()
     all_objects = CustomerQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["updated_at", "completeness", "version", "sync_stamp"])
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "completeness", "version", "sync_stamp", "name_pinyin"]
+    )
 
     class Meta:
         verbose_name = _("客户")
@@ -223,6 +247,13 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return gettext("%(name)s（%(detail)s）") % {"name": self.name, "detail": self.number}
+
+    def save(self, *args, **kwargs):
+        self.name_pinyin = name_pinyin(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields and "name_pinyin" not in update_fields:
+            kwargs["update_fields"] = [*update_fields, "name_pinyin"]
+        super().save(*args, **kwargs)
 
     @property
     def sensitivity_labels(self) -> list[str]:

@@ -19,6 +19,7 @@ from accounts.models import User
 from core.history import HistoryRow, format_value, records_with_predecessors
 from core.phones import mask_phone
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line
+from customers.pinyin import pinyin_term
 
 if TYPE_CHECKING:
     from customers.filtersets import CustomerListFilterSet
@@ -101,7 +102,8 @@ def search_matches(term: str, customers: QuerySet[Customer]) -> QuerySet:
     Digits (spaces and dashes ignored) match the start or the end of the
     户号, or any part of a contact's mobile or landline (landlines are stored
     with or without the dash after the area code, so the dash is ignored);
-    anything else matches a part of the name or the address. Each branch reads
+    anything else matches a part of the name or the address, and letters also a
+    part of the name's pinyin, full or initials (customers.pinyin). Each branch reads
     one column through its own index (pg_trgm GIN indexes on PostgreSQL,
     migration 0008; the reversed 户号's btree, 0010): an OR across two tables' columns, or a customer's and a
     contact's, leaves the planner no single index and it scans. The branches
@@ -123,6 +125,10 @@ def search_matches(term: str, customers: QuerySet[Customer]) -> QuerySet:
         ]
     else:
         branches = [customers.filter(name__icontains=term), customers.filter(address__icontains=term)]
+        pinyin = pinyin_term(term)
+        if pinyin:
+            # zhulixia or zlx → 朱丽霞: the stored pinyin, lower case (its trigram index, migration 0015).
+            branches.append(customers.filter(name_pinyin__contains=pinyin))
     first, *others = [branch.values_list("pk", flat=True) for branch in branches]
     return first.union(*others, all=True)[: SEARCH_MATCH_LIMIT + 1]
 
@@ -131,8 +137,8 @@ def customer_search(term: str, *, customers: QuerySet[Customer]) -> CustomerSear
     """Search `customers` (already scoped to the user) for a caller's fragment.
 
     By 户号 prefix or suffix or any part of a contact's phone number (at least
-    MIN_SEARCH_DIGITS digits), or by a part of the name or address (at least
-    MIN_SEARCH_CHARS characters). One query, or none for a term too short.
+    MIN_SEARCH_DIGITS digits), or by a part of the name or address or of the
+    name's pinyin (at least MIN_SEARCH_CHARS characters). One query, or none for a term too short.
     """
     term = term.strip()
     problem = search_term_problem(term)

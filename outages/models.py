@@ -145,7 +145,7 @@ class OutageNotice(models.Model):
         indexes = [models.Index(fields=["fanned_out_at", "due_at"], name="notice_pending_due")]
 
     def __str__(self) -> str:
-        return f"{self.outage_id} · {self.kind}"
+        return f"{self.outage_id} · {self.kind_label}"
 
     @property
     def kind_label(self) -> str:

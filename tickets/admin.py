@@ -71,7 +71,8 @@ class TicketAdmin(SimpleHistoryAdmin):
     search_fields = ("number", "external_id", "title", "customer__number", "customer__name")
     list_select_related = ("org_unit", "assignee")
     raw_id_fields = ("customer", "repeat_of", "related")
-    readonly_fields = [f.name for f in Ticket._meta.fields]
+    # The columns the database computes (attention_*) are bookkeeping, not part of the order.
+    readonly_fields = [f.name for f in Ticket._meta.fields if not f.generated]
     inlines = [TicketEventInline, ResolutionInline, TransferInline, ReturnVisitInline]
 
 

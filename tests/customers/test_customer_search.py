@@ -246,6 +246,7 @@ def test_the_search_is_served_by_trigram_indexes(db):
         "contact_landline_digits_trgm",
         "contact_mobile_trgm",
         "customer_address_trgm",
+        "customer_name_pinyin_trgm",
         "customer_name_trgm",
     ]
     # Each branch's condition can be answered from its index. On a test database's few
