@@ -30,6 +30,9 @@ TASK_LABELS = {
     "groups.tasks.pull_chat_archive": _("拉取会话存档"),
     "groups.tasks.reconcile_wecom_groups": _("与企业微信核对客户群"),
     "groups.tasks.zombie_scan": _("僵尸群扫描"),
+    "notifications.tasks.send_digests": _("发送主管的超时升级汇总"),
+    "reach.tasks.send_personal_posts": _("企业微信一对一通知：建任务与查结果"),
+    "workspace.tasks.warm_dashboards": _("预先计算主管常看的监控看板"),
     "celery.backend_cleanup": _("清理任务结果"),
 }
 

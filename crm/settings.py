@@ -354,6 +354,7 @@ CELERY_TASK_DEFAULT_QUEUE = REALTIME_QUEUE
 _QUEUE_OF_TASK = {
     REALTIME_QUEUE: (
         "notifications.tasks.deliver_due_notifications",
+        "notifications.tasks.send_digests",
         "tickets.tasks.sla_scan",
         "tickets.tasks.return_visit_scan",
         "tickets.tasks.promise_scan",

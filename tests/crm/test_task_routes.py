@@ -12,6 +12,7 @@ BASE_DIR = Path(settings.BASE_DIR)
 
 REALTIME = {
     "notifications.tasks.deliver_due_notifications",
+    "notifications.tasks.send_digests",
     "tickets.tasks.sla_scan",
     "tickets.tasks.return_visit_scan",
     "tickets.tasks.promise_scan",
