@@ -17,6 +17,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
+from core.client import parse_trusted_proxies
 from core.env import env_bool, env_choice, env_daily_window, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our static files, not a CDN (intranets).
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
     "axes",
@@ -300,7 +303,13 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.document_enums",
         "core.api.schema.document_token_auth",
     ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# /api/schema/, /api/docs/ and /api/redoc/ for anyone (true) or for signed-in users
+# and token holders only (false, the default: the schema maps every operation).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 # Stored responses of requests sent with an Idempotency-Key are kept this long.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
@@ -642,13 +651,13 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 # Attempts are rows in the database, shared by every web process.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-# Behind N trusted reverse proxies the client address is the N-th entry from
-# the right of X-Forwarded-For (what a client writes there itself stays to the
-# left); with 0, REMOTE_ADDR.
-LOGIN_TRUSTED_PROXY_COUNT = env_int("LOGIN_TRUSTED_PROXY_COUNT", 0)
-if LOGIN_TRUSTED_PROXY_COUNT < 0:
-    raise ImproperlyConfigured("LOGIN_TRUSTED_PROXY_COUNT must be 0 or more")
-AXES_CLIENT_IP_CALLABLE = "accounts.views.login_client_address"
+# Reverse proxies in front of the site (core/client.py): a count N (the client is
+# the N-th entry from the right of X-Forwarded-For) or CIDR networks (entries
+# from those networks are skipped from the right). Empty or 0: REMOTE_ADDR, and
+# X-Forwarded-For is ignored. One rule for the API's anonymous throttle, the
+# login lockout and the survey limit.
+TRUSTED_PROXIES = parse_trusted_proxies(env_str("TRUSTED_PROXIES", ""))
+AXES_CLIENT_IP_CALLABLE = "core.client.client_address"
 
 LOGGING = {
     "version": 1,
