@@ -515,6 +515,11 @@ ARCHIVE_STALE_DAYS = env_int("ARCHIVE_STALE_DAYS", 365)
 CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 50)
 # Largest archive file accepted for import; a prefecture's 100,000-row .xlsx is about 8 MB.
 CUSTOMER_IMPORT_MAX_MB = env_int("CUSTOMER_IMPORT_MAX_MB", 10)
+# Most data rows an import file may hold, counted as the file streams by (the upload
+# stops counting one row past it): bounds the work, since 10 MB of .xlsx can hold 700,000.
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)
+if IMPORT_MAX_ROWS < 1:
+    raise ImproperlyConfigured("IMPORT_MAX_ROWS must be at least 1")
 # Sensitive customers without a visit or one-to-one contact for this many days get a routine visit planned.
 ROUTINE_VISIT_DAYS = env_int("ROUTINE_VISIT_DAYS", 30)
 if ROUTINE_VISIT_DAYS < 1:
