@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core.validation import check_field_names
+from core.validation import check_field_names, text_errors
 from customers.models import District, Line
 from groups.models import GROUP_FIELDS, GroupKind, Membership, ServiceGroup
 from groups.selectors import owners_for
@@ -94,6 +94,8 @@ def _validate_group(group: ServiceGroup, *, by: User, owner_changed: bool) -> No
                 "line",
                 _("线路「%(area)s」不在%(unit)s的辖区内。") % {"area": group.line.name, "unit": unit.name},
             )
+    for name, messages in text_errors(group).items():
+        errors.setdefault(name, []).extend(messages)
     if not errors:
         try:
             # The WeChat id's uniqueness is answered by field (_external_id_taken), not by constraint name.
