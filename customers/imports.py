@@ -326,6 +326,41 @@ def _too_many_rows() -> ImportFileError:
     )
 
 
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ROW, _CELL = f"{_SHEET_NS}row", f"{_SHEET_NS}c"
+_VALUES = (f"{_SHEET_NS}v", f"{_SHEET_NS}is")
+
+
+def _xlsx_rows_with_values(content: bytes) -> Iterator[None]:
+    """One item per row of the first sheet holding a value, straight from the XML.
+
+    No cell is converted: the upload only needs the count, and the worker reads the
+    values. (A row of empty strings counts here and is skipped there: the count
+    can only err on the side of the limit.)
+    """
+    from openpyxl.xml.functions import iterparse
+
+    try:
+        sheet, archive = _first_sheet(content)
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        raise ImportFileError(_("Excel文件已损坏，无法读取。")) from exc
+    try:
+        with archive.open(sheet._worksheet_path) as source:
+            for _event, element in iterparse(source):
+                if element.tag == _ROW:
+                    if any(cell.tag == _CELL and any(v.tag in _VALUES for v in cell) for cell in element):
+                        yield None
+                    element.clear()
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        raise ImportFileError(_("Excel文件已损坏，无法读取。")) from exc
+    finally:
+        archive.close()
+
+
 def check_row_count(content: bytes, file_format: str) -> int:
     """The data rows of the file, counted as they stream by; ImportFileError past IMPORT_MAX_ROWS.
 
@@ -333,10 +368,16 @@ def check_row_count(content: bytes, file_format: str) -> int:
     no more than one of IMPORT_MAX_ROWS + 1.
     """
     limit = settings.IMPORT_MAX_ROWS
+    if file_format == ImportJob.Format.XLSX:
+        rows = _xlsx_rows_with_values(content)
+        next(rows, None)  # the header row
+    else:
+        rows = read_rows(content, file_format)
     count = 0
-    for _line, _values in read_rows(content, file_format):
+    for _row in rows:
         count += 1
         if count > limit:
+            rows.close()
             raise _too_many_rows()
     return count
 
@@ -347,6 +388,8 @@ def check_upload(*, content: bytes, file_name: str) -> str:
     if not content:
         raise ImportFileError(_("文件是空的。"))
     file_format = sniff_format(content, file_name)
+    # The header row first (its message is the more useful), then the count.
+    next(read_rows(content, file_format), None)
     check_row_count(content, file_format)
     return file_format
 
