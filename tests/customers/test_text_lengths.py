@@ -55,3 +55,23 @@ def test_the_data_check_reports_rows_over_their_limit_and_changes_nothing(mine, 
     out = capsys.readouterr().out
     assert f"customers.Customer.notes: 1 row(s) over {TEXT_LENGTH} characters (ids {mine.pk})" in out
     assert len(Customer.all_objects.get(pk=mine.pk).notes) == TEXT_LENGTH + 5
+
+
+def test_the_archive_services_run_the_text_rule_without_a_form(manager, mine):
+    from django.core.exceptions import ValidationError
+
+    from customers.services import contact_create, customer_update
+
+    with pytest.raises(ValidationError) as refused:
+        customer_update(customer=mine, updated_by=manager, name="a\x07\x1b[31mb", notes="第一行\n第二行")
+    assert set(refused.value.message_dict) == {"name"}
+    with pytest.raises(ValidationError) as refused:
+        contact_create(customer=mine, user=manager, name="王\x00五", mobile="13885550009")
+    assert set(refused.value.message_dict) == {"name"}
+
+    stored = Customer.objects.get(pk=mine.pk)
+    assert (stored.name, stored.notes, stored.contacts.filter(mobile="13885550009").exists()) == (
+        mine.name,
+        mine.notes,
+        False,
+    )
