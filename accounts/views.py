@@ -1,4 +1,4 @@
-"""Login throttling hooks for django-axes (settings: AXES_LOCKOUT_CALLABLE, AXES_CLIENT_IP_CALLABLE)."""
+"""Login throttling hooks for django-axes (settings: AXES_LOCKOUT_CALLABLE; the address: core/client.py)."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -25,13 +25,3 @@ def login_locked_out(
         {"message": message, "minutes": minutes},
         status=LOCKED_OUT_STATUS,
     )
-
-
-def login_client_address(request: HttpRequest) -> str | None:
-    """The address a login attempt comes from, counted past LOGIN_TRUSTED_PROXY_COUNT proxies."""
-    proxies = settings.LOGIN_TRUSTED_PROXY_COUNT
-    if proxies:
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return request.META.get("REMOTE_ADDR")

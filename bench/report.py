@@ -51,6 +51,19 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("ndjson_stream_vs_paged_speedup", "NDJSON 流式相对分页（倍）", "× NDJSON stream vs pages"),
         ],
     ),
+    "import_bounds": (
+        "导入文件行数检查",
+        "import row-limit check",
+        [
+            ("file_mb", "文件 MB", "file MB"),
+            ("refused_seconds", "超限拒收秒数", "refused in s"),
+            ("baseline_seconds", "原打开整表秒数", "old sheet opening s"),
+            ("refused_vs_baseline", "相对原做法（耗时比）", "time vs the old opening"),
+            ("limit_file_seconds", "上限行数文件秒数", "limit-row file s"),
+            ("limit_file_peak_rss_mb", "峰值内存 MB", "peak RSS MB"),
+            ("load_average", "负载", "load average"),
+        ],
+    ),
     "archive_import": (
         "档案导入",
         "archive import",

@@ -58,3 +58,21 @@ class TextValidator:
 
 validate_text = TextValidator()
 validate_multiline_text = TextValidator(multiline=True)
+
+
+# --- How long a text a person writes may be ---------------------------------------
+# A TextField has no length of its own: a 1 MB note made a 2.2 MB page. Every text
+# field people write gets one of these, in characters, checked by the model
+# (a validator, for services that call full_clean) and by the form and serializer
+# fields made from it (max_length). Texts the system writes itself (sync rows,
+# error logs) are not limited here.
+NOTE_LENGTH = 1000  # a remark on one step: an urge note, a reason, a return-visit record
+TEXT_LENGTH = 2000  # a description, a resolution, group rules, a broadcast, a contact summary
+MESSAGE_LENGTH = 4000  # a chat message as sent in a WeCom group
+
+
+def limited(length: int) -> dict:
+    """The field options of a text of at most `length` characters."""
+    from django.core.validators import MaxLengthValidator
+
+    return {"max_length": length, "validators": [MaxLengthValidator(length)]}

@@ -16,7 +16,9 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
+from core.client import parse_trusted_proxies
 from core.env import env_bool, env_choice, env_daily_window, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +47,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our static files, not a CDN (intranets).
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
     "axes",
@@ -219,6 +223,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Source maps (6 MB of them come with the API docs' Swagger UI and ReDoc) are for
+# developers' tools, not for pages: served as they are, not compressed at collectstatic.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -300,7 +307,13 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.document_enums",
         "core.api.schema.document_token_auth",
     ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# /api/schema/, /api/docs/ and /api/redoc/ for anyone (true) or for signed-in users
+# and token holders only (false, the default: the schema maps every operation).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 # Stored responses of requests sent with an Idempotency-Key are kept this long.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
@@ -600,6 +613,11 @@ ARCHIVE_STALE_DAYS = env_int("ARCHIVE_STALE_DAYS", 365)
 CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 50)
 # Largest archive file accepted for import; a prefecture's 100,000-row .xlsx is about 8 MB.
 CUSTOMER_IMPORT_MAX_MB = env_int("CUSTOMER_IMPORT_MAX_MB", 10)
+# Most data rows an import file may hold, counted as the file streams by (the upload
+# stops counting one row past it): bounds the work, since 10 MB of .xlsx can hold 700,000.
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)
+if IMPORT_MAX_ROWS < 1:
+    raise ImproperlyConfigured("IMPORT_MAX_ROWS must be at least 1")
 # Sensitive customers without a visit or one-to-one contact for this many days get a routine visit planned.
 ROUTINE_VISIT_DAYS = env_int("ROUTINE_VISIT_DAYS", 30)
 if ROUTINE_VISIT_DAYS < 1:
@@ -736,13 +754,13 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 # Attempts are rows in the database, shared by every web process.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-# Behind N trusted reverse proxies the client address is the N-th entry from
-# the right of X-Forwarded-For (what a client writes there itself stays to the
-# left); with 0, REMOTE_ADDR.
-LOGIN_TRUSTED_PROXY_COUNT = env_int("LOGIN_TRUSTED_PROXY_COUNT", 0)
-if LOGIN_TRUSTED_PROXY_COUNT < 0:
-    raise ImproperlyConfigured("LOGIN_TRUSTED_PROXY_COUNT must be 0 or more")
-AXES_CLIENT_IP_CALLABLE = "accounts.views.login_client_address"
+# Reverse proxies in front of the site (core/client.py): a count N (the client is
+# the N-th entry from the right of X-Forwarded-For) or CIDR networks (entries
+# from those networks are skipped from the right). Empty or 0: REMOTE_ADDR, and
+# X-Forwarded-For is ignored. One rule for the API's anonymous throttle, the
+# login lockout and the survey limit.
+TRUSTED_PROXIES = parse_trusted_proxies(env_str("TRUSTED_PROXIES", ""))
+AXES_CLIENT_IP_CALLABLE = "core.client.client_address"
 
 LOGGING = {
     "version": 1,

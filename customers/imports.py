@@ -66,6 +66,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from accounts.choices import stations_for
 from accounts.models import OrgUnit, User, mobile_validator
+from core.text import text_error
 from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
 from core.xlsx import Sheet, workbook_bytes
 from customers.models import (
@@ -214,20 +215,53 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _first_sheet(content: bytes):
+    """The first worksheet, opened for streaming: (sheet, archive to close).
+
+    openpyxl's read-only sheet trusts `<dimension>`: one saying A1:X2 cuts the
+    rows after the second, and when it is missing the whole sheet is parsed
+    just to open the workbook. This sheet is never sized: rows are read as they
+    come, up to the last one the file holds.
+    """
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    class UnsizedSheet(ReadOnlyWorksheet):
+        def _get_size(self) -> None:
+            pass
+
+    reader = ExcelReader(io.BytesIO(content), read_only=True, data_only=True)
+    try:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        for sheet, rel in reader.parser.find_sheets():
+            if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
+                return UnsizedSheet(reader.wb, sheet.name, rel.target, reader.shared_strings), reader.archive
+    except Exception:
+        reader.archive.close()
+        raise
+    reader.archive.close()
+    raise ImportFileError(_("Excel文件中没有工作表。"))
+
+
 def _raw_rows(content: bytes, file_format: str) -> Iterator[list[str]]:
     if file_format == ImportJob.Format.XLSX:
-        from openpyxl import load_workbook
-
         try:
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+            sheet, archive = _first_sheet(content)
+        except ImportFileError:
+            raise
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
             raise ImportFileError(_("Excel文件已损坏，无法读取。")) from exc
         try:
-            sheet = workbook.worksheets[0]
             for row in sheet.iter_rows(values_only=True):
                 yield [_cell_text(value) for value in row]
+        except Exception as exc:
+            raise ImportFileError(_("Excel文件已损坏，无法读取。")) from exc
         finally:
-            workbook.close()
+            archive.close()
     else:
         text = _decode_csv(content)
         try:
@@ -286,15 +320,77 @@ def read_rows(content: bytes, file_format: str) -> Iterator[tuple[int, dict[str,
         yield line, {key: (row[index] if index < len(row) else "") for key, index in positions.items()}
 
 
+def _too_many_rows() -> ImportFileError:
+    return ImportFileError(
+        _("文件超过 %(limit)s 行数据，请拆分后分批导入。") % {"limit": f"{settings.IMPORT_MAX_ROWS:,}"}
+    )
+
+
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ROW, _CELL = f"{_SHEET_NS}row", f"{_SHEET_NS}c"
+_VALUES = (f"{_SHEET_NS}v", f"{_SHEET_NS}is")
+
+
+def _xlsx_rows_with_values(content: bytes) -> Iterator[None]:
+    """One item per row of the first sheet holding a value, straight from the XML.
+
+    No cell is converted: the upload only needs the count, and the worker reads the
+    values. (A row of empty strings counts here and is skipped there: the count
+    can only err on the side of the limit.)
+    """
+    from openpyxl.xml.functions import iterparse
+
+    try:
+        sheet, archive = _first_sheet(content)
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        raise ImportFileError(_("Excel文件已损坏，无法读取。")) from exc
+    try:
+        with archive.open(sheet._worksheet_path) as source:
+            for _event, element in iterparse(source):
+                if element.tag == _ROW:
+                    if any(cell.tag == _CELL and any(v.tag in _VALUES for v in cell) for cell in element):
+                        yield None
+                    element.clear()
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        raise ImportFileError(_("Excel文件已损坏，无法读取。")) from exc
+    finally:
+        archive.close()
+
+
+def check_row_count(content: bytes, file_format: str) -> int:
+    """The data rows of the file, counted as they stream by; ImportFileError past IMPORT_MAX_ROWS.
+
+    Counting stops at the first row over the limit: a file of a million rows costs
+    no more than one of IMPORT_MAX_ROWS + 1.
+    """
+    limit = settings.IMPORT_MAX_ROWS
+    if file_format == ImportJob.Format.XLSX:
+        rows = _xlsx_rows_with_values(content)
+        next(rows, None)  # the header row
+    else:
+        rows = read_rows(content, file_format)
+    count = 0
+    for _row in rows:
+        count += 1
+        if count > limit:
+            rows.close()
+            raise _too_many_rows()
+    return count
+
+
 def check_upload(*, content: bytes, file_name: str) -> str:
-    """Checks made before a job is stored: size, type by content, headers. Returns the format."""
+    """Checks made before a job is stored: size, type by content, headers, rows. Returns the format."""
     check_size(len(content))
     if not content:
         raise ImportFileError(_("文件是空的。"))
     file_format = sniff_format(content, file_name)
-    rows = read_rows(content, file_format)
-    # Reading the header row is enough; a file with headers only is fine here.
-    next(rows, None)
+    # The header row first (its message is the more useful), then the count.
+    next(read_rows(content, file_format), None)
+    check_row_count(content, file_format)
     return file_format
 
 
@@ -363,6 +459,13 @@ def _clean_row(values: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, 
     """Cell texts to Python values; errors as (key, message)."""
     cleaned: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []
+    # The text rule of every form and API field (core.text): a cell is one line of text.
+    for key, text in values.items():
+        message = text_error(text)
+        if message is not None:
+            errors.append((key, str(message)))
+    if errors:
+        return {"number": ""}, errors
     number = values["number"]
     if not number:
         errors.append(("number", _("请填写户号。")))
@@ -570,7 +673,11 @@ def plan_import(*, content: bytes, file_format: str, user: User, progress=None) 
     plan = Plan()
     rows: list[tuple[int, dict[str, Any]]] = []
     first_line: dict[str, int] = {}
+    limit = settings.IMPORT_MAX_ROWS
     for line, values in read_rows(content, file_format):
+        if plan.total >= limit:
+            # Before any row is looked up: the limit may have been lowered since the upload.
+            raise _too_many_rows()
         cleaned, errors = _clean_row(values)
         number = cleaned["number"]
         if number and not errors:

@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import OrgUnit, mobile_validator
 from accounts.scoping import ScopedQuerySet
+from core.text import TEXT_LENGTH, limited
 from customers.pinyin import name_pinyin
 
 customer_number_validator = RegexValidator(r"^\d{10,13}$", _("户号必须是10到13位数字。"))
@@ -216,7 +217,7 @@ class Customer(models.Model):
     # Share of the archive's key fields that are filled in, 0–100; kept by
     # customers.services so that lists can filter and sort on it in SQL.
     completeness = models.PositiveSmallIntegerField(_("档案完整度"), default=0, editable=False)
-    notes = models.TextField(_("备注"), blank=True)
+    notes = models.TextField(_("备注"), blank=True, **limited(TEXT_LENGTH))
     created_at = models.DateTimeField(_("建档时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     deleted_at = models.DateTimeField(_("删除时间"), null=True, blank=True, editable=False)
@@ -639,7 +640,7 @@ class Interaction(models.Model):
         _("方向"), max_length=8, choices=Direction.choices, default=Direction.OUTBOUND
     )
     occurred_at = models.DateTimeField(_("联系时间"))
-    summary = models.TextField(_("联系内容"))
+    summary = models.TextField(_("联系内容"), **limited(TEXT_LENGTH))
     mood = models.CharField(_("客户情绪"), max_length=16, choices=Mood.choices, default=Mood.CALM)
     # The work order's number (customers never import tickets: the number is the link).
     ticket_number = models.CharField(_("关联工单编号"), max_length=20, blank=True)
@@ -740,10 +741,10 @@ class Visit(models.Model):
     appointment_confirmed = models.BooleanField(_("已与客户预约"), default=False)
     confirmed_at = models.DateTimeField(_("预约确认时间"), null=True, blank=True)
     prep_basics_reviewed = models.BooleanField(_("已掌握客户基本信息"), default=False)
-    prep_cause = models.TextField(_("诉求缘由"), blank=True)
-    prep_solution = models.TextField(_("初步解决方案"), blank=True)
+    prep_cause = models.TextField(_("诉求缘由"), blank=True, **limited(TEXT_LENGTH))
+    prep_solution = models.TextField(_("初步解决方案"), blank=True, **limited(TEXT_LENGTH))
     done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
-    outcome = models.TextField(_("走访结果"), blank=True)
+    outcome = models.TextField(_("走访结果"), blank=True, **limited(TEXT_LENGTH))
     # Set by automation that must create a visit once (e.g. `routine:<customer>:<yyyy-mm>`).
     origin_key = models.CharField(_("来源标识"), max_length=100, unique=True, null=True, blank=True)
     created_by = models.ForeignKey(

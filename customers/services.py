@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.choices import stations_for
 from accounts.models import OrgUnit, User
 from core.errors import ItemsError, VersionConflict
-from core.validation import check_field_names
+from core.validation import check_field_names, refuse_non_text, text_errors
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line, stale_q
 from customers.quality import completeness_score
 from notifications.services import NotificationDraft, notifications_enqueue_many
@@ -107,13 +107,14 @@ def customer_check(
     upsert), saves the per-archive queries: the relations are not looked up
     again and the station is checked against that set.
     """
-    errors: dict[str, list[str]] = {}
+    # The text rule first (core.text): a caller that skipped the form or serializer
+    # (a bulk upsert, a script) still cannot store control characters.
+    errors: dict[str, list[str]] = text_errors(customer)
     try:
         # A taken number is judged at the insert (customer_create), which knows
         # deleted archives and whether the taker is in the user's scope.
-        customer.full_clean(
-            validate_unique=False, exclude=RELATION_FIELDS if open_station_ids is not None else None
-        )
+        exclude = {*(RELATION_FIELDS if open_station_ids is not None else ()), *errors}
+        customer.full_clean(validate_unique=False, exclude=exclude or None)
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if customer.station_id and not errors.keys() & {"station", "district", "line", "manager"}:
@@ -293,6 +294,7 @@ def contact_check(contact: Contact, *, exclude: Collection[str] | None = None) -
 
     (One primary contact per customer is kept by demoting the old one, see _save_contact.)
     """
+    refuse_non_text(contact)
     if not contact.mobile and not contact.landline:
         raise ValidationError({"mobile": _("手机号码和固定电话至少填写一项。")})
     contact.full_clean(exclude=exclude, validate_constraints=False)

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User, ancestor_paths
 from core.forms import StyledFormMixin, with_detail
+from core.text import MESSAGE_LENGTH, TEXT_LENGTH
 from customers.models import Contact, District, Line
 from customers.selectors import districts_for, lines_for
 from groups import selectors
@@ -83,12 +84,13 @@ class ServiceGroupForm(StyledFormMixin, forms.Form):
     )
     rules = forms.CharField(
         label=_("群规"),
+        max_length=TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("建群的同时制定群规，公告群内所有人共同遵守。"),
         error_messages={"required": _("请填写群规：建群的同时就要制定群规，并公告群内所有人共同遵守。")},
     )
     announcement = forms.CharField(
-        label=_("群公告"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+        label=_("群公告"), max_length=TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
 
     def __init__(self, *args, user: User, group: ServiceGroup | None = None, **kwargs):
@@ -187,6 +189,7 @@ class MessageLogForm(StyledFormMixin, forms.Form):
     )
     text = forms.CharField(
         label=_("消息内容"),
+        max_length=MESSAGE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": _("请填写消息内容。")},
     )
@@ -229,6 +232,7 @@ class ReplyForm(StyledFormMixin, forms.Form):
     all_of_customer = forms.BooleanField(label=_("同时答复该客户在本群的其他未回复咨询"), required=False)
     text = forms.CharField(
         label=_("回复内容"),
+        max_length=MESSAGE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "id": "reply-text"}),
         error_messages={"required": _("请填写回复内容。")},
     )
@@ -265,6 +269,7 @@ class BroadcastForm(StyledFormMixin, forms.Form):
     title = forms.CharField(label=_("标题"), max_length=100, error_messages={"required": _("请填写标题。")})
     body = forms.CharField(
         label=_("正文"),
+        max_length=TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text=_("用通俗易懂的语言；分享文章时附上简短的文字说明。"),
         error_messages={"required": _("请填写正文；分享文章时请附上简短的文字说明。")},
@@ -304,6 +309,7 @@ class ReplyTemplateForm(StyledFormMixin, forms.Form):
     )
     body = forms.CharField(
         label=_("话术内容"),
+        max_length=TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": _("请填写话术内容。")},
     )

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, ancestor_paths
 from accounts.scoping import ScopedQuerySet
+from core.text import MESSAGE_LENGTH, TEXT_LENGTH, limited
 from customers.models import Contact, Customer, District, Line
 
 
@@ -77,8 +78,8 @@ class ServiceGroup(models.Model):
         on_delete=models.PROTECT,
         related_name="service_groups",
     )
-    rules = models.TextField(_("群规"))
-    announcement = models.TextField(_("群公告"), blank=True)
+    rules = models.TextField(_("群规"), **limited(TEXT_LENGTH))
+    announcement = models.TextField(_("群公告"), blank=True, **limited(TEXT_LENGTH))
     external_id = models.CharField(
         _("外部群号"), max_length=64, blank=True, help_text=_("微信群的原始标识，用于消息同步。")
     )
@@ -273,7 +274,7 @@ class GroupMessage(models.Model):
         related_name="group_messages",
     )
     sender_name = models.CharField(_("发送人"), max_length=100)
-    text = models.TextField(_("内容"))
+    text = models.TextField(_("内容"), **limited(MESSAGE_LENGTH))
     sent_at = models.DateTimeField(_("发送时间"), default=timezone.now)
     external_id = models.CharField(
         _("原始消息号"), max_length=64, blank=True, help_text=_("同一群内不重复，重复导入不会产生两条。")
@@ -387,7 +388,7 @@ class Broadcast(models.Model):
 
     topic = models.CharField(_("主题"), max_length=16, choices=BroadcastTopic.choices)
     title = models.CharField(_("标题"), max_length=100)
-    body = models.TextField(_("正文"))
+    body = models.TextField(_("正文"), **limited(TEXT_LENGTH))
     groups = models.ManyToManyField(ServiceGroup, verbose_name=_("目标客户群"), related_name="broadcasts")
     scheduled_at = models.DateTimeField(_("计划发布时间"), null=True, blank=True)
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
@@ -456,7 +457,7 @@ class ReplyTemplate(models.Model):
     """话术库: a reply worth reusing (seed 000 §04 “微”攻略)."""
 
     title = models.CharField(_("标题"), max_length=100)
-    body = models.TextField(_("话术内容"))
+    body = models.TextField(_("话术内容"), **limited(TEXT_LENGTH))
     category = models.CharField(_("分类"), max_length=16, choices=ReplyCategory.choices)
     org_unit = models.ForeignKey(
         OrgUnit,

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.text import NOTE_LENGTH, limited
 from notifications.sms_kinds import SmsKind, SmsProvider
 
 
@@ -137,7 +138,7 @@ class SmsTemplate(models.Model):
     param_names = models.JSONField(
         _("参数名称"), default=list, blank=True, help_text=_("按模板中出现的顺序排列")
     )
-    sample_text = models.TextField(_("示例内容"), blank=True)
+    sample_text = models.TextField(_("示例内容"), blank=True, **limited(NOTE_LENGTH))
     active = models.BooleanField(_("启用"), default=True)
     updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
 

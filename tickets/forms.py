@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import staff_for, staff_of_unit, units_for
 from accounts.models import OrgUnit, User
 from core.forms import StyledFormMixin, with_detail
+from core.text import NOTE_LENGTH, TEXT_LENGTH
 from customers.models import Contact, Customer
 from tickets import permissions
 from tickets.models import FIVE_W_ONE_H, Kind, ReturnVisit, Ticket
@@ -50,11 +51,14 @@ def _follow_unit(form: "ActionForm", unit: str, person: str) -> None:
     )
 
 
-def _note_field(label, required: bool = False, message=None) -> forms.CharField:
+def _note_field(
+    label, required: bool = False, message=None, max_length: int = NOTE_LENGTH
+) -> forms.CharField:
     errors = {"required": message} if message else {}
     return forms.CharField(
         label=label,
         required=required,
+        max_length=max_length,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages=errors,
     )
@@ -313,7 +317,9 @@ class ResolveForm(ActionForm):
         label=_("解决方式"),
         error_messages={"required": _("请选择解决方式。"), "invalid_choice": _("请选择解决方式。")},
     )
-    resolution = _note_field(_("处理结果"), required=True, message=_("请填写处理结果。"))
+    resolution = _note_field(
+        _("处理结果"), required=True, message=_("请填写处理结果。"), max_length=TEXT_LENGTH
+    )
     commitment = _note_field(_("服务承诺"))
     commitment_due = forms.DateField(
         label=_("承诺完成日期"),

@@ -7,6 +7,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import OrgUnit
 from accounts.scoping import ScopedQuerySet
+from core.text import NOTE_LENGTH, TEXT_LENGTH, limited
 from customers.models import Customer
 
 
@@ -195,15 +196,15 @@ class Ticket(models.Model):
     contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
     contact_phone = models.CharField(_("联系电话"), max_length=16, blank=True)
     title = models.CharField(_("标题"), max_length=200)
-    description = models.TextField(_("诉求内容"))
+    description = models.TextField(_("诉求内容"), **limited(TEXT_LENGTH))
     # 5W1H (seed 004 §2.2(2)): why, what, who, when, where, and how the
     # customer wants it handled.
-    why = models.TextField(_("原因(Why)"), blank=True)
-    what = models.TextField(_("事项(What)"), blank=True)
+    why = models.TextField(_("原因(Why)"), blank=True, **limited(NOTE_LENGTH))
+    what = models.TextField(_("事项(What)"), blank=True, **limited(NOTE_LENGTH))
     who = models.CharField(_("相关人(Who)"), max_length=200, blank=True)
     when = models.CharField(_("发生时间(When)"), max_length=100, blank=True)
     where = models.CharField(_("地点(Where)"), max_length=200, blank=True)
-    how = models.TextField(_("客户期望(How)"), blank=True)
+    how = models.TextField(_("客户期望(How)"), blank=True, **limited(NOTE_LENGTH))
 
     org_unit = models.ForeignKey(
         OrgUnit, verbose_name=_("责任单位"), on_delete=models.PROTECT, related_name="tickets"
@@ -267,8 +268,8 @@ class Ticket(models.Model):
     resolution_kind = models.CharField(
         _("解决方式"), max_length=8, choices=ResolutionKind.choices, blank=True
     )
-    resolution = models.TextField(_("处理结果"), blank=True)
-    commitment = models.TextField(_("服务承诺"), blank=True)
+    resolution = models.TextField(_("处理结果"), blank=True, **limited(TEXT_LENGTH))
+    commitment = models.TextField(_("服务承诺"), blank=True, **limited(NOTE_LENGTH))
     commitment_due = models.DateField(_("承诺完成日期"), null=True, blank=True)
 
     signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
@@ -401,7 +402,7 @@ class TicketEvent(models.Model):
     )
     from_status = models.CharField(_("原状态"), max_length=16, choices=Status.choices, blank=True)
     to_status = models.CharField(_("新状态"), max_length=16, choices=Status.choices, blank=True)
-    note = models.TextField(_("说明"), blank=True)
+    note = models.TextField(_("说明"), blank=True, **limited(NOTE_LENGTH))
     changes = models.JSONField(_("变更内容"), default=dict, blank=True)
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
 
@@ -449,8 +450,8 @@ class Resolution(models.Model):
         Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="resolutions"
     )
     kind = models.CharField(_("解决方式"), max_length=8, choices=Ticket.ResolutionKind.choices)
-    text = models.TextField(_("处理结果"))
-    commitment = models.TextField(_("服务承诺"), blank=True)
+    text = models.TextField(_("处理结果"), **limited(TEXT_LENGTH))
+    commitment = models.TextField(_("服务承诺"), blank=True, **limited(NOTE_LENGTH))
     commitment_due = models.DateField(_("承诺完成日期"), null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -530,7 +531,7 @@ class Transfer(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    reason = models.TextField(_("转办原因"))
+    reason = models.TextField(_("转办原因"), **limited(NOTE_LENGTH))
     tracker = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("跟踪人"),
@@ -582,7 +583,7 @@ class ReturnVisit(models.Model):
     due_at = models.DateTimeField(_("回访时限"))
     method = models.CharField(_("回访方式"), max_length=8, choices=Method.choices, blank=True)
     result = models.CharField(_("回访结果"), max_length=16, choices=Result.choices, blank=True)
-    note = models.TextField(_("回访记录"), blank=True)
+    note = models.TextField(_("回访记录"), blank=True, **limited(NOTE_LENGTH))
     visited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("回访人"),

@@ -206,15 +206,18 @@ def ticket_create(
     )
     ticket._history_user = opened_by
     refuse_non_text(ticket)
-    ticket.full_clean(exclude=["number", "related"])
+    # The one constraint, (source, external_id), is the database's to enforce: checked here it
+    # would refuse with the constraint's name a retry that raced the first order past the lookup.
+    ticket.full_clean(exclude=["number", "related"], validate_constraints=False)
     try:
         with transaction.atomic():
             ticket.save()
     except IntegrityError:
-        # A concurrent retry of the same external order won the race.
-        if external_id:
-            return Ticket.objects.get(source=source, external_id=external_id), False
-        raise
+        # A concurrent retry of the same external order won the race: answer with it.
+        first = Ticket.objects.filter(source=source, external_id=external_id).first() if external_id else None
+        if first is None:
+            raise
+        return first, False
     _record(ticket, Action.CREATED, opened_by, "")
     if repeat_of:
         ticket.related.add(repeat_of)

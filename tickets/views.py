@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.views import login_client_address
+from core.client import client_address
 from core.forms import report_refusal
 from core.htmx import is_htmx
 from core.text import is_text
@@ -437,7 +437,7 @@ def survey(request, token: str):
     A forged or expired link, or one already answered, says so and changes
     nothing; too many requests from one address answer 429.
     """
-    if survey_rate_exceeded(login_client_address(request)):
+    if survey_rate_exceeded(client_address(request)):
         return _survey_page(request, "limited", status=429)
     try:
         visit = services.survey_visit(token=token)

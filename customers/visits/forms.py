@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy
 
 from core.forms import StyledFormMixin
+from core.text import TEXT_LENGTH
 from customers.models import Visit
 
 
@@ -32,6 +33,7 @@ class VisitForm(StyledFormMixin, forms.ModelForm):
 class VisitCompleteForm(StyledFormMixin, forms.Form):
     outcome = forms.CharField(
         label=gettext_lazy("走访结果"),
+        max_length=TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": gettext_lazy("请填写走访结果。")},
     )

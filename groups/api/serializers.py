@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
+from core.text import MESSAGE_LENGTH
 from customers.models import Contact, Customer, District, Line
 from customers.selectors import districts_for, lines_for
 from groups import selectors
@@ -292,7 +293,7 @@ class GroupMessageIngestItemSerializer(StrictFieldsMixin, serializers.Serializer
     user = serializers.CharField(
         required=False, max_length=150, help_text="Sender: a staff member's username"
     )
-    text = serializers.CharField(trim_whitespace=True)
+    text = serializers.CharField(trim_whitespace=True, max_length=MESSAGE_LENGTH)
     sent_at = serializers.DateTimeField()
     is_inquiry = serializers.BooleanField(
         required=False,

@@ -9,12 +9,12 @@ lock) are shared by every write to a group in this package.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core.validation import check_field_names
+from core.validation import check_field_names, text_errors
 from customers.models import District, Line
 from groups.models import GROUP_FIELDS, GroupKind, Membership, ServiceGroup
 from groups.selectors import owners_for
@@ -94,13 +94,25 @@ def _validate_group(group: ServiceGroup, *, by: User, owner_changed: bool) -> No
                 "line",
                 _("线路「%(area)s」不在%(unit)s的辖区内。") % {"area": group.line.name, "unit": unit.name},
             )
+    for name, messages in text_errors(group).items():
+        errors.setdefault(name, []).extend(messages)
     if not errors:
         try:
-            group.full_clean(exclude=["org_unit"])
+            # The WeChat id's uniqueness is answered by field (_external_id_taken), not by constraint name.
+            group.full_clean(exclude=["org_unit"], validate_constraints=False)
+            group.validate_constraints(exclude={"org_unit", "external_id"})
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _external_id_taken(group: ServiceGroup) -> bool:
+    return bool(group.external_id) and ServiceGroup.objects.filter(external_id=group.external_id).exists()
+
+
+def _refuse_external_id() -> None:
+    raise ValidationError({"external_id": _("已有客户群使用该外部群号。")})
 
 
 def _join_staff(group: ServiceGroup, user: User) -> Membership:
@@ -146,8 +158,17 @@ def group_create(
         created_by=by,
     )
     _validate_group(group, by=by, owner_changed=True)
+    if _external_id_taken(group):
+        _refuse_external_id()
     group.org_unit_id = owner.org_unit_id
-    group.save()
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError:
+        # A concurrent create with the same WeChat id got there first.
+        if _external_id_taken(group):
+            _refuse_external_id()
+        raise
     _join_staff(group, owner)
     return group
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core.validation import is_future
+from core.validation import is_future, refuse_non_text
 from customers.models import Contact, Customer
 from groups.health import response_due_at
 from groups.models import GroupMessage, Membership, ServiceGroup
@@ -144,6 +144,7 @@ def message_post(
         external_id=external_id,
         recorded_by=by,
     )
+    refuse_non_text(message)
     message.full_clean(exclude=["answer", "broadcast"])
     message, created = _save_message(message)
     if created and message.is_inquiry:

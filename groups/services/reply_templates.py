@@ -6,6 +6,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from accounts.models import OrgUnit, User
+from core.validation import refuse_non_text
 from groups.models import ReplyCategory, ReplyTemplate
 from groups.selectors import template_units_for
 
@@ -29,6 +30,7 @@ def reply_template_create(
     if errors:
         raise ValidationError(errors)
     template = ReplyTemplate(title=title, body=body, category=category, org_unit=unit, created_by=by)
+    refuse_non_text(template)
     template.full_clean()
     template.save()
     return template

@@ -13,6 +13,7 @@ import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.test import override_settings
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
@@ -74,7 +75,9 @@ def _resolved(raw: dict, schema: dict) -> dict:
 
 # Loaded when the module is collected (the schema view needs no database); the
 # lazy `from_fixture` loader does not run under pytest 9.
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler())
+# (The schema is behind login by default: read it as if it were public.)
+with override_settings(API_DOCS_PUBLIC=True):
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler())
 # The coverage phase sends every boundary case the schema defines (hundreds per
 # operation); examples and a few generated cases keep the run short.
 schema.config.phases.update(phases=["examples", "fuzzing"])

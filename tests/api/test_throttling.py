@@ -33,7 +33,8 @@ def test_a_user_over_the_rate_gets_429(api, manager, colleague, low_rates):
     assert api(colleague).get(CUSTOMERS).status_code == 200, "the rate is per user"
 
 
-def test_anonymous_clients_are_throttled_where_they_are_let_in(api, low_rates):
+def test_anonymous_clients_are_throttled_where_they_are_let_in(api, low_rates, settings):
+    settings.API_DOCS_PUBLIC = True
     # Elsewhere a request without credentials stops at 401 before any throttle.
     client = api()
 
@@ -51,3 +52,26 @@ def test_a_throttle_cache_that_is_down_lets_requests_through(api, manager, low_r
     client = api(manager)
 
     assert [client.get(CUSTOMERS).status_code for _n in range(5)] == [200] * 5
+
+
+def test_rotating_x_forwarded_for_does_not_escape_the_anonymous_limit(api, low_rates, settings):
+    settings.API_DOCS_PUBLIC = True
+    client = api()
+
+    statuses = [
+        client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(3)
+    ]
+
+    assert statuses == [200, 200, 429]
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(api, low_rates, settings):
+    settings.API_DOCS_PUBLIC = True
+    settings.TRUSTED_PROXIES = 1
+    client = api()
+
+    first = [client.get("/api/schema/", HTTP_X_FORWARDED_FOR="198.51.100.1").status_code for _n in range(3)]
+    other = client.get("/api/schema/", HTTP_X_FORWARDED_FOR="198.51.100.2").status_code
+
+    assert first == [200, 200, 429]
+    assert other == 200

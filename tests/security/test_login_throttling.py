@@ -69,7 +69,7 @@ def test_the_lock_ends_after_the_cool_off(client, manager):
 
 
 def test_the_client_address_is_taken_past_trusted_proxies_only(client, manager, settings):
-    settings.LOGIN_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = 1
     forged = {"HTTP_X_FORWARDED_FOR": "1.2.3.4, 10.9.9.9"}
     for spoof in ("1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4", "5.5.5.5"):
         client.post(
@@ -95,3 +95,39 @@ def test_api_token_and_session_auth_still_work(client, manager, path):
     assert client.get(path, HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
     client.force_login(manager)
     assert client.get(path).status_code == 200
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(client, manager, settings):
+    settings.TRUSTED_PROXIES = 0
+    for spoof in ("1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4", "5.5.5.5"):
+        client.post(
+            reverse(LOGIN),
+            {"username": "zhangsan", "password": "wrong-password"},
+            HTTP_X_FORWARDED_FOR=spoof,
+            REMOTE_ADDR="172.16.0.2",
+        )
+
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"172.16.0.2"}
+    assert attempt(client, "zhangsan", "pass12345", address="172.16.0.2").status_code == 429
+
+
+def test_a_stranger_behind_the_proxy_cannot_lock_out_a_user_elsewhere(client, manager, settings):
+    settings.TRUSTED_PROXIES = ["172.16.0.0/24"]
+    behind_proxy = {"REMOTE_ADDR": "172.16.0.2"}
+    for _n in range(6):
+        client.post(
+            reverse(LOGIN),
+            {"username": "zhangsan", "password": "wrong-password"},
+            HTTP_X_FORWARDED_FOR="203.0.113.66",
+            **behind_proxy,
+        )
+
+    # The stranger is locked out; the user at the office, through the same proxy, is not.
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.66"
+    response = client.post(
+        reverse(LOGIN),
+        {"username": "zhangsan", "password": "pass12345"},
+        HTTP_X_FORWARDED_FOR="10.20.30.40",
+        **behind_proxy,
+    )
+    assert response.status_code == 302

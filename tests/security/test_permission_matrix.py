@@ -260,9 +260,10 @@ MATRIX: dict[str, list[Probe]] = {
     "notifications:inbox": [get(EVERYONE)],
     "notifications:read": [post("L A N N N N", pk="notification.pk")],
     "notifications:read_all": [post(EVERYONE)],
-    # --- API: schema and docs: public by design (tests/api/test_throttling.py) -----
-    "api-schema": [get("A A A A A A")],
-    "api-docs": [get("A A A A A A")],
+    # --- API: schema and docs: signed-in users (API_DOCS_PUBLIC=false, tests/api/test_docs.py) --
+    "api-schema": [get(EVERYONE)],
+    "api-docs": [get(EVERYONE)],
+    "api-redoc": [get(EVERYONE)],
     # JSON 404 for any API path that names nothing, before authentication: it reveals nothing.
     "api-not-found": [
         Probe("GET", "N N N N N N", url="/api/v1/no-such-resource/"),
@@ -555,7 +556,8 @@ def _outcome(response, is_api: bool, decisive: bool) -> str:
     assert status < 500, f"server error {status}"
     if is_api and status == 401:
         return "L"
-    if not is_api and status == 302 and response["Location"].startswith(LOGIN_PATH):
+    # The API docs pages are pages: they send a visitor to the login page too.
+    if status == 302 and response["Location"].startswith(LOGIN_PATH):
         return "L"
     if decisive:
         return "C" if status < 400 else "R" if status in (400, 403, 404) else "?"

@@ -21,6 +21,7 @@ from accounts.choices import staff_for, units_for
 from accounts.models import OrgUnit, User
 from core.api.fields import StoredChoicesMixin
 from core.api.serializers import NestedUnitSerializer, NestedUserSerializer, StrictFieldsMixin
+from core.text import NOTE_LENGTH, TEXT_LENGTH
 from customers.api.serializers import NestedCustomerSerializer
 from customers.models import Contact, Customer
 from tickets import permissions
@@ -354,11 +355,15 @@ class TicketActionSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class NoteSerializer(TicketActionSerializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", help_text="Optional remark")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_LENGTH, help_text="Optional remark"
+    )
 
 
 class SendBackSerializer(TicketActionSerializer):
-    reason = serializers.CharField(help_text="Why the order goes back to the dispatcher")
+    reason = serializers.CharField(
+        max_length=NOTE_LENGTH, help_text="Why the order goes back to the dispatcher"
+    )
 
 
 class DispatchSerializer(TicketActionSerializer):
@@ -366,7 +371,7 @@ class DispatchSerializer(TicketActionSerializer):
         slug_field="code", queryset=OrgUnit.objects.none(), help_text="Code of a unit of your subtree"
     )
     assignee = _username_field("Username of a person of that unit; left out, the unit signs for it")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_LENGTH)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -380,7 +385,9 @@ class ReassignSerializer(TicketActionSerializer):
         slug_field="code", queryset=OrgUnit.objects.none(), help_text="Code of a unit of your subtree"
     )
     assignee = _username_field("Username of a person of that unit; left out, the unit signs for it")
-    reason = serializers.CharField(help_text="Why the order changes hands; kept on the timeline")
+    reason = serializers.CharField(
+        max_length=NOTE_LENGTH, help_text="Why the order changes hands; kept on the timeline"
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -397,7 +404,7 @@ class TransferWriteSerializer(TicketActionSerializer):
     tracker = _username_field(
         "Username of who follows the order up: yourself or a person of your subtree", required=True
     )
-    reason = serializers.CharField(help_text="Why the order is handed on")
+    reason = serializers.CharField(max_length=NOTE_LENGTH, help_text="Why the order is handed on")
 
     def get_fields(self):
         fields = super().get_fields()
@@ -419,8 +426,8 @@ class ResolveSerializer(TicketActionSerializer):
     resolution_kind = serializers.ChoiceField(
         choices=Ticket.ResolutionKind.choices, default=Ticket.ResolutionKind.DIRECT
     )
-    resolution = serializers.CharField(help_text="How it was solved, as it happened")
-    commitment = serializers.CharField(required=False, allow_blank=True, default="")
+    resolution = serializers.CharField(max_length=TEXT_LENGTH, help_text="How it was solved, as it happened")
+    commitment = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_LENGTH)
     commitment_due = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="Required with a commitment"
     )
@@ -431,4 +438,4 @@ class ReturnVisitWriteSerializer(TicketActionSerializer):
     result = serializers.ChoiceField(
         choices=ReturnVisit.Result.choices, help_text="`dissatisfied` reopens the order"
     )
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_LENGTH)
