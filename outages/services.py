@@ -35,7 +35,7 @@ class OutageConflict(ValidationError):
     """The outage's status does not allow this step (the same request may succeed in another status)."""
 
 
-FAN_OUT_BATCH_SIZE = 1000
+FAN_OUT_BATCH_SIZE = 5000
 
 
 def scope_customers(*, line_ids, district_ids):
