@@ -37,11 +37,13 @@ stays failed and is counted as untold on the outage page.
 One SMS per customer and notice: the outbox key is `<prefix>customer:<id>`
 whatever the number of contacts.
 
-The group rule also exists set-based (`group_covered`): a fan-out decides the
-group-covered majority in the database and runs `choose` for the rest only.
-Both read the same coverage (member first — the primary contact first, then
-the lowest group id —, then the district's group, then the line's), and a
-test holds them equal.
+The group rule and the plain SMS also exist set-based (`group_covered`,
+`sms_only`): a fan-out decides those customers in the database and runs
+`choose` for the rest only (sensitive customers, e-mail, WeCom one-to-one, no
+mobile). They read the same inputs in the same order (a group: member first —
+the primary contact first, then the lowest group id —, then the district's
+group, then the line's; an SMS: the primary contact with a mobile first), and
+a test holds them equal to `choose`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from dataclasses import dataclass
 from django.db.models import (
     BooleanField,
     Case,
+    Exists,
     ExpressionWrapper,
     IntegerField,
     OuterRef,
@@ -187,6 +190,28 @@ def group_covered(customer_ids: list[int], posts: Posts):
             area_group=Case(*area, default=None, output_field=IntegerField()),
         )
         .values("pk", "station_id", "member_group", "area_group")
+    )
+
+
+def sms_only(customer_ids: list[int], *, wecom: bool):
+    """Of `customer_ids` (none of them covered by a group post: decide those first), the
+    customers `choose` sends a plain SMS: not told one to one, no contact preferring
+    e-mail with an address, no WeCom external contact when WeCom is configured, a
+    contact with a mobile (`sms_contact`, the primary first). A queryset of
+    (pk, station_id, sms_contact)."""
+    contacts = Contact.objects.filter(customer_id=OuterRef("pk"))
+    mobile = contacts.exclude(mobile="").order_by("-is_primary", "id").values("id")[:1]
+    customers = (
+        Customer.all_objects.filter(pk__in=customer_ids)
+        .exclude(sensitive_q())
+        .exclude(Exists(contacts.filter(preferred_channel=Contact.Channel.EMAIL).exclude(email="")))
+    )
+    if wecom:
+        customers = customers.exclude(Exists(contacts.exclude(wecom_external_userid="")))
+    return (
+        customers.annotate(sms_contact=Subquery(mobile, output_field=IntegerField()))
+        .filter(sms_contact__isnull=False)
+        .values("pk", "station_id", "sms_contact")
     )
 
 

@@ -48,7 +48,12 @@ from customers.services import customer_refresh_completeness
 from groups.models import Broadcast, GroupPost, GroupPostState
 from groups.services.broadcasts import important_contacts
 from notifications.models import Notification
-from notifications.services import NotificationDraft, notifications_enqueue_many, notifications_withdraw
+from notifications.services import (
+    NotificationDraft,
+    notifications_enqueue_many,
+    notifications_enqueue_select,
+    notifications_withdraw,
+)
 from reach import one_to_one, policy
 from reach.models import CallState, Channel, ReachNotice, ReachRecord, Reason, State
 
@@ -142,23 +147,23 @@ def _write_outbox(drafts: dict[int, NotificationDraft]) -> dict[int, int]:
 def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy.Posts | None = None) -> int:
     """Decide and write the reach of one batch of customers (≤ FAN_OUT_BATCH_SIZE) in
     the caller's transaction; returns the records written. The group-covered majority
-    is one INSERT … SELECT (the policy's `group_covered`); the rest go through
-    `policy.choose` one by one: five queries for them (two more plus one per
-    manager when some go WeCom one-to-one), whatever the number of contacts."""
+    is one INSERT … SELECT (the policy's `group_covered`), the plain SMS two more
+    (`sms_only`: outbox rows, then records); the few left (sensitive customers,
+    e-mail, WeCom one-to-one, no mobile) go through `policy.choose` one by one.
+    About ten queries a batch (two more plus one per manager when some go WeCom
+    one-to-one), whatever the number of contacts."""
     posts = posts or policy.Posts.none()
     now = timezone.now()
+    wecom = one_to_one.wecom_ready()
     written = _insert_group_covered(notice, customer_ids, posts, now)
-    done = set(
-        ReachRecord.objects.filter(notice=notice, customer_id__in=customer_ids).values_list(
-            "customer_id", flat=True
-        )
-    )
-    todo = [customer_id for customer_id in customer_ids if customer_id not in done]
+    todo = _not_written(notice, customer_ids)
+    if todo:
+        written += _insert_sms_only(notice, todo, wecom, now)
+        todo = _not_written(notice, todo)
     if not todo:
         return written
     customers = policy.customer_rows(todo)
     contacts = policy.contact_rows(todo)
-    wecom = one_to_one.wecom_ready()
     choices: dict[int, policy.Choice] = {}
     drafts: dict[int, NotificationDraft] = {}
     for customer_id in todo:
@@ -198,6 +203,64 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
         },
     )
     return written + len(records)
+
+
+def _not_written(notice: ReachNotice, customer_ids: list[int]) -> list[int]:
+    done = set(
+        ReachRecord.objects.filter(notice=notice, customer_id__in=customer_ids).values_list(
+            "customer_id", flat=True
+        )
+    )
+    return [customer_id for customer_id in customer_ids if customer_id not in done]
+
+
+def _insert_sms_only(notice: ReachNotice, customer_ids: list[int], wecom: bool, now) -> int:
+    """The plain-SMS customers of the batch (the policy's `sms_only`), set-based: their
+    outbox rows (one per customer, keyed as `_outbox_key`), then their records riding on
+    them. Both inserts skip what is there, so a repeated batch adds nothing."""
+    chosen, chosen_params = policy.sms_only(customer_ids, wecom=wecom).query.sql_with_params()
+    contact = connection.ops.quote_name(Contact._meta.db_table)
+    # The outbox key, as `_outbox_key` spells it: <prefix>customer:<id>.
+    key = "(%s || CAST(c.pk AS VARCHAR(20)))"
+    key_params = [f"{notice.dedupe_prefix}customer:"]
+    prototype = _outbox_draft(
+        notice,
+        policy.Choice(Channel.SMS, Reason.NO_GROUP, State.QUEUED, contact={"mobile": "0", "name": ""}),
+        0,
+        fallback=False,
+    )
+    notifications_enqueue_select(
+        prototype=prototype,
+        select=(
+            f"SELECT {key} AS dedupe_key, ct.mobile AS address, ct.name AS recipient_label "
+            f"FROM ({chosen}) c INNER JOIN {contact} ct ON ct.id = c.sms_contact"
+        ),
+        params=[*key_params, *chosen_params],
+    )
+    table = connection.ops.quote_name(ReachRecord._meta.db_table)
+    outbox = connection.ops.quote_name(Notification._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"INSERT INTO {table} (notice_id, customer_id, station_id, contact_id, channel, reason, state, "
+        "notification_id, fallback_from, state_reason, call_state, created_at, state_changed_at) "
+        "SELECT %s, c.pk, c.station_id, c.sms_contact, %s, %s, %s, n.id, '', '', '', %s, %s "
+        f"FROM ({chosen}) c INNER JOIN {outbox} n ON n.dedupe_key = {key} "
+        "WHERE c.sms_contact IS NOT NULL "
+        "ON CONFLICT DO NOTHING"
+    )
+    params = [
+        notice.pk,
+        Channel.SMS.value,
+        Reason.NO_GROUP.value,
+        State.QUEUED.value,
+        at,
+        at,
+        *chosen_params,
+        *key_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
 
 
 def _insert_group_covered(notice: ReachNotice, customer_ids: list[int], posts: policy.Posts, now) -> int:
