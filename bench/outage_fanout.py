@@ -178,6 +178,7 @@ def timed_parts():
         wrap(policy, name, "policy_reads")
     wrap(reach_services, "_write_outbox", "outbox_rows")
     wrap(reach_services, "_insert_group_covered", "group_records_insert_select")
+    wrap(reach_services, "_insert_sms_only", "sms_rows_and_records_insert_select")
     original_bulk_create = QuerySet.bulk_create
 
     def bulk_create(queryset, objs, *args, **kwargs):

@@ -411,7 +411,12 @@ def reach_batch(
     )
     if not customer_ids:
         return 0, 0
-    written = reach_fan_out(notice=reach_notice, customer_ids=customer_ids, posts=posts)
+    # The batch as a range of the outage's customers: the set-based writes read it as a
+    # subquery rather than a list of thousands of parameters.
+    batch = AffectedCustomer.objects.filter(
+        outage_id=notice.outage_id, customer_id__gt=after_customer_id, customer_id__lte=customer_ids[-1]
+    ).values("customer_id")
+    written = reach_fan_out(notice=reach_notice, customer_ids=batch, posts=posts)
     return customer_ids[-1], written
 
 

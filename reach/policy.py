@@ -164,7 +164,7 @@ def member_groups(contact_ids: list[int], group_ids: list[int]) -> dict[int, int
     return found
 
 
-def group_covered(customer_ids: list[int], posts: Posts):
+def group_covered(customer_ids, posts: Posts):
     """The customers of `customer_ids` a group post reaches, set-based: those not
     told one to one, with `member_group` (a posted group one of their contacts
     is an active member of) and `area_group` (their district's, else their
@@ -193,7 +193,7 @@ def group_covered(customer_ids: list[int], posts: Posts):
     )
 
 
-def sms_only(customer_ids: list[int], *, wecom: bool):
+def sms_only(customer_ids, *, wecom: bool):
     """Of `customer_ids` (none of them covered by a group post: decide those first), the
     customers `choose` sends a plain SMS: not told one to one, no contact preferring
     e-mail with an address, no WeCom external contact when WeCom is configured, a

@@ -144,11 +144,12 @@ def _write_outbox(drafts: dict[int, NotificationDraft]) -> dict[int, int]:
     return {customer_id: ids.get(draft.dedupe_key) for customer_id, draft in drafts.items()}
 
 
-def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy.Posts | None = None) -> int:
-    """Decide and write the reach of one batch of customers (≤ FAN_OUT_BATCH_SIZE) in
-    the caller's transaction; returns the records written. The group-covered majority
-    is one INSERT … SELECT (the policy's `group_covered`), the plain SMS two more
-    (`sms_only`: outbox rows, then records); the few left (sensitive customers,
+def reach_fan_out(*, notice: ReachNotice, customer_ids, posts: policy.Posts | None = None) -> int:
+    """Decide and write the reach of one batch of customers (`customer_ids`: a list, or
+    a subquery of ids — no long parameter lists then) in the caller's transaction;
+    returns the records written. The group-covered majority is one INSERT … SELECT
+    (the policy's `group_covered`), the plain SMS two more (`sms_only`: outbox
+    rows, then records); the few left (sensitive customers,
     e-mail, WeCom one-to-one, no mobile) go through `policy.choose` one by one.
     About ten queries a batch (two more plus one per manager when some go WeCom
     one-to-one), whatever the number of contacts."""
@@ -156,10 +157,8 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
     now = timezone.now()
     wecom = one_to_one.wecom_ready()
     written = _insert_group_covered(notice, customer_ids, posts, now)
-    todo = _not_written(notice, customer_ids)
-    if todo:
-        written += _insert_sms_only(notice, todo, wecom, now)
-        todo = _not_written(notice, todo)
+    written += _insert_sms_only(notice, _not_written(notice, customer_ids), wecom, now)
+    todo = list(_not_written(notice, customer_ids))
     if not todo:
         return written
     customers = policy.customer_rows(todo)
@@ -205,16 +204,19 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids: list[int], posts: policy
     return written + len(records)
 
 
-def _not_written(notice: ReachNotice, customer_ids: list[int]) -> list[int]:
-    done = set(
-        ReachRecord.objects.filter(notice=notice, customer_id__in=customer_ids).values_list(
-            "customer_id", flat=True
-        )
+def _not_written(notice: ReachNotice, customer_ids):
+    """The ids of the customers of `customer_ids` (a list, or a subquery of ids) without a
+    record of the notice yet; customers deleted since are left out, as `choose` leaves them."""
+    written = ReachRecord.objects.filter(notice=notice, customer_id=OuterRef("pk"))
+    return (
+        Customer.all_objects.filter(pk__in=customer_ids)
+        .exclude(Exists(written))
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    return [customer_id for customer_id in customer_ids if customer_id not in done]
 
 
-def _insert_sms_only(notice: ReachNotice, customer_ids: list[int], wecom: bool, now) -> int:
+def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int:
     """The plain-SMS customers of the batch (the policy's `sms_only`), set-based: their
     outbox rows (one per customer, keyed as `_outbox_key`), then their records riding on
     them. Both inserts skip what is there, so a repeated batch adds nothing."""
@@ -263,7 +265,7 @@ def _insert_sms_only(notice: ReachNotice, customer_ids: list[int], wecom: bool, 
         return max(cursor.rowcount, 0)
 
 
-def _insert_group_covered(notice: ReachNotice, customer_ids: list[int], posts: policy.Posts, now) -> int:
+def _insert_group_covered(notice: ReachNotice, customer_ids, posts: policy.Posts, now) -> int:
     """The group-post records of the batch's customers a posted group covers, written by
     the database in one INSERT … SELECT (portable SQL: PostgreSQL and SQLite); the
     records already there are left alone (ON CONFLICT DO NOTHING). Returns how many."""
