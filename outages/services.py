@@ -35,9 +35,6 @@ class OutageConflict(ValidationError):
     """The outage's status does not allow this step (the same request may succeed in another status)."""
 
 
-FAN_OUT_BATCH_SIZE = 5000
-
-
 def scope_customers(*, line_ids, district_ids):
     """Customers in the scope: a line includes every district on it and the customers fed by it directly."""
     return Customer.objects.filter(
@@ -407,7 +404,7 @@ def reach_batch(
     customer_ids = list(
         AffectedCustomer.objects.filter(outage_id=notice.outage_id, customer_id__gt=after_customer_id)
         .order_by("customer_id")
-        .values_list("customer_id", flat=True)[:FAN_OUT_BATCH_SIZE]
+        .values_list("customer_id", flat=True)[: settings.OUTAGE_FAN_OUT_BATCH_SIZE]
     )
     if not customer_ids:
         return 0, 0

@@ -124,16 +124,14 @@ def test_wecom_one_to_one_when_no_mobile_but_an_external_contact_of_the_manager(
     )
 
 
-def test_a_worker_killed_mid_fan_out_writes_every_record_and_sms_once(
-    grid, populate, fault, settings, monkeypatch
-):
+def test_a_worker_killed_mid_fan_out_writes_every_record_and_sms_once(grid, populate, fault, settings):
     from datetime import timedelta
 
     import time_machine
     from django.utils import timezone, translation
 
     settings.OUTAGE_NOTICE_LEASE_SECONDS = 60
-    monkeypatch.setattr(outages, "FAN_OUT_BATCH_SIZE", 1000)
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 1000
     populate(grid["d2"], 2500, sensitive=10)
     outages.outage_publish(outage=fault(districts=[grid["d2"]]))
     notice, _token = outages._claim_next(timezone.now())
