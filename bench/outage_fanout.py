@@ -147,8 +147,10 @@ def counted_publishes():
 @contextmanager
 def timed_parts():
     """Where the fan-out's time goes (seconds per part, wall clock): the group posts,
-    the policy's reads, the outbox rows, the reach records' INSERT; the rest is the
-    policy itself, the keyset over the affected customers, and the commits."""
+    the policy's reads, the outbox rows, the reach records' INSERTs (the group-covered
+    ones decided and written by one INSERT … SELECT a batch, the others bulk-created);
+    the rest is the policy itself, the keyset over the affected customers, and the
+    commits."""
     from django.db.models.query import QuerySet
 
     from outages import services as outage_services
@@ -175,6 +177,8 @@ def timed_parts():
     for name in ("customer_rows", "contact_rows", "member_groups"):
         wrap(policy, name, "policy_reads")
     wrap(reach_services, "_write_outbox", "outbox_rows")
+    wrap(reach_services, "_insert_group_covered", "group_records_insert_select")
+    wrap(reach_services, "_insert_sms_only", "sms_rows_and_records_insert_select")
     original_bulk_create = QuerySet.bulk_create
 
     def bulk_create(queryset, objs, *args, **kwargs):

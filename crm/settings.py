@@ -633,6 +633,8 @@ OUTAGE_ADVANCE_NOTICE_DAYS = sorted({int(day) for day in _advance_days}, reverse
 OUTAGE_LONG_HOURS = env_int("OUTAGE_LONG_HOURS", 4)
 # A fan-out claim runs out after this many seconds; another worker then takes the notice over.
 OUTAGE_NOTICE_LEASE_SECONDS = env_int("OUTAGE_NOTICE_LEASE_SECONDS", 600)
+# Affected customers per fan-out transaction (each batch commits, so a killed worker loses one).
+OUTAGE_FAN_OUT_BATCH_SIZE = env_int("OUTAGE_FAN_OUT_BATCH_SIZE", 5000)
 
 # --- Reach (who was told what) ------------------------------------------------------
 # A WeCom group post (or one-to-one send) the owner has not confirmed within this

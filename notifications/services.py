@@ -332,6 +332,41 @@ def _insert_new(drafts: list[dict]) -> list[Notification]:
     return new_rows
 
 
+# The columns a set-based enqueue takes from its SELECT; all others come from the prototype.
+_SELECTED_COLUMNS = ("dedupe_key", "address", "recipient_label")
+
+
+def notifications_enqueue_select(*, prototype: NotificationDraft, select: str, params: list) -> int:
+    """Write outbox rows set-based, in one INSERT … SELECT: `select` (SQL with `params`)
+    yields `dedupe_key`, `address` and `recipient_label` per row; every other column is
+    the `prototype` draft's, validated once as `notifications_enqueue_many` would.
+    Keys already there are left out (ON CONFLICT DO NOTHING on `dedupe_key`). Portable
+    SQL (PostgreSQL, SQLite). Returns how many rows were new."""
+    row = _build(**asdict(prototype))
+    connection = transaction.get_connection()
+    fields = [
+        field
+        for field in Notification._meta.concrete_fields
+        if not field.primary_key and field.column not in _SELECTED_COLUMNS
+    ]
+    values = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in (*_SELECTED_COLUMNS, *(field.column for field in fields)))
+    picked = ", ".join(f"s.{quote(column)}" for column in _SELECTED_COLUMNS)
+    constants = ", ".join("%s" for _value in values)
+    sql = (
+        f"INSERT INTO {quote(Notification._meta.db_table)} ({columns}) "
+        f"SELECT {picked}, {constants} FROM ({select}) s WHERE s.{quote('dedupe_key')} IS NOT NULL "
+        f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *params])
+        written = max(cursor.rowcount, 0)
+    if written:
+        _kick_after_commit_if_due([row])
+    return written
+
+
 @transaction.atomic
 def notification_mark_read(*, notification: Notification, user) -> bool:
     """Mark one of the user's own in-app messages read; False if it already was.

@@ -99,7 +99,13 @@ class AffectedCustomer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["outage", "customer"], name="affected_outage_customer"),
         ]
-        indexes = [models.Index(fields=["outage", "sensitive", "customer"], name="affected_outage_sensitive")]
+        # Partial: the keyset over all of an outage's customers (outage, customer > n) can only
+        # take the unique (outage, customer) index, whatever the statistics say.
+        indexes = [
+            models.Index(
+                fields=["outage", "customer"], condition=Q(sensitive=True), name="affected_outage_sensitive"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.outage_id} · {self.customer_id}"

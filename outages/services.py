@@ -35,9 +35,6 @@ class OutageConflict(ValidationError):
     """The outage's status does not allow this step (the same request may succeed in another status)."""
 
 
-FAN_OUT_BATCH_SIZE = 1000
-
-
 def scope_customers(*, line_ids, district_ids):
     """Customers in the scope: a line includes every district on it and the customers fed by it directly."""
     return Customer.objects.filter(
@@ -407,11 +404,16 @@ def reach_batch(
     customer_ids = list(
         AffectedCustomer.objects.filter(outage_id=notice.outage_id, customer_id__gt=after_customer_id)
         .order_by("customer_id")
-        .values_list("customer_id", flat=True)[:FAN_OUT_BATCH_SIZE]
+        .values_list("customer_id", flat=True)[: settings.OUTAGE_FAN_OUT_BATCH_SIZE]
     )
     if not customer_ids:
         return 0, 0
-    written = reach_fan_out(notice=reach_notice, customer_ids=customer_ids, posts=posts)
+    # The batch as a range of the outage's customers: the set-based writes read it as a
+    # subquery rather than a list of thousands of parameters.
+    batch = AffectedCustomer.objects.filter(
+        outage_id=notice.outage_id, customer_id__gt=after_customer_id, customer_id__lte=customer_ids[-1]
+    ).values("customer_id")
+    written = reach_fan_out(notice=reach_notice, customer_ids=batch, posts=posts)
     return customer_ids[-1], written
 
 

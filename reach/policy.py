@@ -36,13 +36,31 @@ stays failed and is counted as untold on the outage page.
 
 One SMS per customer and notice: the outbox key is `<prefix>customer:<id>`
 whatever the number of contacts.
+
+The group rule and the plain SMS also exist set-based (`group_covered`,
+`sms_only`): a fan-out decides those customers in the database and runs
+`choose` for the rest only (sensitive customers, e-mail, WeCom one-to-one, no
+mobile). They read the same inputs in the same order (a group: member first —
+the primary contact first, then the lowest group id —, then the district's
+group, then the line's; an SMS: the primary contact with a mobile first), and
+a test holds them equal to `choose`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, ExpressionWrapper
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Value,
+    When,
+)
 
 from customers.models import Contact, Customer, sensitive_q
 from groups.models import Membership
@@ -144,6 +162,57 @@ def member_groups(contact_ids: list[int], group_ids: list[int]) -> dict[int, int
     for contact_id, group_id in rows:
         found.setdefault(contact_id, group_id)
     return found
+
+
+def group_covered(customer_ids, posts: Posts):
+    """The customers of `customer_ids` a group post reaches, set-based: those not
+    told one to one, with `member_group` (a posted group one of their contacts
+    is an active member of) and `area_group` (their district's, else their
+    line's, posted group) — the same order as `_covering_group`. A queryset of
+    (pk, station_id, member_group, area_group); None without posts."""
+    if not posts.broadcasts:
+        return None
+    member = (
+        Membership.objects.filter(
+            contact__customer_id=OuterRef("pk"), group_id__in=list(posts.broadcasts), left_at__isnull=True
+        )
+        .order_by("-contact__is_primary", "contact_id", "group_id")
+        .values("group_id")[:1]
+    )
+    area = [When(district_id=district, then=Value(group)) for district, group in posts.by_district.items()]
+    area += [When(line_id=line, then=Value(group)) for line, group in posts.by_line.items()]
+    area += [When(district__line_id=line, then=Value(group)) for line, group in posts.by_line.items()]
+    return (
+        Customer.all_objects.filter(pk__in=customer_ids)
+        .exclude(sensitive_q())
+        .annotate(
+            member_group=Subquery(member, output_field=IntegerField()),
+            area_group=Case(*area, default=None, output_field=IntegerField()),
+        )
+        .values("pk", "station_id", "member_group", "area_group")
+    )
+
+
+def sms_only(customer_ids, *, wecom: bool):
+    """Of `customer_ids` (none of them covered by a group post: decide those first), the
+    customers `choose` sends a plain SMS: not told one to one, no contact preferring
+    e-mail with an address, no WeCom external contact when WeCom is configured, a
+    contact with a mobile (`sms_contact`, the primary first). A queryset of
+    (pk, station_id, sms_contact)."""
+    contacts = Contact.objects.filter(customer_id=OuterRef("pk"))
+    mobile = contacts.exclude(mobile="").order_by("-is_primary", "id").values("id")[:1]
+    customers = (
+        Customer.all_objects.filter(pk__in=customer_ids)
+        .exclude(sensitive_q())
+        .exclude(Exists(contacts.filter(preferred_channel=Contact.Channel.EMAIL).exclude(email="")))
+    )
+    if wecom:
+        customers = customers.exclude(Exists(contacts.exclude(wecom_external_userid="")))
+    return (
+        customers.annotate(sms_contact=Subquery(mobile, output_field=IntegerField()))
+        .filter(sms_contact__isnull=False)
+        .values("pk", "station_id", "sms_contact")
+    )
 
 
 def responsible_manager(customer: dict) -> int | None:

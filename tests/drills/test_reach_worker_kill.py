@@ -46,6 +46,8 @@ WORKER_SETTINGS = {
     "OUTBOUND_HTTP_TIMEOUT": "1",
     "NOTIFICATIONS_BATCH_SIZE": "200",
     "OUTAGE_NOTICE_LEASE_SECONDS": "2",
+    # Batches of 1,000 so that a kill lands between two of them.
+    "OUTAGE_FAN_OUT_BATCH_SIZE": "1000",
 }
 TIME_LIMIT = 900
 

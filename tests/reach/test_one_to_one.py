@@ -114,9 +114,9 @@ def test_customers_are_reached_when_their_manager_confirms_the_one_to_one_task(
 
 
 def test_one_task_per_notice_and_manager_across_fan_out_batches(
-    grid, fault, wecom_manager, add_customer, wecom_sandbox, monkeypatch
+    grid, fault, wecom_manager, add_customer, wecom_sandbox, monkeypatch, settings
 ):
-    monkeypatch.setattr(outages, "FAN_OUT_BATCH_SIZE", 2)
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 2
     for index in range(5):
         add_customer(f"wm{index}")
     real_batch = outages.reach_batch

@@ -131,6 +131,7 @@ def test_a_worker_killed_mid_fan_out_writes_every_record_and_sms_once(grid, popu
     from django.utils import timezone, translation
 
     settings.OUTAGE_NOTICE_LEASE_SECONDS = 60
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 1000
     populate(grid["d2"], 2500, sensitive=10)
     outages.outage_publish(outage=fault(districts=[grid["d2"]]))
     notice, _token = outages._claim_next(timezone.now())
