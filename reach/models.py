@@ -136,7 +136,7 @@ class PersonalPost(models.Model):
     msgid = models.CharField(_("群发任务ID"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     requested_at = models.DateTimeField(_("提交企业微信时间"), null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(_("处理锁定至"), null=True, blank=True, editable=False)
     checked_at = models.DateTimeField(_("最近查询时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
 

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('msgid', models.CharField(blank=True, max_length=64, verbose_name='群发任务ID')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='创建时间')),
                 ('requested_at', models.DateTimeField(blank=True, null=True, verbose_name='提交企业微信时间')),
-                ('claimed_until', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('claimed_until', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='处理锁定至')),
                 ('checked_at', models.DateTimeField(blank=True, null=True, verbose_name='最近查询时间')),
                 ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='完成时间')),
                 ('notice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='personal_posts', to='reach.reachnotice', verbose_name='通知')),

@@ -27,6 +27,7 @@ RECORDS = {
     "/groups/": ".group-row",
     "/outages/": ".outage-table tbody tr",
     "/notifications/": "#notification-list .list-group-item",
+    "/ops/": "main .card",
 }
 
 

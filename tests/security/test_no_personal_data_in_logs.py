@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from customers.models import Contact, Customer
 from notifications import backends
 from notifications.models import Notification
-from notifications.tasks import deliver_due_notifications
+from notifications.tasks import deliver_due_notifications, send_digests
 from outages import services as outage_services
 from outages.models import OutageKind
 from outages.tasks import fan_out_notices
@@ -178,7 +178,13 @@ def test_a_working_day_logs_no_mobile_number(all_logs, settings, monkeypatch, or
     later = timezone.now() + timedelta(hours=6)
     with time_machine.travel(later, tick=False):
         sla_scan.apply()
-    assert Notification.objects.filter(dedupe_key__contains=":overdue:").exists(), "the scan escalated"
+    # Supervisors hear of escalations in their digest.
+    later += timedelta(minutes=settings.SUPERVISOR_DIGEST_MINUTES)
+    with time_machine.travel(later, tick=False):
+        send_digests.apply()
+    assert Notification.objects.filter(dedupe_key__startswith="digest:escalations:").exists(), (
+        "the scan escalated"
+    )
 
     # A fault outage on the district: published, fanned out by SMS to both sensitive customers.
     outage = outage_services.outage_create(
