@@ -298,11 +298,13 @@ def _escalate_overdue(now, chain, limit: int) -> ScanResult:
     due = Q(next_escalation_at__lte=now) | Q(resolve_overdue_alerted=False, resolve_due_at__lte=now)
     with transaction.atomic():
         rows = _claim(Ticket.objects.open().filter(due), limit)
-        drafts, entries, events = [], [], []
+        drafts, entries, events, raised = [], [], [], []
         moves: dict[tuple, list[int]] = defaultdict(list)
         for r in rows:
             ladder = ladder_at(r, now)
             moves[_move(r, ladder)].append(r["id"])
+            if ladder.level != r["escalation_level"]:
+                raised.append(r["id"])
             if not ladder.clock:
                 continue
             level = ladder.level
@@ -336,6 +338,11 @@ def _escalate_overdue(now, chain, limit: int) -> ScanResult:
         # One UPDATE per distinct move (almost always one or two), whatever the number of orders.
         for move, ids in moves.items():
             Ticket.objects.filter(id__in=ids).update(version=F("version") + 1, **_move_columns(move))
+        if raised:
+            # The order's change history (变更记录) shows the level the scan raised, by 系统.
+            Ticket.history.bulk_history_create(
+                list(Ticket.objects.filter(id__in=raised)), update=True, default_date=now
+            )
         TicketEvent.objects.bulk_create(events)
         sent = notifications_enqueue_many(drafts, reminder=True)
         digested = digest_entries_add(

@@ -249,3 +249,18 @@ def test_the_migration_takes_the_assignee_when_no_resolve_event_names_anyone(ope
     backfill.backfill_resolutions(apps, None)
     resolution = Resolution.objects.get(ticket=ticket)
     assert (resolution.resolved_by, resolution.kind) == (manager, Ticket.ResolutionKind.DIRECT)
+
+
+def test_an_escalation_by_the_sla_scan_is_in_the_history_by_the_system(open_ticket):
+    from tickets.sla import sla_scan
+
+    ticket = open_ticket()
+    versions = ticket.history.count()
+    sla_scan(now=ticket.resolve_due_at + timedelta(minutes=1))
+    sla_scan(now=ticket.resolve_due_at + timedelta(minutes=2))  # nothing new: no new row
+
+    ticket.refresh_from_db()
+    assert ticket.escalation_level >= 1
+    assert ticket.history.count() == versions + 1
+    raised = [row for row in ticket_history(ticket) if row.field == "升级级别"]
+    assert [(row.who, row.old, row.new) for row in raised] == [("系统", "0", str(ticket.escalation_level))]
