@@ -10,10 +10,12 @@ machine-readable `code` and a localized `detail`.
   named `code` or `detail`, say) can collide with the body's own keys. The
   kinds of 400 of their own keep this shape with their own `code`:
   `unknown_parameter`, `repeated_parameter`, `limit_too_large`.
+  A body that cannot be read is a 400 of the same shape with empty `errors`
+  and the code `parse_error`, `json_too_deep` or `invalid_text`
+  (core/api/parsers.py).
 - every other error: `{"code": "...", "detail": "message"}` (401, 403, 404, 409,
-  410, 412, 413, 415, 422, 429, and a body that cannot be parsed: `parse_error`,
-  `json_too_deep`, `invalid_text`, core/api/parsers.py); some add fields of
-  their own (the sync feed's 410 adds `reason`).
+  410, 412, 413, 415, 422, 429); some add fields of their own (the sync feed's
+  410 adds `reason`).
 
 A Django `ValidationError` raised by a service becomes a 400 of that shape
 (its codes kept), a Django `PermissionDenied` a 403, a row that vanished under
@@ -192,11 +194,14 @@ def _with_code(data: Any, exc: exceptions.APIException) -> Any:
     say, e.g. the sync feed's 410) stays as it is."""
     if isinstance(exc, exceptions.ValidationError):
         return _validation_body(exc)
-    if isinstance(data, dict) and "code" in data:
-        return data
     if not isinstance(data, dict):
         data = {"detail": data}
-    return {"code": error_code(exc), **data}
+    if "code" not in data:
+        data = {"code": error_code(exc), **data}
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:
+        # A body that could not be read: a 400 like any other, with no field to blame.
+        data = {**data, "errors": {}}
+    return data
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Any:

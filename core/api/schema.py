@@ -61,10 +61,18 @@ class FieldErrorsField(serializers.DictField):
 
 class ValidationErrorSerializer(serializers.Serializer):
     code = serializers.ChoiceField(
-        choices=["validation_error", "unknown_parameter", "repeated_parameter", "limit_too_large"],
+        choices=[
+            "validation_error",
+            "unknown_parameter",
+            "repeated_parameter",
+            "limit_too_large",
+            "parse_error",
+            "json_too_deep",
+            "invalid_text",
+        ],
         help_text="validation_error: invalid input; unknown_parameter: a query parameter the operation does "
         "not take; repeated_parameter: a single-valued parameter given twice; limit_too_large: `limit` above "
-        "the cap.",
+        "the cap; parse_error, json_too_deep, invalid_text: a body that cannot be read (`errors` is empty).",
     )
     detail = serializers.CharField(help_text="A summary (localized); the messages are in `errors`.")
     errors = FieldErrorsField(

@@ -517,15 +517,12 @@ def _page_bytes(results: str, page: dict[str, Any]) -> bytes:
     return f'{{"results":[{results}],{rest}'.encode()
 
 
-def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None) -> bytes:
-    """`sync_page` as JSON bytes, read from the rows PostgreSQL's triggers rendered.
-
-    A row not rendered (triggers disabled for a while) or rendered in another
-    time zone than the current one makes the page fall back to `sync_page`.
-    """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    state = state or feed_state()
+def _rendered_page(
+    *, user: User, cursor: SyncCursor, limit: int, state: FeedState
+) -> tuple[list[str], SyncCursor | None, bool] | None:
+    """The page's rows as JSON texts, read from the rows PostgreSQL's triggers rendered: (texts,
+    the last position, has_more); None when a row is not rendered (triggers disabled for a while)
+    or rendered in another time zone than the current one (the caller builds the page instead)."""
     page = sync_queryset(user=user, cursor=cursor, state=state).values("id", "sync_stamp", "manager_id")
     inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
     exits = exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
@@ -546,8 +543,7 @@ def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedSta
     if any(
         number is None and (text is None or not same_zone) for _p, _s, text, _o, same_zone, number, _r in rows
     ):
-        data = sync_page(user=user, cursor=cursor, limit=limit, state=state)
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return None
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else None
@@ -562,5 +558,69 @@ def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedSta
     if full_phones:
         live = [pk for pk, _stamp, text, _odd, _zone, number, _reason in rows if number is None]
         phone_reads_record(user=user, endpoint=ENDPOINT, customer_ids=live)
+    return texts, last, has_more
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None) -> bytes:
+    """`sync_page` as JSON bytes, read from the rows PostgreSQL's triggers rendered.
+
+    A row not rendered (triggers disabled for a while) or rendered in another
+    time zone than the current one makes the page fall back to `sync_page`.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    state = state or feed_state()
+    rendered = _rendered_page(user=user, cursor=cursor, limit=limit, state=state)
+    if rendered is None:
+        return _dumps(sync_page(user=user, cursor=cursor, limit=limit, state=state)).encode()
+    texts, last, has_more = rendered
     data = _page([], last, has_more, cursor=cursor, user=user, state=state)
     return _page_bytes(",".join(texts), data)
+
+
+# --- NDJSON: a full walk in one response ------------------------------------------------------
+
+STREAM_MEDIA_TYPE = "application/x-ndjson"
+
+
+def _chunk(*, user: User, cursor: SyncCursor, limit: int, state: FeedState):
+    """One stretch of the stream: (row texts, the last position, has_more)."""
+    if connection.vendor == "postgresql":
+        rendered = _rendered_page(user=user, cursor=cursor, limit=limit, state=state)
+        if rendered is not None:
+            return rendered
+    page = sync_page(user=user, cursor=cursor, limit=limit, state=state)
+    last = unsign_cursor(page["next"])
+    position = SyncCursor(stamp=last[3], id=last[4]) if page["results"] else None
+    return [_dumps(row) for row in page["results"]], position, page["has_more"]
+
+
+def sync_stream(*, user: User, cursor: SyncCursor, state: FeedState, every: int = MAX_LIMIT):
+    """The feed from `cursor` to the horizon of `state` as NDJSON lines (bytes, a chunk at a time).
+
+    Rows have the shape of the pages' rows. After every `every` rows (one
+    query each, so memory stays bounded and no transaction is held open) comes
+    a checkpoint `{"next": "<cursor>"}`: the position after every row before
+    it, to resume from if the stream breaks off. The last line is the trailer
+    `{"next", "has_more": false, "held_back", "held_back_since", "rows"}`; a
+    stream without it was cut short.
+    """
+    if not 1 <= every <= MAX_LIMIT:
+        raise ValueError(f"every must be between 1 and {MAX_LIMIT}")
+    position, rows = cursor, 0
+    while True:
+        texts, last, has_more = _chunk(user=user, cursor=position, limit=every, state=state)
+        position = last or position
+        rows += len(texts)
+        if not has_more:
+            break
+        texts.append(_dumps({"next": encode_cursor(position, user=user, state=state)}))
+        yield ("\n".join(texts) + "\n").encode()
+    trailer = {**_page([], position, False, cursor=position, user=user, state=state), "rows": rows}
+    del trailer["results"]
+    texts.append(_dumps(trailer))
+    yield ("\n".join(texts) + "\n").encode()

@@ -95,6 +95,7 @@ def test_json_nested_100000_deep_is_a_400(api, manager, mine):
     response = api(manager).patch(detail(mine.number), deep, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "json_too_deep"
+    assert response.json()["errors"] == {}, "a 400 has one shape: no field to blame"
     assert archive(mine) == before
 
 
