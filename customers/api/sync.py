@@ -429,20 +429,8 @@ def _page(results: list, last: SyncCursor | None, has_more: bool, *, cursor, use
     }
 
 
-def sync_page(
-    *, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None
-) -> dict[str, Any]:
-    """One page of the feed after `cursor`: `{"results": [...], "next": "<cursor>", "has_more": bool,
-    "held_back": bool, "held_back_since": moment or null}`.
-
-    `next` is the cursor to send next time (the given position again when
-    nothing new is finished yet). `has_more` says the page was full: call
-    again now. `held_back`: rows committed after the feed's horizon wait for
-    an open transaction that started at `held_back_since`.
-    """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    state = state or feed_state()
+def _built_rows(*, user: User, cursor: SyncCursor, limit: int, state: FeedState):
+    """The rows after `cursor`, built in Python: ([(stamp, id, row)], has_more)."""
     rows = list(sync_queryset(user=user, cursor=cursor, state=state).values(*_VALUES)[: limit + 1])
 
     live_ids = [row["id"] for row in rows if row["deleted_at"] is None]
@@ -467,10 +455,29 @@ def sync_page(
         for row in rows
     ]
     exits = _exit_rows(user=user, cursor=cursor, state=state, limit=limit)
-    merged, has_more, last = _merge(built, exits, limit)
+    merged, has_more, _last = _merge(built, exits, limit)
     if full_phones:
         numbers = [row["number"] for _stamp, _pk, row in merged if not row.get("deleted")]
         phone_reads_record(user=user, endpoint=ENDPOINT, numbers=numbers)
+    return merged, has_more
+
+
+def sync_page(
+    *, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None
+) -> dict[str, Any]:
+    """One page of the feed after `cursor`: `{"results": [...], "next": "<cursor>", "has_more": bool,
+    "held_back": bool, "held_back_since": moment or null}`.
+
+    `next` is the cursor to send next time (the given position again when
+    nothing new is finished yet). `has_more` says the page was full: call
+    again now. `held_back`: rows committed after the feed's horizon wait for
+    an open transaction that started at `held_back_since`.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    state = state or feed_state()
+    merged, has_more = _built_rows(user=user, cursor=cursor, limit=limit, state=state)
+    last = SyncCursor(stamp=merged[-1][0], id=merged[-1][1]) if merged else None
     return _page([row for _stamp, _pk, row in merged], last, has_more, cursor=cursor, user=user, state=state)
 
 
@@ -519,10 +526,10 @@ def _page_bytes(results: str, page: dict[str, Any]) -> bytes:
 
 def _rendered_page(
     *, user: User, cursor: SyncCursor, limit: int, state: FeedState
-) -> tuple[list[str], SyncCursor | None, bool] | None:
-    """The page's rows as JSON texts, read from the rows PostgreSQL's triggers rendered: (texts,
-    the last position, has_more); None when a row is not rendered (triggers disabled for a while)
-    or rendered in another time zone than the current one (the caller builds the page instead)."""
+) -> tuple[list[tuple[int, int, str]], bool] | None:
+    """The page's rows as JSON texts, read from the rows PostgreSQL's triggers rendered:
+    ([(stamp, id, text)], has_more); None when a row is not rendered (triggers disabled for a
+    while) or rendered in another time zone than the current one (the caller builds them instead)."""
     page = sync_queryset(user=user, cursor=cursor, state=state).values("id", "sync_stamp", "manager_id")
     inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
     exits = exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
@@ -546,19 +553,18 @@ def _rendered_page(
         return None
     has_more = len(rows) > limit
     rows = rows[:limit]
-    last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else None
     texts = [
-        json.dumps(_tombstone(number, reason), ensure_ascii=False, separators=(",", ":"))
-        if number is not None
-        else _masked(text)
-        if odd
-        else text
-        for _pk, _stamp, text, odd, _zone, number, reason in rows
+        (
+            stamp,
+            pk,
+            _dumps(_tombstone(number, reason)) if number is not None else _masked(text) if odd else text,
+        )
+        for pk, stamp, text, odd, _zone, number, reason in rows
     ]
     if full_phones:
         live = [pk for pk, _stamp, text, _odd, _zone, number, _reason in rows if number is None]
         phone_reads_record(user=user, endpoint=ENDPOINT, customer_ids=live)
-    return texts, last, has_more
+    return texts, has_more
 
 
 def _dumps(value: Any) -> str:
@@ -577,50 +583,55 @@ def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedSta
     rendered = _rendered_page(user=user, cursor=cursor, limit=limit, state=state)
     if rendered is None:
         return _dumps(sync_page(user=user, cursor=cursor, limit=limit, state=state)).encode()
-    texts, last, has_more = rendered
+    rows, has_more = rendered
+    last = SyncCursor(stamp=rows[-1][0], id=rows[-1][1]) if rows else None
     data = _page([], last, has_more, cursor=cursor, user=user, state=state)
-    return _page_bytes(",".join(texts), data)
+    return _page_bytes(",".join(text for _stamp, _pk, text in rows), data)
 
 
 # --- NDJSON: a full walk in one response ------------------------------------------------------
 
 STREAM_MEDIA_TYPE = "application/x-ndjson"
+# Rows read per query of a stream: more than a page, so a long walk costs fewer queries.
+STREAM_CHUNK = 5000
 
 
-def _chunk(*, user: User, cursor: SyncCursor, limit: int, state: FeedState):
-    """One stretch of the stream: (row texts, the last position, has_more)."""
+def _chunk(*, user: User, cursor: SyncCursor, state: FeedState):
+    """One stretch of the stream: ([(stamp, id, text)], has_more)."""
     if connection.vendor == "postgresql":
-        rendered = _rendered_page(user=user, cursor=cursor, limit=limit, state=state)
+        rendered = _rendered_page(user=user, cursor=cursor, limit=STREAM_CHUNK, state=state)
         if rendered is not None:
             return rendered
-    page = sync_page(user=user, cursor=cursor, limit=limit, state=state)
-    last = unsign_cursor(page["next"])
-    position = SyncCursor(stamp=last[3], id=last[4]) if page["results"] else None
-    return [_dumps(row) for row in page["results"]], position, page["has_more"]
+    rows, has_more = _built_rows(user=user, cursor=cursor, limit=STREAM_CHUNK, state=state)
+    return [(stamp, pk, _dumps(row)) for stamp, pk, row in rows], has_more
 
 
 def sync_stream(*, user: User, cursor: SyncCursor, state: FeedState, every: int = MAX_LIMIT):
     """The feed from `cursor` to the horizon of `state` as NDJSON lines (bytes, a chunk at a time).
 
-    Rows have the shape of the pages' rows. After every `every` rows (one
-    query each, so memory stays bounded and no transaction is held open) comes
-    a checkpoint `{"next": "<cursor>"}`: the position after every row before
-    it, to resume from if the stream breaks off. The last line is the trailer
-    `{"next", "has_more": false, "held_back", "held_back_since", "rows"}`; a
-    stream without it was cut short.
+    Rows have the shape of the pages' rows, read STREAM_CHUNK at a time (one
+    query each, so memory stays bounded and no transaction is held open).
+    After every `every` rows comes a checkpoint `{"next": "<cursor>"}`: the
+    position after every row before it, to resume from if the stream breaks
+    off. The last line is the trailer `{"next", "has_more": false, "held_back",
+    "held_back_since", "rows"}`; a stream without it was cut short.
     """
     if not 1 <= every <= MAX_LIMIT:
         raise ValueError(f"every must be between 1 and {MAX_LIMIT}")
-    position, rows = cursor, 0
-    while True:
-        texts, last, has_more = _chunk(user=user, cursor=position, limit=every, state=state)
-        position = last or position
-        rows += len(texts)
-        if not has_more:
-            break
-        texts.append(_dumps({"next": encode_cursor(position, user=user, state=state)}))
-        yield ("\n".join(texts) + "\n").encode()
-    trailer = {**_page([], position, False, cursor=position, user=user, state=state), "rows": rows}
+    position, count, has_more = cursor, 0, True
+    while has_more:
+        rows, has_more = _chunk(user=user, cursor=position, state=state)
+        lines = []
+        for index, (stamp, pk, text) in enumerate(rows, start=1):
+            lines.append(text)
+            count += 1
+            position = SyncCursor(stamp=stamp, id=pk)
+            # The stream's last row is followed by the trailer, which says the same and more.
+            if count % every == 0 and (has_more or index < len(rows)):
+                lines.append(_dumps({"next": encode_cursor(position, user=user, state=state)}))
+        if has_more:
+            yield ("\n".join(lines) + "\n").encode()
+    trailer = {**_page([], position, False, cursor=position, user=user, state=state), "rows": count}
     del trailer["results"]
-    texts.append(_dumps(trailer))
-    yield ("\n".join(texts) + "\n").encode()
+    lines.append(_dumps(trailer))
+    yield ("\n".join(lines) + "\n").encode()

@@ -154,3 +154,18 @@ def test_queries_grow_with_checkpoints_not_rows(
 
     assert len(rows) == 11
     assert len(counted.captured_queries) <= 20
+
+
+def test_small_chunks_give_the_same_lines(api, manager, archive, settled, monkeypatch):
+    from customers.api import sync
+
+    settled()
+    client = api(manager)
+    whole = lines(stream(client, limit=2))
+
+    monkeypatch.setattr(sync, "STREAM_CHUNK", 2)
+    in_chunks = lines(stream(client, limit=2))
+    monkeypatch.setattr(sync, "STREAM_CHUNK", 3)
+    uneven = lines(stream(client, limit=2))
+
+    assert in_chunks == uneven == whole
