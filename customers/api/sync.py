@@ -76,6 +76,7 @@ current one, is built by `sync_page` instead.
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 from collections import defaultdict
@@ -318,9 +319,15 @@ def sync_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> QueryS
     return queryset.order_by("sync_stamp", "id")
 
 
-def exits_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> QuerySet:
+def exits_queryset(
+    *, user: User, cursor: SyncCursor, state: FeedState, until: RawSQL | None = None
+) -> QuerySet:
     """Archives that left a place the user sees and are out of the user's sight now (feed order):
-    one `(customer_pk, sync_stamp)` each, `reason` "deleted" when the row is gone."""
+    one `(customer_pk, sync_stamp)` each, `reason` "deleted" when the row is gone.
+
+    `until` bounds the exits read to those up to a position: exits of archives
+    still in sight stay in the table for good, and past the end of a full page
+    of customers none can be on the page, so a page need not check them all."""
     unit_ids = _unit_ids(user, state)
     still_seen = Customer.all_objects.visible_to(user, unit_ids=unit_ids).filter(pk=OuterRef("customer_pk"))
     queryset = (
@@ -328,6 +335,8 @@ def exits_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> Query
         .filter(_after(cursor, CustomerSyncExit._meta.db_table, "customer_pk"))
         .filter(~Exists(still_seen))
     )
+    if until is not None:
+        queryset = queryset.filter(until)
     if state.bound is not None:
         queryset = queryset.filter(sync_stamp__lt=state.bound)
     # Moved twice in one transaction: one tombstone.
@@ -344,12 +353,21 @@ def _tombstone(number: str, reason: str | None = None) -> dict[str, Any]:
     return {"number": number, "deleted": True}
 
 
+_EXITS_TABLE = CustomerSyncExit._meta.db_table
+
+
+def _until(stamp: int, pk: int) -> RawSQL:
+    sql = f"({_column('sync_stamp', _EXITS_TABLE)}, {_column('customer_pk', _EXITS_TABLE)}) <= (%s, %s)"
+    return RawSQL(sql, (stamp, pk), output_field=BooleanField())
+
+
 def _exit_rows(
-    *, user: User, cursor: SyncCursor, state: FeedState, limit: int
+    *, user: User, cursor: SyncCursor, state: FeedState, limit: int, until: tuple[int, int] | None = None
 ) -> list[tuple[int, int, dict]]:
+    bound = _until(*until) if until is not None else None
     return [
         (row["sync_stamp"], row["customer_pk"], _tombstone(row["number"], row["reason"]))
-        for row in exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
+        for row in exits_queryset(user=user, cursor=cursor, state=state, until=bound)[: limit + 1]
     ]
 
 
@@ -454,7 +472,9 @@ def _built_rows(*, user: User, cursor: SyncCursor, limit: int, state: FeedState)
         )
         for row in rows
     ]
-    exits = _exit_rows(user=user, cursor=cursor, state=state, limit=limit)
+    # Past the first customer row beyond the page, no exit can be on it.
+    until = (rows[limit]["sync_stamp"], rows[limit]["id"]) if len(rows) > limit else None
+    exits = _exit_rows(user=user, cursor=cursor, state=state, limit=limit, until=until)
     merged, has_more, _last = _merge(built, exits, limit)
     if full_phones:
         numbers = [row["number"] for _stamp, _pk, row in merged if not row.get("deleted")]
@@ -496,15 +516,34 @@ SELECT x.customer_pk, x.sync_stamp, NULL, false, true, x.number, x.reason FROM (
         else ""
     )
     return f"""
+WITH {PAGE_CTE} AS MATERIALIZED ({inner_sql})
 SELECT c.id, c.sync_stamp,
        d.head || CASE WHEN %s OR c.manager_id = %s OR d.contacts_masked IS NULL
                       THEN d.contacts ELSE d.contacts_masked END,
        NOT %s AND d.contacts_masked IS NULL AND c.manager_id IS DISTINCT FROM %s,
        customers_sync_zone() = %s, NULL, NULL
-FROM ({inner_sql}) c
+FROM {PAGE_CTE} c
 LEFT JOIN {docs} d ON d.customer_id = c.id{exits}
 ORDER BY 2, 1
 """
+
+
+# The page's customer rows, named in the page query so that the exits read stop at its end.
+PAGE_CTE = "sync_page"
+
+
+def _until_page_end(limit: int) -> RawSQL:
+    """Exits up to the first customer row beyond the page (`limit + 1`-th), if the page is full;
+    all of them (up to the largest stamp) if not. Two scalar subqueries, so that the row
+    comparison is an index condition."""
+    order = f"FROM {PAGE_CTE} p ORDER BY p.sync_stamp, p.id OFFSET %s LIMIT 1"
+    stamp, pk = f"(SELECT p.sync_stamp {order})", f"(SELECT p.id {order})"
+    sql = (
+        f"({_column('sync_stamp', _EXITS_TABLE)}, {_column('customer_pk', _EXITS_TABLE)}) "
+        f"<= (COALESCE({stamp}, %s), COALESCE({pk}, %s))"
+    )
+    end = 2**63 - 1
+    return RawSQL(sql, (limit, end, limit, end), output_field=BooleanField())
 
 
 def _q(name: str) -> str:
@@ -524,28 +563,75 @@ def _page_bytes(results: str, page: dict[str, Any]) -> bytes:
     return f'{{"results":[{results}],{rest}'.encode()
 
 
+# The page statement per process, compiled once per user, scope and page size: compiling the
+# ORM's queries costs more than running them. Positions and the horizon are parameters, found
+# in the compiled parameters by the stand-in values they were compiled with.
+_STATEMENTS: dict[tuple, tuple[str, tuple]] = {}
+_STATEMENTS_CAP = 1024
+_STAND_INS = (-(2**62) - 11, -(2**62) - 13, -(2**62) - 17)  # stamp, id, horizon: never real values
+_ZONE = "\x00zone"  # the current time zone's name, which each request may set
+
+
+def _compile_page_statement(*, user: User, limit: int, state: FeedState) -> tuple[str, tuple]:
+    stamp, pk, bound = _STAND_INS
+    stand_in = dataclasses.replace(state, bound=None if state.bound is None else bound)
+    cursor = SyncCursor(stamp=stamp, id=pk)
+    page = sync_queryset(user=user, cursor=cursor, state=stand_in).values("id", "sync_stamp", "manager_id")
+    inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
+    until = _until_page_end(limit)
+    exits = exits_queryset(user=user, cursor=cursor, state=stand_in, until=until)[: limit + 1]
+    exits_sql, exits_params = exits.query.get_compiler(connection=connection).as_sql()
+    full_phones = reads_every_phone(user)
+    params = (
+        *inner_params,
+        full_phones,
+        user.pk,
+        full_phones,
+        user.pk,
+        _ZONE,
+        *exits_params,
+    )
+    return _page_sql(inner_sql, exits_sql), params
+
+
+def _page_statement(*, user: User, cursor: SyncCursor, limit: int, state: FeedState) -> tuple[str, list]:
+    """The page query after `cursor` and its parameters."""
+    key = (
+        connection.alias,
+        user.pk,
+        scope_fingerprint(user, state),
+        reads_every_phone(user),
+        state.epoch,
+        state.units_version,
+        state.bound is None,
+        limit,
+    )
+    cached = _STATEMENTS.get(key)
+    if cached is None:
+        if len(_STATEMENTS) >= _STATEMENTS_CAP:
+            _STATEMENTS.clear()
+        sql, params = _compile_page_statement(user=user, limit=limit, state=state)
+        cached = _STATEMENTS[key] = _compile_page_statement(user=user, limit=limit, state=state)
+    sql, params = cached
+    values = {
+        _STAND_INS[0]: cursor.stamp,
+        _STAND_INS[1]: cursor.id,
+        _STAND_INS[2]: state.bound,
+        _ZONE: timezone.get_current_timezone_name(),
+    }
+    return sql, [values.get(value, value) if type(value) in (int, str) else value for value in params]
+
+
 def _rendered_page(
     *, user: User, cursor: SyncCursor, limit: int, state: FeedState
 ) -> tuple[list[tuple[int, int, str]], bool] | None:
     """The page's rows as JSON texts, read from the rows PostgreSQL's triggers rendered:
     ([(stamp, id, text)], has_more); None when a row is not rendered (triggers disabled for a
     while) or rendered in another time zone than the current one (the caller builds them instead)."""
-    page = sync_queryset(user=user, cursor=cursor, state=state).values("id", "sync_stamp", "manager_id")
-    inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
-    exits = exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
-    exits_sql, exits_params = exits.query.get_compiler(connection=connection).as_sql()
+    sql, params = _page_statement(user=user, cursor=cursor, limit=limit, state=state)
     full_phones = reads_every_phone(user)
-    params = (
-        full_phones,
-        user.pk,
-        full_phones,
-        user.pk,
-        timezone.get_current_timezone_name(),
-        *inner_params,
-        *exits_params,
-    )
     with connection.cursor() as db:
-        db.execute(_page_sql(inner_sql, exits_sql), params)
+        db.execute(sql, params)
         rows = db.fetchall()
     if any(
         number is None and (text is None or not same_zone) for _p, _s, text, _o, same_zone, number, _r in rows

@@ -169,3 +169,52 @@ def test_small_chunks_give_the_same_lines(api, manager, archive, settled, monkey
     uneven = lines(stream(client, limit=2))
 
     assert in_chunks == uneven == whole
+
+
+def test_an_exit_between_full_pages_is_neither_lost_nor_repeated(
+    api, manager, archive, make_customer, settled, monkeypatch
+):
+    from customers.api import sync
+
+    for _ in range(3):
+        make_customer(by=manager, manager=manager)  # after the exit of own2
+    settled()
+    client = api(manager)
+    whole, _last = walk(client, limit=1000)
+    exit_row = {"deleted": True, "number": archive["own2"].number, "reason": "out_of_scope"}
+    assert exit_row in whole and whole[-1] != exit_row, "the exit lies between customer rows"
+
+    for limit in (1, 2, 3):
+        assert walk(client, limit=limit)[0] == whole
+    monkeypatch.setattr(sync, "STREAM_CHUNK", 1)
+    assert parts(lines(stream(client, limit=1)))[0] == whole
+
+
+def test_a_page_statement_is_compiled_once_and_takes_each_calls_position_and_zone(manager, archive):
+    from django.utils import timezone
+
+    from customers.api import sync
+
+    sync._STATEMENTS.clear()
+    state = sync.feed_state()
+    first_sql, first = sync._page_statement(
+        user=manager, cursor=sync.SyncCursor(5000001, 7000001), limit=10, state=state
+    )
+    with timezone.override("Asia/Tokyo"):
+        sql, params = sync._page_statement(
+            user=manager, cursor=sync.SyncCursor(8000001, 9000001), limit=10, state=state
+        )
+
+    assert sql == first_sql and len(sync._STATEMENTS) == 1
+    assert first.count(5000001) >= 2 and first.count(7000001) >= 2, (
+        "the position, in the page and in the exits"
+    )
+    assert (
+        params.count(8000001) == first.count(5000001) and "Asia/Tokyo" in params and "Asia/Tokyo" not in first
+    )
+    assert not set(sync._STAND_INS) & set(p for p in params if type(p) is int)
+    # Another page size, or the user in another unit, is another statement.
+    sync._page_statement(user=manager, cursor=sync.SyncCursor(), limit=11, state=state)
+    manager.org_unit = archive["foreign"].station
+    sync._page_statement(user=manager, cursor=sync.SyncCursor(), limit=10, state=state)
+    assert len(sync._STATEMENTS) == 3
