@@ -619,7 +619,14 @@ def _page_statement(*, user: User, cursor: SyncCursor, limit: int, state: FeedSt
         _STAND_INS[2]: state.bound,
         _ZONE: timezone.get_current_timezone_name(),
     }
-    return sql, [values.get(value, value) if type(value) in (int, str) else value for value in params]
+    return sql, [_put(value, values) for value in params]
+
+
+def _put(value: Any, values: dict) -> Any:
+    """The call's value for a stand-in (kept in the stand-in's type: Django passes some as Int8)."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or value not in values:
+        return value
+    return type(value)(values[value]) if isinstance(value, int) else values[value]
 
 
 def _rendered_page(

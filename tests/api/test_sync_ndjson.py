@@ -212,7 +212,8 @@ def test_a_page_statement_is_compiled_once_and_takes_each_calls_position_and_zon
     assert (
         params.count(8000001) == first.count(5000001) and "Asia/Tokyo" in params and "Asia/Tokyo" not in first
     )
-    assert not set(sync._STAND_INS) & set(p for p in params if type(p) is int)
+    assert not set(sync._STAND_INS) & {p for p in params if isinstance(p, int)}
+    assert state.bound is None or state.bound in params
     # Another page size, or the user in another unit, is another statement.
     sync._page_statement(user=manager, cursor=sync.SyncCursor(), limit=11, state=state)
     manager.org_unit = archive["foreign"].station
