@@ -717,11 +717,13 @@ def sync_stream(*, user: User, cursor: SyncCursor, state: FeedState, every: int 
         lines = []
         for index, (stamp, pk, text) in enumerate(rows, start=1):
             lines.append(text)
-            count += 1
-            position = SyncCursor(stamp=stamp, id=pk)
             # The stream's last row is followed by the trailer, which says the same and more.
-            if count % every == 0 and (has_more or index < len(rows)):
-                lines.append(_dumps({"next": encode_cursor(position, user=user, state=state)}))
+            if (count + index) % every == 0 and (has_more or index < len(rows)):
+                mark = encode_cursor(SyncCursor(stamp=stamp, id=pk), user=user, state=state)
+                lines.append(_dumps({"next": mark}))
+        count += len(rows)
+        if rows:
+            position = SyncCursor(stamp=rows[-1][0], id=rows[-1][1])
         if has_more:
             yield ("\n".join(lines) + "\n").encode()
     trailer = {**_page([], position, False, cursor=position, user=user, state=state), "rows": count}
