@@ -1,22 +1,26 @@
-"""JSON errors, one shape for the whole API.
+"""JSON errors, one shape for the whole API: every error body is an object with a stable,
+machine-readable `code` and a localized `detail`.
 
-- 400: field-level messages, `{"field": ["message", ...]}`; errors that belong
-  to no single field are under `non_field_errors`; nested objects mirror the
-  request, and a list's errors are keyed by the position of the bad items
-  (`{"contacts": {"1": {"mobile": ["..."]}}}`, as DRF's list serializers do).
-- every other error: `{"detail": "message"}` (401, 403, 404, 409, 412, 415, 422, 429); a body the
-  server will not read (413) or cannot parse (400) adds a stable `code`
-  (`request_too_large`, `json_too_deep`, `invalid_text`, core/api/parsers.py).
-- every `{"detail": ...}` body has a stable, machine-readable `code` beside the
-  localized message (`ERROR_CODES`: `not_found`, `throttled`, ...). A 400 of
-  field errors keeps its shape (its code is `validation_error`), except the
-  kinds of their own, `unknown_parameter`, `repeated_parameter` and
-  `limit_too_large`, which add `code` and `codes` (the field errors' structure
-  with each message's code).
+- 400 of invalid input: `{"code": "validation_error", "detail": "summary",
+  "errors": {"field": [{"message": "...", "code": "required"}]}}`. `errors`
+  mirrors the request: errors that belong to no single field are under
+  `non_field_errors`, nested objects nest, and a list's errors are keyed by the
+  position of the bad items (`{"contacts": {"1": {"mobile": [{...}]}}}`). The
+  field errors live under a key of their own, so no field name (a model field
+  named `code` or `detail`, say) can collide with the body's own keys. The
+  kinds of 400 of their own keep this shape with their own `code`:
+  `unknown_parameter`, `repeated_parameter`, `limit_too_large`.
+  A body that cannot be read is a 400 of the same shape with empty `errors`
+  and the code `parse_error`, `json_too_deep` or `invalid_text`
+  (core/api/parsers.py).
+- every other error: `{"code": "...", "detail": "message"}` (401, 403, 404, 409,
+  410, 412, 413, 415, 422, 429); some add fields of their own (the sync feed's
+  410 adds `reason`).
 
-A Django `ValidationError` raised by a service becomes a 400 of that shape, a
-Django `PermissionDenied` a 403, a row that vanished under a write lock a 404
-and an archive version conflict a 412 carrying the current `ETag`.
+A Django `ValidationError` raised by a service becomes a 400 of that shape
+(its codes kept), a Django `PermissionDenied` a 403, a row that vanished under
+a write lock a 404 and an archive version conflict a 412 carrying the current
+`ETag`.
 """
 
 from typing import Any
@@ -27,6 +31,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
@@ -60,8 +65,17 @@ def _field_name(name: str) -> str:
     return api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name
 
 
+def _details(errors: list[DjangoValidationError]) -> list[ErrorDetail]:
+    """Django's errors as DRF's, each message with its code (`invalid` when the service gave none)."""
+    details = []
+    for error in errors:
+        for message in error:  # an error with params yields its formatted message
+            details.append(ErrorDetail(str(message), code=error.code or "invalid"))
+    return details
+
+
 def validation_detail(exc: DjangoValidationError) -> dict[str, Any]:
-    """A service's ValidationError as the API's 400 body."""
+    """A service's ValidationError as the field errors of a 400 (each message with its code)."""
     if isinstance(exc, ItemsError):
         return {
             exc.field: {
@@ -71,8 +85,8 @@ def validation_detail(exc: DjangoValidationError) -> dict[str, Any]:
             }
         }
     if hasattr(exc, "error_dict"):
-        return {_field_name(field): messages for field, messages in exc.message_dict.items()}
-    return {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+        return {_field_name(field): _details(errors) for field, errors in exc.error_dict.items()}
+    return {api_settings.NON_FIELD_ERRORS_KEY: _details(exc.error_list)}
 
 
 # The `code` of an error body, by the exception that answered: stable, for clients to branch
@@ -138,25 +152,56 @@ def error_detail(exc: Exception) -> Any:
     raise exc
 
 
-def _with_code(data: Any, exc: exceptions.APIException) -> Any:
-    """The body with its `code`; a `code` already there stays.
+# The summary beside a 400's field errors, by its code.
+SUMMARIES = {
+    "validation_error": _("请求有误，请按 errors 中各字段的说明修改。"),
+    "unknown_parameter": _("请求中有接口不接受的查询参数。"),
+    "repeated_parameter": _("只取一个值的查询参数给出了多次。"),
+    "limit_too_large": _("每页条数超出上限。"),
+}
 
-    Plain field errors keep the body clients have always read, `{field: [messages]}`
-    (no key of its own, so no field name can collide with it): a 400 without
-    `detail` is `validation_error`. A 400 of a kind of its own (an unknown or
-    repeated query parameter) adds `code` and `codes` (the per-field codes).
+
+def field_errors(detail: Any) -> Any:
+    """DRF's error detail as `errors`: every message `{"message", "code"}`, the nesting kept.
+
+    A list of messages stays a list; a list of per-item errors (a nested
+    serializer with many=True) becomes an object keyed by the bad items' positions.
     """
-    if not isinstance(data, dict) or "code" in data:
-        return data
+    if isinstance(detail, dict):
+        return {str(key): field_errors(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if any(isinstance(item, dict | list) for item in detail):
+            return {str(index): field_errors(item) for index, item in enumerate(detail) if item}
+        return [field_errors(item) for item in detail]
+    return {"message": str(detail), "code": getattr(detail, "code", None) or "invalid"}
+
+
+def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
+    detail = exc.detail
+    if not isinstance(detail, dict):
+        detail = {api_settings.NON_FIELD_ERRORS_KEY: detail if isinstance(detail, list) else [detail]}
+    if type(exc) is not exceptions.ValidationError:
+        code = error_code(exc)  # a kind of its own (UnknownParameter, RepeatedParameter)
+    else:
+        kinds = set(_leaves(exc.get_codes()))
+        code = kinds.pop() if len(kinds) == 1 and kinds <= KINDS_OF_400 else ERROR_CODES["invalid"]
+    summary = SUMMARIES.get(code, SUMMARIES["validation_error"])
+    return {"code": code, "detail": str(summary), "errors": field_errors(detail)}
+
+
+def _with_code(data: Any, exc: exceptions.APIException) -> Any:
+    """The body with its `code`; a body that names its own `code` (a kind of error with more to
+    say, e.g. the sync feed's 410) stays as it is."""
     if isinstance(exc, exceptions.ValidationError):
-        codes = exc.get_codes()
-        if type(exc) is not exceptions.ValidationError:
-            return {**data, "code": error_code(exc), "codes": codes}
-        kinds = set(_leaves(codes))
-        if len(kinds) == 1 and kinds <= KINDS_OF_400:
-            return {**data, "code": kinds.pop(), "codes": codes}
-        return data
-    return {**data, "code": error_code(exc)}
+        return _validation_body(exc)
+    if not isinstance(data, dict):
+        data = {"detail": data}
+    if "code" not in data:
+        data = {"code": error_code(exc), **data}
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:
+        # A body that could not be read: a 400 like any other, with no field to blame.
+        data = {**data, "errors": {}}
+    return data
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Any:

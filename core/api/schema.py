@@ -5,7 +5,13 @@ from typing import Any
 
 from django.db import models
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.authentication import TokenAuthentication
 
@@ -13,28 +19,93 @@ from core.api.serializers import StrictFieldsMixin
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="错误说明")
     code = serializers.CharField(
         help_text="Stable, machine-readable: not_authenticated, authentication_failed, permission_denied, "
         "not_found, method_not_allowed, transition_not_allowed, precondition_failed, unsupported_media_type, "
-        "idempotency_key_reused, request_too_large, throttled, ..."
+        "idempotency_key_reused, idempotency_key_in_use, request_too_large, throttled, ..."
+    )
+    detail = serializers.CharField(help_text="错误说明 (localized)")
+
+
+# One error of a field: a component of its own, added by `tighten_schema` (no serializer names it).
+FIELD_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string", "description": "错误说明 (localized)"},
+        "code": {
+            "type": "string",
+            "description": "Stable, machine-readable: required, invalid, blank, null, max_length, "
+            "unknown_field, read_only, does_not_exist, unknown_parameter, limit_too_large, ...",
+        },
+    },
+    "required": ["message", "code"],
+}
+
+
+# Each field's messages; a nested object's (or a list's, keyed by item position) errors nest.
+_FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+            {"type": "object", "additionalProperties": {}},
+        ]
+    },
+}
+
+
+@extend_schema_field(_FIELD_ERRORS_SCHEMA)
+class FieldErrorsField(serializers.DictField):
+    pass
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[
+            "validation_error",
+            "unknown_parameter",
+            "repeated_parameter",
+            "limit_too_large",
+            "parse_error",
+            "json_too_deep",
+            "invalid_text",
+        ],
+        help_text="validation_error: invalid input; unknown_parameter: a query parameter the operation does "
+        "not take; repeated_parameter: a single-valued parameter given twice; limit_too_large: `limit` above "
+        "the cap; parse_error, json_too_deep, invalid_text: a body that cannot be read (`errors` is empty).",
+    )
+    detail = serializers.CharField(help_text="A summary (localized); the messages are in `errors`.")
+    errors = FieldErrorsField(
+        help_text="Each field (or query parameter) with its errors, `{message, code}` each; errors of no "
+        "single field are under `non_field_errors`; nested objects nest, a list's errors are keyed by the "
+        "position (from 0) of each bad item."
     )
 
 
 _FIELD_ERRORS = OpenApiResponse(
-    response=OpenApiTypes.OBJECT,
+    response=ValidationErrorSerializer,
     description=(
-        "Invalid input: an object mapping each field to its messages; errors of no single field are "
-        "under `non_field_errors`; nested objects mirror the request, and a list's errors are keyed by "
-        "the position (from 0) of each bad item. Unknown and read-only fields are errors."
+        "Invalid input: `errors` maps each field to its errors, each `{message, code}`; errors of no "
+        "single field are under `non_field_errors`; nested objects mirror the request, and a list's errors "
+        "are keyed by the position (from 0) of each bad item. Unknown and read-only fields are errors."
     ),
     examples=[
         OpenApiExample(
             "field errors",
             value={
-                "number": ["户号必须是10到13位数字。"],
-                "contacts": {"1": {"mobile": ["请输入11位手机号码，例如 13595561234。"]}},
-                "colour": ["未知字段。"],
+                "code": "validation_error",
+                "detail": "请求有误，请按 errors 中各字段的说明修改。",
+                "errors": {
+                    "number": [{"message": "户号必须是10到13位数字。", "code": "invalid"}],
+                    "contacts": {
+                        "1": {
+                            "mobile": [
+                                {"message": "请输入11位手机号码，例如 13595561234。", "code": "invalid"}
+                            ]
+                        }
+                    },
+                    "colour": [{"message": "未知字段。", "code": "unknown_field"}],
+                },
             },
             response_only=True,
             status_codes=["400"],
@@ -182,7 +253,7 @@ _NON_BLANK_TEXT = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 _LIST_ERRORS = (
     "Invalid query parameters (a `limit` that is no whole number from 1, a cursor the list did not "
-    "issue): an object mapping each parameter to its messages."
+    "issue): `errors` maps each parameter to its errors."
 )
 
 
@@ -222,6 +293,8 @@ def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[s
     - Free-text query parameters take no NUL character (Django refuses it).
     """
     schemas = result.get("components", {}).get("schemas", {})
+    if "ValidationError" in schemas:
+        schemas.setdefault("FieldError", FIELD_ERROR_SCHEMA)
     for (name, kind), component in generator.registry._components.items():
         if kind != "schemas" or name not in schemas or not isinstance(component.object, StrictFieldsMixin):
             continue
@@ -243,10 +316,11 @@ def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[s
                     _refuse_nul(query["schema"].get("items", query["schema"]))
             responses = operation.get("responses", {})
             if "limit" in names and "400" not in responses:
-                object_schema = {"type": "object", "additionalProperties": {}}
                 responses["400"] = {
                     "description": _LIST_ERRORS,
-                    "content": {"application/json": {"schema": object_schema}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ValidationError"}}
+                    },
                 }
     return result
 

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from core.text import text_error
 
@@ -42,16 +43,20 @@ class StrictFieldsMixin:
             errors = {}
             for name, value in data.items():
                 if name not in self.fields or self.fields[name].read_only:
-                    errors[name] = [_("该字段只读。") if name in self.read_only_names else _("未知字段。")]
+                    errors[name] = [
+                        ErrorDetail(_("该字段只读。"), code="read_only")
+                        if name in self.read_only_names
+                        else ErrorDetail(_("未知字段。"), code="unknown_field")
+                    ]
                 elif isinstance(self.fields[name], serializers.CharField) and not isinstance(
                     value, str | None
                 ):
                     # DRF would take 33 as "33"; the schema says text, so a number is a mistake.
-                    errors[name] = [_("请填写文本。")]
+                    errors[name] = [ErrorDetail(_("请填写文本。"), code="not_text")]
                 elif isinstance(self.fields[name], serializers.CharField) and isinstance(value, str):
                     message = self._text_error(name, self.fields[name], value)
                     if message is not None:
-                        errors[name] = [message]
+                        errors[name] = [ErrorDetail(message, code="invalid_text")]
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

@@ -76,6 +76,7 @@ current one, is built by `sync_page` instead.
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 from collections import defaultdict
@@ -318,9 +319,15 @@ def sync_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> QueryS
     return queryset.order_by("sync_stamp", "id")
 
 
-def exits_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> QuerySet:
+def exits_queryset(
+    *, user: User, cursor: SyncCursor, state: FeedState, until: RawSQL | None = None
+) -> QuerySet:
     """Archives that left a place the user sees and are out of the user's sight now (feed order):
-    one `(customer_pk, sync_stamp)` each, `reason` "deleted" when the row is gone."""
+    one `(customer_pk, sync_stamp)` each, `reason` "deleted" when the row is gone.
+
+    `until` bounds the exits read to those up to a position: exits of archives
+    still in sight stay in the table for good, and past the end of a full page
+    of customers none can be on the page, so a page need not check them all."""
     unit_ids = _unit_ids(user, state)
     still_seen = Customer.all_objects.visible_to(user, unit_ids=unit_ids).filter(pk=OuterRef("customer_pk"))
     queryset = (
@@ -328,6 +335,8 @@ def exits_queryset(*, user: User, cursor: SyncCursor, state: FeedState) -> Query
         .filter(_after(cursor, CustomerSyncExit._meta.db_table, "customer_pk"))
         .filter(~Exists(still_seen))
     )
+    if until is not None:
+        queryset = queryset.filter(until)
     if state.bound is not None:
         queryset = queryset.filter(sync_stamp__lt=state.bound)
     # Moved twice in one transaction: one tombstone.
@@ -344,12 +353,21 @@ def _tombstone(number: str, reason: str | None = None) -> dict[str, Any]:
     return {"number": number, "deleted": True}
 
 
+_EXITS_TABLE = CustomerSyncExit._meta.db_table
+
+
+def _until(stamp: int, pk: int) -> RawSQL:
+    sql = f"({_column('sync_stamp', _EXITS_TABLE)}, {_column('customer_pk', _EXITS_TABLE)}) <= (%s, %s)"
+    return RawSQL(sql, (stamp, pk), output_field=BooleanField())
+
+
 def _exit_rows(
-    *, user: User, cursor: SyncCursor, state: FeedState, limit: int
+    *, user: User, cursor: SyncCursor, state: FeedState, limit: int, until: tuple[int, int] | None = None
 ) -> list[tuple[int, int, dict]]:
+    bound = _until(*until) if until is not None else None
     return [
         (row["sync_stamp"], row["customer_pk"], _tombstone(row["number"], row["reason"]))
-        for row in exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
+        for row in exits_queryset(user=user, cursor=cursor, state=state, until=bound)[: limit + 1]
     ]
 
 
@@ -429,20 +447,8 @@ def _page(results: list, last: SyncCursor | None, has_more: bool, *, cursor, use
     }
 
 
-def sync_page(
-    *, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None
-) -> dict[str, Any]:
-    """One page of the feed after `cursor`: `{"results": [...], "next": "<cursor>", "has_more": bool,
-    "held_back": bool, "held_back_since": moment or null}`.
-
-    `next` is the cursor to send next time (the given position again when
-    nothing new is finished yet). `has_more` says the page was full: call
-    again now. `held_back`: rows committed after the feed's horizon wait for
-    an open transaction that started at `held_back_since`.
-    """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    state = state or feed_state()
+def _built_rows(*, user: User, cursor: SyncCursor, limit: int, state: FeedState):
+    """The rows after `cursor`, built in Python: ([(stamp, id, row)], has_more)."""
     rows = list(sync_queryset(user=user, cursor=cursor, state=state).values(*_VALUES)[: limit + 1])
 
     live_ids = [row["id"] for row in rows if row["deleted_at"] is None]
@@ -466,11 +472,32 @@ def sync_page(
         )
         for row in rows
     ]
-    exits = _exit_rows(user=user, cursor=cursor, state=state, limit=limit)
-    merged, has_more, last = _merge(built, exits, limit)
+    # Past the first customer row beyond the page, no exit can be on it.
+    until = (rows[limit]["sync_stamp"], rows[limit]["id"]) if len(rows) > limit else None
+    exits = _exit_rows(user=user, cursor=cursor, state=state, limit=limit, until=until)
+    merged, has_more, _last = _merge(built, exits, limit)
     if full_phones:
         numbers = [row["number"] for _stamp, _pk, row in merged if not row.get("deleted")]
         phone_reads_record(user=user, endpoint=ENDPOINT, numbers=numbers)
+    return merged, has_more
+
+
+def sync_page(
+    *, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None
+) -> dict[str, Any]:
+    """One page of the feed after `cursor`: `{"results": [...], "next": "<cursor>", "has_more": bool,
+    "held_back": bool, "held_back_since": moment or null}`.
+
+    `next` is the cursor to send next time (the given position again when
+    nothing new is finished yet). `has_more` says the page was full: call
+    again now. `held_back`: rows committed after the feed's horizon wait for
+    an open transaction that started at `held_back_since`.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    state = state or feed_state()
+    merged, has_more = _built_rows(user=user, cursor=cursor, limit=limit, state=state)
+    last = SyncCursor(stamp=merged[-1][0], id=merged[-1][1]) if merged else None
     return _page([row for _stamp, _pk, row in merged], last, has_more, cursor=cursor, user=user, state=state)
 
 
@@ -489,15 +516,34 @@ SELECT x.customer_pk, x.sync_stamp, NULL, false, true, x.number, x.reason FROM (
         else ""
     )
     return f"""
+WITH {PAGE_CTE} AS MATERIALIZED ({inner_sql})
 SELECT c.id, c.sync_stamp,
        d.head || CASE WHEN %s OR c.manager_id = %s OR d.contacts_masked IS NULL
                       THEN d.contacts ELSE d.contacts_masked END,
        NOT %s AND d.contacts_masked IS NULL AND c.manager_id IS DISTINCT FROM %s,
        customers_sync_zone() = %s, NULL, NULL
-FROM ({inner_sql}) c
+FROM {PAGE_CTE} c
 LEFT JOIN {docs} d ON d.customer_id = c.id{exits}
 ORDER BY 2, 1
 """
+
+
+# The page's customer rows, named in the page query so that the exits read stop at its end.
+PAGE_CTE = "sync_page"
+
+
+def _until_page_end(limit: int) -> RawSQL:
+    """Exits up to the first customer row beyond the page (`limit + 1`-th), if the page is full;
+    all of them (up to the largest stamp) if not. Two scalar subqueries, so that the row
+    comparison is an index condition."""
+    order = f"FROM {PAGE_CTE} p ORDER BY p.sync_stamp, p.id OFFSET %s LIMIT 1"
+    stamp, pk = f"(SELECT p.sync_stamp {order})", f"(SELECT p.id {order})"
+    sql = (
+        f"({_column('sync_stamp', _EXITS_TABLE)}, {_column('customer_pk', _EXITS_TABLE)}) "
+        f"<= (COALESCE({stamp}, %s), COALESCE({pk}, %s))"
+    )
+    end = 2**63 - 1
+    return RawSQL(sql, (limit, end, limit, end), output_field=BooleanField())
 
 
 def _q(name: str) -> str:
@@ -517,6 +563,107 @@ def _page_bytes(results: str, page: dict[str, Any]) -> bytes:
     return f'{{"results":[{results}],{rest}'.encode()
 
 
+# The page statement per process, compiled once per user, scope and page size: compiling the
+# ORM's queries costs more than running them. Positions and the horizon are parameters, found
+# in the compiled parameters by the stand-in values they were compiled with.
+_STATEMENTS: dict[tuple, tuple[str, tuple]] = {}
+_STATEMENTS_CAP = 1024
+_STAND_INS = (-(2**62) - 11, -(2**62) - 13, -(2**62) - 17)  # stamp, id, horizon: never real values
+_ZONE = "\x00zone"  # the current time zone's name, which each request may set
+
+
+def _compile_page_statement(*, user: User, limit: int, state: FeedState) -> tuple[str, tuple]:
+    stamp, pk, bound = _STAND_INS
+    stand_in = dataclasses.replace(state, bound=None if state.bound is None else bound)
+    cursor = SyncCursor(stamp=stamp, id=pk)
+    page = sync_queryset(user=user, cursor=cursor, state=stand_in).values("id", "sync_stamp", "manager_id")
+    inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
+    until = _until_page_end(limit)
+    exits = exits_queryset(user=user, cursor=cursor, state=stand_in, until=until)[: limit + 1]
+    exits_sql, exits_params = exits.query.get_compiler(connection=connection).as_sql()
+    full_phones = reads_every_phone(user)
+    params = (
+        *inner_params,
+        full_phones,
+        user.pk,
+        full_phones,
+        user.pk,
+        _ZONE,
+        *exits_params,
+    )
+    return _page_sql(inner_sql, exits_sql), params
+
+
+def _page_statement(*, user: User, cursor: SyncCursor, limit: int, state: FeedState) -> tuple[str, list]:
+    """The page query after `cursor` and its parameters."""
+    key = (
+        connection.alias,
+        user.pk,
+        scope_fingerprint(user, state),
+        reads_every_phone(user),
+        state.epoch,
+        state.units_version,
+        state.bound is None,
+        limit,
+    )
+    cached = _STATEMENTS.get(key)
+    if cached is None:
+        if len(_STATEMENTS) >= _STATEMENTS_CAP:
+            _STATEMENTS.clear()
+        sql, params = _compile_page_statement(user=user, limit=limit, state=state)
+        cached = _STATEMENTS[key] = _compile_page_statement(user=user, limit=limit, state=state)
+    sql, params = cached
+    values = {
+        _STAND_INS[0]: cursor.stamp,
+        _STAND_INS[1]: cursor.id,
+        _STAND_INS[2]: state.bound,
+        _ZONE: timezone.get_current_timezone_name(),
+    }
+    return sql, [_put(value, values) for value in params]
+
+
+def _put(value: Any, values: dict) -> Any:
+    """The call's value for a stand-in (kept in the stand-in's type: Django passes some as Int8)."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or value not in values:
+        return value
+    return type(value)(values[value]) if isinstance(value, int) else values[value]
+
+
+def _rendered_page(
+    *, user: User, cursor: SyncCursor, limit: int, state: FeedState
+) -> tuple[list[tuple[int, int, str]], bool] | None:
+    """The page's rows as JSON texts, read from the rows PostgreSQL's triggers rendered:
+    ([(stamp, id, text)], has_more); None when a row is not rendered (triggers disabled for a
+    while) or rendered in another time zone than the current one (the caller builds them instead)."""
+    sql, params = _page_statement(user=user, cursor=cursor, limit=limit, state=state)
+    full_phones = reads_every_phone(user)
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        rows = db.fetchall()
+    if any(
+        number is None and (text is None or not same_zone) for _p, _s, text, _o, same_zone, number, _r in rows
+    ):
+        return None
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    texts = [
+        (
+            stamp,
+            pk,
+            _dumps(_tombstone(number, reason)) if number is not None else _masked(text) if odd else text,
+        )
+        for pk, stamp, text, odd, _zone, number, reason in rows
+    ]
+    if full_phones:
+        live = [pk for pk, _stamp, text, _odd, _zone, number, _reason in rows if number is None]
+        phone_reads_record(user=user, endpoint=ENDPOINT, customer_ids=live)
+    return texts, has_more
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedState | None = None) -> bytes:
     """`sync_page` as JSON bytes, read from the rows PostgreSQL's triggers rendered.
 
@@ -526,41 +673,60 @@ def sync_page_json(*, user: User, cursor: SyncCursor, limit: int, state: FeedSta
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     state = state or feed_state()
-    page = sync_queryset(user=user, cursor=cursor, state=state).values("id", "sync_stamp", "manager_id")
-    inner_sql, inner_params = page[: limit + 1].query.get_compiler(connection=connection).as_sql()
-    exits = exits_queryset(user=user, cursor=cursor, state=state)[: limit + 1]
-    exits_sql, exits_params = exits.query.get_compiler(connection=connection).as_sql()
-    full_phones = reads_every_phone(user)
-    params = (
-        full_phones,
-        user.pk,
-        full_phones,
-        user.pk,
-        timezone.get_current_timezone_name(),
-        *inner_params,
-        *exits_params,
-    )
-    with connection.cursor() as db:
-        db.execute(_page_sql(inner_sql, exits_sql), params)
-        rows = db.fetchall()
-    if any(
-        number is None and (text is None or not same_zone) for _p, _s, text, _o, same_zone, number, _r in rows
-    ):
-        data = sync_page(user=user, cursor=cursor, limit=limit, state=state)
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    last = SyncCursor(stamp=rows[-1][1], id=rows[-1][0]) if rows else None
-    texts = [
-        json.dumps(_tombstone(number, reason), ensure_ascii=False, separators=(",", ":"))
-        if number is not None
-        else _masked(text)
-        if odd
-        else text
-        for _pk, _stamp, text, odd, _zone, number, reason in rows
-    ]
-    if full_phones:
-        live = [pk for pk, _stamp, text, _odd, _zone, number, _reason in rows if number is None]
-        phone_reads_record(user=user, endpoint=ENDPOINT, customer_ids=live)
+    rendered = _rendered_page(user=user, cursor=cursor, limit=limit, state=state)
+    if rendered is None:
+        return _dumps(sync_page(user=user, cursor=cursor, limit=limit, state=state)).encode()
+    rows, has_more = rendered
+    last = SyncCursor(stamp=rows[-1][0], id=rows[-1][1]) if rows else None
     data = _page([], last, has_more, cursor=cursor, user=user, state=state)
-    return _page_bytes(",".join(texts), data)
+    return _page_bytes(",".join(text for _stamp, _pk, text in rows), data)
+
+
+# --- NDJSON: a full walk in one response ------------------------------------------------------
+
+STREAM_MEDIA_TYPE = "application/x-ndjson"
+# Rows read per query of a stream: more than a page, so a long walk costs fewer queries.
+STREAM_CHUNK = 5000
+
+
+def _chunk(*, user: User, cursor: SyncCursor, state: FeedState):
+    """One stretch of the stream: ([(stamp, id, text)], has_more)."""
+    if connection.vendor == "postgresql":
+        rendered = _rendered_page(user=user, cursor=cursor, limit=STREAM_CHUNK, state=state)
+        if rendered is not None:
+            return rendered
+    rows, has_more = _built_rows(user=user, cursor=cursor, limit=STREAM_CHUNK, state=state)
+    return [(stamp, pk, _dumps(row)) for stamp, pk, row in rows], has_more
+
+
+def sync_stream(*, user: User, cursor: SyncCursor, state: FeedState, every: int = MAX_LIMIT):
+    """The feed from `cursor` to the horizon of `state` as NDJSON lines (bytes, a chunk at a time).
+
+    Rows have the shape of the pages' rows, read STREAM_CHUNK at a time (one
+    query each, so memory stays bounded and no transaction is held open).
+    After every `every` rows comes a checkpoint `{"next": "<cursor>"}`: the
+    position after every row before it, to resume from if the stream breaks
+    off. The last line is the trailer `{"next", "has_more": false, "held_back",
+    "held_back_since", "rows"}`; a stream without it was cut short.
+    """
+    if not 1 <= every <= MAX_LIMIT:
+        raise ValueError(f"every must be between 1 and {MAX_LIMIT}")
+    position, count, has_more = cursor, 0, True
+    while has_more:
+        rows, has_more = _chunk(user=user, cursor=position, state=state)
+        lines = []
+        for index, (stamp, pk, text) in enumerate(rows, start=1):
+            lines.append(text)
+            # The stream's last row is followed by the trailer, which says the same and more.
+            if (count + index) % every == 0 and (has_more or index < len(rows)):
+                mark = encode_cursor(SyncCursor(stamp=stamp, id=pk), user=user, state=state)
+                lines.append(_dumps({"next": mark}))
+        count += len(rows)
+        if rows:
+            position = SyncCursor(stamp=rows[-1][0], id=rows[-1][1])
+        if has_more:
+            yield ("\n".join(lines) + "\n").encode()
+    trailer = {**_page([], position, False, cursor=position, user=user, state=state), "rows": count}
+    del trailer["results"]
+    lines.append(_dumps(trailer))
+    yield ("\n".join(lines) + "\n").encode()

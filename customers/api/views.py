@@ -2,7 +2,9 @@
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.cache import patch_vary_headers
+from django.utils.text import compress_sequence
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -14,6 +16,8 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers, status, viewsets
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,6 +25,7 @@ from core.api.etag import ETagMixin
 from core.api.fields import PageLimitField
 from core.api.idempotency import IdempotentCreateMixin, respond_idempotently
 from core.api.pagination import KeysetPagination
+from core.api.renderers import NDJSONRenderer
 from core.api.schema import (
     IDEMPOTENCY_KEY,
     IF_MATCH,
@@ -201,11 +206,42 @@ for what they may see now and for this database. **410 Gone** with
 unit or role changed, the org tree was reorganised, the server's data were
 restored): drop the local copy and walk again from the start without
 `cursor`. Rows come in a stable order.
+
+**NDJSON** (`Accept: application/x-ndjson` or `?format=ndjson`): the whole
+walk from `cursor` to the current end in one response, one JSON object per
+line: the rows (same shapes as `results`), after every `limit` rows a
+checkpoint `{"next": "<cursor>"}`, and last a trailer `{"next", "has_more":
+false, "held_back", "held_back_since", "rows"}`. A stream that ends without
+the trailer was cut short: resume with the last checkpoint's `next` (rows
+after it come again; applying them twice changes nothing). Errors (400, 401,
+410, 429) are JSON bodies as usual. See docs/SYNC.md.
 """
+
+
+def _gzip_stream(request, response: StreamingHttpResponse) -> None:
+    """Gzip the stream for token-signed requests that accept it (the API's rule against BREACH,
+    core.middleware.TokenApiGZipMiddleware, which compresses JSON only)."""
+    patch_vary_headers(response, ("Accept", "Accept-Encoding"))
+    token_signed = isinstance(request.successful_authenticator, TokenAuthentication)
+    if token_signed and "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        response.streaming_content = compress_sequence(response.streaming_content)
+        response["Content-Encoding"] = "gzip"
 
 
 class CustomerSyncView(APIView):
     """The archive's change feed (see customers.api.sync)."""
+
+    renderer_classes = [*APIView.renderer_classes, NDJSONRenderer]
+
+    def _streams(self) -> bool:
+        return isinstance(getattr(self.request, "accepted_renderer", None), NDJSONRenderer)
+
+    def handle_exception(self, exc):
+        # Errors are JSON bodies, also when the stream was asked for.
+        if self._streams():
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
 
     @extend_schema(
         operation_id="customers_sync",
@@ -233,7 +269,13 @@ class CustomerSyncView(APIView):
             ),
         ],
         responses={
-            200: SyncPageSerializer,
+            (200, "application/json"): SyncPageSerializer,
+            (200, sync.STREAM_MEDIA_TYPE): OpenApiResponse(
+                {"type": "string"},
+                description='NDJSON: one row (CustomerSyncRow) per line, a checkpoint `{"next"}` after every '
+                '`limit` rows, and the trailer `{"next", "has_more", "held_back", '
+                '"held_back_since", "rows"}` last.',
+            ),
             410: OpenApiResponse(SyncGoneSerializer, description="The cursor no longer fits: walk again."),
             **error_responses(400, 401, 429),
         },
@@ -244,7 +286,11 @@ class CustomerSyncView(APIView):
         limit = query.validated_data.get("limit") or settings.API_SYNC_PAGE_SIZE
         state = sync.feed_state()
         cursor = sync.check_cursor(query.validated_data["cursor"], user=request.user, state=state)
-        if connection.vendor == "postgresql":
+        if self._streams():
+            lines = sync.sync_stream(user=request.user, cursor=cursor, state=state, every=limit)
+            response = StreamingHttpResponse(lines, content_type=sync.STREAM_MEDIA_TYPE)
+            _gzip_stream(request, response)
+        elif connection.vendor == "postgresql":
             body = sync.sync_page_json(user=request.user, cursor=cursor, limit=limit, state=state)
             response = HttpResponse(body, content_type="application/json")
         else:

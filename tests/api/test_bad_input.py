@@ -4,6 +4,7 @@ import pytest
 
 from customers.models import Contact, Customer
 from tests.api.conftest import CUSTOMERS, detail
+from tests.api_errors import field_messages
 
 
 @pytest.fixture
@@ -27,15 +28,15 @@ def test_an_unknown_field_is_rejected_not_ignored(api, manager, valid):
     response = post(client, {**valid, "colour": "red"})
 
     assert response.status_code == 400
-    assert response.json() == {"colour": ["未知字段。"]}
+    assert field_messages(response) == {"colour": ["未知字段。"]}
     assert not Customer.all_objects.filter(number=valid["number"]).exists()
 
     response = post(client, {**valid, "contacts": [{**valid["contacts"][0], "fax": "0855-1"}]})
     assert response.status_code == 400
-    assert response.json() == {"contacts": {"0": {"fax": ["未知字段。"]}}}
+    assert field_messages(response) == {"contacts": {"0": {"fax": ["未知字段。"]}}}
 
     response = post(client, {**valid, "completeness": 100})
-    assert response.json() == {"completeness": ["该字段只读。"]}
+    assert field_messages(response) == {"completeness": ["该字段只读。"]}
 
     assert post(client, valid).status_code == 201, "the same request without the bad field passes"
 
@@ -46,7 +47,7 @@ def test_a_bad_customer_number_is_a_field_error(api, manager, valid):
     response = post(client, {**valid, "number": "52-01"})
 
     assert response.status_code == 400
-    assert response.json()["number"] == ["户号必须是10到13位数字。"]
+    assert field_messages(response)["number"] == ["户号必须是10到13位数字。"]
     assert Customer.all_objects.count() == 0
     assert Contact.objects.count() == 0
     assert post(client, valid).status_code == 201
@@ -59,7 +60,9 @@ def test_a_bad_phone_is_a_field_error_and_saves_nothing(api, manager, valid):
     response = post(client, {**valid, "contacts": contacts})
 
     assert response.status_code == 400
-    assert response.json() == {"contacts": {"1": {"mobile": ["请输入11位手机号码，例如 13595561234。"]}}}
+    assert field_messages(response) == {
+        "contacts": {"1": {"mobile": ["请输入11位手机号码，例如 13595561234。"]}}
+    }
     assert Customer.all_objects.count() == 0
     assert Contact.objects.count() == 0
 
@@ -71,7 +74,7 @@ def test_a_rule_of_the_services_comes_back_per_contact(api, manager, valid):
     response = post(client, {**valid, "contacts": contacts})
 
     assert response.status_code == 400
-    assert response.json() == {"contacts": {"1": {"mobile": ["手机号码和固定电话至少填写一项。"]}}}
+    assert field_messages(response) == {"contacts": {"1": {"mobile": ["手机号码和固定电话至少填写一项。"]}}}
     assert Customer.all_objects.count() == 0, "the archive is not opened without its contacts"
 
 
@@ -81,7 +84,7 @@ def test_two_primary_contacts_are_refused(api, manager, valid):
     response = post(api(manager), {**valid, "contacts": contacts})
 
     assert response.status_code == 400
-    assert response.json() == {"contacts": {"1": {"is_primary": ["每位客户只能有一位主联系人。"]}}}
+    assert field_messages(response) == {"contacts": {"1": {"is_primary": ["每位客户只能有一位主联系人。"]}}}
 
 
 def test_a_taken_number_and_a_district_out_of_reach_are_field_errors(
@@ -91,14 +94,16 @@ def test_a_taken_number_and_a_district_out_of_reach_are_field_errors(
 
     response = post(client, {**valid, "number": mine.number})
     assert response.status_code == 400
-    assert list(response.json()) == ["number"]
+    assert list(field_messages(response)) == ["number"]
     response = post(client, {**valid, "district": grid["foreign_district"].code})
     assert response.status_code == 400
-    assert list(response.json()) == ["district"], "a district outside the user's subtree is unknown"
+    assert list(field_messages(response)) == ["district"], "a district outside the user's subtree is unknown"
 
     response = post(api(supervisor), {**valid, "district": grid["sibling_district"].code})
     assert response.status_code == 400
-    assert response.json()["district"] == ["台区「丹江所台区」不属于雷山供电所，请选择本供电所的台区。"]
+    assert field_messages(response)["district"] == [
+        "台区「丹江所台区」不属于雷山供电所，请选择本供电所的台区。"
+    ]
     assert Customer.all_objects.filter(number=valid["number"]).count() == 0
 
 
@@ -108,7 +113,7 @@ def test_the_customer_number_cannot_change(api, manager, mine):
     response = client.patch(detail(mine.number), {"number": "5201000002"}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"number": ["户号建档后不可修改。"]}
+    assert field_messages(response) == {"number": ["户号建档后不可修改。"]}
     assert client.patch(detail(mine.number), {"number": mine.number}, format="json").status_code == 200
 
 
@@ -125,7 +130,7 @@ def test_a_bad_change_leaves_the_archive_and_its_contacts_alone(api, manager, mi
     )
 
     assert response.status_code == 400
-    assert list(response.json()["contacts"]["0"]) == ["email"]
+    assert list(field_messages(response)["contacts"]["0"]) == ["email"]
     assert api(manager).get(detail(mine.number)).json() == before
 
 
@@ -137,7 +142,7 @@ def test_a_contact_of_another_customer_cannot_be_named(api, manager, mine, colle
     )
 
     assert response.status_code == 400
-    assert response.json() == {"contacts": {"0": {"id": ["该联系人不属于此客户。"]}}}
+    assert field_messages(response) == {"contacts": {"0": {"id": ["该联系人不属于此客户。"]}}}
     assert Contact.objects.get(pk=other.pk).name == "王大妈"
 
 
@@ -145,4 +150,4 @@ def test_a_body_that_is_not_an_object_is_a_400(api, manager):
     response = api(manager).post(CUSTOMERS, [1, 2], format="json")
 
     assert response.status_code == 400
-    assert "non_field_errors" in response.json()
+    assert "non_field_errors" in field_messages(response)

@@ -9,6 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from core.api import throttling
 from tests.api.conftest import CUSTOMERS, SYNC, detail
+from tests.api_errors import field_codes, field_messages
 
 
 @pytest.fixture
@@ -44,10 +45,9 @@ def test_an_unknown_parameter_is_a_400_naming_it(api, manager, three, path):
     response = api(manager).get(path, {"staton": "LS01"})
 
     assert response.status_code == 400
-    body = response.json()
-    assert body["code"] == "unknown_parameter"
-    assert list(body["codes"]) == ["staton"]
-    assert "staton" in body
+    assert response.json()["code"] == "unknown_parameter"
+    assert field_codes(response) == {"staton": ["unknown_parameter"]}
+    assert "staton" in field_messages(response)
     assert api(manager).get(path).status_code == 200, "the same request without it is fine"
 
 
@@ -63,7 +63,7 @@ def test_a_single_valued_parameter_given_twice_is_a_400(api, manager, three):
 
     assert response.status_code == 400
     assert response.json()["code"] == "repeated_parameter"
-    assert list(response.json()["codes"]) == ["limit"]
+    assert list(field_codes(response)) == ["limit"]
 
 
 def test_an_anonymous_client_hears_401_before_any_parameter_check(api):
@@ -100,7 +100,7 @@ def test_ordering_by_another_field_is_a_400(api, manager, three):
     response = api(manager).get(CUSTOMERS, {"ordering": "notes"})
 
     assert response.status_code == 400
-    assert "ordering" in response.json()
+    assert "ordering" in field_messages(response)
 
 
 def test_ordering_is_documented_with_its_fields():
@@ -121,7 +121,7 @@ def test_a_limit_above_the_cap_is_a_400_on_lists_and_sync_alike(api, manager, th
 
     assert response.status_code == 400
     assert response.json()["code"] == "limit_too_large"
-    assert response.json()["codes"] == {"limit": ["limit_too_large"]}
+    assert field_codes(response) == {"limit": ["limit_too_large"]}
     assert api(manager).get(path, {"limit": "1000"}).status_code == 200
 
 
@@ -136,6 +136,39 @@ def test_errors_carry_a_stable_code(api, manager, three, foreign):
     assert client.put(SYNC, {}, format="json").json()["code"] == "method_not_allowed"
     stale = client.patch(detail(three[0].number), {"name": "新"}, format="json", HTTP_IF_MATCH='"1-999"')
     assert (stale.status_code, stale.json()["code"]) == (412, "precondition_failed")
+
+
+def test_a_field_error_is_a_body_with_code_detail_and_each_errors_code(api, manager):
+    body = {"number": "5201000078", "station": "LS01", "contacts": [{"name": "户主", "mobile": "123"}]}
+
+    response = api(manager).post(CUSTOMERS, body, format="json")
+
+    assert response.status_code == 400
+    error = response.json()
+    assert set(error) == {"code", "detail", "errors"}
+    assert error["code"] == "validation_error" and error["detail"]
+    assert error["errors"]["name"] == [{"message": "该字段是必填项。", "code": "required"}]
+    assert set(error["errors"]["contacts"]) == {"0"}, "a list's errors are keyed by the bad item's position"
+    assert field_codes(response)["contacts"]["0"]["mobile"] == ["invalid"]
+
+
+def test_field_names_cannot_collide_with_the_keys_of_the_body(api, manager, three):
+    response = api(manager).patch(
+        detail(three[0].number), {"code": "x", "detail": "y", "errors": "z"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert field_codes(response) == {name: ["unknown_field"] for name in ("code", "detail", "errors")}
+
+
+def test_a_rules_error_keeps_its_own_code(api, manager, three):
+    too_short = api(manager).get(CUSTOMERS, {"q": "苗"})
+    read_only = api(manager).patch(detail(three[0].number), {"completeness": 9}, format="json")
+
+    assert too_short.json()["code"] == read_only.json()["code"] == "validation_error"
+    assert field_codes(too_short) == {"q": ["too_short"]}
+    assert field_codes(read_only) == {"completeness": ["read_only"]}
 
 
 def test_a_form_encoded_body_is_a_415_and_changes_nothing(api, manager, three):

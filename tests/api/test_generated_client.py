@@ -62,7 +62,7 @@ def generated(live_server, tmp_path_factory, django_db_blocker):
     )
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Warning" not in result.stdout, result.stdout
+    assert "Warning" not in result.stdout + result.stderr, result.stdout + result.stderr
     compiled = subprocess.run(
         [sys.executable, "-m", "compileall", "-q", PACKAGE], cwd=workdir, capture_output=True
     )
@@ -128,6 +128,11 @@ def test_the_generated_client_walks_the_api(
     )
     assert stale.status_code == 412
     assert stale.parsed.code == "precondition_failed"
+    # A 400 parses too: its code, and each field's errors as {message, code}.
+    invalid = patch.sync_detailed(first.number, client=client, body=models.PatchedCustomerWrite(name=" "))
+    assert invalid.status_code == 400
+    assert invalid.parsed.code == models.ValidationErrorCodeEnum.VALIDATION_ERROR
+    assert [error.code for error in invalid.parsed.errors["name"]] == ["blank"]
 
     # The full sync walk, a page at a time: live rows and a tombstone, each as its own type.
     customer_services.customer_soft_delete_if_unchanged(customer=second, user=manager, expected_versions=None)

@@ -16,6 +16,7 @@ from groups.services.ingest import INGEST_MAX_ITEMS
 from groups.services.members import membership_add_contact
 from groups.services.messages import message_post, reply_post
 from tests.api.conftest import postgres_only
+from tests.api_errors import field_messages
 
 RULES = "文明发言，不发广告；用电问题@客户经理。"
 
@@ -236,7 +237,7 @@ def test_a_batch_too_large_or_not_a_list_is_refused_whole(api, manager, group, c
     for body in (too_many, {"external_id": "x"}):
         response = client.post(messages(group), body, format="json")
         assert response.status_code == 400
-        assert "non_field_errors" in response.json()
+        assert "non_field_errors" in field_messages(response)
     assert not GroupMessage.objects.exists()
     assert outcomes(client.post(messages(group), [], format="json")) == []
     assert outcomes(client.post(messages(group), too_many[:-1], format="json"))[-1] == ("x499", "created")

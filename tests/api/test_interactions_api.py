@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Interaction, Visit
+from tests.api_errors import field_messages
 
 INTERACTIONS = "/api/v1/interactions/"
 VISITS = "/api/v1/visits/"
@@ -52,11 +53,11 @@ def test_bad_input_gets_field_messages_and_saves_nothing(api, mine, manager):
     )
 
     assert response.status_code == 400
-    errors = response.json()
+    errors = field_messages(response)
     assert errors["occurred_at"] == ["联系时间不能晚于当前时间。"]
     assert errors["summary"] == ["请填写联系内容。"]
     unknown = client.post(INTERACTIONS, _interaction(mine.number, staff=1), format="json")
-    assert unknown.status_code == 400 and "staff" in unknown.json()
+    assert unknown.status_code == 400 and "staff" in field_messages(unknown)
     assert not Interaction.objects.exists()
     assert client.post(INTERACTIONS, _interaction(mine.number), format="json").status_code == 201
 
@@ -68,7 +69,7 @@ def test_an_outsider_sees_nothing_and_cannot_log_for_another_units_customer(api,
     assert client.get(INTERACTIONS).json()["results"] == []
     response = client.post(INTERACTIONS, _interaction(mine.number), format="json")
     assert response.status_code == 400
-    assert "无权查看" in response.json()["customer"][0]
+    assert "无权查看" in field_messages(response)["customer"][0]
     assert Interaction.objects.count() == 1
     assert api().get(INTERACTIONS).status_code == 401
 
@@ -107,7 +108,7 @@ def test_a_visit_in_the_past_is_refused(api, mine, manager):
     )
 
     assert response.status_code == 400
-    assert response.json()["scheduled_at"] == ["计划走访时间不能早于当前时间。"]
+    assert field_messages(response)["scheduled_at"] == ["计划走访时间不能早于当前时间。"]
     assert not Visit.objects.exists()
 
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from customers import services as customer_services
 from customers.models import Customer
 from tests.api.conftest import BULK, CUSTOMERS
+from tests.api_errors import field_messages
 from tests.tickets import conftest as ticket_fixtures
 from tickets import services as ticket_services
 from tickets.models import Kind, Ticket
@@ -33,7 +34,7 @@ def test_a_foreign_number_answers_like_any_unusable_number(api, manager, foreign
     live = client.post(CUSTOMERS, archive(foreign.number), format="json")
     deleted = client.post(CUSTOMERS, archive(foreign_deleted.number), format="json")
     assert (live.status_code, deleted.status_code) == (400, 400)
-    assert live.json()["number"] == deleted.json()["number"] == [UNUSABLE]
+    assert field_messages(live)["number"] == field_messages(deleted)["number"] == [UNUSABLE]
     assert Customer.all_objects.filter(name="新客户").count() == 0
     # A genuinely new number is still opened.
     assert client.post(CUSTOMERS, archive("5201099999"), format="json").status_code == 201
@@ -42,13 +43,13 @@ def test_a_foreign_number_answers_like_any_unusable_number(api, manager, foreign
 def test_a_number_in_scope_still_says_it_exists(api, manager, mine):
     response = api(manager).post(CUSTOMERS, archive(mine.number), format="json")
     assert response.status_code == 400
-    assert response.json()["number"] == ["户号已存在，请核对后重新输入。"]
+    assert field_messages(response)["number"] == ["户号已存在，请核对后重新输入。"]
 
 
 def test_an_own_deleted_archive_is_still_named(api, manager, mine):
     customer_services.customer_soft_delete(customer=mine, user=manager)
     response = api(manager).post(CUSTOMERS, archive(mine.number), format="json")
-    assert response.json()["number"] == ["该户号属于一份已删除的客户档案，请联系系统管理员恢复。"]
+    assert field_messages(response)["number"] == ["该户号属于一份已删除的客户档案，请联系系统管理员恢复。"]
 
 
 def test_bulk_answers_a_foreign_number_like_a_foreign_deleted_one(api, manager, foreign, foreign_deleted):
@@ -92,7 +93,7 @@ def test_the_page_answers_a_foreign_number_as_unusable(login, manager, foreign, 
 
 def errors(response, field: str) -> list[str]:
     assert response.status_code == 400, response.content
-    return response.json()[field]
+    return field_messages(response)[field]
 
 
 def test_a_manager_username_unknown_or_out_of_reach_answers_alike(api, manager, outsider):

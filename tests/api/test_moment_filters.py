@@ -3,6 +3,8 @@
 import pytest
 from rest_framework.authtoken.models import Token
 
+from tests.api_errors import field_messages
+
 
 @pytest.fixture
 def api(client, supervisor):
@@ -25,7 +27,7 @@ def api(client, supervisor):
 def test_an_offset_no_time_zone_has_is_a_field_error(api, url, field):
     response = api(url)
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in field_messages(response)
 
 
 def test_a_real_offset_is_accepted(api):

@@ -14,6 +14,7 @@ from notifications.models import Notification
 from outages import services
 from outages.models import Outage, OutageKind, OutageNotice, OutageStatus
 from tests.api import conftest as api_fixtures
+from tests.api_errors import field_messages
 
 api = api_fixtures.api
 postgres_only = api_fixtures.postgres_only
@@ -158,7 +159,7 @@ def test_unknown_fields_are_rejected(api, manager, grid):
     response = client.post(OUTAGES, fault_body(colour="red", status="ongoing"), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"colour": ["未知字段。"], "status": ["未知字段。"]}
+    assert field_messages(response) == {"colour": ["未知字段。"], "status": ["未知字段。"]}
     assert not Outage.objects.exists()
     assert client.post(OUTAGES, fault_body(), format="json").status_code == 201
 
@@ -168,7 +169,7 @@ def test_unknown_or_invisible_codes_are_field_errors(api, manager, grid):
     response = client.post(OUTAGES, fault_body(lines=["XL-NONE"], districts=["TQ-1", "TQ-KL"]), format="json")
 
     assert response.status_code == 400
-    errors = response.json()
+    errors = field_messages(response)
     assert errors["lines"] == ["未知或无权使用的线路编码：XL-NONE"]
     assert errors["districts"] == ["未知或无权使用的台区编码：TQ-KL"]
     assert not Outage.objects.exists()
@@ -183,7 +184,7 @@ def test_the_services_rules_answer_with_field_messages(api, manager, grid):
     )
 
     assert response.status_code == 400
-    errors = response.json()
+    errors = field_messages(response)
     assert errors["lines"] == ["请至少选择一条线路或一个台区。"]
     assert errors["planned_start"] == ["计划停电必须填写计划开始时间。"]
     assert not Outage.objects.exists()
@@ -285,11 +286,13 @@ def test_bad_step_input_is_a_field_error_and_changes_nothing(api, manager, fault
     future = client.post(step(outage, "restore"), {"at": moment(hours=2)}, format="json")
     too_early = client.post(step(outage, "restore"), {"at": moment(days=-1)}, format="json")
 
-    assert missing.status_code == 400 and "estimated_restoration" in missing.json()
-    assert garbled.status_code == 400 and "estimated_restoration" in garbled.json()
-    assert unknown.status_code == 400 and unknown.json() == {"note": ["未知字段。"]}
-    assert future.status_code == 400 and future.json() == {"at": ["时间不能晚于现在。"]}
-    assert too_early.status_code == 400 and too_early.json() == {"at": ["恢复送电时间不能早于停电开始时间。"]}
+    assert missing.status_code == 400 and "estimated_restoration" in field_messages(missing)
+    assert garbled.status_code == 400 and "estimated_restoration" in field_messages(garbled)
+    assert unknown.status_code == 400 and field_messages(unknown) == {"note": ["未知字段。"]}
+    assert future.status_code == 400 and field_messages(future) == {"at": ["时间不能晚于现在。"]}
+    assert too_early.status_code == 400 and field_messages(too_early) == {
+        "at": ["恢复送电时间不能早于停电开始时间。"]
+    }
     assert client.get(detail(outage)).json() == before
     assert client.post(step(outage, "restore"), {}, format="json").status_code == 200
 
