@@ -594,7 +594,8 @@ POSTGRESQL_SCOPE_FORWARD = [
 # or line takes the customers' table lock first, before its own row lock. A new code (a key
 # column) locks the unit against the customers' foreign-key checks, so taking the table lock
 # only afterwards (in the touch trigger) deadlocks with a writer that holds customers and checks
-# that unit. Users are updated on every login: they keep the lock of the touch trigger alone.
+# that unit. Users are updated on every login (last_login alone): only a statement that sets
+# their username takes the lock first (migration customers.0017).
 _RENAMED_FIRST = [(table, column) for table, _fields, column in SHOWN_ELSEWHERE if table != "accounts_user"]
 POSTGRESQL_SCOPE_FORWARD += [
     """

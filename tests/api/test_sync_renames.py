@@ -208,3 +208,68 @@ def test_random_interleavings_of_renames_and_writes_leave_every_row_current(
     assert_rendered_rows_are_current(admin_user)
     with capsys.disabled():
         print(f"\nrename interleavings: seed {seed}, {len(deadlocks)} deadlocks", deadlocks[:4])
+
+
+def test_a_new_username_waits_for_open_customer_writes_instead_of_deadlocking(org_tree, manager):
+    """A writer holds a customer, then (in the same transaction) checks the manager as a foreign
+    key while the manager's username changes: the rename waits for the customers' lock before
+    locking the user's row, so the writer goes on and both commit (it deadlocked before)."""
+    station = org_tree["station"]
+    first = CustomerFactory(number="5201770011", station=station)
+    second = CustomerFactory(number="5201770012", station=station)
+    go_on = threading.Event()
+
+    def writer_work():
+        Customer.objects.filter(pk=first.pk).update(name="先写的客户")
+        writer.written.set()
+        assert go_on.wait(timeout=30)
+        Customer.objects.filter(pk=second.pk).update(manager=manager)
+
+    writer = Session(writer_work, hold=False)
+    writer.run = lambda: _in_one_transaction(writer)
+    writer.start()
+    assert writer.written.wait(timeout=30) and not writer.errors
+    rename = Session(lambda: User.objects.filter(pk=manager.pk).update(username="renamed"), hold=False)
+    rename.start()
+    try:
+        assert waiting_for_a_lock(rename), "the rename waits for the open customer write"
+        go_on.set()
+        writer.join(timeout=60)
+        rename.join(timeout=60)
+    finally:
+        go_on.set()
+    assert writer.errors == rename.errors == []
+    assert User.objects.get(pk=manager.pk).username == "renamed"
+    assert Customer.objects.get(pk=second.pk).manager_id == manager.pk
+
+
+def _in_one_transaction(session: Session) -> None:
+    """Run the session's work in one transaction on its own connection (its pid known)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            session.pid = cursor.fetchone()[0]
+        with transaction.atomic():
+            session.work()
+    except Exception as exc:  # reported by the test
+        session.errors.append(exc)
+    finally:
+        session.written.set()
+        session.done.set()
+        connection.close()
+
+
+def test_a_login_does_not_wait_for_customer_writes(org_tree, manager):
+    from django.contrib.auth.models import update_last_login
+
+    writer = Session(lambda: CustomerFactory(number="5201770013", station=org_tree["station"]))
+    writer.start()
+    assert writer.written.wait(timeout=30) and not writer.errors
+    login = Session(lambda: update_last_login(None, User.objects.get(pk=manager.pk)), hold=False)
+    login.start()
+    try:
+        login.join(timeout=10)
+        assert login.done.is_set() and login.errors == [], "a login is not held by customer writes"
+    finally:
+        writer.release.set()
+        writer.join(timeout=60)
