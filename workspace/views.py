@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 SECTIONS = {
     "orders": "workspace/workbench/_orders.html",
+    "schedule": "workspace/workbench/_schedule.html",
     "visits": "workspace/workbench/_visits.html",
     "groups": "workspace/workbench/_groups.html",
     "customers": "workspace/workbench/_customers.html",
@@ -46,6 +47,9 @@ SECTIONS = {
 def _section_context(user, name: str, now) -> dict:
     if name == "orders":
         return {"orders": workbench.my_orders(user=user, now=now)}
+    if name == "schedule":
+        site_visits, follow_ups = workbench.my_schedule(user=user, now=now)
+        return {"site_visits": site_visits, "follow_ups": follow_ups}
     if name == "visits":
         return {
             "visits": workbench.my_return_visits(user=user, now=now),

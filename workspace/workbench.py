@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import User
-from customers.models import Customer
+from customers.models import Customer, Interaction, Visit
 from groups.models import GroupMessage, ServiceGroup
 from groups.selectors import with_health, zombie_q, zombie_reasons
 from notifications.selectors import inbox_for
@@ -70,6 +70,35 @@ def my_orders(*, user: User, now: datetime | None = None) -> Section:
 
 def _day_end(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def my_schedule(*, user: User, now: datetime | None = None) -> tuple[Section, Section]:
+    """The on-site visits (走访) the user has today or left undone — a district's long-outage
+    visit included — the earliest first; and the customers whose 下次跟进 date has come with no
+    contact logged since (on the user's customers, or contacts the user logged). Four queries."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    today_start = _day_end(today - timedelta(days=1))
+    visits = Visit.objects.filter(staff=user, done_at__isnull=True, scheduled_at__lt=_day_end(today))
+    visit_counts = visits.aggregate(
+        total=Count("id"), overdue=Count("id", filter=Q(scheduled_at__lt=today_start))
+    )
+    visit_rows = list(
+        visits.select_related("customer", "district").order_by("scheduled_at", "id")[:SECTION_LIMIT]
+    )
+    for visit in visit_rows:
+        visit.is_overdue = visit.scheduled_at < today_start
+    since = Interaction.objects.filter(customer=OuterRef("customer"), occurred_at__gt=OuterRef("occurred_at"))
+    follow_ups = Interaction.objects.filter(
+        Q(customer__manager=user) | Q(staff=user), next_follow_up__lte=today
+    ).exclude(Exists(since))
+    follow_counts = follow_ups.aggregate(
+        total=Count("id"), overdue=Count("id", filter=Q(next_follow_up__lt=today))
+    )
+    follow_rows = list(follow_ups.select_related("customer").order_by("next_follow_up", "id")[:SECTION_LIMIT])
+    for interaction in follow_rows:
+        interaction.is_overdue = interaction.next_follow_up < today
+    return Section(visit_rows, visit_counts), Section(follow_rows, follow_counts)
 
 
 def my_return_visits(*, user: User, now: datetime | None = None) -> Section:
