@@ -80,5 +80,5 @@ def test_thirty_group_creates_with_one_wechat_id_make_one_group_and_no_500(manag
 
     statuses = sorted(status for status, _body in answers)
     assert statuses == [201] + [400] * (CLIENTS - 1), answers[:3]
-    assert all("external_id" in payload for status, payload in answers if status == 400)
+    assert all("external_id" in payload["errors"] for status, payload in answers if status == 400)
     assert ServiceGroup.objects.filter(external_id="wrOgRACE").count() == 1
