@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models.fields import BLANK_CHOICE_DASH
 from django.utils.translation import gettext as _
 
 from core.text import validate_multiline_text, validate_text
@@ -12,16 +13,49 @@ def with_detail(name, detail) -> str:
     return _("%(name)s（%(detail)s）") % {"name": name, "detail": detail}
 
 
+# Django's empty choice ("---------") says nothing to a person choosing.
+DASHED_LABEL = BLANK_CHOICE_DASH[0][1]
+
+
+def choose_prompt(label) -> str:
+    """The empty choice of a select in a form: 请选择台区."""
+    return _("请选择%(label)s") % {"label": label}
+
+
+def name_empty_choice(field: forms.Field, label=None) -> None:
+    """Give a select's empty choice a meaning instead of "---------".
+
+    `label` defaults to 请选择<field label>; filters pass 全部/不限. A label
+    already chosen (an `empty_label` a form set) is kept; so is a select
+    without an empty choice.
+    """
+    if not isinstance(field, forms.ChoiceField | forms.ModelChoiceField):
+        return
+    if label is None:
+        label = choose_prompt(field.label or "")
+    if isinstance(field, forms.ModelChoiceField):
+        if field.empty_label == DASHED_LABEL:
+            field.empty_label = label
+        return
+    choices = list(field.choices)
+    if any(value == "" and text == DASHED_LABEL for value, text in choices):
+        field.choices = [
+            (value, label if value == "" and text == DASHED_LABEL else text) for value, text in choices
+        ]
+
+
 class StyledFormMixin:
     """Bootstrap classes on every widget (checkboxes are drawn by includes/form_fields.html).
 
     Call `self._style_widgets()` at the end of `__init__`, after the fields
     have their final widgets. Text fields then also refuse what is not text
-    (core.text); a textarea takes several lines.
+    (core.text); a textarea takes several lines. A select's empty choice
+    reads 请选择<label> unless the form named it (`name_empty_choice`).
     """
 
     def _style_widgets(self) -> None:
         for field in self.fields.values():
+            name_empty_choice(field)
             widget = field.widget
             if isinstance(field, forms.CharField):
                 field.validators.append(

@@ -16,6 +16,7 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 from whitenoise.compress import Compressor
 
 from core.client import parse_trusted_proxies
@@ -236,6 +237,9 @@ STORAGES = {
         )
     },
 }
+
+# A list filter left empty means "any" (django-filter's default label is "---------").
+FILTERS_EMPTY_CHOICE_LABEL = gettext_lazy("全部")
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
