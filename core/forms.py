@@ -44,6 +44,21 @@ def name_empty_choice(field: forms.Field, label=None) -> None:
         ]
 
 
+def take_whole(field: forms.Field) -> None:
+    """An identifier (户号, order number, phone number) is taken whole and refused when too long.
+
+    The browser's `maxlength` cuts a pasted or typed 17-digit 户号 to 13 without
+    a word, and the cut number may well be someone else's; without it the
+    server sees every digit and says what is wrong.
+    """
+    field.widget.attrs.pop("maxlength", None)
+    field.widget.attrs.setdefault("autocomplete", "off")
+    field.widget.attrs.setdefault("spellcheck", "false")
+    field.error_messages.setdefault(
+        "max_length", _("最多%(limit_value)d位，您输入了%(show_value)d位，请核对后重新输入。")
+    )
+
+
 class StyledFormMixin:
     """Bootstrap classes on every widget (checkboxes are drawn by includes/form_fields.html).
 
@@ -51,9 +66,16 @@ class StyledFormMixin:
     have their final widgets. Text fields then also refuse what is not text
     (core.text); a textarea takes several lines. A select's empty choice
     reads 请选择<label> unless the form named it (`name_empty_choice`).
+    The fields named in `identifier_fields` (户号, order and phone numbers)
+    take input whole (`take_whole`).
     """
 
+    identifier_fields: tuple[str, ...] = ()
+
     def _style_widgets(self) -> None:
+        for name in self.identifier_fields:
+            if name in self.fields:
+                take_whole(self.fields[name])
         for field in self.fields.values():
             name_empty_choice(field)
             widget = field.widget

@@ -26,6 +26,8 @@ class ManagerChoiceField(forms.ModelChoiceField):
 
 
 class CustomerForm(StyledFormMixin, forms.ModelForm):
+    identifier_fields = ("number",)
+
     class Meta:
         model = Customer
         fields = list(ARCHIVE_FIELDS)
@@ -100,6 +102,8 @@ class ContactForm(StyledFormMixin, forms.ModelForm):
     For them the phone inputs start empty with the masked number as a hint, and
     an empty input keeps the stored number.
     """
+
+    identifier_fields = Contact.PHONE_FIELDS
 
     class Meta:
         model = Contact

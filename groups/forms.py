@@ -140,6 +140,8 @@ class ServiceGroupForm(StyledFormMixin, forms.Form):
 
 
 class AddMemberForm(StyledFormMixin, forms.Form):
+    identifier_fields = ("customer_number",)
+
     customer_number = forms.CharField(
         label=_("客户户号"),
         max_length=13,

@@ -11,6 +11,8 @@ DATETIME_WIDGET = forms.DateTimeInput(
 
 
 class OutageCreateForm(StyledFormMixin, forms.Form):
+    identifier_fields = ("external_id",)
+
     kind = forms.ChoiceField(
         label=_("停电类型"), choices=OutageKind.choices, widget=forms.Select(attrs={"class": "form-select"})
     )

@@ -359,6 +359,8 @@ class ReopenForm(ActionForm):
 
 
 class LinkForm(ActionForm):
+    identifier_fields = ("other",)
+
     other = forms.CharField(
         label=_("关联工单编号"),
         max_length=20,

@@ -64,6 +64,7 @@ class CustomerNumberField(forms.CharField):
 class InteractionForm(StyledFormMixin, forms.ModelForm):
     # The page asks how the customer felt before what was said.
     field_order = ("channel", "direction", "occurred_at", "mood")
+    identifier_fields = ("ticket_number",)
 
     class Meta:
         model = Interaction

@@ -53,6 +53,18 @@ def test_a_bad_customer_number_is_a_field_error(api, manager, valid):
     assert post(client, valid).status_code == 201
 
 
+@pytest.mark.parametrize("number", ["52012345678901234", "52012345678901"])
+def test_a_customer_number_too_long_is_refused_not_cut(api, manager, valid, number):
+    client = api(manager)
+
+    response = post(client, {**valid, "number": number})
+
+    assert response.status_code == 400
+    assert "户号必须是10到13位数字。" in field_messages(response)["number"]
+    assert Customer.all_objects.count() == 0
+    assert post(client, valid).status_code == 201
+
+
 def test_a_bad_phone_is_a_field_error_and_saves_nothing(api, manager, valid):
     client = api(manager)
     contacts = [valid["contacts"][0], {"name": "电工", "mobile": "1388888"}]
