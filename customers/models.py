@@ -643,7 +643,8 @@ class Interaction(models.Model):
     summary = models.TextField(_("联系内容"), **limited(TEXT_LENGTH))
     mood = models.CharField(_("客户情绪"), max_length=16, choices=Mood.choices, default=Mood.CALM)
     # The work order's number (customers never import tickets: the number is the link).
-    ticket_number = models.CharField(_("关联工单编号"), max_length=20, blank=True)
+    TICKET_NUMBER_LENGTH = 20
+    ticket_number = models.CharField(_("关联工单编号"), max_length=TICKET_NUMBER_LENGTH, blank=True)
     next_follow_up = models.DateField(_("下次跟进日期"), null=True, blank=True)
     step_find_cause = models.BooleanField(_("找准原因"), default=False)
     step_listen = models.BooleanField(_("耐心倾听"), default=False)

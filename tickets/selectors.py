@@ -72,6 +72,20 @@ def ticket_customer(*, user: User, number: str) -> Customer | None:
     )
 
 
+def visible_ticket_number(user: User, number: str) -> str | None:
+    """The stored number of the order `number` names (any case) if `user` may see it, else None.
+
+    The contact log's link to an order (customers.interactions.ticket_links):
+    an unknown order and one out of scope answer alike.
+    """
+    return (
+        Ticket.objects.visible_to(user)
+        .filter(number=number.strip().upper())
+        .values_list("number", flat=True)
+        .first()
+    )
+
+
 # --- The SLA clock as a person reads it ---------------------------------------------
 
 

@@ -7,6 +7,9 @@ from django.utils import timezone
 
 from customers.models import Interaction, Visit
 from tests.api_errors import field_messages
+from tickets import services as ticket_services
+from tickets.defaults import seed_default_policies
+from tickets.models import Kind, SlaPolicy
 
 INTERACTIONS = "/api/v1/interactions/"
 VISITS = "/api/v1/visits/"
@@ -144,3 +147,26 @@ def test_lists_run_a_constant_number_of_queries(api, mine, manager, django_asser
         assert len(client.get(INTERACTIONS).json()["results"]) == 30
     with django_assert_max_num_queries(6):
         assert len(client.get(VISITS).json()["results"]) == 30
+
+
+def test_the_work_order_must_exist_and_be_visible(api, mine, foreign, manager, outsider):
+    seed_default_policies(SlaPolicy)
+    ours, _created = ticket_services.ticket_create(
+        customer=mine, opened_by=manager, kind=Kind.REPAIR, title="家中停电", description="无电。"
+    )
+    theirs, _created = ticket_services.ticket_create(
+        customer=foreign, opened_by=outsider, kind=Kind.REPAIR, title="家中停电", description="无电。"
+    )
+    client = api(manager)
+
+    for number in ("GD999", theirs.number):
+        response = client.post(INTERACTIONS, _interaction(mine.number, ticket_number=number), format="json")
+        assert response.status_code == 400
+        assert field_messages(response) == {"ticket_number": ["工单不存在或无权查看。"]}
+    assert not Interaction.objects.exists()
+
+    created = client.post(
+        INTERACTIONS, _interaction(mine.number, ticket_number=ours.number.lower()), format="json"
+    )
+    assert created.status_code == 201
+    assert created.json()["ticket_number"] == ours.number

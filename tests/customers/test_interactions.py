@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from customers.interactions.services import interaction_log, interaction_suggests_ticket
 from customers.models import Interaction
+from tickets import services as ticket_services
+from tickets.defaults import seed_default_policies
+from tickets.models import Kind, SlaPolicy
 
 
 def _log(customer, staff, **fields):
@@ -23,13 +26,17 @@ def _log(customer, staff, **fields):
 
 
 def test_it_logs_a_contact_with_the_seven_steps(mine, manager):
-    interaction = _log(mine, manager, step_find_cause=True, step_solution=True, ticket_number="GD2024001")
+    seed_default_policies(SlaPolicy)
+    ticket, _created = ticket_services.ticket_create(
+        customer=mine, opened_by=manager, kind=Kind.REPAIR, title="家中停电", description="无电。"
+    )
+    interaction = _log(mine, manager, step_find_cause=True, step_solution=True, ticket_number=ticket.number)
 
     stored = Interaction.objects.get(pk=interaction.pk)
     assert stored.staff == manager
     assert stored.created_by == manager
     assert stored.steps_done == ["找准原因", "给出方案"]
-    assert stored.ticket_number == "GD2024001"
+    assert stored.ticket_number == ticket.number
 
 
 @pytest.mark.parametrize(
