@@ -22,7 +22,10 @@ def register_ticket_lookup(lookup: TicketLookup) -> None:
 
 
 def visible_ticket_number(*, user: User, number: str) -> str | None:
-    """The stored number of the order `number` names if `user` may see it; None for unknown and out of scope alike."""
+    """The stored number of the order `number` names if `user` may see it.
+
+    None for an unknown order and one out of the user's scope alike.
+    """
     if _lookup is None:
         return None
     return _lookup(user, number)
