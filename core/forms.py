@@ -6,6 +6,7 @@ from django.db.models.fields import BLANK_CHOICE_DASH
 from django.utils.translation import gettext as _
 
 from core.text import validate_multiline_text, validate_text
+from core.validation import validate_moment
 
 
 def with_detail(name, detail) -> str:
@@ -64,7 +65,8 @@ class StyledFormMixin:
 
     Call `self._style_widgets()` at the end of `__init__`, after the fields
     have their final widgets. Text fields then also refuse what is not text
-    (core.text); a textarea takes several lines. A select's empty choice
+    (core.text); a textarea takes several lines; dates and times lie in this
+    century (core.validation.validate_moment). A select's empty choice
     reads 请选择<label> unless the form named it (`name_empty_choice`).
     The fields named in `identifier_fields` (户号, order and phone numbers)
     take input whole (`take_whole`).
@@ -83,6 +85,8 @@ class StyledFormMixin:
                 field.validators.append(
                     validate_multiline_text if isinstance(widget, forms.Textarea) else validate_text
                 )
+            if isinstance(field, forms.DateField | forms.DateTimeField):
+                field.validators.append(validate_moment)
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select):

@@ -7,17 +7,37 @@ bad input; a field name the service does not know is a programming error
 """
 
 from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from core.text import text_error
 
 # A clock a little ahead of or behind the server's (a phone, a synced system)
 # is not "the future" or "the past".
 CLOCK_TOLERANCE = timedelta(minutes=5)
+
+# The dates and times people enter (contacts, visits, outages, follow-ups) lie in
+# this century: year 1 or 9999 is a slip of the keyboard, and at the calendar's
+# edge the conversion to UTC that saving needs overflows (a 500, not an answer).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def moment_refusal() -> ValidationError:
+    return ValidationError(
+        gettext_lazy("请填写%(first)d年至%(last)d年之间的日期。"),
+        code="out_of_range",
+        params={"first": FIRST_YEAR, "last": LAST_YEAR},
+    )
+
+
+def validate_moment(value) -> None:
+    """A field validator (forms and API): a date or a time between FIRST_YEAR and LAST_YEAR."""
+    if isinstance(value, date) and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise moment_refusal()
 
 
 def check_field_names(fields: Iterable[str], allowed: Collection[str]) -> None:

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import StyledFormMixin
+from core.validation import validate_moment
 from customers.models import District, Line
 from outages.models import OutageKind
 
@@ -43,4 +44,6 @@ class OutageCreateForm(StyledFormMixin, forms.Form):
 
 
 class EstimateForm(forms.Form):
-    estimated_restoration = forms.DateTimeField(label=_("预计恢复时间"), widget=DATETIME_WIDGET)
+    estimated_restoration = forms.DateTimeField(
+        label=_("预计恢复时间"), widget=DATETIME_WIDGET, validators=[validate_moment]
+    )

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from core.text import text_error
+from core.validation import FIRST_YEAR, LAST_YEAR, moment_refusal, validate_moment
 
 
 class NestedUnitSerializer(serializers.Serializer):
@@ -23,16 +24,37 @@ class NestedUserSerializer(serializers.Serializer):
     )
 
 
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A time out of this century is refused before DRF moves it between time zones:
+    at the calendar's edge its own check overflows (rest_framework.utils.timezone)."""
+
+    def enforce_timezone(self, value):
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise serializers.ValidationError(moment_refusal().messages, code="out_of_range")
+        return super().enforce_timezone(value)
+
+
 class StrictFieldsMixin:
     """Names the API does not take are errors, not silently dropped; text fields take text only.
 
     Text is refused when it holds control characters, NUL or lone surrogates
     (core.text); tab and line breaks are text in a model's TextField and in
-    the fields named in `multiline_names`.
+    the fields named in `multiline_names`. Dates and times lie in this century
+    (core.validation.validate_moment).
     """
 
     read_only_names: frozenset[str] = frozenset()
     multiline_names: frozenset[str] = frozenset()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.DateField | serializers.DateTimeField) and not field.read_only:
+                if type(field) is serializers.DateTimeField:
+                    # The same field with the overflow answered (declared or mapped from a model field).
+                    field.__class__ = BoundedDateTimeField
+                field.validators.append(validate_moment)
+        return fields
 
     def _text_error(self, name: str, field: serializers.CharField, value: str):
         multiline = name in self.multiline_names or field.style.get("base_template") == "textarea.html"
