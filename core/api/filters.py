@@ -18,6 +18,7 @@ from rest_framework import filters as drf_filters
 from rest_framework import serializers
 
 from core.text import validate_text
+from core.validation import moment_refusal, validate_moment
 
 # Real time zones lie within UTC-12:00 … UTC+14:00; PostgreSQL refuses
 # offsets beyond ±15:59, so anything wider is bad input, not a server error.
@@ -30,7 +31,14 @@ MAX_ID = 2**63 - 1
 
 class MomentField(IsoDateTimeField):
     def to_python(self, value):
-        moment = super().to_python(value)
+        try:
+            moment = super().to_python(value)
+        except OverflowError:
+            # Year 1 with a positive offset has no UTC instant at all.
+            raise moment_refusal() from None
+        if moment is not None:
+            # At the calendar's edge the query's conversion to UTC overflows (a 500, not a 400).
+            validate_moment(moment)
         offset = moment.utcoffset() if moment is not None else None
         if offset is not None and abs(offset) > MAX_UTC_OFFSET:
             raise ValidationError(_("时区偏移超出范围（应在 -12:00 到 +14:00 之间）。"), code="invalid")

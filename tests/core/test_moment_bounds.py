@@ -148,3 +148,21 @@ def test_the_api_refuses_the_edges_with_a_field_error(world, client, manager, ur
 
     assert response.status_code == 400, response.content
     assert field_messages(response)[field] == [REFUSED]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/v1/interactions/?occurred_after=0001-01-01T00:00:00",
+        "/api/v1/interactions/?occurred_after=0001-01-01T00:00:00%2B08:00",
+        "/api/v1/visits/?scheduled_after=0001-01-01T00:00:00",
+        "/api/v1/tickets/?created_after=9999-12-31T23:59:59",
+    ],
+)
+def test_a_list_filter_at_the_edge_is_a_400_not_a_500(world, client, manager, query):
+    client.force_login(manager)
+
+    response = client.get(query)
+
+    assert response.status_code == 400, response.content
+    assert REFUSED in str(field_messages(response))
