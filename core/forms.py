@@ -74,6 +74,16 @@ class StyledFormMixin:
 
     identifier_fields: tuple[str, ...] = ()
 
+    def add_error(self, field, error) -> None:
+        """Every error, the form's own or a service's refusal (`report_refusal`), marks its input red."""
+        super().add_error(field, error)
+        for name in self._errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                classes = attrs.get("class", "").split()
+                if "is-invalid" not in classes:
+                    attrs["class"] = " ".join([*classes, "is-invalid"])
+
     def _style_widgets(self) -> None:
         for name in self.identifier_fields:
             if name in self.fields:

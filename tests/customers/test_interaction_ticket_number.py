@@ -5,6 +5,7 @@ customers cannot import tickets; tickets registers the lookup at app ready
 unit get the same answer, so the form is no oracle for order numbers.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -145,3 +146,14 @@ def test_the_check_costs_one_query(mine, manager, order_of, django_assert_num_qu
     ticket = order_of(mine, manager)
     with django_assert_num_queries(1):
         assert ticket_links.visible_ticket_number(user=manager, number=ticket.number) == ticket.number
+
+
+def test_the_refused_input_is_marked_red_and_tied_to_its_message(login, manager, mine):
+    html = _post(login(manager), mine, "GD999").content.decode()
+
+    field = re.search(r'<input[^>]*name="ticket_number"[^>]*>', html).group()
+    assert 'class="form-control is-invalid"' in field
+    assert 'aria-invalid="true"' in field
+    assert "id_ticket_number_error" in field
+    summary = re.search(r'<textarea[^>]*name="summary"[^>]*>', html).group()
+    assert "is-invalid" not in summary and "aria-invalid" not in summary

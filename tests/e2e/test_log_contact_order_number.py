@@ -29,6 +29,7 @@ def test_an_unknown_order_number_is_refused_on_its_input(
 
         number = page.locator("#id_ticket_number")
         expect(number).to_have_attribute("aria-invalid", "true")
+        expect(number).to_have_class("form-control is-invalid")
         expect(number).to_have_value("GD999")
         described = number.get_attribute("aria-describedby") or ""
         assert "id_ticket_number_error" in described.split(), described
