@@ -26,6 +26,7 @@ from core.api.filters import (
     moment_after,
     moment_before,
 )
+from core.pickers import PickerSelect
 from customers.models import SENSITIVITY_FLAGS, Customer, District, Interaction, Visit
 from customers.selectors import (
     SEARCH_MATCH_LIMIT,
@@ -142,7 +143,10 @@ class CustomerListFilterSet(PageFilterMixin, CustomerFilterSet):
         queryset=OrgUnit.objects.none(), label=_("供电所"), empty_label=_("全部供电所")
     )
     district = filters.ModelChoiceFilter(
-        queryset=District.objects.none(), label=_("台区"), empty_label=_("全部台区")
+        queryset=District.objects.none(),
+        label=_("台区"),
+        empty_label=_("全部台区"),
+        widget=PickerSelect("customers:picker_districts", params={"station": "station"}),
     )
     kind = filters.ChoiceFilter(choices=Customer.Kind.choices, label=_("用电类别"), empty_label=_("全部类别"))
     segment = filters.ChoiceFilter(
@@ -169,7 +173,10 @@ class CustomerListFilterSet(PageFilterMixin, CustomerFilterSet):
         empty_label=_("不限"),
     )
     manager = filters.ModelChoiceFilter(
-        queryset=User.objects.none(), label=_("客户经理"), empty_label=_("全部客户经理")
+        queryset=User.objects.none(),
+        label=_("客户经理"),
+        empty_label=_("全部客户经理"),
+        widget=PickerSelect("accounts:picker_managers"),
     )
 
     def __init__(self, data=None, queryset=None, *, user: User, **kwargs):

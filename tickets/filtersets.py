@@ -27,6 +27,7 @@ from core.api.filters import (
     moment_after,
     moment_before,
 )
+from core.pickers import PickerSelect
 from tickets.models import (
     OPEN_STATUSES,
     UNSIGNED_STATUSES,
@@ -259,7 +260,12 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         max_digits=10,
         decimal_places=0,
     )
-    assignee = StaffFilter(queryset=User.objects.none(), label=_("处理人"), empty_label=_("全部处理人"))
+    assignee = StaffFilter(
+        queryset=User.objects.none(),
+        label=_("处理人"),
+        empty_label=_("全部处理人"),
+        widget=PickerSelect("accounts:picker_staff"),
+    )
     segment = filters.ChoiceFilter(
         choices=SEGMENT_CHOICES, method="filter_segment", label=_("客户类别"), empty_label=_("全部类别")
     )
