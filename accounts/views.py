@@ -40,7 +40,8 @@ def login_locked_out(
 
 def _person_label(user: User) -> str:
     # As the customer form names a manager: 张三（雷山供电所）.
-    return with_detail(user, user.org_unit) if user.org_unit_id else str(user)
+    name = user.real_name or user.username
+    return with_detail(name, user.org_unit) if user.org_unit_id else name
 
 
 @login_required

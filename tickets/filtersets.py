@@ -27,6 +27,7 @@ from core.api.filters import (
     moment_after,
     moment_before,
 )
+from core.forms import with_detail
 from core.pickers import PickerSelect
 from tickets.models import (
     OPEN_STATUSES,
@@ -190,8 +191,10 @@ def day_filter(label, method: str = "filter_days") -> filters.DateFilter:
 
 
 class StaffChoiceField(forms.ModelChoiceField):
+    # As the staff picker names them: 张三（雷山供电所）.
     def label_from_instance(self, obj: User) -> str:
-        return obj.real_name or obj.username
+        name = obj.real_name or obj.username
+        return with_detail(name, obj.org_unit) if obj.org_unit_id else name
 
 
 class StaffFilter(filters.ModelChoiceFilter):
@@ -311,7 +314,7 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         super().__init__(data, queryset, now=now, **kwargs)
         self.user = user
         self.filters["org_unit"].queryset = units_for(user)
-        self.filters["assignee"].queryset = staff_for(user)
+        self.filters["assignee"].queryset = staff_for(user).select_related("org_unit")
 
     def filter_deadline(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """`overdue`, `near` (past the warning point), or `attention` for either."""

@@ -6,8 +6,10 @@ from django.urls import reverse
 
 from core.pickers import PICKER_LIMIT
 from tests.api_errors import field_codes
-from tests.customers.conftest import grid  # noqa: F401
+from tests.customers import conftest as customer_fixtures
 from tests.factories import DistrictFactory, LineFactory, UserFactory
+
+grid = customer_fixtures.grid
 
 DISTRICTS = reverse("customers:picker_districts")
 LINES = reverse("customers:picker_lines")
@@ -144,7 +146,9 @@ def test_a_lone_surrogate_in_the_address_is_no_500(login, manager, grid):
     assert response.status_code == 400
 
 
-def test_one_query_of_districts_whatever_the_number_of_matches(login, supervisor, org_tree, django_assert_num_queries):
+def test_one_query_of_districts_whatever_the_number_of_matches(
+    login, supervisor, org_tree, django_assert_num_queries
+):
     line = LineFactory(station=org_tree["station"])
     DistrictFactory.create_batch(40, station=org_tree["station"], line=line)
     client = login(supervisor)
