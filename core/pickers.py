@@ -154,7 +154,8 @@ def picker_response(
 ) -> JsonResponse:
     """At most PICKER_LIMIT rows of `queryset` (already scoped to the user) whose
     `search` fields contain `q`, narrowed by the given `filters` (parameter ->
-    how an id narrows the rows). Two queries at most: none for the count."""
+    how an id narrows the rows). One query of rows, no count: one row more than
+    shown says whether there are more."""
     filters = filters or {}
     params = _params_form(filters)(request.GET)
     if not params.is_valid():
