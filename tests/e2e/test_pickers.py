@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from customers.models import Customer
 from tests.customers import conftest as customer_fixtures
-from tests.factories import DistrictFactory, LineFactory
+from tests.factories import CustomerFactory, DistrictFactory, LineFactory
 
 grid = customer_fixtures.grid
 
@@ -139,5 +139,55 @@ def test_pages_with_pickers_pass_the_accessibility_check(
             if violations:
                 failures[path] = violations
         assert failures == {}
+    finally:
+        context.close()
+
+
+def test_without_javascript_or_with_the_search_down_the_form_still_saves(
+    transactional_db, live_server, browser, log_in, org_tree, grid, supervisor, manager
+):
+    customer = CustomerFactory(
+        number="5201234577",
+        name="永乐村委会",
+        address="雷山县永乐镇2号",
+        station=org_tree["station"],
+        district=grid["district"],
+        line=grid["line"],
+        manager=manager,
+    )
+    # No script: the search boxes stay hidden, the chosen values are shown and sent back.
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", java_script_enabled=False)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        log_in(page, supervisor)
+        page.goto(f"{live_server.url}/customers/{customer.number}/edit/")
+        expect(page.locator('[data-picker-search="id_district"]')).to_be_hidden()
+        assert page.input_value("#id_district") == str(grid["district"].pk)
+        page.fill("#id_name", "永乐村民委员会")
+        with page.expect_navigation():
+            page.get_by_role("button", name="保存").click()
+        customer.refresh_from_db()
+        assert customer.name == "永乐村民委员会"
+        assert (customer.district, customer.line, customer.manager) == (
+            grid["district"],
+            grid["line"],
+            manager,
+        )
+    finally:
+        context.close()
+
+    # The search endpoint failing: a message, and the chosen district stays.
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        log_in(page, supervisor)
+        page.route("**/customers/pickers/districts/**", lambda route: route.fulfill(status=500, body="{}"))
+        page.goto(f"{live_server.url}/customers/{customer.number}/edit/")
+        page.locator('[data-picker-search="id_district"]').fill("丹江")
+        status = page.locator("#id_district").locator("..").locator(".picker-status")
+        expect(status).to_contain_text("暂时无法搜索，请稍后重试。")
+        assert page.input_value("#id_district") == str(grid["district"].pk)
     finally:
         context.close()
