@@ -1,10 +1,13 @@
 """The pickers' endpoints (core.pickers): at most 20 matches among the user's own
 choices, nothing out of scope, a 400 of the API's shape for bad parameters."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
 from core.pickers import PICKER_LIMIT
+from customers.views import picker_districts
 from tests.api_errors import field_codes
 from tests.customers import conftest as customer_fixtures
 from tests.factories import DistrictFactory, LineFactory, UserFactory
@@ -156,3 +159,14 @@ def test_one_query_of_districts_whatever_the_number_of_matches(
     # Session, user, the user's unit (the scope's path), the districts: no count.
     with django_assert_num_queries(4):
         client.get(DISTRICTS, {"q": "测试"})
+
+
+def test_a_lone_surrogate_reaching_the_view_is_refused(rf, manager, grid):
+    # Over HTTP Django decodes one into replacement characters; a caller inside the process may not.
+    request = rf.get(DISTRICTS)
+    request.GET = request.GET.copy()
+    request.GET["q"] = "永\ud800"
+    request.user = manager
+    response = picker_districts(request)
+    assert response.status_code == 400
+    assert field_codes(json.loads(response.content)) == {"q": ["invalid_text"]}
