@@ -1,9 +1,17 @@
-"""Login throttling hooks for django-axes (settings: AXES_LOCKOUT_CALLABLE; the address: core/client.py)."""
+"""Login throttling hooks for django-axes (settings: AXES_LOCKOUT_CALLABLE; the address: core/client.py),
+and the people pickers' endpoints."""
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from accounts.choices import account_managers_for, staff_for
+from accounts.models import User
+from core.forms import with_detail
+from core.pickers import picker_response
 
 # 429 Too Many Requests: the attempts, not the credentials, are refused.
 LOCKED_OUT_STATUS = 429
@@ -24,4 +32,37 @@ def login_locked_out(
         "accounts/locked_out.html",
         {"message": message, "minutes": minutes},
         status=LOCKED_OUT_STATUS,
+    )
+
+
+# --- Pickers: people a form's searchable select offers (core.pickers) -------------------
+
+
+def _person_label(user: User) -> str:
+    # As the customer form names a manager: 张三（雷山供电所）.
+    name = user.real_name or user.username
+    return with_detail(name, user.org_unit) if user.org_unit_id else name
+
+
+@login_required
+@require_GET
+def picker_managers(request):
+    """Account managers the user may name as a customer's manager, by name or username."""
+    return picker_response(
+        request,
+        account_managers_for(request.user).select_related("org_unit"),
+        search=("real_name", "username"),
+        label=_person_label,
+    )
+
+
+@login_required
+@require_GET
+def picker_staff(request):
+    """Active staff of the user's subtree (an order's assignee to filter by), by name or username."""
+    return picker_response(
+        request,
+        staff_for(request.user).select_related("org_unit"),
+        search=("real_name", "username"),
+        label=_person_label,
     )

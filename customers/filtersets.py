@@ -26,6 +26,8 @@ from core.api.filters import (
     moment_after,
     moment_before,
 )
+from core.pickers import PickerSelect
+from customers.forms import ManagerChoiceField
 from customers.models import SENSITIVITY_FLAGS, Customer, District, Interaction, Visit
 from customers.selectors import (
     SEARCH_MATCH_LIMIT,
@@ -114,6 +116,11 @@ class CustomerFilterSet(ApiFilterSet):
         return queryset.incomplete() if value else queryset.filter(completeness__gte=100)
 
 
+class ManagerFilter(filters.ModelChoiceFilter):
+    # Named as the customer form and the manager picker name them: 张三（雷山供电所）.
+    field_class = ManagerChoiceField
+
+
 SENSITIVITY_CHOICES = [
     ("any", _("任一敏感标识或VIP")),
     *[(flag, Customer._meta.get_field(flag).verbose_name) for flag in SENSITIVITY_FLAGS],
@@ -142,7 +149,10 @@ class CustomerListFilterSet(PageFilterMixin, CustomerFilterSet):
         queryset=OrgUnit.objects.none(), label=_("供电所"), empty_label=_("全部供电所")
     )
     district = filters.ModelChoiceFilter(
-        queryset=District.objects.none(), label=_("台区"), empty_label=_("全部台区")
+        queryset=District.objects.none(),
+        label=_("台区"),
+        empty_label=_("全部台区"),
+        widget=PickerSelect("customers:picker_districts", params={"station": "station"}),
     )
     kind = filters.ChoiceFilter(choices=Customer.Kind.choices, label=_("用电类别"), empty_label=_("全部类别"))
     segment = filters.ChoiceFilter(
@@ -168,8 +178,11 @@ class CustomerListFilterSet(PageFilterMixin, CustomerFilterSet):
         label=_("档案完整度"),
         empty_label=_("不限"),
     )
-    manager = filters.ModelChoiceFilter(
-        queryset=User.objects.none(), label=_("客户经理"), empty_label=_("全部客户经理")
+    manager = ManagerFilter(
+        queryset=User.objects.none(),
+        label=_("客户经理"),
+        empty_label=_("全部客户经理"),
+        widget=PickerSelect("accounts:picker_managers"),
     )
 
     def __init__(self, data=None, queryset=None, *, user: User, **kwargs):
@@ -178,7 +191,7 @@ class CustomerListFilterSet(PageFilterMixin, CustomerFilterSet):
         # Choice lists come from the user, not the request, so the selector works without one.
         self.filters["station"].queryset = stations_for(user)
         self.filters["district"].queryset = districts_for(user)
-        self.filters["manager"].queryset = account_managers_for(user)
+        self.filters["manager"].queryset = account_managers_for(user).select_related("org_unit")
 
     # What the last `q` found; the page shows its hint (term too short, too many matches).
     search: CustomerSearch | None = None

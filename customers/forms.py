@@ -8,6 +8,7 @@ from accounts.choices import account_managers_for, stations_for
 from accounts.models import User
 from core.forms import StyledFormMixin, with_detail
 from core.phones import mask_phone
+from core.pickers import PickerSelect
 from customers.models import ARCHIVE_FIELDS, Contact, Customer
 from customers.selectors import districts_for, lines_for
 from customers.services import customer_network_errors
@@ -32,7 +33,15 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
         model = Customer
         fields = list(ARCHIVE_FIELDS)
         field_classes = {"manager": ManagerChoiceField}
-        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            # Searchable: a prefecture has thousands of districts, lines and managers.
+            "district": PickerSelect("customers:picker_districts", params={"station": "station"}),
+            "line": PickerSelect(
+                "customers:picker_lines", params={"district": "district", "station": "station"}
+            ),
+            "manager": PickerSelect("accounts:picker_managers"),
+        }
         help_texts = {
             "number": _("10到13位数字，与营销系统一致；建档后不可修改。"),
             "line": _("选择台区后可留空，系统按台区所挂线路填写。"),

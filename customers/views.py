@@ -15,6 +15,7 @@ from accounts.choices import stations_for
 from core.forms import report_refusal
 from core.htmx import is_htmx
 from core.pagination import keyset_paginate
+from core.pickers import picker_response
 from core.text import is_text
 from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
 from core.xlsx import Sheet, workbook_file
@@ -430,3 +431,40 @@ def customer_import_confirm(request, pk: int):
     else:
         messages.info(request, _("该文件已确认过或尚未校验完成，不会重复导入。"))
     return redirect("customers:import_detail", pk=job.pk)
+
+
+# --- Pickers: the choices a form's searchable select offers (core.pickers) -------------
+
+
+@login_required
+@require_GET
+def picker_districts(request):
+    """Districts the user sees whose name or code contains `q`; `station`, `line` narrow them."""
+    return picker_response(
+        request,
+        selectors.districts_for(request.user),
+        search=("name", "code"),
+        filters={
+            "station": lambda rows, pk: rows.filter(station_id=pk),
+            "line": lambda rows, pk: rows.filter(line_id=pk),
+        },
+    )
+
+
+@login_required
+@require_GET
+def picker_lines(request):
+    """Lines the user sees whose name or code contains `q`; `district` narrows them to the
+    line that district hangs on (a district the user does not see narrows them to none)."""
+    user = request.user
+    return picker_response(
+        request,
+        selectors.lines_for(user),
+        search=("name", "code"),
+        filters={
+            "station": lambda rows, pk: rows.filter(station_id=pk),
+            "district": lambda rows, pk: rows.filter(
+                pk__in=selectors.districts_for(user).filter(pk=pk).values("line_id")
+            ),
+        },
+    )

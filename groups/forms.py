@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, User, ancestor_paths
 from core.forms import StyledFormMixin, with_detail
+from core.pickers import PickerSelect
 from core.text import MESSAGE_LENGTH, TEXT_LENGTH
 from customers.models import Contact, District, Line
 from customers.selectors import districts_for, lines_for
@@ -53,6 +54,7 @@ class ServiceGroupForm(StyledFormMixin, forms.Form):
     owner = PersonChoiceField(
         label=_("负责人"),
         queryset=User.objects.none(),
+        widget=PickerSelect("groups:picker_owners"),
         help_text=_("谁建群谁负责：负责人须及时回应群内客户的咨询和诉求。"),
         error_messages={"required": _("请选择负责人。"), "invalid_choice": _("请从列表中选择负责人。")},
     )
@@ -60,6 +62,7 @@ class ServiceGroupForm(StyledFormMixin, forms.Form):
         label=_("台区"),
         queryset=District.objects.none(),
         required=False,
+        widget=PickerSelect("customers:picker_districts"),
         help_text=_("台区群必填。"),
         error_messages={"invalid_choice": _("请从列表中选择台区。")},
     )
@@ -67,6 +70,7 @@ class ServiceGroupForm(StyledFormMixin, forms.Form):
         label=_("线路"),
         queryset=Line.objects.none(),
         required=False,
+        widget=PickerSelect("customers:picker_lines"),
         help_text=_("线路群必填。"),
         error_messages={"invalid_choice": _("请从列表中选择线路。")},
     )

@@ -7,6 +7,7 @@ app_name = "groups"
 urlpatterns = [
     path("", views.group_list, name="list"),
     path("new/", views.group_create, name="create"),
+    path("pickers/owners/", views.picker_owners, name="picker_owners"),
     path("broadcasts/", views.broadcast_list, name="broadcasts"),
     path("broadcasts/new/", views.broadcast_create, name="broadcast_create"),
     path("broadcasts/<int:pk>/", views.broadcast_detail, name="broadcast_detail"),

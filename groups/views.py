@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.forms import report_refusal
+from core.pickers import picker_response
 from groups import forms, selectors
 from groups.archive.sources import archive_configured
 from groups.models import GroupKind, ReplyCategory
@@ -461,3 +462,15 @@ def broadcast_publish(request, pk: int):
     else:
         messages.info(request, _("该群发已经发布过，没有重复发送。"))
     return redirect("groups:broadcast_detail", pk=broadcast.pk)
+
+
+@login_required
+@require_GET
+def picker_owners(request):
+    """Who the user may make responsible for a group (core.pickers), by name or username."""
+    return picker_response(
+        request,
+        selectors.owners_for(request.user),
+        search=("real_name", "username"),
+        label=lambda person: person.identity_card,
+    )

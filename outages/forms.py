@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import StyledFormMixin
 from core.validation import validate_moment
+from core.pickers import PickerSelectMultiple
 from customers.models import District, Line
 from outages.models import OutageKind
 
@@ -31,9 +32,17 @@ class OutageCreateForm(StyledFormMixin, forms.Form):
         max_length=64,
         widget=forms.TextInput(attrs={"class": "form-control"}),
     )
-    lines = forms.ModelMultipleChoiceField(label=_("停电线路"), queryset=Line.objects.none(), required=False)
+    lines = forms.ModelMultipleChoiceField(
+        label=_("停电线路"),
+        queryset=Line.objects.none(),
+        required=False,
+        widget=PickerSelectMultiple("customers:picker_lines"),
+    )
     districts = forms.ModelMultipleChoiceField(
-        label=_("停电台区"), queryset=District.objects.none(), required=False
+        label=_("停电台区"),
+        queryset=District.objects.none(),
+        required=False,
+        widget=PickerSelectMultiple("customers:picker_districts"),
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -17,6 +17,9 @@ from reach.selectors import Breakdown, customer_reach, notice_breakdown, notice_
 from tickets.models import Ticket
 
 RECENT_DAYS = 30
+# Up to this many districts the outage form lists the scope as a tree with customer
+# counts; a larger scope (a prefecture's thousands) gets the searchable pickers.
+SCOPE_TREE_LIMIT = 300
 SENSITIVE_LIST_LIMIT = 200
 WORKBENCH_DAYS = 7
 WORKBENCH_LIMIT = 10
@@ -102,8 +105,11 @@ def outage_complaints(*, user, outage: Outage, limit: int = 100) -> list[Ticket]
     )
 
 
-def scope_choices(user) -> list[dict]:
-    """Station → lines → districts (with customer counts) the user may choose from; three queries."""
+def scope_choices(user) -> list[dict] | None:
+    """Station → lines → districts (with customer counts) the user may choose from; three
+    queries. None when the scope holds more than SCOPE_TREE_LIMIT districts (one query)."""
+    if District.objects.visible_to(user)[SCOPE_TREE_LIMIT : SCOPE_TREE_LIMIT + 1].exists():
+        return None
     lines = list(Line.objects.visible_to(user).select_related("station").order_by("station__name", "code"))
     districts = list(
         District.objects.visible_to(user)

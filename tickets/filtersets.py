@@ -27,6 +27,8 @@ from core.api.filters import (
     moment_after,
     moment_before,
 )
+from core.forms import with_detail
+from core.pickers import PickerSelect
 from tickets.models import (
     OPEN_STATUSES,
     UNSIGNED_STATUSES,
@@ -189,8 +191,10 @@ def day_filter(label, method: str = "filter_days") -> filters.DateFilter:
 
 
 class StaffChoiceField(forms.ModelChoiceField):
+    # As the staff picker names them: 张三（雷山供电所）.
     def label_from_instance(self, obj: User) -> str:
-        return obj.real_name or obj.username
+        name = obj.real_name or obj.username
+        return with_detail(name, obj.org_unit) if obj.org_unit_id else name
 
 
 class StaffFilter(filters.ModelChoiceFilter):
@@ -259,7 +263,12 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         max_digits=10,
         decimal_places=0,
     )
-    assignee = StaffFilter(queryset=User.objects.none(), label=_("处理人"), empty_label=_("全部处理人"))
+    assignee = StaffFilter(
+        queryset=User.objects.none(),
+        label=_("处理人"),
+        empty_label=_("全部处理人"),
+        widget=PickerSelect("accounts:picker_staff"),
+    )
     segment = filters.ChoiceFilter(
         choices=SEGMENT_CHOICES, method="filter_segment", label=_("客户类别"), empty_label=_("全部类别")
     )
@@ -305,7 +314,7 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         super().__init__(data, queryset, now=now, **kwargs)
         self.user = user
         self.filters["org_unit"].queryset = units_for(user)
-        self.filters["assignee"].queryset = staff_for(user)
+        self.filters["assignee"].queryset = staff_for(user).select_related("org_unit")
 
     def filter_deadline(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """`overdue`, `near` (past the warning point), or `attention` for either."""

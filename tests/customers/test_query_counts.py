@@ -7,9 +7,10 @@ from customers import services
 from tests.factories import ContactFactory, CustomerFactory
 
 # Session, user, the user's unit, the header's unread count, the filter form's
-# choices (stations, districts, managers), the owners of a searched phone
-# number (searches that look like one) and the page of customers.
-LIST_PAGE_QUERIES = 9
+# stations (districts and managers are pickers: no query without a choice), the
+# owners of a searched phone number (searches that look like one) and the page
+# of customers.
+LIST_PAGE_QUERIES = 7
 # Session, user, unit, unread count, the customer with its units and manager,
 # its contacts, the history (one query for the customer's versions and one
 # for its contacts', acting users, units, districts and lines joined in), and

@@ -220,6 +220,12 @@ MATRIX: dict[str, list[Probe]] = {
     # Bulk urge / reassign: supervisors and administrators; each order checked again (test_bulk_actions.py).
     "tickets:bulk": [get("L F F A F A"), post("L F F A F A")],
     "tickets:staff_options": [get(EVERYONE)],
+    # Pickers answer every signed-in user with what is in their own scope (tests/core/test_pickers.py).
+    "customers:picker_districts": [get(EVERYONE)],
+    "customers:picker_lines": [get(EVERYONE)],
+    "accounts:picker_managers": [get(EVERYONE)],
+    "accounts:picker_staff": [get(EVERYONE)],
+    "groups:picker_owners": [get(EVERYONE)],
     "tickets:from_group_message": [
         get(IN_SCOPE, message_id="message.pk"),
         post(IN_SCOPE, message_id="message.pk"),
