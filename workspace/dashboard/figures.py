@@ -66,7 +66,8 @@ from workspace.dashboard.presentation import (
 TABLE_LIMIT = 50
 # Open orders 1; figures 4 (orders of the period, urges, visits due, durations);
 # satisfaction 1 (headline, breakdown, channels and both charts); charts 4 (per day,
-# groups 3); overdue list 1; workload 2; urges 1; open service commitments 1.
+# groups 3); overdue list 1; workload 2; urges 1; open service commitments 1. A supervisor
+# whose scope is not in the shared cache yet pays one more, for its unit ids (accounts.scoping).
 QUERY_COUNT = 15
 PROMISE_LIMIT = 10
 
