@@ -109,7 +109,7 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
             page()
             old = median_seconds(page, repeat)
         times[name] = {"scope_first": new, "path_join": old}
-        print(f"  {name}: scope first {new * 1000:.1f} ms, path join {old * 1000:.1f} ms", flush=True)
+        print(f"  {name}: scope first {new * 1000:.1f} ms, path join {old * 1000:.1f} ms")
     return times
 
 

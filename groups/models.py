@@ -340,6 +340,11 @@ class GroupMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["group", "sent_at"], name="groupmessage_group_sent"),
+            # A scope's inquiries of the health window (the dashboard's groups chart),
+            # group by group, without passing the other messages.
+            models.Index(
+                fields=["group", "sent_at"], condition=Q(is_inquiry=True), name="groupmessage_group_inquiry"
+            ),
             models.Index(fields=["group", "sender_user", "sent_at"], name="groupmessage_group_speaker"),
             models.Index(
                 fields=["response_due_at"],
