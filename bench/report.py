@@ -186,6 +186,40 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("refresh_all_s", "全部重算秒数", "refresh all s"),
         ],
     ),
+    "scope": (
+        "县主管：县规模与地市规模（先按单位范围）",
+        "county supervisor: county vs prefecture size (scope first)",
+        [
+            ("customers_scope_first_prefecture_ms", "客户列表毫秒", "customer list ms"),
+            (
+                "customers_scope_first_prefecture_over_county",
+                "客户列表 地市/县（目标 ≤ 1.5）",
+                "customer list prefecture/county (goal ≤ 1.5)",
+            ),
+            ("orders_signed_scope_first_prefecture_ms", "已签收工单毫秒", "signed orders ms"),
+            ("orders_signed_scope_first_prefecture_over_county", "工单 地市/县", "orders prefecture/county"),
+            ("groups_scope_first_prefecture_ms", "客户群列表毫秒", "group list ms"),
+            ("groups_scope_first_prefecture_over_county", "客户群 地市/县", "groups prefecture/county"),
+            ("search_scope_first_prefecture_ms", "客户搜索毫秒", "customer search ms"),
+            ("search_scope_first_prefecture_over_county", "搜索 地市/县", "search prefecture/county"),
+            ("dashboard_cold_scope_first_prefecture_ms", "看板冷启动毫秒", "dashboard cold ms"),
+            (
+                "dashboard_cold_scope_first_prefecture_over_county",
+                "看板 地市/县",
+                "dashboard prefecture/county",
+            ),
+            (
+                "dashboard_cold_path_join_over_scope_first_at_prefecture",
+                "看板 原路径连接/新（倍）",
+                "dashboard path join / scope first",
+            ),
+            (
+                "groups_path_join_over_scope_first_at_prefecture",
+                "客户群 原/新（倍）",
+                "groups path join / scope first",
+            ),
+        ],
+    ),
     "search": (
         "客户搜索",
         "customer search",

@@ -15,18 +15,19 @@ supervisor, in process with a fresh login per page:
 Reports each page's time, the ratio prefecture size / county size for both
 (goal scope first ≤ 1.5) and the ratio path join / scope first at the
 prefecture size, with the load average at the start and the end. Times are
-medians of --repeat runs.
+medians of --repeat runs, the two ways alternated.
 """
 
 import argparse
 import os
+import statistics
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_seconds, record, setup_django  # noqa: E402
+from bench.common import record, setup_django, timed  # noqa: E402
 
 PAGES = {
     "customers": "/customers/",
@@ -104,10 +105,18 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
             assert response.status_code == 200, (url, response.status_code)
 
         page()  # warm the connection and the templates
-        new = median_seconds(page, repeat)
         with path_join_scope():
             page()
-            old = median_seconds(page, repeat)
+        # Alternated, so that a change of the machine's load weighs on both ways alike.
+        new_times, old_times = [], []
+        for _ in range(repeat):
+            with timed() as t:
+                page()
+            new_times.append(t.seconds)
+            with path_join_scope(), timed() as t:
+                page()
+            old_times.append(t.seconds)
+        new, old = statistics.median(new_times), statistics.median(old_times)
         times[name] = {"scope_first": new, "path_join": old}
         print(f"  {name}: scope first {new * 1000:.1f} ms, path join {old * 1000:.1f} ms")
     return times
