@@ -12,8 +12,10 @@ supervisor, in process with a fresh login per page:
 - each page twice: scope first (the rows narrowed by the ids of the county's
   units, today's code) and through the path join the scope used before
   (`unit__path__startswith`, evaluated row by row), swapped in for the run.
-Reports each page's time, the ratio prefecture size / county size for both
-(goal scope first ≤ 1.5) and the ratio path join / scope first at the
+Reports each page's time and its SQL's time (the page's SELECTs captured
+once and replayed, what the scope changes; the page's Python and templates
+weigh the same either way), the ratio prefecture size / county size for both
+ways (goal scope first ≤ 1.5) and the ratio path join / scope first at the
 prefecture size, with the load average at the start and the end. Times are
 medians of --repeat runs, the two ways alternated.
 """
@@ -117,9 +119,47 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
                 page()
             old_times.append(t.seconds)
         new, old = statistics.median(new_times), statistics.median(old_times)
-        times[name] = {"scope_first": new, "path_join": old}
-        print(f"  {name}: scope first {new * 1000:.1f} ms, path join {old * 1000:.1f} ms")
+        # The page's SQL alone (what the scope changes), replayed: the pages' Python
+        # and templates weigh the same either way and hide it on a loaded machine.
+        new_sql = page_sql(page)
+        with path_join_scope():
+            old_sql = page_sql(page)
+        new_db, old_db = [], []
+        for _ in range(repeat):
+            new_db.append(replay_seconds(new_sql))
+            old_db.append(replay_seconds(old_sql))
+        times[name] = {
+            "scope_first": new,
+            "path_join": old,
+            "sql_scope_first": statistics.median(new_db),
+            "sql_path_join": statistics.median(old_db),
+        }
+        sql_new, sql_old = times[name]["sql_scope_first"], times[name]["sql_path_join"]
+        print(
+            f"  {name}: page scope first {new * 1000:.1f} ms, path join {old * 1000:.1f} ms; "
+            f"SQL {sql_new * 1000:.1f} ms, {sql_old * 1000:.1f} ms"
+        )
     return times
+
+
+def page_sql(page) -> list[str]:
+    """The SELECTs a page sends, as sent."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        page()
+    return [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+
+
+def replay_seconds(statements: list[str]) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor, timed() as t:
+        for sql in statements:
+            cursor.execute(sql)
+            cursor.fetchall()
+    return t.seconds
 
 
 def main() -> None:
@@ -146,15 +186,16 @@ def main() -> None:
     prefecture = measure(args.repeat)
     figures: dict[str, float] = {}
     for name in PAGES:
-        for way in ("scope_first", "path_join"):
+        for way in ("scope_first", "path_join", "sql_scope_first", "sql_path_join"):
             figures[f"{name}_{way}_county_ms"] = round(county[name][way] * 1000, 1)
             figures[f"{name}_{way}_prefecture_ms"] = round(prefecture[name][way] * 1000, 1)
             figures[f"{name}_{way}_prefecture_over_county"] = round(
                 prefecture[name][way] / county[name][way], 2
             )
-        figures[f"{name}_path_join_over_scope_first_at_prefecture"] = round(
-            prefecture[name]["path_join"] / prefecture[name]["scope_first"], 2
-        )
+        for prefix in ("", "sql_"):
+            figures[f"{name}_{prefix}path_join_over_scope_first_at_prefecture"] = round(
+                prefecture[name][f"{prefix}path_join"] / prefecture[name][f"{prefix}scope_first"], 2
+            )
     record(
         "scope",
         figures,
