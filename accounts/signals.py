@@ -1,10 +1,11 @@
 """Reactions to changes of a user account."""
 
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from accounts.models import User
+from accounts.models import OrgUnit, User
+from accounts.scoping import bump_tree_version
 
 
 @receiver(pre_save, sender=User, dispatch_uid="accounts.revoke_tokens_on_password_change")
@@ -24,3 +25,10 @@ def revoke_tokens_on_password_change(sender, instance: User, raw: bool = False, 
     stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
     if stored is not None and stored != instance.password:
         Token.objects.filter(user_id=instance.pk).delete()
+
+
+@receiver(post_save, sender=OrgUnit, dispatch_uid="accounts.bump_tree_version_on_save")
+@receiver(post_delete, sender=OrgUnit, dispatch_uid="accounts.bump_tree_version_on_delete")
+def bump_tree_version_on_unit_change(sender, **kwargs):
+    """Every cached subtree (accounts.scoping) is stale once a unit changes."""
+    bump_tree_version()

@@ -186,6 +186,55 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("refresh_all_s", "全部重算秒数", "refresh all s"),
         ],
     ),
+    "scope": (
+        "县主管：县规模与地市规模（先按单位范围）",
+        "county supervisor: county vs prefecture size (scope first)",
+        [
+            (
+                "customers_sql_scope_first_prefecture_over_county",
+                "客户列表 SQL 地市/县（目标 ≤ 1.5）",
+                "customer list SQL prefecture/county (goal ≤ 1.5)",
+            ),
+            (
+                "orders_signed_sql_scope_first_prefecture_over_county",
+                "工单 SQL 地市/县",
+                "orders SQL prefecture/county",
+            ),
+            (
+                "groups_sql_scope_first_prefecture_over_county",
+                "客户群 SQL 地市/县",
+                "groups SQL prefecture/county",
+            ),
+            (
+                "search_sql_scope_first_prefecture_over_county",
+                "搜索 SQL 地市/县",
+                "search SQL prefecture/county",
+            ),
+            (
+                "dashboard_cold_sql_scope_first_prefecture_over_county",
+                "看板 SQL 地市/县",
+                "dashboard SQL prefecture/county",
+            ),
+            (
+                "dashboard_cold_sql_path_join_prefecture_over_county",
+                "看板 SQL 地市/县（原路径连接）",
+                "dashboard SQL prefecture/county (path join)",
+            ),
+            (
+                "dashboard_cold_sql_path_join_over_scope_first_at_prefecture",
+                "看板 SQL 原/新（倍）",
+                "dashboard SQL path join / scope first",
+            ),
+            ("dashboard_cold_scope_first_prefecture_ms", "看板冷启动整页毫秒", "dashboard cold page ms"),
+            (
+                "dashboard_cold_scope_first_prefecture_over_county",
+                "看板整页 地市/县",
+                "dashboard page prefecture/county",
+            ),
+            ("groups_scope_first_prefecture_ms", "客户群列表整页毫秒", "group list page ms"),
+            ("customers_scope_first_prefecture_ms", "客户列表整页毫秒", "customer list page ms"),
+        ],
+    ),
     "search": (
         "客户搜索",
         "customer search",

@@ -37,7 +37,7 @@ def main() -> None:
     from customers.models import Customer
     from tickets.models import ReturnVisit, Ticket
     from tickets.satisfaction import coverage_visits
-    from workspace.dashboard.access import in_scope, scope_path
+    from workspace.dashboard.access import in_scope, scope_unit_ids
     from workspace.dashboard.figures import _satisfaction
     from workspace.dashboard.periods import period_from
 
@@ -45,7 +45,7 @@ def main() -> None:
         generate(args.orders)
     supervisor = User.objects.filter(role=User.Role.SUPERVISOR).order_by("org_unit__path").first()
     period, _error = period_from({"period": args.period})
-    visits = ReturnVisit.objects.filter(in_scope(scope_path(supervisor), "ticket__org_unit"))
+    visits = ReturnVisit.objects.filter(in_scope(scope_unit_ids(supervisor), "ticket__org_unit"))
 
     def baseline():
         visit_due = Q(due_at__gte=period.start, due_at__lt=period.end)

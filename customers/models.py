@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from accounts.models import OrgUnit, mobile_validator
-from accounts.scoping import ScopedQuerySet
+from accounts.scoping import ScopedQuerySet, subtree_unit_ids
 from core.text import TEXT_LENGTH, limited
 from customers.pinyin import name_pinyin
 
@@ -691,14 +691,13 @@ class VisitQuerySet(ScopedQuerySet):
     def also_visible_to(self, user) -> Q:
         return Q(staff=user)
 
-    def visible_to(self, user, *, unit_ids: bool = False) -> "VisitQuerySet":
+    def visible_to(self, user, *, unit_ids: "bool | list[int]" = False) -> "VisitQuerySet":
         """A district visit (a long outage: no single customer) is seen by its staff
         and by the supervisors over the district's station."""
         scoped = super().visible_to(user, unit_ids=unit_ids)
         if self.settled_for(user) is None and user.is_supervisor:
-            scoped = scoped | self.filter(
-                customer__isnull=True, district__station__path__startswith=user.org_unit.path
-            )
+            ids = unit_ids if isinstance(unit_ids, list) else subtree_unit_ids(user)
+            scoped = scoped | self.filter(customer__isnull=True, district__station__in=ids)
         return scoped
 
     def open(self) -> "VisitQuerySet":

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, ancestor_paths
-from accounts.scoping import ScopedQuerySet
+from accounts.scoping import ScopedQuerySet, subtree_unit_ids
 from core.text import MESSAGE_LENGTH, TEXT_LENGTH, limited
 from customers.models import Contact, Customer, District, Line
 
@@ -340,6 +340,11 @@ class GroupMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["group", "sent_at"], name="groupmessage_group_sent"),
+            # A scope's inquiries of the health window (the dashboard's groups chart),
+            # group by group, without passing the other messages.
+            models.Index(
+                fields=["group", "sent_at"], condition=Q(is_inquiry=True), name="groupmessage_group_inquiry"
+            ),
             models.Index(fields=["group", "sender_user", "sent_at"], name="groupmessage_group_speaker"),
             models.Index(
                 fields=["response_due_at"],
@@ -449,7 +454,7 @@ class ReplyTemplateQuerySet(ScopedQuerySet):
         path = user.org_unit.path
         shared = Q(org_unit__path__in=ancestor_paths(path)) | Q(created_by=user)
         if user.is_supervisor:
-            shared |= Q(org_unit__path__startswith=path)
+            shared |= Q(org_unit__in=subtree_unit_ids(user))
         return self.filter(shared)
 
 

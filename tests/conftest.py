@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 
 from accounts.models import OrgUnit, User
+from accounts.scoping import subtree_unit_ids
 from notifications import services as notification_services
 from tests.factories import OrgUnitFactory, UserFactory
 from tests.wecom.conftest import wecom_sandbox  # noqa: F401 - every test folder may use it
@@ -130,6 +131,11 @@ def login(client):
 
     def _login(user: User):
         client.force_login(user)
+        if user.sees_subtree and user.org_unit_id:
+            # As after a first request: the scope's unit ids are in the shared cache
+            # (accounts.scoping), so query counts are those of the steady state. The
+            # one query of a cold lookup is counted in tests/accounts/test_scope_first.py.
+            subtree_unit_ids(User.objects.get(pk=user.pk))
         return client
 
     return _login

@@ -17,6 +17,7 @@ from django_filters import rest_framework as filters
 
 from accounts.choices import staff_for, units_for
 from accounts.models import OrgUnit, User
+from accounts.scoping import unit_subtree_ids
 from core.api.filters import (
     ApiFilterSet,
     CharInFilter,
@@ -325,7 +326,7 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         return queryset.overdue(now=self.now) | queryset.near_deadline(now=self.now)
 
     def filter_unit(self, queryset: QuerySet, name: str, value: OrgUnit) -> QuerySet:
-        return queryset.filter(org_unit__path__startswith=value.path)
+        return queryset.filter(org_unit__in=unit_subtree_ids(value.pk))
 
     def filter_segment(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(segment_q(value))

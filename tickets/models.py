@@ -314,7 +314,13 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["status", "resolve_due_at"], name="ticket_status_resolve_due"),
             models.Index(fields=["status", "sign_due_at"], name="ticket_status_sign_due"),
-            models.Index(fields=["org_unit", "status"], name="ticket_unit_status"),
+            # Scope first (accounts.scoping): a supervisor's orders are found by
+            # `org_unit IN (the subtree's ids)`, then narrowed by status, or by a
+            # period of one date without reading the other units' orders of it.
+            models.Index(fields=["org_unit", "status", "created_at"], name="ticket_unit_status_created"),
+            models.Index(fields=["org_unit", "created_at"], name="ticket_unit_created"),
+            models.Index(fields=["org_unit", "signed_at"], name="ticket_unit_signed"),
+            models.Index(fields=["org_unit", "resolved_at"], name="ticket_unit_resolved"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["customer", "kind", "category", "created_at"], name="ticket_repeat_lookup"),
             models.Index(fields=["next_escalation_at"], name="ticket_next_escalation"),

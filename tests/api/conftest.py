@@ -8,6 +8,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.scoping import subtree_unit_ids
 from tests.customers import conftest as archive_fixtures
 
 grid = archive_fixtures.grid
@@ -45,6 +46,10 @@ def api(db):
         if user is not None:
             token, _created = Token.objects.get_or_create(user=user)
             client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            if user.sees_subtree and user.org_unit_id:
+                # As after a first request: the scope's unit ids are in the shared cache
+                # (accounts.scoping), so query counts are those of the steady state.
+                subtree_unit_ids(type(user).objects.get(pk=user.pk))
         return client
 
     return _client

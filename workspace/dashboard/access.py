@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts.models import User
+from accounts.scoping import subtree_unit_ids
 
 
 def can_view_dashboard(user: User) -> bool:
@@ -20,6 +21,12 @@ def scope_path(user: User) -> str | None:
     return None if user.is_administrator else user.org_unit.path
 
 
-def in_scope(path: str | None, unit_field: str) -> Q:
-    """Rows whose `unit_field` lies under `path` (every row when None)."""
-    return Q(**{f"{unit_field}__path__startswith": path}) if path else Q()
+def scope_unit_ids(user: User) -> list[int] | None:
+    """The ids of the units the user oversees (accounts.scoping); None for every unit."""
+    return None if user.is_administrator else subtree_unit_ids(user)
+
+
+def in_scope(units: list[int] | None, unit_field: str) -> Q:
+    """Rows whose `unit_field` is one of `units` (every row when None): the scope's
+    rows are found by their own unit column first, never by a join to the units."""
+    return Q() if units is None else Q(**{f"{unit_field}__in": units})
