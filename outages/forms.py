@@ -2,8 +2,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import StyledFormMixin
-from core.validation import validate_moment
 from core.pickers import PickerSelectMultiple
+from core.validation import validate_moment
 from customers.models import District, Line
 from outages.models import OutageKind
 

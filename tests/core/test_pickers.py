@@ -156,8 +156,8 @@ def test_one_query_of_districts_whatever_the_number_of_matches(
     DistrictFactory.create_batch(40, station=org_tree["station"], line=line)
     client = login(supervisor)
     client.get(DISTRICTS)  # warm the session
-    # Session, user, the user's unit (the scope's path), the districts: no count.
-    with django_assert_num_queries(4):
+    # Session, user, the districts (the scope's unit ids come from the cache): no count.
+    with django_assert_num_queries(3):
         client.get(DISTRICTS, {"q": "测试"})
 
 

@@ -211,7 +211,7 @@ def test_the_group_form_pickers(login, supervisor, big_grid, manager):
     client = login(supervisor)
     html = client.get(reverse("groups:create")).content.decode()
     assert len(options_of(html, "district")) == 1 and len(options_of(html, "line")) == 1
-    assert options_of(html, "owner") == ["---------", supervisor.identity_card]
+    assert options_of(html, "owner") == ["请选择负责人", supervisor.identity_card]
     data = {
         "name": "永乐一号台区服务群",
         "kind": GroupKind.DISTRICT,
