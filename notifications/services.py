@@ -30,6 +30,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from core.transactions import on_commit_once
 from notifications.backends import ChannelNotConfigured, DeliveryError, SmsSubmission, get_backend
 from notifications.models import Notification
 from notifications.quiet_hours import quiet_hours_end
@@ -218,7 +219,7 @@ def kick_delivery() -> None:
 def _kick_after_commit_if_due(rows: Iterable[Notification]) -> None:
     now = timezone.now()
     if any(row.next_attempt_at <= now for row in rows):
-        transaction.on_commit(kick_delivery)
+        on_commit_once(kick_delivery)
 
 
 @transaction.atomic
@@ -431,7 +432,7 @@ def notifications_retry_now(*, notifications: QuerySet) -> int:
     updated = eligible.exclude(held).update(next_attempt_at=now, **reset)
     updated += eligible.filter(held).update(next_attempt_at=quiet_hours_end(now), **reset)
     if updated:
-        transaction.on_commit(kick_delivery)
+        on_commit_once(kick_delivery)
     return updated
 
 
