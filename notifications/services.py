@@ -453,6 +453,30 @@ def notifications_withdraw(*, notifications: QuerySet) -> int:
     )
 
 
+SETTLE_PREFIX_BATCH = 200
+
+
+@transaction.atomic
+def notifications_settle(*, dedupe_prefixes: Iterable[str]) -> int:
+    """What these messages asked someone to do is done (an inquiry answered): nobody
+    needs them any more. Every recipient's unread in-app message under one of the
+    `dedupe_prefixes` is marked read, and every row not yet sent on another channel
+    (a reminder's WeCom twin) is withdrawn. Each prefix must end with its separator
+    (`group-message:12:`), so that it never names a longer id. On PostgreSQL each
+    prefix is an index range (migration 0007). Returns how many rows changed."""
+    prefixes = sorted({prefix for prefix in dedupe_prefixes if prefix})
+    changed = 0
+    now = timezone.now()
+    for start in range(0, len(prefixes), SETTLE_PREFIX_BATCH):
+        named = Q()
+        for prefix in prefixes[start : start + SETTLE_PREFIX_BATCH]:
+            named |= Q(dedupe_key__startswith=prefix)
+        rows = Notification.objects.filter(named)
+        changed += rows.filter(channel=Notification.Channel.IN_APP, read_at__isnull=True).update(read_at=now)
+        changed += notifications_withdraw(notifications=rows.exclude(channel=Notification.Channel.IN_APP))
+    return changed
+
+
 def withdrawable_q() -> Q:
     """Rows that may still be withdrawn: pending, claimed but not started, or whose sender's lease ran out."""
     sending = Q(status=Notification.Status.SENDING)

@@ -23,13 +23,12 @@ def _reset():
 
 
 def test_one_transaction_runs_a_kick_once_however_often_it_was_asked(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        for _ in range(100):
+            on_commit_once(kick)
+        on_commit_once(other)
         with transaction.atomic():
-            for _ in range(100):
-                on_commit_once(kick)
-            on_commit_once(other)
-            with transaction.atomic():
-                on_commit_once(kick)
+            on_commit_once(kick)
     assert len(callbacks) == 2
     assert calls == ["kick", "other"]
 
