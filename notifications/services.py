@@ -453,7 +453,8 @@ def notifications_withdraw(*, notifications: QuerySet) -> int:
     )
 
 
-SETTLE_PREFIX_BATCH = 200
+# One statement for a whole ingest batch (500 messages), within SQLite's 999 variables.
+SETTLE_PREFIX_BATCH = 900
 
 
 @transaction.atomic
