@@ -48,16 +48,28 @@ def test_a_kick_asked_in_a_savepoint_that_rolls_back_is_asked_again_outside_it()
         assert [func for _sids, func, _robust in connection.run_on_commit[start:]] == [kick]
 
 
-def test_a_kick_of_an_inner_savepoint_does_not_stand_for_the_enclosing_block():
+def test_a_kick_of_a_released_savepoint_stands_for_the_enclosing_block():
+    """Every service is atomic: kicks asked by one service after another collapse into one."""
     with transaction.atomic():
         start = len(connection.run_on_commit)
-        with transaction.atomic():
-            on_commit_once(kick)
-        # Registered from a savepoint that was released: the outer registration is kept as
-        # well, since only the enclosing block's own registration is sure to survive.
+        for _ in range(3):
+            with transaction.atomic():
+                on_commit_once(kick)
         on_commit_once(kick)
-        on_commit_once(kick)
-        assert len(connection.run_on_commit) - start == 2
+        assert len(connection.run_on_commit) - start == 1
+
+
+def test_when_the_outer_block_rolls_back_no_kick_is_left(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                with transaction.atomic():
+                    on_commit_once(kick)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+    assert callbacks == []
+    assert calls == []
 
 
 def test_outside_a_transaction_it_runs_at_once(transactional_db):
