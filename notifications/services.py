@@ -444,6 +444,10 @@ def notifications_withdraw(*, notifications: QuerySet) -> int:
     rows a worker claimed but has not started sending, and rows whose sender's
     lease ran out are withdrawn; a row whose network call has started under a
     live lease is beyond recall. Returns how many."""
+    return _withdraw(notifications)
+
+
+def _withdraw(notifications: QuerySet) -> int:
     return notifications.filter(withdrawable_q()).update(
         status=Notification.Status.WITHDRAWN,
         last_error="",
@@ -457,14 +461,15 @@ def notifications_withdraw(*, notifications: QuerySet) -> int:
 SETTLE_PREFIX_BATCH = 900
 
 
-@transaction.atomic
 def notifications_settle(*, dedupe_prefixes: Iterable[str]) -> int:
     """What these messages asked someone to do is done (an inquiry answered): nobody
     needs them any more. Every recipient's unread in-app message under one of the
     `dedupe_prefixes` is marked read, and every row not yet sent on another channel
     (a reminder's WeCom twin) is withdrawn. Each prefix must end with its separator
     (`group-message:12:`), so that it never names a longer id. On PostgreSQL each
-    prefix is an index range (migration 0007). Returns how many rows changed."""
+    prefix is an index range (migration 0007). Two UPDATEs per 900 prefixes, in the
+    caller's transaction (each is whole on its own: no savepoint of its own, since
+    every ingest pays for it). Returns how many rows changed."""
     prefixes = sorted({prefix for prefix in dedupe_prefixes if prefix})
     changed = 0
     now = timezone.now()
@@ -474,7 +479,7 @@ def notifications_settle(*, dedupe_prefixes: Iterable[str]) -> int:
             named |= Q(dedupe_key__startswith=prefix)
         rows = Notification.objects.filter(named)
         changed += rows.filter(channel=Notification.Channel.IN_APP, read_at__isnull=True).update(read_at=now)
-        changed += notifications_withdraw(notifications=rows.exclude(channel=Notification.Channel.IN_APP))
+        changed += _withdraw(rows.exclude(channel=Notification.Channel.IN_APP))
     return changed
 
 
