@@ -4,6 +4,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.utils import timezone
 from django_celery_beat.schedulers import ADD_ENTRY_ERROR, DatabaseScheduler
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,17 @@ class SeedingDatabaseScheduler(DatabaseScheduler):
                 continue
             logger.info("Created periodic task %s (%s)", name, model.task)
             if model.enabled:
+                self._due_at_once(model)
                 created[name] = self.Entry(model, app=self.app)
         # Rows that existed are already in the schedule: the first read of it found them.
         self.schedule.update(created)
+
+    def _due_at_once(self, model) -> None:
+        """A scan on an interval that beat has just created runs at its first tick, not one
+        interval later: on a fresh installation (a new demo) the SLA scan and the outbox
+        delivery start within seconds. Crontab entries keep their hour (a Monday 08:30
+        reminder is not sent at start), and a row that exists keeps its own last run."""
+        if model.interval_id is None or model.last_run_at is not None:
+            return
+        model.last_run_at = timezone.now() - model.interval.schedule.run_every
+        model.save(update_fields=["last_run_at"])

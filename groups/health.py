@@ -29,7 +29,7 @@ from accounts.selectors import supervisor_chain
 from groups.models import GroupMessage, ServiceGroup
 from groups.selectors import with_health, zombie_q, zombie_reasons
 from notifications.models import Notification
-from notifications.services import NotificationDraft, notifications_enqueue_many
+from notifications.services import NotificationDraft, notifications_enqueue_many, notifications_settle
 
 
 def _at(day, moment: time, tz) -> datetime:
@@ -95,12 +95,27 @@ class ReminderScan:
 
 
 def _claim(queryset, limit: int) -> list[dict]:
+    # An inquiry made into a work order is held by the order: no reminder about it.
     return list(
-        queryset.filter(group__archived_at__isnull=True)
+        queryset.filter(group__archived_at__isnull=True, ticket_number="")
         .order_by("response_due_at", "id")
         .select_for_update(skip_locked=True, of=("self",))
         .values(*_SCAN_FIELDS)[:limit]
     )
+
+
+def inquiry_key_prefix(message_id: int) -> str:
+    """Every reminder and alert about one inquiry has a dedupe key starting so."""
+    return f"group-message:{message_id}:"
+
+
+def inquiry_notifications_settle(*, message_ids: list[int]) -> int:
+    """An inquiry is answered (a reply in the group or ingested, or a work order made
+    from it): the reminders and alerts about it are read for everyone who got them,
+    and those not yet sent are withdrawn. Runs in the caller's transaction."""
+    if not message_ids:
+        return 0
+    return notifications_settle(dedupe_prefixes=[inquiry_key_prefix(pk) for pk in message_ids])
 
 
 def _inquiry_notice(row: dict, recipient_id: int, key: str, subject: str) -> NotificationDraft:
@@ -112,7 +127,7 @@ def _inquiry_notice(row: dict, recipient_id: int, key: str, subject: str) -> Not
         "text": row["text"][:200],
     }
     return NotificationDraft(
-        dedupe_key=f"group-message:{row['id']}:{key}:{recipient_id}",
+        dedupe_key=f"{inquiry_key_prefix(row['id'])}{key}:{recipient_id}",
         subject=subject,
         body=body,
         recipient_id=recipient_id,

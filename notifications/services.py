@@ -30,6 +30,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from core.transactions import on_commit_once
 from notifications.backends import ChannelNotConfigured, DeliveryError, SmsSubmission, get_backend
 from notifications.models import Notification
 from notifications.quiet_hours import quiet_hours_end
@@ -218,7 +219,7 @@ def kick_delivery() -> None:
 def _kick_after_commit_if_due(rows: Iterable[Notification]) -> None:
     now = timezone.now()
     if any(row.next_attempt_at <= now for row in rows):
-        transaction.on_commit(kick_delivery)
+        on_commit_once(kick_delivery)
 
 
 @transaction.atomic
@@ -431,7 +432,7 @@ def notifications_retry_now(*, notifications: QuerySet) -> int:
     updated = eligible.exclude(held).update(next_attempt_at=now, **reset)
     updated += eligible.filter(held).update(next_attempt_at=quiet_hours_end(now), **reset)
     if updated:
-        transaction.on_commit(kick_delivery)
+        on_commit_once(kick_delivery)
     return updated
 
 
@@ -443,6 +444,10 @@ def notifications_withdraw(*, notifications: QuerySet) -> int:
     rows a worker claimed but has not started sending, and rows whose sender's
     lease ran out are withdrawn; a row whose network call has started under a
     live lease is beyond recall. Returns how many."""
+    return _withdraw(notifications)
+
+
+def _withdraw(notifications: QuerySet) -> int:
     return notifications.filter(withdrawable_q()).update(
         status=Notification.Status.WITHDRAWN,
         last_error="",
@@ -450,6 +455,32 @@ def notifications_withdraw(*, notifications: QuerySet) -> int:
         lease_expires_at=None,
         send_started_at=None,
     )
+
+
+# One statement for a whole ingest batch (500 messages), within SQLite's 999 variables.
+SETTLE_PREFIX_BATCH = 900
+
+
+def notifications_settle(*, dedupe_prefixes: Iterable[str]) -> int:
+    """What these messages asked someone to do is done (an inquiry answered): nobody
+    needs them any more. Every recipient's unread in-app message under one of the
+    `dedupe_prefixes` is marked read, and every row not yet sent on another channel
+    (a reminder's WeCom twin) is withdrawn. Each prefix must end with its separator
+    (`group-message:12:`), so that it never names a longer id. On PostgreSQL each
+    prefix is an index range (migration 0007). Two UPDATEs per 900 prefixes, in the
+    caller's transaction (each is whole on its own: no savepoint of its own, since
+    every ingest pays for it). Returns how many rows changed."""
+    prefixes = sorted({prefix for prefix in dedupe_prefixes if prefix})
+    changed = 0
+    now = timezone.now()
+    for start in range(0, len(prefixes), SETTLE_PREFIX_BATCH):
+        named = Q()
+        for prefix in prefixes[start : start + SETTLE_PREFIX_BATCH]:
+            named |= Q(dedupe_key__startswith=prefix)
+        rows = Notification.objects.filter(named)
+        changed += rows.filter(channel=Notification.Channel.IN_APP, read_at__isnull=True).update(read_at=now)
+        changed += _withdraw(rows.exclude(channel=Notification.Channel.IN_APP))
+    return changed
 
 
 def withdrawable_q() -> Q:

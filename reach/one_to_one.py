@@ -39,6 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.transactions import on_commit_once
 from groups.services.posts import (
     RESULT_NOT_FRIEND,
     RESULT_RECEIVED_OTHER,
@@ -97,7 +98,7 @@ def personal_posts_attach(*, notice: ReachNotice, senders: dict[int, tuple[int, 
             personal_post__isnull=True,
         ).update(personal_post_id=open_posts[userid])
     if notice.fanned_out_at is not None:
-        transaction.on_commit(kick_personal_posts)
+        on_commit_once(kick_personal_posts)
     return attached
 
 
@@ -106,7 +107,7 @@ def reach_notice_fanned_out(*, notice: ReachNotice) -> None:
     """Every customer of the notice has a record: its WeCom one-to-one tasks may be created now."""
     ReachNotice.objects.filter(pk=notice.pk, fanned_out_at__isnull=True).update(fanned_out_at=timezone.now())
     if PersonalPost.objects.filter(notice=notice, state=PersonalPostState.QUEUED).exists():
-        transaction.on_commit(kick_personal_posts)
+        on_commit_once(kick_personal_posts)
 
 
 def kick_personal_posts() -> None:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core.validation import is_future
 from customers.models import Customer
+from groups.health import inquiry_notifications_settle
 from groups.models import GroupMessage, Membership, ServiceGroup
 from groups.services.groups import INSERT_BATCH, lock_group, require_active
 from groups.services.messages import inquiry_fields, staff_message
@@ -310,6 +311,7 @@ def _ingest_answers(
                 answered.append(row)
                 outcomes[item.index].answered.append(row.pk)
     GroupMessage.objects.bulk_update(answered, ["answer", "answered_at", "response_seconds"])
+    inquiry_notifications_settle(message_ids=[row.pk for row in answered])
 
 
 def _ingest_late_inquiries(group: ServiceGroup, external_ids: list[str]) -> None:
@@ -346,3 +348,4 @@ def _ingest_late_inquiries(group: ServiceGroup, external_ids: list[str]) -> None
         row.response_seconds = max(int((reply[1] - row.sent_at).total_seconds()), 0)
         answered.append(row)
     GroupMessage.objects.bulk_update(answered, ["answer", "answered_at", "response_seconds"])
+    inquiry_notifications_settle(message_ids=[row.pk for row in answered])

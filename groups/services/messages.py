@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core.validation import is_future, refuse_non_text
 from customers.models import Contact, Customer
-from groups.health import response_due_at
+from groups.health import inquiry_notifications_settle, response_due_at
 from groups.models import GroupMessage, Membership, ServiceGroup
 from groups.services.groups import lock_group, require_active
 from groups.services.summaries import group_health_refresh
@@ -214,6 +214,7 @@ def reply_post(
         row.answered_at = sent_at
         row.response_seconds = max(int((sent_at - row.sent_at).total_seconds()), 0)
     GroupMessage.objects.bulk_update(answered, ["answer", "answered_at", "response_seconds"])
+    inquiry_notifications_settle(message_ids=[row.pk for row in answered])
     group_health_refresh(group_ids=[group.pk], locked=True)
     return Reply(
         message=message,
@@ -224,7 +225,9 @@ def reply_post(
 
 @transaction.atomic
 def message_link_ticket(*, message: GroupMessage, ticket_number: str) -> GroupMessage:
-    """Remember the work order made from a customer's message (the first one stays)."""
+    """Remember the work order made from a customer's message (the first one stays). The
+    order takes the matter up: reminders about the message are settled."""
     GroupMessage.objects.filter(pk=message.pk, ticket_number="").update(ticket_number=ticket_number)
+    inquiry_notifications_settle(message_ids=[message.pk])
     message.refresh_from_db(fields=["ticket_number"])
     return message

@@ -43,6 +43,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.selectors import supervisor_chain
+from core.transactions import on_commit_once
 from groups.models import Broadcast, GroupPost, GroupPostState, ServiceGroup
 from groups.selectors import post_month, posts_this_month
 from groups.signals import group_post_state_changed
@@ -109,7 +110,7 @@ def posts_create_for(*, broadcast: Broadcast, group_ids: list[int], now: datetim
     created = list(GroupPost.objects.filter(broadcast=broadcast, group_id__in=[g.pk for g in groups]))
     _announce([post for post in created if post.state == GroupPostState.NOT_SENT])
     if any(post.state == GroupPostState.QUEUED for post in created):
-        transaction.on_commit(kick_post_tasks)
+        on_commit_once(kick_post_tasks)
     return created
 
 

@@ -7,6 +7,7 @@ import pytest
 from celery.beat import Service
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from crm.celery import app
@@ -146,3 +147,23 @@ def test_rows_saved_under_a_former_task_name_are_pointed_at_its_current_name():
     assert PeriodicTask.objects.get(name="crm-purge-idempotency-keys").task == (
         "core.tasks.purge_idempotency_keys"
     )
+
+
+def test_on_the_first_start_the_interval_scans_are_due_at_once_and_crontab_ones_keep_their_hour():
+    scheduler = start_beat()
+    sla = scheduler.schedule["tickets-sla-scan"]
+    delivery = scheduler.schedule["notifications-deliver-due"]
+    assert sla.is_due().is_due
+    assert delivery.is_due().is_due
+    weekly = scheduler.schedule["customers-remind-stale-archives"]
+    assert weekly.model.last_run_at is None or not weekly.is_due().is_due
+    assert PeriodicTask.objects.get(name="tickets-sla-scan").last_run_at is not None
+
+
+def test_a_restart_keeps_the_last_run_of_existing_rows():
+    start_beat()
+    ran = PeriodicTask.objects.filter(name="tickets-sla-scan")
+    ran.update(last_run_at=timezone.now())
+    scheduler = start_beat()
+    # Ran a moment ago: not due again before its interval.
+    assert not scheduler.schedule["tickets-sla-scan"].is_due().is_due

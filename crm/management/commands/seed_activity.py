@@ -1,6 +1,7 @@
-"""Demo activity on top of `seed_demo`'s archive: work orders in every state and
-service groups with answered and waiting questions, so that the order list, the
-SLA reminders and the group health figures have something to show.
+"""Demo activity on top of `seed_demo`'s archive: work orders in every state,
+service groups with answered and waiting questions, and (crm.demo) outages, reply
+templates, contact logs, visits, broadcasts, a commitment and call tasks, so that
+every page has something to show.
 
 Everything goes through the services, as in production (timeline events,
 notifications, deadlines, the customer's own rating by the survey link), then each
@@ -22,7 +23,9 @@ from django.utils import timezone
 
 from accounts.models import OrgUnit, User
 from accounts.selectors import nearest_supervisors
+from crm.demo import seed_showcase
 from customers.models import Customer, District
+from groups.health import inquiry_reminder_scan
 from groups.models import GroupKind, ServiceGroup
 from groups.services.groups import group_create
 from groups.services.members import group_add_district_customers
@@ -83,16 +86,32 @@ class Command(BaseCommand):
             for s in stations
         }
         supervisors = list(User.objects.filter(role=User.Role.SUPERVISOR).order_by("id"))
+        manager = User.objects.filter(username="manager").first() or next(
+            (people[0] for people in staff.values() if people), None
+        )
+        # One transaction: each kick a service asks for after commit (deliver the outbox,
+        # create the posts) is sent once at the end, not once per row (core.transactions).
         with transaction.atomic():
             groups = self.seed_groups(rng, stations, staff)
             made = self.seed_orders(rng, stations, staff, supervisors, orders)
+            shown = seed_showcase(rng, manager=manager) if manager else None
         self.stdout.write(
             self.style.SUCCESS(f"Seeded {made} work orders and {groups} service groups (seed {seed}).")
         )
+        if shown:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Seeded {shown.outages} outages ({shown.notices_sent} notices sent), "
+                    f"{shown.templates} reply templates, {shown.contacts} contact logs, "
+                    f"{shown.visits} visits today, {shown.broadcasts} broadcasts "
+                    f"and {shown.promises} commitment due today."
+                )
+            )
 
     def seed_groups(self, rng: random.Random, stations, staff) -> int:
         count = 0
         now = timezone.now()
+        answers = []
         for station in stations:
             managers = staff[station.pk]
             if not managers:
@@ -123,14 +142,22 @@ class Command(BaseCommand):
                         is_inquiry=True,
                     )
                     if index % 2 == 0:  # half answered, half still waiting
-                        reply_post(
-                            group=group,
-                            by=owner,
-                            text=rng.choice(REPLIES),
-                            inquiry=inquiry,
-                            sent_at=min(now, asked + timedelta(minutes=rng.uniform(3, 90))),
+                        answers.append(
+                            partial(
+                                reply_post,
+                                group=group,
+                                by=owner,
+                                text=rng.choice(REPLIES),
+                                inquiry=inquiry,
+                                sent_at=min(now, asked + timedelta(minutes=rng.uniform(3, 90))),
+                            )
                         )
                 count += 1
+        # The reminders the worker's scan would have sent while the questions waited; the
+        # answers then settle theirs, as a reply does in production.
+        inquiry_reminder_scan(now=now)
+        for answer in answers:
+            answer()
         return count
 
     def seed_orders(self, rng: random.Random, stations, staff, supervisors, orders: int) -> int:
