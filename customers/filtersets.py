@@ -8,7 +8,6 @@ value per filter, a bad value ignored. `InteractionFilterSet` and
 `VisitFilterSet` filter the contact log and visits of /api/v1/.
 """
 
-from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -46,9 +45,10 @@ def validate_search_term(value: str) -> None:
         raise ValidationError(problem, code="too_short")
 
 
-class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
-    # Whole numbers only: the tiers are integers, and "1.5" is bad input rather than no match.
-    field_class = forms.IntegerField
+class NumberInFilter(IdInFilter):
+    # Whole numbers only: the tiers are integers, and "1.5" is bad input rather than no match;
+    # a number beyond what the database holds matches nothing (as for ids), never a 500.
+    pass
 
 
 class CustomerFilterSet(ApiFilterSet):
