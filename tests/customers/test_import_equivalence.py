@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-
-from customers import imports
-from accounts.models import OrgUnit, User
-from customers.models import Contact, Customer, District, ImportJob, Line
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import OrgUnit, User
+from customers import imports
+from customers.models import Contact, Customer, District, ImportJob, Line
 from tests.api.conftest import walk
 from tests.customers.test_import import _row, csv_bytes, xlsx
 
