@@ -59,6 +59,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.db.models import F
+from django.db.models.base import ModelState
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -753,6 +754,25 @@ def _resolve(cleaned: dict[str, Any], lookups: _Lookups, errors: list[tuple[str,
     return resolved
 
 
+_PROTOTYPES: dict[type, Any] = {}
+
+
+def _new(model):
+    """A new, unsaved instance with every field at its default, as model() gives it.
+
+    Copied from one instance built once: Model.__init__ walks every field, a
+    tenth of a millisecond per row of an import. The defaults of Customer and
+    Contact are constants (a mutable or callable default would need __init__).
+    """
+    prototype = _PROTOTYPES.get(model)
+    if prototype is None:
+        prototype = _PROTOTYPES[model] = model()
+    instance = model.__new__(model)
+    instance.__dict__.update(prototype.__dict__)
+    instance._state = ModelState()
+    return instance
+
+
 def _plan_row(line: int, cleaned: dict[str, Any], lookups: _Lookups, errors: list) -> RowPlan | None:
     resolved = _resolve(cleaned, lookups, errors)
     existing = lookups.customers.get(cleaned["number"])
@@ -766,7 +786,7 @@ def _plan_row(line: int, cleaned: dict[str, Any], lookups: _Lookups, errors: lis
     if errors:
         return None
 
-    customer = Customer() if existing is None else existing
+    customer = _new(Customer) if existing is None else existing
     original = {key: getattr(customer, _attname(key)) for key in CUSTOMER_KEYS}
     if existing is None:
         customer.number = cleaned["number"]
@@ -798,7 +818,11 @@ def _plan_row(line: int, cleaned: dict[str, Any], lookups: _Lookups, errors: lis
     if wanted is not None:
         primary = next((item for item in contacts if item.is_primary), None)
         if primary is None:
-            contact = Contact(customer=customer, is_primary=True, **wanted)
+            contact = _new(Contact)
+            contact.customer = customer
+            contact.is_primary = True
+            for key, value in wanted.items():
+                setattr(contact, key, value)
             contact_action = "create"
             contacts.append(contact)
         elif any(getattr(primary, key) != value for key, value in wanted.items()):

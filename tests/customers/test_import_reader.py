@@ -88,3 +88,21 @@ def test_a_bad_coordinate_is_a_damaged_file():
     content = _with_sheet_xml(varied_workbook(False), lambda xml: xml.replace('r="A2"', 'r="2A"', 1))
     with pytest.raises(imports.ImportFileError, match="已损坏"):
         reader_rows(content)
+
+
+@pytest.mark.parametrize("model", ["Customer", "Contact"])
+def test_a_new_archive_row_starts_as_the_model_builds_it(model):
+    from django.db.models import NOT_PROVIDED
+
+    from customers import models
+
+    cls = getattr(models, model)
+    built, copied = cls(), imports._new(cls)
+    state = lambda obj: {k: v for k, v in obj.__dict__.items() if k != "_state"}  # noqa: E731
+    assert state(copied) == state(built)
+    assert copied._state.adding and copied._state.db is None and copied._state.fields_cache == {}
+    assert copied._state is not imports._new(cls)._state
+    # Copying is right only while every default is a constant.
+    for field in cls._meta.concrete_fields:
+        assert field.default is NOT_PROVIDED or not callable(field.default), field.name
+        assert not isinstance(field.default, dict | list | set), field.name
