@@ -278,7 +278,7 @@ class _SheetParser:
         self.timedelta_formats = workbook._timedelta_formats
         self.epoch = workbook.epoch
         self.columns: dict[str, int] = {}
-        self.rows: list[list[str]] = []
+        self.rows: list[list[tuple[int, Any]]] = []
         self.expected = 1  # the next row number the sheet should hold
         self.row_number = 0
         self.cells: list[tuple[int, Any]] = []
@@ -404,14 +404,9 @@ class _SheetParser:
         if not cells:
             self.rows.append([])
             return
-        width = cells[-1][0]
-        row = [""] * width
-        for position, value in cells:
-            if 1 <= position <= width:
-                row[position - 1] = _cell_text(value)
-        self.rows.append(row)
+        self.rows.append(cells)
 
-    def feed(self, chunk: bytes, final: bool = False) -> list[list[str]]:
+    def feed(self, chunk: bytes, final: bool = False) -> list[list[tuple[int, Any]]]:
         self.parser.Parse(chunk, final)
         rows, self.rows = self.rows, []
         return rows
@@ -421,9 +416,25 @@ def _sheet_rows(sheet, archive) -> Iterator[list[str]]:
     """The cell texts of every row of a read-only sheet, streamed (see _SheetParser)."""
     parser = _SheetParser(sheet)
     with archive.open(sheet._worksheet_path) as source:
-        while chunk := source.read(1 << 16):
-            yield from parser.feed(chunk)
-        yield from parser.feed(b"", final=True)
+        while True:
+            chunk = source.read(1 << 16)
+            # Cells are converted to text row by row as they are taken: a reader
+            # that stops early (the header check) converts no more than it reads.
+            for cells in parser.feed(chunk, final=not chunk):
+                yield _row_texts(cells)
+            if not chunk:
+                return
+
+
+def _row_texts(cells: list[tuple[int, Any]]) -> list[str]:
+    if not cells:
+        return []
+    width = cells[-1][0]
+    row = [""] * width
+    for position, value in cells:
+        if 1 <= position <= width:
+            row[position - 1] = _cell_text(value)
+    return row
 
 
 def _raw_rows(content: bytes, file_format: str) -> Iterator[list[str]]:
