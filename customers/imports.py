@@ -76,6 +76,7 @@ from customers.models import (
     District,
     ImportJob,
     Line,
+    fill_name_pinyin,
     landline_validator,
 )
 from customers.quality import completeness_score
@@ -1053,6 +1054,61 @@ def _write_job(job_id: int) -> None:
     )
 
 
+# Column types that psycopg writes from the attribute as Django would prepare it.
+_COPY_TYPES = {
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "DateTimeField",
+    "ForeignKey",
+    "IntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "TextField",
+}
+
+
+def _create_rows(model, objs: list) -> None:
+    """Insert new objects and set their ids, as bulk_create does.
+
+    On PostgreSQL: ids drawn from the table's sequence in one query, then the
+    rows by COPY. Django's bulk_create prepares every value of every row in
+    Python and so took a third of the import's writing time. The table's
+    triggers fire for COPY as for INSERT (version, sync stamp, the rendered
+    sync row, the contact's touch of its customer), once per statement.
+    """
+    connection = connections[router.db_for_write(model)]
+    fields = model._meta.concrete_fields
+    if connection.vendor != "postgresql" or any(f.get_internal_type() not in _COPY_TYPES for f in fields):
+        model._default_manager.bulk_create(objs, batch_size=BATCH_SIZE)
+        return
+    if model is Customer:
+        fill_name_pinyin(objs)
+    meta = model._meta
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+        stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+        for obj, pk in zip(objs, ids, strict=True):
+            obj.pk = pk
+            for f in stamped:
+                f.pre_save(obj, add=True)
+        attnames = [f.attname for f in fields]
+        columns = ", ".join(quote(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([getattr(obj, name) for name in attnames])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
 def _history_insert(model, objs: list, *, update: bool, user: User, date) -> None:
     """One history row per object ("+" or "~"), by `user` at `date`, as simple-history writes them.
 
@@ -1100,7 +1156,7 @@ def write_batch(rows: list[RowPlan], *, user: User) -> None:
     created = [row.customer for row in rows if row.action == "create"]
     updated = [row.customer for row in rows if row.action == "update" and row.changed_fields]
     if created:
-        Customer.objects.bulk_create(created, batch_size=BATCH_SIZE)
+        _create_rows(Customer, created)
         _history_insert(Customer, created, update=False, user=user, date=now)
     if updated:
         for customer in updated:
@@ -1119,7 +1175,7 @@ def write_batch(rows: list[RowPlan], *, user: User) -> None:
         elif row.contact_action == "update":
             changed_contacts.append(row.contact)
     if new_contacts:
-        Contact.objects.bulk_create(new_contacts, batch_size=BATCH_SIZE)
+        _create_rows(Contact, new_contacts)
         _history_insert(Contact, new_contacts, update=False, user=user, date=now)
     if changed_contacts:
         Contact.objects.bulk_update(changed_contacts, ["name", "mobile", "landline"], batch_size=BATCH_SIZE)
