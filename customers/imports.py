@@ -36,10 +36,18 @@ is not a spreadsheet by its content, and wrong or missing headers.
 `validate_job()` (a Celery task) parses and checks every row and stores the
 bad rows and the counts of would-be created/updated/unchanged archives.
 `write_job()` (a Celery task, after the user confirms) checks again against
-the current data and writes the valid rows in batches of 1,000 with
-bulk_create/bulk_update, history rows with simple-history's bulk helpers
-(one per created or changed archive or contact, by the importing user) and
-the completeness score from customers.quality. Both claim the job with a
+the current data and writes the valid rows in batches of 1,000: new archives
+and contacts by COPY on PostgreSQL (bulk_create elsewhere), changed ones with
+bulk_update, one history row per created or changed archive or contact (by
+the importing user, COPY on PostgreSQL) and the completeness score from
+customers.quality. The database triggers (versions, the sync feed) see these
+statements as any other write.
+
+Both steps are set-based: the file is streamed (the sheet's XML read with
+expat, see _SheetParser), stations, districts, lines, managers, archives and
+contacts are fetched once per kind for the whole file, and new archives are
+copied from a prototype instance; the query count does not grow with the rows
+(tests/customers/test_import_queries.py). Both claim the job with a
 conditional UPDATE, so running either twice has the effect of once.
 Each batch commits on its own: if a batch fails (say, a number taken by
 another writer since the check), the job is marked failed with the batches
