@@ -1109,7 +1109,9 @@ def _create_rows(model, objs: list) -> None:
                 f.pre_save(obj, add=True)
         attnames = [f.attname for f in fields]
         columns = ", ".join(quote(f.column) for f in fields)
-        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+        # Through the wrapper, so a unique violation is Django's IntegrityError as with an INSERT.
+        sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+        with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
             for obj in objs:
                 copy.write_row([getattr(obj, name) for name in attnames])
     for obj in objs:
@@ -1152,7 +1154,7 @@ def _history_insert(model, objs: list, *, update: bool, user: User, date) -> Non
     history_type = "~" if update else "+"
     attnames = [field.attname for field in tracked]
     sql = f"COPY {quote(history._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
         for obj in objs:
             copy.write_row([*(getattr(obj, name) for name in attnames), date, None, history_type, user.pk])
 

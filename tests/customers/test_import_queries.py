@@ -55,3 +55,26 @@ def test_updating_fifty_or_five_hundred_archives_costs_the_same_queries(manager,
     ]
     assert import_counting(manager, xlsx(renamed)) == import_counting(manager, xlsx(renamed_many))
     assert Customer.objects.filter(name__endswith="改").count() == 550
+
+
+def test_a_number_taken_between_check_and_write_fails_the_job_and_writes_nothing_of_its_batch(
+    manager, grid, make_customer
+):
+    from django.db import IntegrityError
+
+    content = xlsx(rows(20, 0, manager, grid))
+    job = imports.import_job_create(user=manager, file_name="n.xlsx", content=content)
+    imports.validate_job(job.pk)
+    job.refresh_from_db()
+    imports.import_job_confirm(job=job)
+    plan = imports.plan_import(content=content, file_format="xlsx", user=manager)
+    # Another writer opens one of the numbers after the check.
+    make_customer(by=manager, number=plan.rows[7].customer.number)
+    try:
+        imports.write_batch(plan.rows, user=manager)
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("the batch was written over a taken number")
+    assert Customer.objects.count() == 1
+    assert Customer.history.count() == 1
