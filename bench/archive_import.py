@@ -11,6 +11,9 @@ each), then measures in the same run, as a county supervisor:
   history) from already-parsed rows: rows/s, and the import's share of it;
 - a second import of the same file (every row unchanged): rows/s.
 The 5 MB upload limit is not applied here: the file is handed to the job directly.
+`write_sql_statements` counts what goes through Django's cursor: the import's
+COPY statements (new archives, contacts, history rows; two to four per batch)
+are not among them.
 """
 
 import argparse

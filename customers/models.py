@@ -101,6 +101,12 @@ def sensitive_q(prefix: str = "") -> Q:
     return q
 
 
+def fill_name_pinyin(customers) -> None:
+    """Set each customer's name_pinyin from its name: what save() does, for the bulk paths."""
+    for customer in customers:
+        customer.name_pinyin = name_pinyin(customer.name)
+
+
 class CustomerQuerySet(ScopedQuerySet):
     scope_owner_field = "manager"
     scope_unit_field = "station"
@@ -108,8 +114,7 @@ class CustomerQuerySet(ScopedQuerySet):
     # The name's pinyin follows the name on the bulk paths too (imports, upserts, the demo).
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
-        for customer in objs:
-            customer.name_pinyin = name_pinyin(customer.name)
+        fill_name_pinyin(objs)
         return super().bulk_create(objs, *args, **kwargs)
 
     def bulk_update(self, objs, fields, *args, **kwargs):

@@ -11,6 +11,7 @@ character (曾 zeng, not ceng; 单 shan, not dan) also gets that reading:
 """
 
 import re
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
@@ -48,6 +49,8 @@ def _halves(syllables: list[str]) -> str:
     return f"{''.join(syllables)} {''.join(part[0] for part in syllables)}"
 
 
+# Cached per distinct name: an import or a bulk write meets the same names (王芳, 李伟) many times.
+@lru_cache(maxsize=8192)
 def name_pinyin(name: str) -> str:
     name = (name or "").strip()
     syllables = [_KEEP.sub("", part.lower()) for part in lazy_pinyin(name, style=Style.NORMAL)]
