@@ -60,6 +60,9 @@ class Notification(models.Model):
         DELIVERED = "delivered", _("已送达")
         FAILED = "failed", _("发送失败")
 
+    # Few indexes: a fan-out writes tens of thousands of rows at once. The recipient is
+    # found through notification_inbox (it leads with it); the template kind is never
+    # searched; the provider's message id by equality only (no LIKE index).
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("接收人"),
@@ -67,6 +70,7 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="notifications",
+        db_index=False,
     )
     # For recipients who are not users (a customer's contact, a group robot):
     # the phone number, e-mail address or webhook URL to send to.
@@ -89,14 +93,16 @@ class Notification(models.Model):
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
     last_error = models.TextField(_("最近错误"), blank=True)
     # SMS: the approved template (kind and its parameters) the provider sends.
-    template_kind = models.SlugField(_("短信模板类型"), max_length=40, blank=True, choices=SmsKind.choices)
+    template_kind = models.SlugField(
+        _("短信模板类型"), max_length=40, blank=True, choices=SmsKind.choices, db_index=False
+    )
     template_params = models.JSONField(_("模板参数"), default=dict, blank=True)
     # An advance notice: an SMS due in SMS_QUIET_HOURS waits for the end of the window.
     quiet = models.BooleanField(_("避开免打扰时段"), default=False)
     # SMS delivery as the provider reports it: submitted on send, delivered or
     # failed when its receipt arrives (a failed receipt is final).
     provider = models.CharField(_("短信服务商"), max_length=10, blank=True, choices=SmsProvider.choices)
-    provider_message_id = models.CharField(_("服务商消息编号"), max_length=64, blank=True, db_index=True)
+    provider_message_id = models.CharField(_("服务商消息编号"), max_length=64, blank=True)
     delivery_status = models.CharField(
         _("送达状态"), max_length=10, blank=True, default="", choices=DeliveryStatus.choices
     )
@@ -116,6 +122,7 @@ class Notification(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
             models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
             models.Index(fields=["claim_token"], name="notification_claim"),
+            models.Index(fields=["provider_message_id"], name="notification_provider_msg"),
         ]
 
     def __str__(self) -> str:

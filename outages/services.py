@@ -413,7 +413,9 @@ def reach_batch(
     batch = AffectedCustomer.objects.filter(
         outage_id=notice.outage_id, customer_id__gt=after_customer_id, customer_id__lte=customer_ids[-1]
     ).values("customer_id")
-    written = reach_fan_out(notice=reach_notice, customer_ids=batch, posts=posts)
+    written = reach_fan_out(
+        notice=reach_notice, customer_ids=batch, posts=posts, within=(after_customer_id, customer_ids[-1])
+    )
     return customer_ids[-1], written
 
 

@@ -181,12 +181,23 @@ class ReachRecordQuerySet(ScopedQuerySet):
 
 
 class ReachRecord(models.Model):
+    # No database constraint on the columns the set-based fan-out writes from rows the
+    # same statement (or transaction) has just read or written: notice, customer,
+    # station, group, broadcast, outbox row. PostgreSQL checks a foreign key row by row
+    # (a lookup and a KEY SHARE lock per row and column); at 100,000 records that cost
+    # three times the inserts themselves (bench/outage_fanout.py). None of those rows
+    # is hard-deleted by the product (customers are archived with deleted_at; notices,
+    # groups, broadcasts and outbox rows are kept); a delete through the ORM or the admin
+    # still cascades, sets null or protects (Django applies on_delete), and
+    # tests/reach/test_integrity.py holds that no record points at nothing. The contact
+    # keeps its constraint: contacts are deleted every day, concurrently with a fan-out.
     notice = models.ForeignKey(
         ReachNotice,
         verbose_name=_("通知"),
         on_delete=models.CASCADE,
         related_name="records",
         db_index=False,
+        db_constraint=False,
     )
     customer = models.ForeignKey(
         Customer,
@@ -194,9 +205,16 @@ class ReachRecord(models.Model):
         on_delete=models.CASCADE,
         related_name="reach_records",
         db_index=False,
+        db_constraint=False,
     )
     station = models.ForeignKey(
-        OrgUnit, verbose_name=_("供电所"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+        OrgUnit,
+        verbose_name=_("供电所"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        db_constraint=False,
     )
     contact = models.ForeignKey(
         Contact,
@@ -219,6 +237,7 @@ class ReachRecord(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     group = models.ForeignKey(
         "groups.ServiceGroup",
@@ -227,6 +246,7 @@ class ReachRecord(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
     personal_post = models.ForeignKey(
         PersonalPost,
@@ -244,6 +264,7 @@ class ReachRecord(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
     # A fallback happens once: the channel it fell back from, and when.
     fallback_from = models.CharField(_("原渠道"), max_length=8, choices=Channel.choices, blank=True)

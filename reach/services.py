@@ -144,9 +144,17 @@ def _write_outbox(drafts: dict[int, NotificationDraft]) -> dict[int, int]:
     return {customer_id: ids.get(draft.dedupe_key) for customer_id, draft in drafts.items()}
 
 
-def reach_fan_out(*, notice: ReachNotice, customer_ids, posts: policy.Posts | None = None) -> int:
+def reach_fan_out(
+    *,
+    notice: ReachNotice,
+    customer_ids,
+    posts: policy.Posts | None = None,
+    within: tuple[int, int] | None = None,
+) -> int:
     """Decide and write the reach of one batch of customers (`customer_ids`: a list, or
-    a subquery of ids — no long parameter lists then) in the caller's transaction;
+    a subquery of ids — no long parameter lists then; `within`: the (exclusive, inclusive)
+    bounds of their ids when known, so the database reads that range of the customers
+    rather than hashing the whole table) in the caller's transaction;
     returns the records written. The group-covered majority is one INSERT … SELECT
     (the policy's `group_covered`), the plain SMS two more (`sms_only`: outbox
     rows, then records); the few left (sensitive customers,
@@ -157,8 +165,8 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids, posts: policy.Posts | No
     now = timezone.now()
     wecom = one_to_one.wecom_ready()
     written = _insert_group_covered(notice, customer_ids, posts, now)
-    written += _insert_sms_only(notice, _not_written(notice, customer_ids), wecom, now)
-    todo = list(_not_written(notice, customer_ids))
+    written += _insert_sms_only(notice, _not_written(notice, customer_ids, within), wecom, now)
+    todo = list(_not_written(notice, customer_ids, within))
     if not todo:
         return written
     customers = policy.customer_rows(todo)
@@ -204,16 +212,14 @@ def reach_fan_out(*, notice: ReachNotice, customer_ids, posts: policy.Posts | No
     return written + len(records)
 
 
-def _not_written(notice: ReachNotice, customer_ids):
+def _not_written(notice: ReachNotice, customer_ids, within: tuple[int, int] | None = None):
     """The ids of the customers of `customer_ids` (a list, or a subquery of ids) without a
     record of the notice yet; customers deleted since are left out, as `choose` leaves them."""
     written = ReachRecord.objects.filter(notice=notice, customer_id=OuterRef("pk"))
-    return (
-        Customer.all_objects.filter(pk__in=customer_ids)
-        .exclude(Exists(written))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    customers = Customer.all_objects.filter(pk__in=customer_ids)
+    if within is not None:
+        customers = customers.filter(pk__gt=within[0], pk__lte=within[1])
+    return customers.exclude(Exists(written)).order_by("pk").values_list("pk", flat=True)
 
 
 def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int:
@@ -231,23 +237,33 @@ def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int
         0,
         fallback=False,
     )
+    # The contact's fields and the outbox row are looked up row by row through their unique
+    # indexes (scalar subqueries), not joined: a join lets the planner hash the whole
+    # contact or outbox table for every batch, and the outbox keeps growing.
     notifications_enqueue_select(
         prototype=prototype,
         select=(
-            f"SELECT {key} AS dedupe_key, ct.mobile AS address, ct.name AS recipient_label "
-            f"FROM ({chosen}) c INNER JOIN {contact} ct ON ct.id = c.sms_contact"
+            f"SELECT {key} AS dedupe_key, "
+            f"(SELECT ct.mobile FROM {contact} ct WHERE ct.id = c.sms_contact) AS address, "
+            f"(SELECT ct.name FROM {contact} ct WHERE ct.id = c.sms_contact) AS recipient_label "
+            f"FROM ({chosen}) c"
         ),
         params=[*key_params, *chosen_params],
     )
     table = connection.ops.quote_name(ReachRecord._meta.db_table)
     outbox = connection.ops.quote_name(Notification._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(now)
+    # Only customers whose outbox row is there: `chosen` is read again, and a contact
+    # changed in between must not leave an SMS record riding on nothing (the customer
+    # then goes through `choose` with the few left).
     sql = (
         f"INSERT INTO {table} (notice_id, customer_id, station_id, contact_id, channel, reason, state, "
         "notification_id, fallback_from, state_reason, call_state, created_at, state_changed_at) "
-        "SELECT %s, c.pk, c.station_id, c.sms_contact, %s, %s, %s, n.id, '', '', '', %s, %s "
-        f"FROM ({chosen}) c INNER JOIN {outbox} n ON n.dedupe_key = {key} "
-        "WHERE c.sms_contact IS NOT NULL "
+        "SELECT %s, r.pk, r.station_id, r.sms_contact, %s, %s, %s, r.notification_id, '', '', '', %s, %s "
+        f"FROM (SELECT c.pk, c.station_id, c.sms_contact, "
+        f"(SELECT n.id FROM {outbox} n WHERE n.dedupe_key = {key}) AS notification_id "
+        f"FROM ({chosen}) c) r "
+        "WHERE r.notification_id IS NOT NULL "
         "ON CONFLICT DO NOTHING"
     )
     params = [
@@ -257,8 +273,8 @@ def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int
         State.QUEUED.value,
         at,
         at,
-        *chosen_params,
         *key_params,
+        *chosen_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
