@@ -306,6 +306,7 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.tighten_schema",
         "core.api.schema.document_enums",
         "core.api.schema.document_token_auth",
+        "crm.schema_links.add_links",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
