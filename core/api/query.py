@@ -88,12 +88,19 @@ def query_parameters(view) -> tuple[set[str], set[str]]:
     return allowed, several
 
 
+def _handles(view, method: str) -> bool:
+    """Whether the view has a handler for `method` (a viewset maps only its actions' methods)."""
+    name = method.lower()
+    return name in view.http_method_names and callable(getattr(view, name, None))
+
+
 class KnownQueryParameters(permissions.BasePermission):
     """Refuse (400) parameters the operation does not take, and single values given twice."""
 
     def has_permission(self, request, view) -> bool:
         params = request.query_params
-        if not params:
+        if not params or not _handles(view, request.method):
+            # A method the operation does not have is answered 405 by the view, whatever the query.
             return True
         allowed, several = query_parameters(view)
         unknown = sorted(name for name in params if name not in allowed)

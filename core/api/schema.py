@@ -116,7 +116,8 @@ _DESCRIPTIONS = {
     401: "Not authenticated: send `Authorization: Token <key>` (or use a session).",
     403: "Not allowed to this user (or, with session authentication, the CSRF token is missing).",
     404: "No such object among those the user may see (objects out of the user's scope answer 404 too).",
-    409: "Conflict with the stored state.",
+    409: "Conflict with the stored state, or a request with the same Idempotency-Key is still running "
+    "(`idempotency_in_progress`: retry after the seconds in Retry-After).",
     412: "If-Match names a version that is no longer the stored one; nothing was changed. "
     "The response's ETag header is the current one.",
     422: "The Idempotency-Key was already used for a different request.",

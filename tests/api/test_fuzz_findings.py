@@ -367,3 +367,41 @@ def test_a_number_where_the_schema_says_text_is_refused_and_changes_nothing(api,
     mine.refresh_from_db()
     assert (mine.notes, mine.name) != ("33", "新名字")
     assert client.patch(url, {"notes": "33"}, format="json", HTTP_IF_MATCH=etag).status_code == 200
+
+
+# --- Methods and idempotent creates -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("trace", "/api/v1/tickets/?assignee=&category=attitude&q="),
+        ("delete", "/api/v1/interactions/?customer=1&channel=qq"),
+        ("put", "/api/v1/customers/?station=LS01"),
+    ],
+)
+def test_a_method_the_operation_lacks_is_a_405_whatever_the_query(api, manager, method, path):
+    response = getattr(api(manager), method)(path)
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_an_unknown_parameter_is_still_a_400_on_a_method_the_operation_has(api, manager):
+    response = api(manager).get("/api/v1/tickets/", {"assignee_idd": "1"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_parameter"
+
+
+def test_every_create_taking_an_idempotency_key_documents_the_409_of_a_request_in_flight(schema):
+    idempotent = [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+
+    assert len(idempotent) == 7
+    for path, method, operation in idempotent:
+        assert {"409", "422"} <= set(operation["responses"]), (method, path)
