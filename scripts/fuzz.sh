@@ -28,10 +28,26 @@ fi
 "$PYTHON" manage.py migrate --noinput >/dev/null
 "$PYTHON" manage.py seed_demo >/dev/null
 "$PYTHON" manage.py seed_activity >/dev/null
+# The demo has no outages or visits: a few in the supervisor's scope, through the services,
+# so that the lists hand the stateful phase something to follow (an outage's steps, a visit).
 TOKEN=$("$PYTHON" manage.py shell -c "
+from datetime import timedelta
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from accounts.models import User
-print(Token.objects.get_or_create(user=User.objects.get(username='supervisor'))[0].key)
+from customers.models import Customer, District, Line
+from customers.visits.services import visit_schedule
+from outages.services import outage_create
+supervisor = User.objects.get(username='supervisor')
+soon = timezone.now() + timedelta(days=3)
+lines = list(Line.objects.visible_to(supervisor).order_by('pk')[:3])
+districts = list(District.objects.visible_to(supervisor).order_by('pk')[:3])
+for n, (line, district) in enumerate(zip(lines, districts)):
+    outage_create(by=supervisor, kind='planned', reason='线路检修', lines=[line], districts=[district],
+                  planned_start=soon + timedelta(hours=n), planned_end=soon + timedelta(hours=n + 4))
+for n, customer in enumerate(Customer.objects.visible_to(supervisor).order_by('pk')[:3]):
+    visit_schedule(customer=customer, staff=supervisor, purpose='routine', scheduled_at=soon + timedelta(hours=n))
+print(Token.objects.get_or_create(user=supervisor)[0].key)
 " 2>/dev/null | tail -n 1)
 
 "$PYTHON" -m gunicorn crm.wsgi:application --bind "127.0.0.1:$PORT" --workers 2 --log-level warning &
