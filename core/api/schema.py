@@ -268,6 +268,11 @@ def _tighten_write_properties(serializer: serializers.Serializer, component: dic
             # A related field reads "" as null, so without allow_null it must have a key.
             if not field.allow_null:
                 prop["minLength"] = max(prop.get("minLength", 0), 1)
+            # A key given as text is text: no NUL (StrictFieldsMixin refuses it before the lookup).
+            if isinstance(field, serializers.SlugRelatedField) and not {"pattern", "format", "enum"} & set(
+                prop
+            ):
+                prop["pattern"] = _TEXT
         elif isinstance(field, serializers.CharField) and prop.get("type") == "string":
             if "pattern" in prop or "format" in prop:
                 continue
