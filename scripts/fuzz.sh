@@ -102,7 +102,7 @@ expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "41
 max-steps = 12
 
 [phases.stateful.generation]
-modes = ["positive"]
+mode = "positive"
 max-examples = 60
 
 [phases.stateful.inference]

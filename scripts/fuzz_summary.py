@@ -76,7 +76,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    figures, problems = summarise(Path(argv[1]))
+    report = Path(argv[1])
+    if not report.is_file():
+        print(f"FAILED: no report at {report} (schemathesis did not run)")
+        return 1
+    figures, problems = summarise(report)
     print("Fuzz run figures")
     for name, value in figures.items():
         if isinstance(value, dict):
