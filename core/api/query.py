@@ -102,6 +102,10 @@ class KnownQueryParameters(permissions.BasePermission):
         if not params or not _handles(view, request.method):
             # A method the operation does not have is answered 405 by the view, whatever the query.
             return True
+        if "format" in params and not all(params.getlist("format")):
+            # DRF reads a blank `?format=` as none given; the schema's formats are names.
+            message = _("请给出响应格式的名称（如 json）。")
+            raise exceptions.ValidationError({"format": [message]}, code="invalid")
         allowed, several = query_parameters(view)
         unknown = sorted(name for name in params if name not in allowed)
         if unknown:

@@ -468,3 +468,19 @@ def test_a_control_character_in_a_customers_station_code_is_a_400(api, manager, 
 def test_keys_given_as_text_are_documented_without_nul(schema):
     assert components(schema)["VisitWrite"]["properties"]["customer"]["pattern"] == r"^[^\u0000]*$"
     assert components(schema)["GroupMemberAdd"]["properties"]["user"]["pattern"] == r"^[^\u0000]*$"
+
+
+# --- A blank format is no format --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/customers/sync/", "/api/v1/customers/"])
+def test_a_blank_format_is_a_400_not_the_default(api, manager, mine, path):
+    client = api(manager)
+
+    response = client.get(path, {"format": ""})
+
+    assert response.status_code == 400
+    assert field_messages(response) == {"format": ["请给出响应格式的名称（如 json）。"]}
+    english = client.get(path, {"format": ""}, HTTP_ACCEPT_LANGUAGE="en")
+    assert field_messages(english) == {"format": ["Name a response format (e.g. json)."]}
+    assert client.get(path, {"format": "json"}).status_code == 200
