@@ -244,6 +244,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Signed in, then only the query parameters the operation documents (core/api/query.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.query.KnownFormatNegotiation",
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "core.api.query.KnownQueryParameters",

@@ -470,17 +470,18 @@ def test_keys_given_as_text_are_documented_without_nul(schema):
     assert components(schema)["GroupMemberAdd"]["properties"]["user"]["pattern"] == r"^[^\u0000]*$"
 
 
-# --- A blank format is no format --------------------------------------------------------------
+# --- A blank or unknown format is a bad parameter ---------------------------------------------
 
 
 @pytest.mark.parametrize("path", ["/api/v1/customers/sync/", "/api/v1/customers/"])
-def test_a_blank_format_is_a_400_not_the_default(api, manager, mine, path):
+@pytest.mark.parametrize("value", ["", "\U000ff425\x0fX", "xml"])
+def test_a_blank_or_unknown_format_is_a_400(api, manager, mine, path, value):
     client = api(manager)
 
-    response = client.get(path, {"format": ""})
+    response = client.get(path, {"format": value})
 
     assert response.status_code == 400
-    assert field_messages(response) == {"format": ["请给出响应格式的名称（如 json）。"]}
-    english = client.get(path, {"format": ""}, HTTP_ACCEPT_LANGUAGE="en")
-    assert field_messages(english) == {"format": ["Name a response format (e.g. json)."]}
+    assert field_messages(response) == {"format": ["响应格式必须是接口提供的一种（如 json）。"]}
+    english = client.get(path, {"format": value}, HTTP_ACCEPT_LANGUAGE="en")
+    assert field_messages(english) == {"format": ["The format must be one the API offers (e.g. json)."]}
     assert client.get(path, {"format": "json"}).status_code == 200
