@@ -108,13 +108,6 @@ max-examples = 60
 
 [phases.stateful.inference]
 algorithms = ["location-headers"]
-
-# A batch of group messages judges each item on its own: 200 with every item's outcome
-# (`rejected` with its errors), so one bad message from the chat gateway does not lose the
-# good ones. The schema's item constraints make schemathesis expect a 400 for the batch.
-[[operations]]
-include-operation-id = "groups_messages_ingest"
-checks.negative_data_rejection.enabled = false
 TOML
 
 # Every check but positive_data_acceptance (ST202, "schema-valid request
