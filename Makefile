@@ -31,7 +31,7 @@ help:
 	@echo "make bench  run the benchmarks in bench/ against PostgreSQL (BENCH_DATABASE_URL), within 10 minutes;"
 	@echo "            SCALE=prefecture for the full sizes (1,000,000 customers ...); README's table is regenerated"
 	@echo "make fuzz   fuzz the REST API with schemathesis (every phase and check but ST202) against gunicorn"
-	@echo "            on a rebuilt database of its own (crm_fuzz); FUZZ_TIME seconds (300), report in bench/results/fuzz"
+	@echo "            on a rebuilt database of its own (crm_fuzz); FUZZ_TIME seconds (360, about 10 min in all), report in bench/results/fuzz"
 	@echo "make load   seed the bench database, start gunicorn (2 workers) and run locust headless"
 	@echo "            for LOAD_TIME (5m; LOAD_TIME=1m for a quick run), LOAD_USERS users; LOAD_SCALE=small|county|prefecture"
 
@@ -149,4 +149,4 @@ load: $(DEV_STAMP)
 # (8765) and a database rebuilt and seeded for it (FUZZ_DB_NAME, crm_fuzz).
 .PHONY: fuzz
 fuzz: $(DEV_STAMP)
-	FUZZ_TIME=$${FUZZ_TIME:-300} bash scripts/fuzz.sh
+	FUZZ_TIME=$${FUZZ_TIME:-360} bash scripts/fuzz.sh

@@ -248,6 +248,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Signed in, then only the query parameters the operation documents (core/api/query.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.query.KnownFormatNegotiation",
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "core.api.query.KnownQueryParameters",
@@ -310,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.tighten_schema",
         "core.api.schema.document_enums",
         "core.api.schema.document_token_auth",
+        "crm.schema_links.add_links",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

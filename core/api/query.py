@@ -18,6 +18,7 @@ gets its 401 first) and before the view reads anything.
 from django.utils.translation import gettext_lazy as _
 from django_filters.filters import BaseCSVFilter
 from rest_framework import exceptions, mixins, permissions, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 
 # Imported by DRF's settings, as a default permission: nothing here may import rest_framework.views.
 
@@ -88,12 +89,19 @@ def query_parameters(view) -> tuple[set[str], set[str]]:
     return allowed, several
 
 
+def _handles(view, method: str) -> bool:
+    """Whether the view has a handler for `method` (a viewset maps only its actions' methods)."""
+    name = method.lower()
+    return name in view.http_method_names and callable(getattr(view, name, None))
+
+
 class KnownQueryParameters(permissions.BasePermission):
     """Refuse (400) parameters the operation does not take, and single values given twice."""
 
     def has_permission(self, request, view) -> bool:
         params = request.query_params
-        if not params:
+        if not params or not _handles(view, request.method):
+            # A method the operation does not have is answered 405 by the view, whatever the query.
             return True
         allowed, several = query_parameters(view)
         unknown = sorted(name for name in params if name not in allowed)
@@ -106,3 +114,18 @@ class KnownQueryParameters(permissions.BasePermission):
             detail = {name: [message] for name in repeated}
             raise RepeatedParameter(detail, code=RepeatedParameter.default_code)
         return True
+
+
+class KnownFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` names one of the view's renderers; a blank or unknown one is a 400.
+
+    DRF reads a blank `?format=` as none given and answers an unknown one 404, as if the
+    resource were missing. Negotiation runs before authentication and permissions.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        formats = request.query_params.getlist(self.settings.URL_FORMAT_OVERRIDE)
+        if not format_suffix and formats and not set(formats) <= {renderer.format for renderer in renderers}:
+            message = _("响应格式必须是接口提供的一种（如 json）。")
+            raise exceptions.ValidationError({"format": [message]}, code="invalid")
+        return super().select_renderer(request, renderers, format_suffix)

@@ -116,7 +116,8 @@ _DESCRIPTIONS = {
     401: "Not authenticated: send `Authorization: Token <key>` (or use a session).",
     403: "Not allowed to this user (or, with session authentication, the CSRF token is missing).",
     404: "No such object among those the user may see (objects out of the user's scope answer 404 too).",
-    409: "Conflict with the stored state.",
+    409: "Conflict with the stored state, or a request with the same Idempotency-Key is still running "
+    "(`idempotency_in_progress`: retry after the seconds in Retry-After).",
     412: "If-Match names a version that is no longer the stored one; nothing was changed. "
     "The response's ETag header is the current one.",
     422: "The Idempotency-Key was already used for a different request.",
@@ -267,6 +268,11 @@ def _tighten_write_properties(serializer: serializers.Serializer, component: dic
             # A related field reads "" as null, so without allow_null it must have a key.
             if not field.allow_null:
                 prop["minLength"] = max(prop.get("minLength", 0), 1)
+            # A key given as text is text: no NUL (StrictFieldsMixin refuses it before the lookup).
+            if isinstance(field, serializers.SlugRelatedField) and not {"pattern", "format", "enum"} & set(
+                prop
+            ):
+                prop["pattern"] = _TEXT
         elif isinstance(field, serializers.CharField) and prop.get("type") == "string":
             if "pattern" in prop or "format" in prop:
                 continue

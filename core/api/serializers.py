@@ -39,8 +39,9 @@ class StrictFieldsMixin:
 
     Text is refused when it holds control characters, NUL or lone surrogates
     (core.text); tab and line breaks are text in a model's TextField and in
-    the fields named in `multiline_names`. Dates and times lie in this century
-    (core.validation.validate_moment).
+    the fields named in `multiline_names`. A key given as text (a slug-related
+    field: customer number, username, unit code) takes single-line text only.
+    Dates and times lie in this century (core.validation.validate_moment).
     """
 
     read_only_names: frozenset[str] = frozenset()
@@ -77,6 +78,12 @@ class StrictFieldsMixin:
                     errors[name] = [ErrorDetail(_("请填写文本。"), code="not_text")]
                 elif isinstance(self.fields[name], serializers.CharField) and isinstance(value, str):
                     message = self._text_error(name, self.fields[name], value)
+                    if message is not None:
+                        errors[name] = [ErrorDetail(message, code="invalid_text")]
+                elif isinstance(self.fields[name], serializers.SlugRelatedField) and isinstance(value, str):
+                    # A key (customer number, username, unit code) is looked up in the database:
+                    # PostgreSQL refuses a NUL in the query itself, so it is refused before.
+                    message = text_error(value)
                     if message is not None:
                         errors[name] = [ErrorDetail(message, code="invalid_text")]
             if errors:

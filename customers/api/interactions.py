@@ -131,7 +131,7 @@ class VisitWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         description="The contact time may not lie in the future; the summary is required.",
         request=InteractionWriteSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: InteractionSerializer, **error_responses(400, 401, 422, 429)},
+        responses={201: InteractionSerializer, **error_responses(400, 401, 409, 422, 429)},
     ),
 )
 class InteractionViewSet(
@@ -167,7 +167,7 @@ class InteractionViewSet(
         description="The visit is the caller's; the planned time may not lie in the past.",
         request=VisitWriteSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: VisitSerializer, **error_responses(400, 401, 422, 429)},
+        responses={201: VisitSerializer, **error_responses(400, 401, 409, 422, 429)},
     ),
 )
 class VisitViewSet(

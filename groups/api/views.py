@@ -61,7 +61,7 @@ class MemberPagination(KeysetPagination):
         ),
         request=ServiceGroupWriteSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: ServiceGroupSerializer, **error_responses(400, 401, 403, 422, 429)},
+        responses={201: ServiceGroupSerializer, **error_responses(400, 401, 403, 409, 422, 429)},
     ),
     update=extend_schema(
         summary="Change a service group (all writable fields)",

@@ -8,10 +8,11 @@ import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
+from customers.models import Interaction, Visit
 from groups.models import GroupKind, ServiceGroup
 from groups.services.groups import group_create
 from tests.api.conftest import CUSTOMERS
-from tests.api_errors import field_messages
+from tests.api_errors import field_codes, field_messages
 from tests.tickets import conftest as ticket_fixtures
 from tickets.models import TicketEvent
 
@@ -367,3 +368,120 @@ def test_a_number_where_the_schema_says_text_is_refused_and_changes_nothing(api,
     mine.refresh_from_db()
     assert (mine.notes, mine.name) != ("33", "新名字")
     assert client.patch(url, {"notes": "33"}, format="json", HTTP_IF_MATCH=etag).status_code == 200
+
+
+# --- Methods and idempotent creates -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("trace", "/api/v1/tickets/?assignee=&category=attitude&q="),
+        ("delete", "/api/v1/interactions/?customer=1&channel=qq"),
+        ("put", "/api/v1/customers/?station=LS01"),
+    ],
+)
+def test_a_method_the_operation_lacks_is_a_405_whatever_the_query(api, manager, method, path):
+    response = getattr(api(manager), method)(path)
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_an_unknown_parameter_is_still_a_400_on_a_method_the_operation_has(api, manager):
+    response = api(manager).get("/api/v1/tickets/", {"assignee_idd": "1"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_parameter"
+
+
+def test_every_create_taking_an_idempotency_key_documents_the_409_of_a_request_in_flight(schema):
+    idempotent = [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+
+    assert len(idempotent) == 7
+    for path, method, operation in idempotent:
+        assert {"409", "422"} <= set(operation["responses"]), (method, path)
+
+
+# --- Keys given as text are text ---------------------------------------------------------------
+# A NUL in a customer number or a username reached PostgreSQL in the lookup: a 500 (DataError).
+
+
+def test_a_nul_in_a_visits_customer_number_is_a_400_and_plans_nothing(api, manager, mine):
+    client = api(manager)
+    visit = {"customer": "t\x00\u00ce", "purpose": "complaint", "scheduled_at": "2099-12-03T00:17:53+08:00"}
+
+    response = client.post("/api/v1/visits/", visit, format="json")
+
+    assert response.status_code == 400
+    assert field_codes(response) == {"customer": ["invalid_text"]}
+    assert not Visit.objects.exists()
+    assert (
+        client.post("/api/v1/visits/", {**visit, "customer": mine.number}, format="json").status_code == 201
+    )
+
+
+def test_a_nul_in_a_contact_logs_customer_number_is_a_400(api, manager, mine):
+    contact_log = {
+        "customer": "\x00",
+        "channel": "phone",
+        "occurred_at": "2020-01-01T00:00:00Z",
+        "summary": "电话",
+    }
+
+    response = api(manager).post("/api/v1/interactions/", contact_log, format="json")
+
+    assert response.status_code == 400
+    assert field_codes(response) == {"customer": ["invalid_text"]}
+    assert not Interaction.objects.exists()
+
+
+def test_a_nul_in_a_members_username_is_a_400_and_adds_no_one(api, manager, colleague, group):
+    client = api(manager)
+    path = f"/api/v1/groups/{group.pk}/members/"
+    before = group.memberships.count()
+
+    response = client.post(path, {"user": "\x00\u009c\u008b"}, format="json")
+
+    assert response.status_code == 400
+    assert field_codes(response) == {"user": ["invalid_text"]}
+    assert group.memberships.count() == before
+    assert client.post(path, {"user": colleague.username}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize("value", ["LS\x0001", "LS\x1b[31m"])
+def test_a_control_character_in_a_customers_station_code_is_a_400(api, manager, mine, value):
+    client = api(manager)
+    url = f"{CUSTOMERS}{mine.number}/"
+
+    response = client.patch(url, {"station": value}, format="json")
+
+    assert response.status_code == 400
+    assert field_codes(response) == {"station": ["invalid_text"]}
+
+
+def test_keys_given_as_text_are_documented_without_nul(schema):
+    assert components(schema)["VisitWrite"]["properties"]["customer"]["pattern"] == r"^[^\u0000]*$"
+    assert components(schema)["GroupMemberAdd"]["properties"]["user"]["pattern"] == r"^[^\u0000]*$"
+
+
+# --- A blank or unknown format is a bad parameter ---------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/customers/sync/", "/api/v1/customers/"])
+@pytest.mark.parametrize("value", ["", "\U000ff425\x0fX", "xml"])
+def test_a_blank_or_unknown_format_is_a_400(api, manager, mine, path, value):
+    client = api(manager)
+
+    response = client.get(path, {"format": value})
+
+    assert response.status_code == 400
+    assert field_messages(response) == {"format": ["响应格式必须是接口提供的一种（如 json）。"]}
+    english = client.get(path, {"format": value}, HTTP_ACCEPT_LANGUAGE="en")
+    assert field_messages(english) == {"format": ["The format must be one the API offers (e.g. json)."]}
+    assert client.get(path, {"format": "json"}).status_code == 200

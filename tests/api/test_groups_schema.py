@@ -14,7 +14,7 @@ MEMBER = "/api/v1/groups/{group_pk}/members/{id}/"
 MESSAGES = "/api/v1/groups/{group_pk}/messages/"
 OPERATIONS = {
     ("/api/v1/groups/", "get"): {"200", "400", "401", "429"},
-    ("/api/v1/groups/", "post"): {"201", "400", "401", "403", "422", "429"},
+    ("/api/v1/groups/", "post"): {"201", "400", "401", "403", "409", "422", "429"},
     (GROUP, "get"): {"200", "401", "404", "429"},
     (GROUP, "put"): {"200", "400", "401", "403", "404", "429"},
     (GROUP, "patch"): {"200", "400", "401", "403", "404", "429"},
