@@ -97,7 +97,7 @@ trap 'rm -f "$config"; kill $server 2>/dev/null || true; wait $server 2>/dev/nul
 # names and sent a member's id as its group's id.
 cat >"$config" <<'TOML'
 [checks.negative_data_rejection]
-expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "415", "422", "428", "429", "5xx"]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "414", "415", "422", "428", "429", "5xx"]
 
 [phases.stateful]
 max-steps = 12

@@ -257,6 +257,13 @@ _LIST_ERRORS = (
     "issue): `errors` maps each parameter to its errors."
 )
 
+# gunicorn refuses a request line (method, path and query) longer than its `limit_request_line`
+# (4,094 bytes) before the application sees it; the answer is its own, not JSON.
+_URI_TOO_LONG = (
+    "Request line (path and query parameters) longer than 4,094 bytes: refused by the web server "
+    "before the application reads it; the body is not JSON."
+)
+
 
 def _tighten_write_properties(serializer: serializers.Serializer, component: dict[str, Any]) -> None:
     properties = component.get("properties", {})
@@ -297,6 +304,7 @@ def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[s
       such a serializer names the fields of which exactly one must be given.
     - A paginated list documents its 400 (bad `limit` or cursor).
     - Free-text query parameters take no NUL character (Django refuses it).
+    - Every operation documents the web server's 414 for an over-long request line.
     """
     schemas = result.get("components", {}).get("schemas", {})
     if "ValidationError" in schemas:
@@ -321,6 +329,7 @@ def tighten_schema(result: dict[str, Any], generator, request, public) -> dict[s
                 if query.get("in") == "query":
                     _refuse_nul(query["schema"].get("items", query["schema"]))
             responses = operation.get("responses", {})
+            responses.setdefault("414", {"description": _URI_TOO_LONG})
             if "limit" in names and "400" not in responses:
                 responses["400"] = {
                     "description": _LIST_ERRORS,

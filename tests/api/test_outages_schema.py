@@ -15,9 +15,9 @@ schema = schema_helpers.schema
 
 STEPS = ("publish", "start", "estimate", "restore", "cancel")
 OPERATIONS = {
-    ("/api/v1/outages/", "get"): {"200", "400", "401", "429"},
-    ("/api/v1/outages/", "post"): {"200", "201", "400", "401", "403", "409", "422", "429"},
-    ("/api/v1/outages/{id}/", "get"): {"200", "304", "401", "404", "429"},
+    ("/api/v1/outages/", "get"): {"200", "400", "401", "414", "429"},
+    ("/api/v1/outages/", "post"): {"200", "201", "400", "401", "403", "409", "422", "414", "429"},
+    ("/api/v1/outages/{id}/", "get"): {"200", "304", "401", "404", "414", "429"},
     **{(f"/api/v1/outages/{{id}}/{name}/", "post"): STEP_CODES for name in STEPS},
 }
 

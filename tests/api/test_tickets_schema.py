@@ -27,9 +27,9 @@ STEPS = (
     "reassign",
 )
 OPERATIONS = {
-    ("/api/v1/tickets/", "get"): {"200", "400", "401", "429"},
-    ("/api/v1/tickets/", "post"): {"200", "201", "400", "401", "409", "422", "429"},
-    ("/api/v1/tickets/{number}/", "get"): {"200", "304", "401", "404", "429"},
+    ("/api/v1/tickets/", "get"): {"200", "400", "401", "414", "429"},
+    ("/api/v1/tickets/", "post"): {"200", "201", "400", "401", "409", "422", "414", "429"},
+    ("/api/v1/tickets/{number}/", "get"): {"200", "304", "401", "404", "414", "429"},
     ("/api/v1/tickets/{number}/", "patch"): STEP_CODES,
     **{(f"/api/v1/tickets/{{number}}/{name}/", "post"): STEP_CODES for name in STEPS},
 }
