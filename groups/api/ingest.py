@@ -63,4 +63,8 @@ def messages_ingest_batch(*, group: ServiceGroup, by: User, data: Any) -> dict[s
                 row["errors"] = outcome.errors
         results.append(row)
     counts = {name: sum(row["status"] == name for row in results) for name in OUTCOMES}
+    if results and counts["rejected"] == len(results):
+        # Nothing stored and nothing already there: the request as a whole was bad input,
+        # so it is a 400 like any other, each item's errors under its position.
+        raise ValidationError({str(row["index"]): row["errors"] for row in results})
     return {**counts, "results": results}

@@ -228,7 +228,8 @@ customer, as a reply from the group page does: the first reply answers.
 Idempotent: an `external_id` already recorded in the group (or repeated in the batch) comes back as
 `duplicate` and nothing is created twice, so a batch may be sent again safely. A bad item comes back
 as `rejected` with its field errors while the good ones are stored; a body that is not a list or is
-longer than {INGEST_MAX_ITEMS}, or a group that is archived, answers 400 and stores nothing.
+longer than {INGEST_MAX_ITEMS}, a batch whose every item is rejected (the 400's `errors` keyed by each
+item's position), or a group that is archived, answers 400 and stores nothing.
 Anyone who sees the group may ingest, as anyone may log a message on its page; the senders must be
 members of the group.
 """

@@ -229,6 +229,29 @@ def test_bad_items_are_rejected_with_field_errors_and_the_good_ones_stored(
     assert outcomes(api(manager).post(messages(group), [fixed], format="json")) == [("b4", "created")]
 
 
+def test_a_batch_of_only_bad_items_is_a_400_keyed_by_position(api, manager, group, contact, foreign):
+    client = api(manager)
+    bad = [
+        {"external_id": "b1", "contact": foreign.contacts.get().pk, "text": "你好", "sent_at": at(3)},
+        {"external_id": "b2", "contact": contact.pk, "text": "你好", "sent_at": at(3), "colour": "red"},
+        "not an object",
+    ]
+
+    response = client.post(messages(group), bad, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+    errors = response.json()["errors"]
+    assert set(errors) == {"0", "1", "2"}
+    assert set(errors["0"]) == {"contact"} and set(errors["1"]) == {"colour"}
+    assert not GroupMessage.objects.exists()
+    # A batch sent again whole is all duplicates: that is a success, not bad input.
+    good = batch(contact, manager)
+    assert client.post(messages(group), good, format="json").status_code == 200
+    again = client.post(messages(group), good, format="json")
+    assert again.status_code == 200 and again.json()["duplicate"] == len(good)
+
+
 def test_a_batch_too_large_or_not_a_list_is_refused_whole(api, manager, group, contact):
     client = api(manager)
     item = {"contact": contact.pk, "text": "你好", "sent_at": at(1)}
