@@ -93,7 +93,10 @@ VISIT_FIELDS = (
 
 
 class VisitSerializer(serializers.ModelSerializer):
-    customer = NestedCustomerSerializer(read_only=True)
+    # A district's visit (the on-site service of a long outage) has no customer, only its district.
+    customer = NestedCustomerSerializer(
+        read_only=True, allow_null=True, help_text="null for a district's visit (see `district`)"
+    )
     staff = NestedUserSerializer(read_only=True)
 
     class Meta:

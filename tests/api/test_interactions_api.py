@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Interaction, Visit
+from tests.api import schema_helpers
 from tests.api_errors import field_messages
 from tickets import services as ticket_services
 from tickets.defaults import seed_default_policies
@@ -13,6 +14,7 @@ from tickets.models import Kind, SlaPolicy
 
 INTERACTIONS = "/api/v1/interactions/"
 VISITS = "/api/v1/visits/"
+schema = schema_helpers.schema
 
 
 def _interaction(customer_number: str, **overrides) -> dict:
@@ -170,3 +172,22 @@ def test_the_work_order_must_exist_and_be_visible(api, mine, foreign, manager, o
     )
     assert created.status_code == 201
     assert created.json()["ticket_number"] == ours.number
+
+
+def test_a_districts_visit_has_no_customer_and_the_schema_says_so(api, mine, manager, schema):
+    """The on-site service of a long outage is a visit to a district: `customer` is null."""
+    visit = Visit.objects.create(
+        district=mine.district,
+        staff=manager,
+        purpose=Visit.Purpose.OUTAGE,
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    client = api(manager)
+
+    listed = {row["id"]: row for row in client.get(VISITS).json()["results"]}
+    detail = client.get(f"{VISITS}{visit.pk}/").json()
+
+    assert listed[visit.pk]["customer"] is None and listed[visit.pk]["district"] == mine.district_id
+    assert detail["customer"] is None
+    customer = schema["components"]["schemas"]["Visit"]["properties"]["customer"]
+    assert {"type": "null"} in customer["oneOf"]
