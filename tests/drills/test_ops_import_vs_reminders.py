@@ -97,7 +97,8 @@ def overdue_orders(round_number: int, *, customer, manager) -> dict[int, float]:
 
 def sent_reminders(appeared: dict[int, float], manager) -> dict[int, float]:
     """Order id -> seconds from its appearance to its signing reminder being sent."""
-    keys = {f"ticket:{pk}:r1:sign:{manager.pk}": pk for pk in appeared}
+    # The sign clock's first overdue alert to the assignee (tests/drills/support.expected_reminders).
+    keys = {f"ticket:{pk}:r1:sign-overdue:1:{manager.pk}": pk for pk in appeared}
     rows = Notification.objects.filter(dedupe_key__in=keys, status=Notification.Status.SENT)
     return {
         keys[key]: sent_at.timestamp() - appeared[keys[key]]
