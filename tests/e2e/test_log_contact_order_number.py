@@ -4,9 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from customers.models import Interaction
+from tests.e2e.axe import SIZES
 from tests.factories import ContactFactory, CustomerFactory
-
-SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])

@@ -4,26 +4,13 @@ and in English: no serious or critical violation (WCAG 2.1 A and AA rules).
 axe-core is vendored (tests/e2e/vendor, MPL-2.0) so that the check needs no network.
 """
 
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from django.core.cache import cache
 
+from tests.e2e.axe import SIZES, serious_violations
 from tests.e2e.field_day import field_day
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
-SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
-
-_RUN = """async () => {
-  const result = await axe.run(document, {
-    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
-    resultTypes: ['violations'],
-  });
-  return result.violations
-    .filter(v => v.impact === 'serious' || v.impact === 'critical')
-    .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
-}"""
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
@@ -61,8 +48,7 @@ def test_the_main_pages_pass_the_accessibility_check(
         failures = {}
         for path in [href for href in dict.fromkeys(["/", *hrefs]) if not href.startswith("/admin/")]:
             page.goto(f"{live_server.url}{path}")
-            page.add_script_tag(path=str(AXE))
-            violations = page.evaluate(_RUN)
+            violations = serious_violations(page)
             if violations:
                 failures[urlparse(page.url).path] = violations
         assert failures == {}, "\n".join(f"{path}: {v}" for path, found in failures.items() for v in found)

@@ -3,28 +3,15 @@ the line picker then offers only that district's line (a line chosen before, of 
 district, is cleared), and the customer is saved. At desktop and phone width, with no
 Content-Security-Policy complaint and no serious accessibility violation."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from customers.models import Customer
 from tests.customers import conftest as customer_fixtures
+from tests.e2e.axe import SIZES, serious_violations
 from tests.factories import CustomerFactory, DistrictFactory, LineFactory
 
 grid = customer_fixtures.grid
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
-SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
-AXE_RUN = """async () => {
-  const result = await axe.run(document, {
-    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
-    resultTypes: ['violations'],
-  });
-  return result.violations
-    .filter(v => v.impact === 'serious' || v.impact === 'critical')
-    .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
-}"""
 
 
 def option_texts(page, select: str) -> list[str]:
@@ -140,8 +127,7 @@ def test_pages_with_pickers_pass_the_accessibility_check(
                 page.locator('[data-picker-search="id_district"]').fill("永乐")
                 expect(page.locator("#id_district option")).to_have_count(2)
                 page.screenshot(path=str(artifacts / f"pickers_customer_filters_{size}.png"))
-            page.add_script_tag(path=str(AXE))
-            violations = page.evaluate(AXE_RUN)
+            violations = serious_violations(page)
             if violations:
                 failures[path] = violations
         assert failures == {}
