@@ -19,7 +19,7 @@ from accounts.models import User
 from accounts.selectors import supervisor_chain
 from customers.models import Customer, District, Line, Visit, sensitive_q
 from groups.models import BroadcastTopic, ServiceGroup
-from groups.services.broadcasts import broadcast_create
+from groups.services.broadcasts import broadcasts_create_per_group
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
 from outages.models import AffectedCustomer, Outage, OutageBroadcast, OutageKind, OutageNotice, OutageStatus
@@ -472,28 +472,28 @@ def notice_groups(notice: OutageNotice):
 
 
 def _broadcast(notice: OutageNotice) -> int:
-    """One broadcast per service group, from the group's owner; once per notice."""
+    """One broadcast per service group, from the group's owner; once per notice. All the
+    groups at once (groups.services.broadcasts.broadcasts_create_per_group)."""
     done = set(notice.broadcasts.values_list("group_id", flat=True))
-    groups = notice_groups(notice).exclude(pk__in=done).select_related("owner").order_by("pk")
-    subject = _subject(notice)
-    created = 0
-    for group in groups:
-        try:
-            broadcast = broadcast_create(
-                by=group.owner,
-                topic=BroadcastTopic.OUTAGE,
-                title=notice.kind_label,
-                body=subject,
-                groups=[group],
-                # Every affected customer's own reach is decided by reach/policy.py.
-                important_told_elsewhere=True,
-            )
-        except ValidationError:
-            logger.warning("Outage notice %s: group %s cannot take a broadcast", notice.pk, group.pk)
-            continue
-        OutageBroadcast.objects.create(notice=notice, group=group, broadcast=broadcast)
-        created += 1
-    return len(done) + created
+    groups = list(notice_groups(notice).exclude(pk__in=done).select_related("owner__org_unit").order_by("pk"))
+    if not groups:
+        return len(done)
+    try:
+        sent = broadcasts_create_per_group(
+            topic=BroadcastTopic.OUTAGE, title=notice.kind_label, body=_subject(notice), groups=groups
+        )
+    except ValidationError:
+        logger.warning("Outage notice %s: its groups cannot take a broadcast", notice.pk)
+        return len(done)
+    for group_id in sent.refused:
+        logger.warning("Outage notice %s: group %s cannot take a broadcast", notice.pk, group_id)
+    OutageBroadcast.objects.bulk_create(
+        [
+            OutageBroadcast(notice=notice, group_id=group_id, broadcast=broadcast)
+            for group_id, broadcast in sent.broadcasts.items()
+        ]
+    )
+    return len(done) + len(sent.broadcasts)
 
 
 def fan_out_due(*, now: datetime | None = None, limit: int = 50) -> int:
