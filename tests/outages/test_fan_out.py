@@ -181,3 +181,15 @@ def test_the_group_broadcasts_take_the_same_queries_for_one_group_or_many(
     # A worker repeating the notice finds every group posted: nothing new.
     assert services._broadcast(many) == 8
     assert Broadcast.objects.count() == 9 and GroupMessage.objects.count() == 9
+
+
+def test_the_batches_end_every_batch_size_customers_and_at_the_last(settings, grid, populate, fault):
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 3
+    customers = populate(grid["d1"], 7)
+    notice = services.outage_publish(outage=fault()).notices.get()
+    ids = sorted(customer.pk for customer in customers)
+    assert services.batch_bounds(notice) == [ids[2], ids[5], ids[6]]
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 7
+    assert services.batch_bounds(notice) == [ids[6]]
+    assert services.fan_out_due() == 1
+    assert ReachRecord.objects.count() == 7
