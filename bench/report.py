@@ -159,6 +159,11 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
                 "数据库写触达记录下限秒数",
                 "database floor for the records s",
             ),
+            (
+                "database_floor_seconds",
+                "数据库写记录与发件箱行下限秒数",
+                "database floor for records and outbox rows s",
+            ),
             ("load_average_start", "开始负载", "load avg start"),
             ("load_average_end", "结束负载", "load avg end"),
         ],

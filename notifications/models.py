@@ -118,10 +118,18 @@ class Notification(models.Model):
         verbose_name = _("通知")
         verbose_name_plural = _("通知")
         ordering = ["-created_at", "-id"]
+        # Partial where a fan-out's rows hold nothing to find: an SMS or e-mail to a
+        # customer has no recipient user and no claim until a worker takes it.
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
-            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
-            models.Index(fields=["claim_token"], name="notification_claim"),
+            models.Index(
+                fields=["recipient", "channel", "read_at"],
+                condition=Q(recipient__isnull=False),
+                name="notification_inbox",
+            ),
+            models.Index(
+                fields=["claim_token"], condition=Q(claim_token__isnull=False), name="notification_claim"
+            ),
             models.Index(fields=["provider_message_id"], name="notification_provider_msg"),
         ]
 

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Q, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Max, Q, Value, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -19,7 +20,7 @@ from accounts.models import User
 from accounts.selectors import supervisor_chain
 from customers.models import Customer, District, Line, Visit, sensitive_q
 from groups.models import BroadcastTopic, ServiceGroup
-from groups.services.broadcasts import broadcast_create
+from groups.services.broadcasts import broadcasts_create_per_group
 from notifications.models import Notification
 from notifications.services import NotificationDraft, notifications_enqueue_many
 from outages.models import AffectedCustomer, Outage, OutageBroadcast, OutageKind, OutageNotice, OutageStatus
@@ -395,28 +396,55 @@ def notice_posts(notice: OutageNotice) -> Posts:
     return Posts(broadcasts, by_district, by_line)
 
 
-def reach_batch(
-    notice: OutageNotice, *, reach_notice: ReachNotice, posts: Posts, after_customer_id: int = 0
-) -> tuple[int, int]:
-    """One batch of the affected customers, each with its reach record and the outbox
-    row it rides on (reach/policy.py decides); returns (the last customer id seen,
-    records written) — (0, 0) when done."""
-    customer_ids = list(
-        AffectedCustomer.objects.filter(outage_id=notice.outage_id, customer_id__gt=after_customer_id)
+def batch_bounds(notice: OutageNotice) -> list[int]:
+    """The last customer id of each batch of the outage's affected customers, in order:
+    read once for the whole fan-out (the frozen rows do not change), not by a keyset
+    query per batch."""
+    size = settings.OUTAGE_FAN_OUT_BATCH_SIZE
+    affected = AffectedCustomer.objects.filter(outage_id=notice.outage_id)
+    ends = list(
+        affected.annotate(position=Window(RowNumber(), order_by=F("customer_id").asc()))
+        .annotate(place=F("position") % size)
+        .filter(place=0)
         .order_by("customer_id")
-        .values_list("customer_id", flat=True)[: settings.OUTAGE_FAN_OUT_BATCH_SIZE]
+        .values_list("customer_id", flat=True)
     )
-    if not customer_ids:
-        return 0, 0
+    last = affected.aggregate(last=Max("customer_id"))["last"]
+    if last is not None and (not ends or ends[-1] != last):
+        ends.append(last)
+    return ends
+
+
+def reach_batch(
+    notice: OutageNotice,
+    *,
+    reach_notice: ReachNotice,
+    posts: Posts,
+    after_customer_id: int = 0,
+    upto: int | None = None,
+) -> tuple[int, int]:
+    """One batch of the affected customers (after `after_customer_id`, up to `upto`
+    included when the bounds are known — `batch_bounds` —, else the next batch), each
+    with its reach record and the outbox row it rides on (reach/policy.py decides);
+    returns (the last customer id seen, records written) — (0, 0) when done."""
+    if upto is None:
+        customer_ids = list(
+            AffectedCustomer.objects.filter(outage_id=notice.outage_id, customer_id__gt=after_customer_id)
+            .order_by("customer_id")
+            .values_list("customer_id", flat=True)[: settings.OUTAGE_FAN_OUT_BATCH_SIZE]
+        )
+        if not customer_ids:
+            return 0, 0
+        upto = customer_ids[-1]
     # The batch as a range of the outage's customers: the set-based writes read it as a
     # subquery rather than a list of thousands of parameters.
     batch = AffectedCustomer.objects.filter(
-        outage_id=notice.outage_id, customer_id__gt=after_customer_id, customer_id__lte=customer_ids[-1]
+        outage_id=notice.outage_id, customer_id__gt=after_customer_id, customer_id__lte=upto
     ).values("customer_id")
     written = reach_fan_out(
-        notice=reach_notice, customer_ids=batch, posts=posts, within=(after_customer_id, customer_ids[-1])
+        notice=reach_notice, customer_ids=batch, posts=posts, within=(after_customer_id, upto)
     )
-    return customer_ids[-1], written
+    return upto, written
 
 
 def notice_fan_out(notice: OutageNotice, token: str) -> int:
@@ -435,16 +463,14 @@ def notice_fan_out(notice: OutageNotice, token: str) -> int:
             broadcasts = _broadcast(notice)
             reach_notice = reach_notice_for(notice)
         posts = notice_posts(notice)
-        while True:
+        for upto in batch_bounds(notice):
             with transaction.atomic():
                 if not OutageNotice.objects.filter(pk=notice.pk, cancelled_at__isnull=True).exists():
                     return written
                 last, count = reach_batch(
-                    notice, reach_notice=reach_notice, posts=posts, after_customer_id=last
+                    notice, reach_notice=reach_notice, posts=posts, after_customer_id=last, upto=upto
                 )
             written += count
-            if not last:
-                break
         with transaction.atomic():
             OutageNotice.objects.filter(pk=notice.pk, claim_token=token, fanned_out_at__isnull=True).update(
                 fanned_out_at=timezone.now(),
@@ -472,28 +498,28 @@ def notice_groups(notice: OutageNotice):
 
 
 def _broadcast(notice: OutageNotice) -> int:
-    """One broadcast per service group, from the group's owner; once per notice."""
+    """One broadcast per service group, from the group's owner; once per notice. All the
+    groups at once (groups.services.broadcasts.broadcasts_create_per_group)."""
     done = set(notice.broadcasts.values_list("group_id", flat=True))
-    groups = notice_groups(notice).exclude(pk__in=done).select_related("owner").order_by("pk")
-    subject = _subject(notice)
-    created = 0
-    for group in groups:
-        try:
-            broadcast = broadcast_create(
-                by=group.owner,
-                topic=BroadcastTopic.OUTAGE,
-                title=notice.kind_label,
-                body=subject,
-                groups=[group],
-                # Every affected customer's own reach is decided by reach/policy.py.
-                important_told_elsewhere=True,
-            )
-        except ValidationError:
-            logger.warning("Outage notice %s: group %s cannot take a broadcast", notice.pk, group.pk)
-            continue
-        OutageBroadcast.objects.create(notice=notice, group=group, broadcast=broadcast)
-        created += 1
-    return len(done) + created
+    groups = list(notice_groups(notice).exclude(pk__in=done).select_related("owner__org_unit").order_by("pk"))
+    if not groups:
+        return len(done)
+    try:
+        sent = broadcasts_create_per_group(
+            topic=BroadcastTopic.OUTAGE, title=notice.kind_label, body=_subject(notice), groups=groups
+        )
+    except ValidationError:
+        logger.warning("Outage notice %s: its groups cannot take a broadcast", notice.pk)
+        return len(done)
+    for group_id in sent.refused:
+        logger.warning("Outage notice %s: group %s cannot take a broadcast", notice.pk, group_id)
+    OutageBroadcast.objects.bulk_create(
+        [
+            OutageBroadcast(notice=notice, group_id=group_id, broadcast=broadcast)
+            for group_id, broadcast in sent.broadcasts.items()
+        ]
+    )
+    return len(done) + len(sent.broadcasts)
 
 
 def fan_out_due(*, now: datetime | None = None, limit: int = 50) -> int:

@@ -214,6 +214,7 @@ class ReachRecord(models.Model):
         related_name="+",
         null=True,
         blank=True,
+        db_index=False,
         db_constraint=False,
     )
     contact = models.ForeignKey(
@@ -246,6 +247,7 @@ class ReachRecord(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     personal_post = models.ForeignKey(
@@ -264,6 +266,7 @@ class ReachRecord(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     # A fallback happens once: the channel it fell back from, and when.
@@ -306,8 +309,14 @@ class ReachRecord(models.Model):
         ]
         # Few indexes, partial where most rows hold NULL: a fan-out writes 100,000 rows at
         # once. (notice, customer) and (customer, created_at) serve the lookups by notice
-        # and by customer; the others serve the deletes of what a record points at.
+        # and by customer, (broadcast, group) a group post's records; the others serve the
+        # deletes of what a record points at. None on the station (a supervisor's lists go
+        # by notice or by call task first; units are not deleted while records name them)
+        # nor on the group alone (groups are archived, not deleted).
         indexes = [
+            models.Index(
+                fields=["broadcast", "group"], condition=Q(broadcast__isnull=False), name="reach_group_post"
+            ),
             models.Index(fields=["customer", "created_at"], name="reach_customer_created"),
             models.Index(fields=["contact"], condition=Q(contact__isnull=False), name="reach_contact"),
             models.Index(

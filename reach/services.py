@@ -222,6 +222,13 @@ def _not_written(notice: ReachNotice, customer_ids, within: tuple[int, int] | No
     return customers.exclude(Exists(written)).order_by("pk").values_list("pk", flat=True)
 
 
+def _materialized() -> str:
+    """A CTE the statement reads once per row: PostgreSQL would otherwise inline it and
+    evaluate its per-customer subqueries again for every column that names them (SQLite
+    reads it the same way without the hint)."""
+    return "MATERIALIZED " if connection.vendor == "postgresql" else ""
+
+
 def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int:
     """The plain-SMS customers of the batch (the policy's `sms_only`), set-based: their
     outbox rows (one per customer, keyed as `_outbox_key`), then their records riding on
@@ -243,12 +250,13 @@ def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int
     notifications_enqueue_select(
         prototype=prototype,
         select=(
+            f"WITH c AS {_materialized()}({chosen}) "
             f"SELECT {key} AS dedupe_key, "
             f"(SELECT ct.mobile FROM {contact} ct WHERE ct.id = c.sms_contact) AS address, "
             f"(SELECT ct.name FROM {contact} ct WHERE ct.id = c.sms_contact) AS recipient_label "
-            f"FROM ({chosen}) c"
+            "FROM c"
         ),
-        params=[*key_params, *chosen_params],
+        params=[*chosen_params, *key_params],
     )
     table = connection.ops.quote_name(ReachRecord._meta.db_table)
     outbox = connection.ops.quote_name(Notification._meta.db_table)
@@ -256,25 +264,26 @@ def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int
     # Only customers whose outbox row is there: `chosen` is read again, and a contact
     # changed in between must not leave an SMS record riding on nothing (the customer
     # then goes through `choose` with the few left).
+    # The WITH inside the INSERT: Python's sqlite3 counts no rows for a statement that starts with it.
     sql = (
         f"INSERT INTO {table} (notice_id, customer_id, station_id, contact_id, channel, reason, state, "
         "notification_id, fallback_from, state_reason, call_state, created_at, state_changed_at) "
+        f"WITH c AS {_materialized()}({chosen}), "
+        f"r AS {_materialized()}(SELECT c.pk, c.station_id, c.sms_contact, "
+        f"(SELECT n.id FROM {outbox} n WHERE n.dedupe_key = {key}) AS notification_id FROM c) "
         "SELECT %s, r.pk, r.station_id, r.sms_contact, %s, %s, %s, r.notification_id, '', '', '', %s, %s "
-        f"FROM (SELECT c.pk, c.station_id, c.sms_contact, "
-        f"(SELECT n.id FROM {outbox} n WHERE n.dedupe_key = {key}) AS notification_id "
-        f"FROM ({chosen}) c) r "
-        "WHERE r.notification_id IS NOT NULL "
+        "FROM r WHERE r.notification_id IS NOT NULL "
         "ON CONFLICT DO NOTHING"
     )
     params = [
+        *chosen_params,
+        *key_params,
         notice.pk,
         Channel.SMS.value,
         Reason.NO_GROUP.value,
         State.QUEUED.value,
         at,
         at,
-        *key_params,
-        *chosen_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -300,16 +309,18 @@ def _insert_group_covered(notice: ReachNotice, customer_ids, posts: policy.Posts
     at = connection.ops.adapt_datetimefield_value(now)
     sql = (
         f"INSERT INTO {table} ({columns}) "
+        f"WITH c AS {_materialized()}({select}) "
         "SELECT %s, c.pk, c.station_id, %s, "
         "CASE WHEN c.member_group IS NOT NULL THEN %s ELSE %s END, %s, "
         "COALESCE(c.member_group, c.area_group), "
         f"CASE COALESCE(c.member_group, c.area_group) {broadcast} END, "
         "'', '', '', %s, %s "
-        f"FROM ({select}) c "
+        "FROM c "
         "WHERE COALESCE(c.member_group, c.area_group) IS NOT NULL "
         "ON CONFLICT DO NOTHING"
     )
     params = [
+        *select_params,
         notice.pk,
         Channel.GROUP.value,
         Reason.GROUP_MEMBER.value,
@@ -318,7 +329,6 @@ def _insert_group_covered(notice: ReachNotice, customer_ids, posts: policy.Posts
         *broadcast_params,
         at,
         at,
-        *select_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

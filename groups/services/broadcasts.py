@@ -19,7 +19,7 @@ from customers.models import Contact, sensitive_q
 from groups.models import Broadcast, BroadcastTopic, GroupMessage, ServiceGroup
 from groups.selectors import broadcast_groups_for
 from groups.services.messages import staff_message
-from groups.services.posts import posts_create_for
+from groups.services.posts import posts_create
 from groups.services.summaries import group_health_refresh
 from groups.signals import broadcast_published
 from notifications.models import Notification
@@ -38,6 +38,15 @@ def important_contacts(group_ids: list[int]):
         .order_by("id")
         .distinct()
     )
+
+
+def _check_content(topic: str, title: str, body: str, errors: dict[str, str]) -> None:
+    if topic not in BroadcastTopic.values:
+        errors["topic"] = _("请选择主题。")
+    if not title:
+        errors["title"] = _("请填写标题。")
+    if not body:
+        errors["body"] = _("请填写正文；分享文章时请附上简短的文字说明。")
 
 
 @transaction.atomic
@@ -62,12 +71,7 @@ def broadcast_create(
     """
     errors: dict[str, str] = {}
     title, body = (title or "").strip(), (body or "").strip()
-    if topic not in BroadcastTopic.values:
-        errors["topic"] = _("请选择主题。")
-    if not title:
-        errors["title"] = _("请填写标题。")
-    if not body:
-        errors["body"] = _("请填写正文；分享文章时请附上简短的文字说明。")
+    _check_content(topic, title, body, errors)
     group_ids = sorted({group.pk for group in groups})
     if not group_ids:
         errors["groups"] = _("请至少选择一个客户群。")
@@ -106,6 +110,74 @@ def broadcast_create(
 
 
 @dataclass
+class GroupBroadcasts:
+    broadcasts: dict[int, Broadcast]  # group id → the broadcast it took
+    refused: dict[int, str]  # group id → why it took none
+
+
+@transaction.atomic
+def broadcasts_create_per_group(
+    *, topic: str, title: str, body: str, groups: list[ServiceGroup]
+) -> GroupBroadcasts:
+    """One 群发 to each group from its owner, published at once, set-based (an outage
+    notice to the groups of the affected districts): what `broadcast_create(by=owner,
+    groups=[group], important_told_elsewhere=True)` does group by group — the caller
+    tells important customers itself —, in a few statements whatever the number of
+    groups. A group whose owner may not send to it (out of their sight, archived, no
+    unit) takes none and is listed in `refused`; bad content refuses them all
+    (ValidationError)."""
+    errors: dict[str, str] = {}
+    title, body = (title or "").strip(), (body or "").strip()
+    _check_content(topic, title, body, errors)
+    if errors:
+        raise ValidationError(errors)
+    groups = sorted({group.pk: group for group in groups}.values(), key=lambda group: group.pk)
+    owners = {group.owner_id: group.owner for group in groups}
+    # The groups each owner may send to, as `broadcast_create` asks: one query for all owners.
+    sendable = ServiceGroup.objects.none()
+    for owner in owners.values():
+        mine = [group.pk for group in groups if group.owner_id == owner.pk]
+        sendable = sendable | broadcast_groups_for(owner).filter(owner=owner, pk__in=mine)
+    allowed = set(sendable.values_list("pk", flat=True))
+    refused: dict[int, str] = {}
+    now = timezone.now()
+    rows = []
+    for group in groups:
+        if not group.owner.org_unit_id:
+            refused[group.pk] = _("您没有所属单位，不能群发。")
+        elif group.pk not in allowed:
+            refused[group.pk] = _("只能发送到您可见且未归档的客户群。")
+        else:
+            rows.append(
+                Broadcast(
+                    topic=topic,
+                    title=title[:100],
+                    body=body,
+                    forward_to_important=False,
+                    org_unit_id=group.owner.org_unit_id,
+                    created_by=group.owner,
+                    created_at=now,
+                    # Nobody else can see them before this transaction commits: no claim needed.
+                    published_at=now,
+                )
+            )
+    broadcasts = Broadcast.objects.bulk_create(rows)
+    sent = [group for group in groups if group.pk not in refused]
+    Broadcast.groups.through.objects.bulk_create(
+        [
+            Broadcast.groups.through(broadcast_id=broadcast.pk, servicegroup_id=group.pk)
+            for broadcast, group in zip(broadcasts, sent, strict=True)
+        ]
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        _send_to_groups(broadcasts, now)
+    return GroupBroadcasts(
+        broadcasts={group.pk: broadcast for broadcast, group in zip(broadcasts, sent, strict=True)},
+        refused=refused,
+    )
+
+
+@dataclass
 class Publication:
     published: bool
     group_messages: int = 0
@@ -131,43 +203,54 @@ def _contact_draft(broadcast: Broadcast, contact: dict) -> NotificationDraft | N
     )
 
 
-def _publish(broadcast: Broadcast, now: datetime, *, forward: bool = True) -> Publication:
-    """The claimed broadcast goes out: one message in each active target group
-    (from its author) and, unless the caller tells them itself, one personal
-    notice per important customer contact."""
-    if not Broadcast.objects.filter(pk=broadcast.pk, published_at__isnull=True).update(published_at=now):
-        return Publication(published=False)
-    author = broadcast.created_by
+def _send_to_groups(broadcasts: list[Broadcast], now: datetime) -> dict[int, list[int]]:
+    """The claimed broadcasts go to their active target groups: one message in each
+    (from the author) and, in groups linked to WeCom, a 群发 task their owner confirms
+    there. Returns broadcast id → the ids of the groups it went to."""
+    ids = [broadcast.pk for broadcast in broadcasts]
     # The target groups locked in id order before their messages are written, as every
     # writer of a group's messages does (their health rows follow).
     targets = list(
-        broadcast.groups.filter(archived_at__isnull=True)
-        .order_by("pk")
+        ServiceGroup.objects.filter(broadcasts__in=ids, archived_at__isnull=True)
+        .order_by("pk", "broadcasts")
         .select_for_update(of=("self",))
-        .values_list("id", "owner_id")
+        .values_list("broadcasts", "id", "owner_id")
     )
-    group_ids = [group_id for group_id, _owner in targets]
-    text = f"【{broadcast.get_topic_display()}】{broadcast.title}\n{broadcast.body}"
-    GroupMessage.objects.bulk_create(
-        [
+    to_groups: dict[int, list[int]] = {broadcast_id: [] for broadcast_id in ids}
+    spoken: set[int] = set()
+    by_id = {broadcast.pk: broadcast for broadcast in broadcasts}
+    for broadcast_id, group_id, owner_id in targets:
+        to_groups[broadcast_id].append(group_id)
+        # A staff message changes a group's health only as its owner speaking.
+        if owner_id == by_id[broadcast_id].created_by_id:
+            spoken.add(group_id)
+    messages = []
+    for broadcast in broadcasts:
+        text = f"【{broadcast.get_topic_display()}】{broadcast.title}\n{broadcast.body}"
+        messages += [
             staff_message(
-                user=author,
+                user=broadcast.created_by,
                 group_id=group_id,
                 text=text,
                 sent_at=now,
                 broadcast=broadcast,
                 external_id=f"broadcast:{broadcast.pk}",
             )
-            for group_id in group_ids
-        ],
-        ignore_conflicts=True,
-    )
-    # Groups linked to WeCom get a 群发 task their owner confirms there.
-    posts_create_for(broadcast=broadcast, group_ids=group_ids, now=now)
-    # A staff message changes a group's health only as its owner speaking.
-    group_health_refresh(
-        group_ids=[group_id for group_id, owner_id in targets if owner_id == author.pk], locked=True
-    )
+            for group_id in to_groups[broadcast.pk]
+        ]
+    GroupMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    posts_create(targets=[(broadcast, to_groups[broadcast.pk]) for broadcast in broadcasts], now=now)
+    group_health_refresh(group_ids=spoken, locked=True)
+    return to_groups
+
+
+def _publish(broadcast: Broadcast, now: datetime, *, forward: bool = True) -> Publication:
+    """The claimed broadcast goes out: one message in each active target group
+    (from its author) and, unless the caller tells them itself, one personal
+    notice per important customer contact."""
+    if not Broadcast.objects.filter(pk=broadcast.pk, published_at__isnull=True).update(published_at=now):
+        return Publication(published=False)
+    group_ids = _send_to_groups([broadcast], now)[broadcast.pk]
     if not forward:
         return Publication(published=True, group_messages=len(group_ids))
     contacts = important_contacts(group_ids).values("id", "name", "mobile", "email", "preferred_channel")

@@ -77,37 +77,50 @@ def posts_create_for(*, broadcast: Broadcast, group_ids: list[int], now: datetim
     Only groups with a WeCom chat id, and only when WeCom is configured; a
     post the monthly limit or a missing owner account would make WeCom refuse
     is written 未发送 at once, so other channels can take over now."""
+    return posts_create(targets=[(broadcast, group_ids)], now=now)
+
+
+def posts_create(*, targets: list[tuple[Broadcast, list[int]]], now: datetime) -> list[GroupPost]:
+    """`posts_create_for` for several broadcasts at once ((broadcast, group ids) in the
+    order they are published), a few statements whatever their number: each post
+    counts against its group's monthly limit as if the broadcasts had been published
+    one after the other."""
     if not WeComClient.contact().configured:
         return []
-    groups = list(
-        ServiceGroup.objects.filter(pk__in=group_ids)
-        .exclude(external_id="")
-        .select_related("owner")
-        .order_by("pk")
-    )
+    group_ids = sorted({group_id for _broadcast, ids in targets for group_id in ids})
+    linked = ServiceGroup.objects.filter(pk__in=group_ids).exclude(external_id="").select_related("owner")
+    groups = {group.pk: group for group in linked}
     if not groups:
         return []
     month = post_month(now)
-    used = posts_this_month([group.pk for group in groups], month)
+    used = posts_this_month(list(groups), month)
     limit = settings.WECOM_GROUP_MONTHLY_LIMIT
     posts = []
-    for group in groups:
-        post = GroupPost(
-            broadcast=broadcast,
-            group=group,
-            sender=group.owner,
-            sender_userid=group.owner.wecom_userid,
-            month=month,
-            created_at=now,
-        )
-        if not group.owner.wecom_userid:
-            post.state, post.reason = GroupPostState.NOT_SENT, _("群主未绑定企业微信账号，无法创建群发任务")
-        elif used.get(group.pk, 0) >= limit:
-            post.state = GroupPostState.NOT_SENT
-            post.reason = _("该群本月可接收的群发已用完（每月 %(limit)s 条）") % {"limit": limit}
-        posts.append(post)
+    for broadcast, ids in targets:
+        for group in (groups[group_id] for group_id in sorted(set(ids)) if group_id in groups):
+            post = GroupPost(
+                broadcast=broadcast,
+                group=group,
+                sender=group.owner,
+                sender_userid=group.owner.wecom_userid,
+                month=month,
+                created_at=now,
+            )
+            if not group.owner.wecom_userid:
+                post.state = GroupPostState.NOT_SENT
+                post.reason = _("群主未绑定企业微信账号，无法创建群发任务")
+            elif used.get(group.pk, 0) >= limit:
+                post.state = GroupPostState.NOT_SENT
+                post.reason = _("该群本月可接收的群发已用完（每月 %(limit)s 条）") % {"limit": limit}
+            else:
+                used[group.pk] = used.get(group.pk, 0) + 1
+            posts.append(post)
     GroupPost.objects.bulk_create(posts, ignore_conflicts=True)
-    created = list(GroupPost.objects.filter(broadcast=broadcast, group_id__in=[g.pk for g in groups]))
+    created = list(
+        GroupPost.objects.filter(
+            broadcast_id__in=[broadcast.pk for broadcast, _ids in targets], group_id__in=list(groups)
+        )
+    )
     _announce([post for post in created if post.state == GroupPostState.NOT_SENT])
     if any(post.state == GroupPostState.QUEUED for post in created):
         on_commit_once(kick_post_tasks)

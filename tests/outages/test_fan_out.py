@@ -5,11 +5,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from groups.models import Broadcast, GroupMessage
+from groups.models import Broadcast, GroupKind, GroupMessage
+from groups.services.groups import group_create
 from notifications.models import Notification
 from outages import services
 from outages.models import OutageBroadcast, OutageNotice
 from reach.models import ReachRecord
+from tests.factories import DistrictFactory
 
 
 def outage_rows(outage):
@@ -140,3 +142,54 @@ def test_a_sensitive_group_member_is_told_once_not_by_the_group_and_the_outage_b
     broadcast = Broadcast.objects.get()
     assert broadcast.forward_to_important is False
     assert outage.notices.get().broadcast_count == 1
+
+
+def _groups(manager, districts):
+    return [
+        group_create(
+            by=manager, name=f"{district.name}服务群", kind=GroupKind.DISTRICT, district=district, rules="x"
+        )
+        for district in districts
+    ]
+
+
+def _broadcast_queries(notice) -> int:
+    with CaptureQueriesContext(connection) as queries, translation.override("zh-hans"):
+        services._broadcast(notice)
+    return len(queries)
+
+
+def test_the_group_broadcasts_take_the_same_queries_for_one_group_or_many(
+    manager, grid, populate, fault, settings
+):
+    settings.WECOM_CORP_ID, settings.WECOM_CONTACT_SECRET = "ww-test", "secret"
+    _groups(manager, [grid["d1"]])
+    one = services.outage_publish(outage=fault()).notices.get()
+    extra = [
+        DistrictFactory(
+            code=f"TQ-X{index}", name=f"新台区{index}", station=grid["d1"].station, line=grid["line"]
+        )
+        for index in range(5)
+    ]
+    _groups(manager, [grid["d2"], grid["d3"], *extra])
+    many = services.outage_publish(
+        outage=fault(districts=[grid["d1"], grid["d2"], grid["d3"], *extra])
+    ).notices.get()
+    assert _broadcast_queries(many) == _broadcast_queries(one)
+    assert OutageBroadcast.objects.filter(notice=many).count() == 8
+    assert Broadcast.objects.filter(groups__isnull=False).count() == 9
+    # A worker repeating the notice finds every group posted: nothing new.
+    assert services._broadcast(many) == 8
+    assert Broadcast.objects.count() == 9 and GroupMessage.objects.count() == 9
+
+
+def test_the_batches_end_every_batch_size_customers_and_at_the_last(settings, grid, populate, fault):
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 3
+    customers = populate(grid["d1"], 7)
+    notice = services.outage_publish(outage=fault()).notices.get()
+    ids = sorted(customer.pk for customer in customers)
+    assert services.batch_bounds(notice) == [ids[2], ids[5], ids[6]]
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 7
+    assert services.batch_bounds(notice) == [ids[6]]
+    assert services.fan_out_due() == 1
+    assert ReachRecord.objects.count() == 7
