@@ -19,6 +19,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
+from groups.models import GroupKind, GroupMessage
+from groups.services.groups import group_create
 from tests.factories import CustomerFactory, UserFactory
 from tickets import services as ticket_services
 from tickets.defaults import seed_default_policies
@@ -41,6 +43,7 @@ STATEMENTS = {
     "signed": ('AS "sign_mean"', "ticket_dash_signed"),
     "resolved": ('AS "resolve_mean"', "ticket_dash_resolved"),
 }
+GROUP_INQUIRIES = ('AS "in_time"', "groups_groupmessage", "groupmessage_dash_inquiry")
 
 
 @pytest.fixture
@@ -73,6 +76,20 @@ def prefecture_orders(org_tree) -> User:
                 copy.resolved_at = copy.created_at + timedelta(hours=2 + i % 5)
             copies.append(copy)
         Ticket.objects.bulk_create(copies)
+        group = group_create(by=owner, name=f"{station.name}客户群", kind=GroupKind.VIP, rules="文明发言。")
+        GroupMessage.objects.bulk_create(
+            GroupMessage(
+                group=group,
+                sender_kind=GroupMessage.SenderKind.CUSTOMER,
+                sender_name="客户",
+                text="什么时候来电？",
+                sent_at=now - timedelta(hours=5 * i + 1),
+                is_inquiry=i % 2 == 0,
+                response_due_at=now - timedelta(hours=5 * i) if i % 2 == 0 else None,
+                answered_at=now - timedelta(hours=5 * i) if i % 4 == 0 else None,
+            )
+            for i in range(ORDERS_PER_STATION)
+        )
     return UserFactory(username="pf-sup", org_unit=org_tree["prefecture"], role=User.Role.SUPERVISOR)
 
 
@@ -98,6 +115,7 @@ def _plan_nodes(sql: str) -> list[dict]:
 def test_the_prefectures_order_figures_read_only_covering_indexes(prefecture_orders):
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE tickets_ticket")
+        cursor.execute("VACUUM ANALYZE groups_groupmessage")
     cache.clear()
     period, _error = period_from({"period": "7d"})
     with CaptureQueriesContext(connection) as queries:

@@ -245,8 +245,8 @@ def _groups_by_station(units: list[int] | None, now: datetime) -> dict:
     for row in (
         recent.values("group__org_unit__name")
         .annotate(
-            decided=Count("id", filter=Q(answered_at__isnull=False) | Q(response_due_at__lte=now)),
-            in_time=Count("id", filter=Q(answered_at__lte=F("response_due_at"))),
+            decided=_row_count(filter=Q(answered_at__isnull=False) | Q(response_due_at__lte=now)),
+            in_time=_row_count(filter=Q(answered_at__lte=F("response_due_at"))),
         )
         .order_by()
     ):
