@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_seconds, record, setup_django, timed  # noqa: E402
+from bench.common import median_seconds, record, setup_django, timed, vacuum_analyze  # noqa: E402
 
 COUNTIES = 4
 STATIONS_PER_COUNTY = 8
@@ -214,7 +214,7 @@ def generate(orders: int):
             f"WHERE tk.resolved_at IS NOT NULL AND tk.id <> {template.pk}"
         )
         template.delete()
-        cursor.execute("ANALYZE")
+    vacuum_analyze()
     return supervisor
 
 

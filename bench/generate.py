@@ -578,6 +578,8 @@ def seed(scale_name: str, *, log: Callable[[str], None] = print, scale: Scale | 
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from bench.common import vacuum_analyze
+
     scale = scale or SCALES[scale_name]
     steps: dict[str, float] = {}
     now = timezone.now()
@@ -601,8 +603,7 @@ def seed(scale_name: str, *, log: Callable[[str], None] = print, scale: Scale | 
     step("group_health", group_health)
     step("outages", outages, scale, districts, supervisors, now)
     start = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    vacuum_analyze()
     steps["analyze"] = round(time.perf_counter() - start, 2)
     users = load_users(supervisors, sync_clients, managers, tokens)
     LOAD_USERS.parent.mkdir(parents=True, exist_ok=True)

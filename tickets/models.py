@@ -355,6 +355,24 @@ class Ticket(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_open_due",
             ),
+            # The supervisor's dashboard (workspace.dashboard.figures): each index holds
+            # every column its statement reads, so a prefecture's figures are
+            # index-only scans of the open orders, or of one date's period, by unit.
+            models.Index(
+                fields=["org_unit", "assignee", "category"],
+                include=["status", "attention_due_at", "attention_warn_at"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_dash_open",
+            ),
+            models.Index(
+                fields=["org_unit", "created_at"], include=["kind", "is_repeat"], name="ticket_dash_created"
+            ),
+            models.Index(fields=["org_unit", "signed_at"], include=["created_at"], name="ticket_dash_signed"),
+            models.Index(
+                fields=["org_unit", "resolved_at"],
+                include=["created_at", "resolve_due_at"],
+                name="ticket_dash_resolved",
+            ),
         ]
 
     def __str__(self) -> str:

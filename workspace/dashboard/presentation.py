@@ -296,7 +296,8 @@ def per_day_chart(rows: list[dict], period: Period) -> dict:
 
 
 def category_chart(open_by_category: dict[tuple, int]) -> dict:
-    rows = sorted(open_by_category.items(), key=lambda item: -item[1])
+    # Equal counts in the categories' own order, whatever order the database grouped them in.
+    rows = sorted(open_by_category.items(), key=lambda item: (-item[1], Category.values.index(item[0][0])))
     return {
         "labels": [str(Category(category).label) for (category,), _n in rows],
         "data": [n for _key, n in rows],

@@ -1,0 +1,33 @@
+"""The benchmarks' data is vacuumed as autovacuum keeps a live table (PostgreSQL):
+with the visibility map set, an index-only scan reads no row's page."""
+
+import pytest
+from django.db import connection
+
+from accounts.models import OrgUnit
+from bench.common import vacuum_analyze
+from tests.factories import OrgUnitFactory
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's catalogue")
+
+
+def _all_visible_pages() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relallvisible FROM pg_class WHERE relname = 'accounts_orgunit'")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_visibility_map_is_set():
+    OrgUnitFactory(code="GZ", name="贵州省电力公司", level=OrgUnit.Level.PROVINCE)
+    vacuum_analyze()
+    assert _all_visible_pages() > 0
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_only_the_statistics_are_taken():
+    OrgUnitFactory(code="GZ", name="贵州省电力公司", level=OrgUnit.Level.PROVINCE)
+    vacuum_analyze()  # VACUUM would raise here
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'accounts_orgunit'")
+        assert cursor.fetchone()[0] > 0
