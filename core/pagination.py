@@ -79,8 +79,15 @@ def first_rows(
         vendor = connections[queryset.db].vendor
         # SQLite allows no LIMIT inside a UNION's branches; a single unit needs no merge.
         if vendor == "postgresql" and 1 < len(units) <= MERGE_MAX_UNITS:
+            # The unit as a range of one, ordered by (unit, id): an equality would let the
+            # planner drop the unit from the order and walk the table's ids instead of the
+            # unit's index, as it does when one unit holds a tenth of the rows.
+            direction = "-" if order.startswith("-") else ""
             first, *others = [
-                queryset.filter(**{column: unit}).values("pk")[:count] for unit in sorted(set(units))
+                queryset.filter(**{f"{column}__gte": unit, f"{column}__lte": unit})
+                .order_by(f"{direction}{column}", order)
+                .values("pk")[:count]
+                for unit in sorted(set(units))
             ]
             # Ordered and cut again, so that only the page's rows are joined to what a row shows.
             queryset = queryset.filter(pk__in=first.union(*others, all=True).order_by(order)[:count])
