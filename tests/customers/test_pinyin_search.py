@@ -169,4 +169,4 @@ def test_the_pinyin_branch_is_served_by_its_trigram_index(db):
         finally:
             for switch in switches:
                 cursor.execute(f"RESET {switch}")
-    assert "customer_station_name_pinyin_trgm" in plan
+    assert "customer_name_pinyin_trgm" in plan
