@@ -77,6 +77,18 @@ class ScopedQuerySet(models.QuerySet):
         return Q(pk__in=[])
 
 
+def scope_units(user) -> list[int] | None:
+    """The ids a user's rows are narrowed by when the scope is exactly a set of
+    units (a supervisor's or an integration account's subtree), else None: an
+    administrator sees everything, an account manager also their own rows, and
+    anybody else nothing (`ScopedQuerySet.visible_to`)."""
+    if user is None or not user.is_authenticated or not user.is_active or user.is_administrator:
+        return None
+    if not user.org_unit_id or not user.sees_subtree:
+        return None
+    return subtree_unit_ids(user)
+
+
 def subtree_unit_ids(user) -> list[int]:
     """The ids of the user's unit and every unit below it: looked up once per user
     object (so once per request), from the shared cache when another request has."""

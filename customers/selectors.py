@@ -16,7 +16,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from accounts.scoping import scope_units
 from core.history import HistoryRow, format_value, records_with_predecessors
+from core.pagination import KeysetPage, keyset_paginate
 from core.phones import mask_phone
 from customers.models import ARCHIVE_FIELDS, Contact, Customer, District, Line
 from customers.pinyin import pinyin_term
@@ -192,6 +194,27 @@ def customer_list(*, user: User, params: Mapping[str, Any]) -> QuerySet[Customer
     the result never leaves the user's scope.
     """
     return customer_filterset(user=user, params=params).qs.order_by("-id")
+
+
+# A list filtered by these is read through their own index (a search's few
+# hundred ids, a station's, a district's or a manager's rows): unit by unit, the
+# same few rows would be looked for once per unit.
+NARROWING_FILTERS = ("q", "station", "district", "manager")
+
+
+def customer_page(
+    *, user: User, customers: QuerySet[Customer], params: Mapping[str, Any], page_size: int
+) -> KeysetPage:
+    """One page of `customers` (the user's filtered list), newest first, at `after`/`before` in `params`.
+
+    A supervisor's list is read station by station and merged (core.pagination),
+    so a county's page costs the county's rows, not the prefecture's; unless a
+    filter of NARROWING_FILTERS is set.
+    """
+    units = scope_units(user)
+    narrowed = any(str(params.get(name) or "").strip() for name in NARROWING_FILTERS)
+    by_unit = ("station_id", units) if units is not None and not narrowed else None
+    return keyset_paginate(customers, params=params, page_size=page_size, by_unit=by_unit)
 
 
 def customer_detail(*, user: User, number: str) -> Customer:

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.choices import stations_for
 from core.forms import report_refusal
 from core.htmx import is_htmx
-from core.pagination import keyset_paginate
 from core.pickers import picker_response
 from core.text import is_text
 from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
@@ -45,7 +44,9 @@ def _save_or_report(form, write) -> object | None:
 @require_GET
 def customer_list(request):
     filterset = selectors.customer_filterset(user=request.user, params=request.GET)
-    page = keyset_paginate(filterset.qs, params=request.GET, page_size=settings.CUSTOMER_PAGE_SIZE)
+    page = selectors.customer_page(
+        user=request.user, customers=filterset.qs, params=request.GET, page_size=settings.CUSTOMER_PAGE_SIZE
+    )
     for customer in page.items:
         customer.shown_phone = selectors.phone_shown_to(request.user, customer, customer.primary_phone)
     return render(
