@@ -61,6 +61,13 @@ class ScopedQuerySet(models.QuerySet):
             mine |= Q(**{self.scope_owner_field: user})
         return self.filter(mine | self.also_visible_to(user))
 
+    def scope_unit_ids(self, user) -> list[int] | None:
+        """The unit ids `visible_to(user)` narrows the rows by when a subtree alone
+        decides (a supervisor, an integration account); None for anybody else."""
+        if self.settled_for(user) is not None or not user.sees_subtree:
+            return None
+        return subtree_unit_ids(user)
+
     def settled_for(self, user) -> "ScopedQuerySet | None":
         """Every row for an administrator, none for anybody who sees nothing
         (anonymous, inactive, no unit); None when the user's unit decides."""
