@@ -169,18 +169,27 @@ def with_attention_order(queryset: QuerySet[Ticket], now: datetime) -> QuerySet[
     return _sort_key(queryset.filter(status__in=OPEN_STATUSES), rank).order_by("sort_rank", *_IN_RANK_ORDER)
 
 
-def _ranks(queryset: QuerySet[Ticket], now: datetime) -> list[tuple[int, QuerySet[Ticket]]]:
+def _ranks(
+    queryset: QuerySet[Ticket], now: datetime, statuses: set[str] | None = None
+) -> list[tuple[int, QuerySet[Ticket]]]:
     """The list as four parts in list order, each the orders it holds: the open
     orders by rank (stored deadline and warning columns against `now`), then the
-    closed ones. `_in_list_order` orders a part; each is read in index order."""
+    closed ones. `_in_list_order` orders a part; each is read in index order.
+    `statuses`: those the filters leave; a part none of them can be in is left
+    out rather than searched in vain (the planner does not see that an open
+    status and a closed one exclude each other, and would read the scope)."""
     open_orders = queryset.filter(status__in=OPEN_STATUSES)
     not_due = Q(attention_due_at__gt=now)
-    return [
-        (RANK_OVERDUE, open_orders.filter(attention_due_at__lte=now)),
-        (RANK_NEAR, open_orders.filter(not_due, attention_warn_at__lte=now)),
-        (RANK_OPEN, open_orders.filter(not_due, attention_warn_at__gt=now)),
-        (RANK_CLOSED, queryset.exclude(status__in=OPEN_STATUSES)),
-    ]
+    parts = []
+    if statuses is None or statuses & set(OPEN_STATUSES):
+        parts += [
+            (RANK_OVERDUE, open_orders.filter(attention_due_at__lte=now)),
+            (RANK_NEAR, open_orders.filter(not_due, attention_warn_at__lte=now)),
+            (RANK_OPEN, open_orders.filter(not_due, attention_warn_at__gt=now)),
+        ]
+    if statuses is None or statuses - set(OPEN_STATUSES):
+        parts.append((RANK_CLOSED, queryset.exclude(status__in=OPEN_STATUSES)))
+    return parts
 
 
 def _in_list_order(part: QuerySet[Ticket], rank: int, *, forward: bool = True) -> QuerySet[Ticket]:
@@ -243,12 +252,14 @@ def _beyond(
     forward: bool,
     limit: int,
     unit_ids: list[int] | None = None,
+    statuses: set[str] | None = None,
 ) -> list[Ticket]:
     """Up to `limit` rows after the cursor in list order (forward), or before it
     nearest first. A part is read only when the ones before it do not fill the
     page, so the first page of a supervisor with many overdue orders is one
-    query. `unit_ids`: the scope's units, when the queryset is narrowed by them."""
-    parts = _ranks(queryset, now)
+    query. `unit_ids`: the scope's units, when the queryset is narrowed by them;
+    `statuses`: those the filters leave."""
+    parts = _ranks(queryset, now, statuses)
     if not forward:
         parts.reverse()
     rows: list[Ticket] = []
@@ -365,15 +376,16 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
     now = cursor.now if cursor else timezone.now()
 
     filterset = ticket_filterset(user=user, params=params, now=now)
-    unit_ids = Ticket.objects.scope_unit_ids(user)
+    orders = filterset.qs
+    read = {"unit_ids": Ticket.objects.scope_unit_ids(user), "statuses": filterset.statuses_left()}
     if before is not None:
-        rows = _beyond(filterset.qs, now, before, forward=False, limit=size + 1, unit_ids=unit_ids)
+        rows = _beyond(orders, now, before, forward=False, limit=size + 1, **read)
         has_more = len(rows) > size
         rows = rows[:size]
         rows.reverse()
         has_next, has_previous = True, has_more
     else:
-        rows = _beyond(filterset.qs, now, after, forward=True, limit=size + 1, unit_ids=unit_ids)
+        rows = _beyond(orders, now, after, forward=True, limit=size + 1, **read)
         has_next, has_previous = len(rows) > size, after is not None
         rows = rows[:size]
 
