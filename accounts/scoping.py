@@ -61,6 +61,13 @@ class ScopedQuerySet(models.QuerySet):
             mine |= Q(**{self.scope_owner_field: user})
         return self.filter(mine | self.also_visible_to(user))
 
+    def scope_unit_ids(self, user) -> list[int] | None:
+        """The unit ids `visible_to(user)` narrows the rows by when a subtree alone
+        decides (a supervisor, an integration account); None for anybody else."""
+        if self.settled_for(user) is not None or not user.sees_subtree:
+            return None
+        return subtree_unit_ids(user)
+
     def settled_for(self, user) -> "ScopedQuerySet | None":
         """Every row for an administrator, none for anybody who sees nothing
         (anonymous, inactive, no unit); None when the user's unit decides."""
@@ -75,18 +82,6 @@ class ScopedQuerySet(models.QuerySet):
     def also_visible_to(self, user) -> Q:
         """Rows an account manager sees for another reason (e.g. tracking them)."""
         return Q(pk__in=[])
-
-
-def scope_units(user) -> list[int] | None:
-    """The ids a user's rows are narrowed by when the scope is exactly a set of
-    units (a supervisor's or an integration account's subtree), else None: an
-    administrator sees everything, an account manager also their own rows, and
-    anybody else nothing (`ScopedQuerySet.visible_to`)."""
-    if user is None or not user.is_authenticated or not user.is_active or user.is_administrator:
-        return None
-    if not user.org_unit_id or not user.sees_subtree:
-        return None
-    return subtree_unit_ids(user)
 
 
 def subtree_unit_ids(user) -> list[int]:

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from accounts.scoping import scope_units
 from core.history import HistoryRow, format_value, records_with_predecessors
 from core.pagination import KeysetPage, keyset_paginate
 from core.phones import mask_phone
@@ -211,7 +210,7 @@ def customer_page(
     so a county's page costs the county's rows, not the prefecture's; unless a
     filter of NARROWING_FILTERS is set.
     """
-    units = scope_units(user)
+    units = Customer.objects.scope_unit_ids(user)
     narrowed = any(str(params.get(name) or "").strip() for name in NARROWING_FILTERS)
     by_unit = ("station_id", units) if units is not None and not narrowed else None
     return keyset_paginate(customers, params=params, page_size=page_size, by_unit=by_unit)

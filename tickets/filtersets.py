@@ -54,6 +54,19 @@ from tickets.satisfaction import (
 STATUS_CHOICES = [("open", "open"), ("closed", "closed"), *Status.choices]
 
 
+def statuses_named(value: str | list[str]) -> set[str]:
+    """The statuses a status filter names; `open`, `closed` and `unsigned` stand for their group."""
+    values = [value] if isinstance(value, str) else value
+    statuses = {status for status in values if status in Status.values}
+    if "open" in values:
+        statuses |= set(OPEN_STATUSES)
+    if "closed" in values:
+        statuses |= set(Status.values) - set(OPEN_STATUSES)
+    if "unsigned" in values:
+        statuses |= set(UNSIGNED_STATUSES)
+    return statuses
+
+
 class TicketFilterSet(ApiFilterSet):
     q = filters.CharFilter(
         method="filter_q",
@@ -108,15 +121,7 @@ class TicketFilterSet(ApiFilterSet):
 
     def filter_status(self, queryset: QuerySet, name: str, value: str | list[str]) -> QuerySet:
         """Statuses; `open` and `closed` stand for every status of that group."""
-        values = [value] if isinstance(value, str) else value
-        statuses = {status for status in values if status in Status.values}
-        if "open" in values:
-            statuses |= set(OPEN_STATUSES)
-        if "closed" in values:
-            statuses |= set(Status.values) - set(OPEN_STATUSES)
-        if "unsigned" in values:
-            statuses |= set(UNSIGNED_STATUSES)
-        return queryset.filter(status__in=statuses)
+        return queryset.filter(status__in=statuses_named(value))
 
     def filter_org_unit(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
         condition = Q(pk__in=[])
@@ -316,6 +321,15 @@ class TicketListFilterSet(PageFilterMixin, TicketFilterSet):
         self.user = user
         self.filters["org_unit"].queryset = units_for(user)
         self.filters["assignee"].queryset = staff_for(user).select_related("org_unit")
+
+    def statuses_left(self) -> set[str]:
+        """The statuses an order may have and still match the filters (once the
+        filters have run): the list skips a part that cannot hold any."""
+        data = self.form.cleaned_data
+        left = statuses_named(data["status"]) if data.get("status") else set(Status.values)
+        if data.get("deadline"):
+            left &= set(OPEN_STATUSES)
+        return left
 
     def filter_deadline(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """`overdue`, `near` (past the warning point), or `attention` for either."""

@@ -349,6 +349,16 @@ class Ticket(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_attention",
             ),
+            # The same order within one unit: a supervisor's list reads each of
+            # their units' first rows from it and merges them (tickets.selectors),
+            # so a county's page costs its units, not the prefecture's orders.
+            models.Index(
+                fields=["org_unit", "-urgency", "attention_due_at", "-id", "attention_warn_at", "status"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_unit_attention",
+            ),
+            # A unit's orders newest first: the list's closed orders, merged per unit the same way.
+            models.Index(fields=["org_unit", "-id"], name="ticket_unit_newest"),
             # Open orders by deadline: the dashboard's longest-overdue list.
             models.Index(
                 fields=["attention_due_at", "id"],

@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import (
     Case,
     DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -31,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.choices import units_for
-from accounts.models import User
+from accounts.models import OrgUnit, User
 from core.durations import format_duration
 from core.history import HistoryRow, format_value, records_with_predecessors
 from core.pagination import KeysetPage
@@ -166,39 +169,97 @@ def with_attention_order(queryset: QuerySet[Ticket], now: datetime) -> QuerySet[
     return _sort_key(queryset.filter(status__in=OPEN_STATUSES), rank).order_by("sort_rank", *_IN_RANK_ORDER)
 
 
-def _ranks(queryset: QuerySet[Ticket], now: datetime) -> list[tuple[int, QuerySet[Ticket]]]:
-    """The list as four parts in list order, each read in index order: the open
-    orders by rank (stored deadline and warning columns against `now`), then
-    the closed ones newest first straight off the primary key."""
+def _ranks(
+    queryset: QuerySet[Ticket], now: datetime, statuses: set[str] | None = None
+) -> list[tuple[int, QuerySet[Ticket]]]:
+    """The list as four parts in list order, each the orders it holds: the open
+    orders by rank (stored deadline and warning columns against `now`), then the
+    closed ones. `_in_list_order` orders a part; each is read in index order.
+    `statuses`: those the filters leave; a part none of them can be in is left
+    out rather than searched in vain (the planner does not see that an open
+    status and a closed one exclude each other, and would read the scope)."""
     open_orders = queryset.filter(status__in=OPEN_STATUSES)
     not_due = Q(attention_due_at__gt=now)
-    parts = [
-        (RANK_OVERDUE, open_orders.filter(attention_due_at__lte=now)),
-        (RANK_NEAR, open_orders.filter(not_due, attention_warn_at__lte=now)),
-        (RANK_OPEN, open_orders.filter(not_due, attention_warn_at__gt=now)),
-    ]
-    ranked = [
-        (rank, _sort_key(part, Value(rank, output_field=IntegerField())).order_by(*_IN_RANK_ORDER))
-        for rank, part in parts
-    ]
-    closed = (
-        queryset.exclude(status__in=OPEN_STATUSES)
-        .annotate(
+    parts = []
+    if statuses is None or statuses & set(OPEN_STATUSES):
+        parts += [
+            (RANK_OVERDUE, open_orders.filter(attention_due_at__lte=now)),
+            (RANK_NEAR, open_orders.filter(not_due, attention_warn_at__lte=now)),
+            (RANK_OPEN, open_orders.filter(not_due, attention_warn_at__gt=now)),
+        ]
+    if statuses is None or statuses - set(OPEN_STATUSES):
+        parts.append((RANK_CLOSED, queryset.exclude(status__in=OPEN_STATUSES)))
+    return parts
+
+
+def _in_list_order(part: QuerySet[Ticket], rank: int, *, forward: bool = True) -> QuerySet[Ticket]:
+    """A part with its sort key, in list order (forward) or the reverse: an open
+    rank in the order of the `ticket_attention` index, the closed orders newest
+    first straight off the primary key."""
+    if rank == RANK_CLOSED:
+        ordered = part.annotate(
             sort_rank=Value(RANK_CLOSED, output_field=IntegerField()),
             sort_urgency=Value(0, output_field=IntegerField()),
             sort_due=Value(NO_DEADLINE, output_field=DateTimeField()),
-        )
-        .order_by("-pk")
+        ).order_by("-pk")
+    else:
+        ordered = _sort_key(part, Value(rank, output_field=IntegerField())).order_by(*_IN_RANK_ORDER)
+    return ordered if forward else ordered.reverse()
+
+
+# What a list row shows, joined in.
+LIST_RELATED = ("customer", "assignee", "org_unit")
+# A scope of one unit is read straight off the unit's index in list order; from
+# two units on, each unit's first rows are read and merged (`_first_rows`).
+MERGE_FROM_UNITS = 2
+
+
+def _first_rows(
+    part: QuerySet[Ticket], rank: int, *, forward: bool, limit: int, unit_ids: list[int] | None
+) -> list[Ticket]:
+    """The first `limit` orders of a part in list order (or the reverse), in one query.
+
+    For a scope of several units on PostgreSQL (a supervisor's), each unit's
+    first `limit` ids are read off its own index (`ticket_unit_attention`,
+    `ticket_unit_newest`) and only those candidates are ordered: one short
+    index scan per unit, whatever the other units hold. A walk of the shared
+    index in list order would pass every other county's orders before the
+    county's, and a read of the scope's whole part (its open orders, its
+    years of closed ones) costs the county's history. Elsewhere (SQLite, a
+    single unit, an account manager's own-or-unit scope) the part is read
+    as it is; both give the same rows (tests/tickets/test_list_per_unit.py).
+    """
+    if unit_ids is None or len(unit_ids) < MERGE_FROM_UNITS or connection.vendor != "postgresql":
+        return list(_in_list_order(part, rank, forward=forward)[:limit])
+    unit_firsts = ArraySubquery(
+        _in_list_order(part.filter(org_unit=OuterRef("pk")), rank, forward=forward).values("pk")[:limit]
     )
-    return [*ranked, (RANK_CLOSED, closed)]
+    candidates = OrgUnit.objects.filter(pk__in=unit_ids).values(
+        first=Func(unit_firsts, function="unnest", output_field=IntegerField())
+    )
+    # The candidates carry the part's every condition: the first of them are
+    # picked by id alone, then only those rows are joined to what a row shows.
+    firsts = _in_list_order(Ticket.objects.filter(pk__in=candidates), rank, forward=forward)
+    rows = Ticket.objects.select_related(*LIST_RELATED).filter(pk__in=firsts.values("pk")[:limit])
+    return list(_in_list_order(rows, rank, forward=forward)[:limit])
 
 
-def _beyond(queryset: QuerySet[Ticket], now: datetime, cursor, *, forward: bool, limit: int) -> list[Ticket]:
+def _beyond(
+    queryset: QuerySet[Ticket],
+    now: datetime,
+    cursor,
+    *,
+    forward: bool,
+    limit: int,
+    unit_ids: list[int] | None = None,
+    statuses: set[str] | None = None,
+) -> list[Ticket]:
     """Up to `limit` rows after the cursor in list order (forward), or before it
     nearest first. A part is read only when the ones before it do not fill the
     page, so the first page of a supervisor with many overdue orders is one
-    index scan."""
-    parts = _ranks(queryset, now)
+    query. `unit_ids`: the scope's units, when the queryset is narrowed by them;
+    `statuses`: those the filters leave."""
+    parts = _ranks(queryset, now, statuses)
     if not forward:
         parts.reverse()
     rows: list[Ticket] = []
@@ -208,9 +269,7 @@ def _beyond(queryset: QuerySet[Ticket], now: datetime, cursor, *, forward: bool,
                 continue
             if rank == cursor.rank:
                 part = part.filter(cursor.beyond_in_rank(forward=forward))
-        if not forward:
-            part = part.reverse()
-        rows += list(part[: limit - len(rows)])
+        rows += _first_rows(part, rank, forward=forward, limit=limit - len(rows), unit_ids=unit_ids)
         if len(rows) >= limit:
             break
     return rows
@@ -289,7 +348,7 @@ class TicketPage(KeysetPage):
 
 def ticket_queryset(*, user: User) -> QuerySet[Ticket]:
     """Visible orders with what a list row shows, in one query."""
-    return Ticket.objects.visible_to(user).select_related("customer", "assignee", "org_unit")
+    return Ticket.objects.visible_to(user).select_related(*LIST_RELATED)
 
 
 def ticket_filterset(*, user: User, params: Mapping[str, Any], now: datetime | None = None):
@@ -317,14 +376,16 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
     now = cursor.now if cursor else timezone.now()
 
     filterset = ticket_filterset(user=user, params=params, now=now)
+    orders = filterset.qs
+    read = {"unit_ids": Ticket.objects.scope_unit_ids(user), "statuses": filterset.statuses_left()}
     if before is not None:
-        rows = _beyond(filterset.qs, now, before, forward=False, limit=size + 1)
+        rows = _beyond(orders, now, before, forward=False, limit=size + 1, **read)
         has_more = len(rows) > size
         rows = rows[:size]
         rows.reverse()
         has_next, has_previous = True, has_more
     else:
-        rows = _beyond(filterset.qs, now, after, forward=True, limit=size + 1)
+        rows = _beyond(orders, now, after, forward=True, limit=size + 1, **read)
         has_next, has_previous = len(rows) > size, after is not None
         rows = rows[:size]
 
