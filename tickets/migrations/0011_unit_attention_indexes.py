@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from core.migration_operations import AddIndexConcurrentlyOnPostgres
+
 
 class Migration(migrations.Migration):
+    # Built concurrently: the orders table keeps taking writes meanwhile.
+    atomic = False
 
     dependencies = [
         ('accounts', '0003_integration_role'),
@@ -14,11 +18,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='ticket',
             index=models.Index(condition=models.Q(('status__in', ('new', 'dispatched', 'signed', 'in_progress', 'returned'))), fields=['org_unit', '-urgency', 'attention_due_at', '-id', 'attention_warn_at', 'status'], name='ticket_unit_attention'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='ticket',
             index=models.Index(fields=['org_unit', '-id'], name='ticket_unit_newest'),
         ),

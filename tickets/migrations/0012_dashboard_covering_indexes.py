@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0003_integration_role'),
         ('customers', '0017_user_rename_locks_customers_first'),
-        ('tickets', '0010_scope_first_indexes'),
+        ('tickets', '0011_unit_attention_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
