@@ -160,7 +160,9 @@ def _affected_count():
         .annotate(n=Count("pk"))
         .values("n")
     )
-    outage = OuterRef(OuterRef("pk"))
+    # The outage's id seen from inside a way in of the scope's UNION (scope_customers):
+    # three queries out.
+    outage = OuterRef(OuterRef(OuterRef("pk")))
     live = (
         scope_customers(
             line_ids=Outage.lines.through.objects.filter(outage_id=outage).values("line_id"),

@@ -36,10 +36,24 @@ class OutageConflict(ValidationError):
 
 
 def scope_customers(*, line_ids, district_ids):
-    """Customers in the scope: a line includes every district on it and the customers fed by it directly."""
-    return Customer.objects.filter(
-        Q(district_id__in=district_ids) | Q(district__line_id__in=line_ids) | Q(line_id__in=line_ids)
+    """Customers in the scope: a line includes every district on it and the customers fed by it directly.
+
+    The three ways in are a UNION, each read through its own index (the
+    customers' district, the districts' line, the customers' line): an OR of
+    them leaves PostgreSQL no index and it scans every customer.
+    """
+    customers = Customer._base_manager.order_by()
+    ways_in = (
+        customers.filter(district_id__in=district_ids)
+        .values("pk")
+        .union(
+            customers.filter(
+                district_id__in=District.objects.filter(line_id__in=line_ids).values("pk")
+            ).values("pk"),
+            customers.filter(line_id__in=line_ids).values("pk"),
+        )
     )
+    return Customer.objects.filter(pk__in=ways_in)
 
 
 def outage_scope_customers(outage: Outage):
