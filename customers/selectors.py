@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from core.history import HistoryRow, format_value, records_with_predecessors
 from core.phones import mask_phone
+from core.streaming import read_all
 from customers.models import ARCHIVE_FIELDS, SENSITIVITY_FLAGS, Contact, Customer, District, Line
 from customers.pinyin import pinyin_term
 
@@ -297,7 +298,7 @@ def customer_export_rows(*, user: User, params: Mapping[str, Any]) -> Iterator[l
         completeness,
         verified_at,
         *flag_values,
-    ) in rows.iterator(chunk_size=1000):
+    ) in read_all(rows, chunk_size=1000):
         sensitivity = [label for label, on in zip(flags, flag_values, strict=True) if on]
         if vip_tier:
             sensitivity.append(vip_tiers.get(vip_tier, str(vip_tier)))
