@@ -35,25 +35,33 @@ class OutageConflict(ValidationError):
     """The outage's status does not allow this step (the same request may succeed in another status)."""
 
 
-def scope_customers(*, line_ids, district_ids):
-    """Customers in the scope: a line includes every district on it and the customers fed by it directly.
+def _ways_in(*, line_ids, district_ids) -> list[Q]:
+    """How a customer is in an outage's scope: a line includes every district on it and the customers fed
+    by it directly."""
+    return [Q(district_id__in=district_ids), Q(district__line_id__in=line_ids), Q(line_id__in=line_ids)]
 
-    The three ways in are a UNION, each read through its own index (the
-    customers' district, the districts' line, the customers' line): an OR of
-    them leaves PostgreSQL no index and it scans every customer.
+
+def scope_condition(*, line_ids, district_ids) -> Q:
+    """The scope as one condition, for a count correlated to each outage of a list (outages.selectors):
+    an OuterRef inside a UNION does not reliably reach the outer row."""
+    first, *others = _ways_in(line_ids=line_ids, district_ids=district_ids)
+    for way in others:
+        first |= way
+    return first
+
+
+def scope_customers(*, line_ids, district_ids):
+    """Customers in the scope of these lines and districts.
+
+    The ways in are a UNION, each read through its own index (the customers'
+    district, the districts' line, the customers' line): an OR of them leaves
+    PostgreSQL no index and it scans every customer.
     """
     customers = Customer._base_manager.order_by()
-    ways_in = (
-        customers.filter(district_id__in=district_ids)
-        .values("pk")
-        .union(
-            customers.filter(
-                district_id__in=District.objects.filter(line_id__in=line_ids).values("pk")
-            ).values("pk"),
-            customers.filter(line_id__in=line_ids).values("pk"),
-        )
-    )
-    return Customer.objects.filter(pk__in=ways_in)
+    first, *others = [
+        customers.filter(way).values("pk") for way in _ways_in(line_ids=line_ids, district_ids=district_ids)
+    ]
+    return Customer.objects.filter(pk__in=first.union(*others))
 
 
 def outage_scope_customers(outage: Outage):

@@ -119,9 +119,12 @@ def every_way_in(grid, populate, manager):
 
 def test_every_way_in_counts_once_and_deleted_customers_never(grid, every_way_in, planned, manager):
     outage = planned(lines=[grid["line"]], districts=[grid["d3"]])
+    # Another outage in the same list: each row counts its own scope.
+    smaller = planned(lines=[], districts=[grid["d3"]])
     assert services.outage_impact(outage).customers == every_way_in
+    assert services.outage_impact(smaller).customers == 1
     rows, _total = workbench_outages(manager, now=outage.planned_start - timedelta(days=1))
-    assert [(row.pk, row.affected_count) for row in rows] == [(outage.pk, every_way_in)]
+    assert {row.pk: row.affected_count for row in rows} == {outage.pk: every_way_in, smaller.pk: 1}
     services.outage_publish(outage=outage)
     assert outage.affected.count() == every_way_in
 
