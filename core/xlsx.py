@@ -237,7 +237,7 @@ def _write_sheet(archive: zipfile.ZipFile, name: str, spec: Sheet) -> None:
             for n in range(1, len(spec.header) + 1)
         )
         head += f"<cols>{widths}</cols>"
-    with archive.open(name, "w", force_zip64=True) as part:
+    with archive.open(name, "w") as part:
         part.write(f"{head}<sheetData>".encode())
         chunk: list[str] = []
         for row in _sheet_rows(spec, columns):
