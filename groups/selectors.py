@@ -438,17 +438,22 @@ def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth
     per_owner: dict[int, dict[str, Any]] = {}
     seconds: dict[int, list[float]] = {}
     stale: dict[int, int] = {}
-    rows = with_health(groups, now).values_list(
-        "pk",
-        "owner_id",
-        "is_zombie",
-        "owner_last_spoke_at",
-        "inquiries_recent",
-        "inquiries_decided",
-        "answered_in_time",
-        "unanswered_now",
-        "health_fresh",
-        "health__response_seconds",
+    # Unsorted: the figures are sums, maxima and medians, and the result is sorted below.
+    rows = (
+        with_health(groups, now)
+        .order_by()
+        .values_list(
+            "pk",
+            "owner_id",
+            "is_zombie",
+            "owner_last_spoke_at",
+            "inquiries_recent",
+            "inquiries_decided",
+            "answered_in_time",
+            "unanswered_now",
+            "health_fresh",
+            "health__response_seconds",
+        )
     )
     for pk, owner_id, is_zombie, last_spoke, recent, decided, in_time, waiting, fresh, kept in rows:
         row = per_owner.setdefault(

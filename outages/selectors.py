@@ -9,10 +9,10 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from customers.models import District, Line, Visit
+from customers.models import Customer, District, Line, Visit
 from notifications.models import Notification
 from outages.models import AffectedCustomer, Outage, OutageStatus
-from outages.services import reach_key, scope_customers
+from outages.services import reach_key, scope_condition
 from reach.selectors import Breakdown, customer_reach, notice_breakdown, notice_records
 from tickets.models import Ticket
 
@@ -162,9 +162,11 @@ def _affected_count():
     )
     outage = OuterRef(OuterRef("pk"))
     live = (
-        scope_customers(
-            line_ids=Outage.lines.through.objects.filter(outage_id=outage).values("line_id"),
-            district_ids=Outage.districts.through.objects.filter(outage_id=outage).values("district_id"),
+        Customer.objects.filter(
+            scope_condition(
+                line_ids=Outage.lines.through.objects.filter(outage_id=outage).values("line_id"),
+                district_ids=Outage.districts.through.objects.filter(outage_id=outage).values("district_id"),
+            )
         )
         .order_by()
         # COUNT as a plain function keeps the subquery free of GROUP BY: one row.

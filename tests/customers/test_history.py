@@ -4,10 +4,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from core.history import insert_baseline_history
 from customers import services
+from customers.models import Customer
 from customers.selectors import customer_history
+from tests.factories import CustomerFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -128,3 +133,37 @@ def test_the_oldest_row_in_a_short_window_still_knows_its_old_value(mine, manage
         services.customer_update(customer=mine, updated_by=manager, address=f"永乐路{n}号")
     rows = customer_history(mine, limit=2)
     assert [(row.old, row.new) for row in rows] == [("永乐路3号", "永乐路4号"), ("永乐路2号", "永乐路3号")]
+
+
+def _history_scans(plan: dict):
+    if plan.get("Relation Name") == "customers_historicalcustomer":
+        yield plan
+    for child in plan.get("Plans", []):
+        yield from _history_scans(child)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plan")
+def test_the_history_is_read_by_key_not_by_scanning_every_customers_versions(mine, manager):
+    """The window and its predecessors are fetched by history id: the history of
+    other customers (a prefecture holds a million versions) is never read row by row."""
+    services.customer_update(customer=mine, updated_by=manager, address="永乐路1号")
+    others = Customer.objects.bulk_create(
+        CustomerFactory.build(station=mine.station, number=f"{7000000000 + n}") for n in range(2000)
+    )
+    insert_baseline_history(Customer, Customer.history.model)
+    assert Customer.history.count() >= len(others)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_historicalcustomer")
+    with CaptureQueriesContext(connection) as queries:
+        customer_history(mine)
+    statement = next(
+        q["sql"] for q in queries if q["sql"].startswith('SELECT "customers_historicalcustomer"')
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    read = sum(
+        n.get("Actual Rows", 0) * n.get("Actual Loops", 1) + n.get("Rows Removed by Filter", 0)
+        for n in _history_scans(plan)
+    )
+    assert read < 50, plan

@@ -304,3 +304,33 @@ def test_the_admin_lists_open(login, admin_user, group, ask):
     for name in ("servicegroup", "groupmessage", "broadcast", "replytemplate"):
         assert client.get(reverse(f"admin:groups_{name}_changelist")).status_code == 200
     assert client.get(reverse("admin:groups_servicegroup_change", args=[group.pk])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("language", "labels", "never_spoke"),
+    [
+        (
+            "zh-hans",
+            ["群数", "僵尸群", "近期咨询", "按时回复率", "响应时长中位数", "待回复", "最近发言"],
+            "从未发言",
+        ),
+        ("en", ["Groups", "Zombie group"], "Never spoken"),
+    ],
+)
+def test_each_owner_row_carries_its_labels_and_a_link_to_the_owners_groups(
+    language, labels, never_spoke, login, manager, colleague, supervisor, grid
+):
+    for owner in (manager, colleague):
+        group_create(by=owner, name=f"{owner.username}的群", kind=GroupKind.VIP, rules="x")
+    client = login(supervisor)
+    client.cookies["django_language"] = language
+    page = client.get(reverse("groups:list")).content.decode()
+    table = page.split('id="owner-health-title"')[1].split("</table>")[0]
+    rows = table.split("<tr data-owner=")[1:]
+    assert len(rows) == 2
+    for owner in (manager, colleague):
+        row = next(row for row in rows if row.startswith(f'"{owner.pk}"'))
+        assert f'href="{reverse("groups:list")}?owner={owner.pk}"' in row
+        for label in labels:
+            assert f'data-label="{label}"' in row
+        assert never_spoke in row

@@ -1,9 +1,15 @@
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from customers.models import Customer
 from outages import services
 from outages.models import AffectedCustomer, Outage, OutageKind, OutageStatus
+from outages.selectors import workbench_outages
 
 
 def test_line_includes_every_district_on_it_and_nothing_else(grid, populate, planned):
@@ -91,3 +97,69 @@ def test_scoping(manager, colleague, supervisor, outsider, admin_user, fault):
     for user in (manager, colleague, supervisor, admin_user):
         assert Outage.objects.visible_to(user).filter(pk=outage.pk).exists()
     assert not Outage.objects.visible_to(outsider).exists()
+
+
+@pytest.fixture
+def every_way_in(grid, populate, manager):
+    """Customers reached each way: a listed district, a district on a listed line,
+    fed by a listed line directly (no district); and some who are not."""
+    populate(grid["d3"], 1)  # a listed district (its line is not listed)
+    populate(grid["d1"], 2)  # a district on the listed line
+    station = grid["line"].station
+    direct = [
+        Customer.objects.create(number=f"80000000{n:02d}", name=f"专线客户{n}", station=station, line=line)
+        for n, line in enumerate([grid["line"], grid["other_line"]])
+    ]
+    gone = populate(grid["d1"], 1)[0]
+    Customer.all_objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    # Both ways in: counted once.
+    Customer.objects.filter(pk=direct[0].pk).update(district=grid["d2"])
+    return 4
+
+
+def test_every_way_in_counts_once_and_deleted_customers_never(grid, every_way_in, planned, manager):
+    outage = planned(lines=[grid["line"]], districts=[grid["d3"]])
+    # Another outage in the same list: each row counts its own scope.
+    smaller = planned(lines=[], districts=[grid["d3"]])
+    assert services.outage_impact(outage).customers == every_way_in
+    assert services.outage_impact(smaller).customers == 1
+    rows, _total = workbench_outages(manager, now=outage.planned_start - timedelta(days=1))
+    assert {row.pk: row.affected_count for row in rows} == {outage.pk: every_way_in, smaller.pk: 1}
+    services.outage_publish(outage=outage)
+    assert outage.affected.count() == every_way_in
+
+
+SCANS_AND_BULK_JOINS = ("enable_seqscan", "enable_hashjoin", "enable_mergejoin")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plan")
+def test_the_impact_reads_the_scope_by_index_not_every_customer(grid, populate, planned):
+    """An outage of one district in a prefecture of a million customers reads that district's customers."""
+    populate(grid["d1"], 3)
+    populate(grid["foreign"], 2000)
+    outage = planned(lines=[], districts=[grid["d1"]])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    with CaptureQueriesContext(connection) as queries:
+        assert services.outage_impact(outage).customers == 3
+    with connection.cursor() as cursor:
+        # A test's tables are small enough for scans and hash joins to be cheapest:
+        # asked for index lookups, the planner shows whether the query allows them.
+        for setting in SCANS_AND_BULK_JOINS:
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + queries[-1]["sql"])
+        plan = cursor.fetchone()[0][0]["Plan"]
+        for setting in SCANS_AND_BULK_JOINS:
+            cursor.execute(f"RESET {setting}")
+    read = sum(
+        node.get("Actual Rows", 0) * node.get("Actual Loops", 1) + node.get("Rows Removed by Filter", 0)
+        for node in _nodes(plan)
+        if node.get("Relation Name") == "customers_customer"
+    )
+    assert read < 50, plan
+
+
+def _nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
