@@ -90,3 +90,30 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     subject = factory.Sequence(lambda n: f"提醒{n}")
     body = "请及时处理。"
     dedupe_key = factory.Sequence(lambda n: f"test:{n}")
+
+
+def copied_orders(*, customer, owner, count: int, vary=None, tag: str = ""):
+    """One repair order made by the real service for `customer` (its number, SLA clock and
+    history), then `count` copies of it changed by `vary(copy, i)` and bulk-created: volume for
+    plan and paging tests without `count` service calls. Returns the service-made order."""
+    from tickets import services
+    from tickets.models import Kind, Ticket
+
+    template, _created = services.ticket_create(
+        customer=customer,
+        opened_by=owner,
+        assignee=owner,
+        kind=Kind.REPAIR,
+        title="家中停电",
+        description="客户反映家中无电。",
+    )
+    copies = []
+    for i in range(count):
+        copy = Ticket.objects.get(pk=template.pk)
+        copy.pk = None
+        copy.number = f"{template.number}{tag}{i:03d}"
+        if vary is not None:
+            vary(copy, i)
+        copies.append(copy)
+    Ticket.objects.bulk_create(copies)
+    return template

@@ -21,10 +21,9 @@ from accounts.scoping import subtree_unit_ids, unit_subtree_ids
 from customers.models import Customer
 from groups.models import GroupKind, ServiceGroup
 from groups.services.groups import group_create
-from tests.factories import CustomerFactory, OrgUnitFactory, UserFactory
-from tickets import services as ticket_services
+from tests.factories import CustomerFactory, OrgUnitFactory, UserFactory, copied_orders
 from tickets.defaults import seed_default_policies
-from tickets.models import Kind, SlaPolicy, Ticket
+from tickets.models import SlaPolicy, Ticket
 from workspace.dashboard.access import in_scope, scope_unit_ids
 
 postgres_only = pytest.mark.skipif(
@@ -65,22 +64,7 @@ def spread(org_tree, manager, outsider) -> None:
         (org_tree["other_station"], outsider, ROWS_ELSEWHERE),
     ]
     for station, owner, n in placed:
-        customer = CustomerFactory(station=station, manager=owner)
-        template, _created = ticket_services.ticket_create(
-            customer=customer,
-            opened_by=owner,
-            assignee=owner,
-            kind=Kind.REPAIR,
-            title="家中停电",
-            description="客户反映家中无电。",
-        )
-        copies = []
-        for i in range(n - 1):
-            copy = Ticket.objects.get(pk=template.pk)
-            copy.pk = None
-            copy.number = f"{template.number}{i:03d}"
-            copies.append(copy)
-        Ticket.objects.bulk_create(copies)
+        copied_orders(customer=CustomerFactory(station=station, manager=owner), owner=owner, count=n - 1)
         Customer.objects.bulk_create(
             [
                 Customer(number=f"{station.pk:03d}{i:07d}", name=f"客户{i}", station=station, manager=owner)

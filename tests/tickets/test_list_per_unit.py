@@ -17,10 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
-from tests.factories import CustomerFactory, UserFactory
+from tests.factories import CustomerFactory, UserFactory, copied_orders
 from tickets import selectors
-from tickets import services as ticket_services
-from tickets.models import OPEN_STATUSES, Kind, Status, Ticket
+from tickets.models import OPEN_STATUSES, Status, Ticket
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="reads PostgreSQL's query plans (EXPLAIN FORMAT JSON)"
@@ -73,23 +72,12 @@ def orders(org_tree, manager, outsider) -> None:
         (org_tree["county"], manager, 5),
         (org_tree["other_station"], outsider, 12),
     ]
-    made = []
     for index, (unit, owner, n) in enumerate(places):
         customer = CustomerFactory(
             station=org_tree["station"] if unit.level != "station" else unit, manager=owner
         )
-        template, _created = ticket_services.ticket_create(
-            customer=customer,
-            opened_by=owner,
-            assignee=owner,
-            kind=Kind.REPAIR,
-            title="家中停电",
-            description="客户反映家中无电。",
-        )
-        for i in range(n):
-            copy = Ticket.objects.get(pk=template.pk)
-            copy.pk = None
-            copy.number = f"{template.number}{index}{i:02d}"
+
+        def vary(copy, i, index=index, unit=unit):
             copy.org_unit = unit
             copy.status = STATUSES[(i + index) % len(STATUSES)]
             copy.urgency = (i // 2) % 3
@@ -103,8 +91,8 @@ def orders(org_tree, manager, outsider) -> None:
             copy.resolve_warn_at = copy.resolve_due_at - timedelta(hours=2)
             copy.signed_at = created + timedelta(minutes=5)
             copy.resolved_at = None if copy.status in OPEN_STATUSES else created + timedelta(hours=6)
-            made.append(copy)
-    Ticket.objects.bulk_create(made)
+
+        copied_orders(customer=customer, owner=owner, count=n, vary=vary, tag=str(index))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE tickets_ticket")

@@ -21,10 +21,9 @@ from django.utils import timezone
 from accounts.models import User
 from groups.models import GroupKind, GroupMessage
 from groups.services.groups import group_create
-from tests.factories import CustomerFactory, UserFactory
-from tickets import services as ticket_services
+from tests.factories import CustomerFactory, UserFactory, copied_orders
 from tickets.defaults import seed_default_policies
-from tickets.models import Kind, SlaPolicy, Status, Ticket
+from tickets.models import SlaPolicy, Status
 from workspace.dashboard.figures import QUERY_COUNT, compute_dashboard
 from workspace.dashboard.periods import period_from
 
@@ -54,19 +53,8 @@ def prefecture_orders(org_tree) -> User:
     now = timezone.now()
     for station in (org_tree["station"], org_tree["sibling_station"], org_tree["other_station"]):
         owner = UserFactory(username=f"mgr-{station.code}", org_unit=station)
-        template, _created = ticket_services.ticket_create(
-            customer=CustomerFactory(station=station, manager=owner),
-            opened_by=owner,
-            assignee=owner,
-            kind=Kind.REPAIR,
-            title="家中停电",
-            description="客户反映家中无电。",
-        )
-        copies = []
-        for i in range(ORDERS_PER_STATION):
-            copy = Ticket.objects.get(pk=template.pk)
-            copy.pk = None
-            copy.number = f"{template.number}{i:03d}"
+
+        def vary(copy, i):
             copy.status = STATUSES[i % len(STATUSES)]
             copy.created_at = now - timedelta(hours=3 * i + 5)
             copy.is_repeat = i % 7 == 0
@@ -74,8 +62,13 @@ def prefecture_orders(org_tree) -> User:
                 copy.signed_at = copy.created_at + timedelta(minutes=5 + i)
             if copy.status in (Status.RESOLVED, Status.VISITED):
                 copy.resolved_at = copy.created_at + timedelta(hours=2 + i % 5)
-            copies.append(copy)
-        Ticket.objects.bulk_create(copies)
+
+        copied_orders(
+            customer=CustomerFactory(station=station, manager=owner),
+            owner=owner,
+            count=ORDERS_PER_STATION,
+            vary=vary,
+        )
         group = group_create(by=owner, name=f"{station.name}客户群", kind=GroupKind.VIP, rules="文明发言。")
         GroupMessage.objects.bulk_create(
             GroupMessage(
