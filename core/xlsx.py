@@ -189,20 +189,58 @@ class _Columns(list):
         return self
 
 
+_FORMULA_OR_BLANK_START = frozenset("=+-@\t\r")
+_CACHED_PER_COLUMN = 1024
+
+
+def _text_cell(value: str, text_format: bool) -> str:
+    """A data row's text cell after its reference, for text already without control
+    characters: what `_cell` writes, with the common case (no formula, no
+    surrounding blanks) decided by one look at the first and last characters."""
+    if not value:
+        return _cell("", value, text_format, False)[len('<c r=""') :]
+    if len(value) > _MAX_TEXT:
+        value = value[:_MAX_TEXT]
+    first = value[0]
+    if first in _FORMULA_OR_BLANK_START or first.isspace() or value[-1].isspace():
+        return _cell("", value, text_format, False)[len('<c r=""') :]
+    style = _STYLES[False, TEXT_FORMAT if text_format else None, False]
+    style_attribute = f' s="{style}"' if style else ""
+    text = value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    return f'{style_attribute} t="inlineStr"><is><t>{text}</t></is></c>'
+
+
 def _sheet_rows(spec: Sheet, columns: _Columns) -> Iterable[str]:
     yield '<row r="1">'
     for letter, value in zip(columns.upto(len(spec.header)), spec.header, strict=False):
         yield _cell(f"{letter}1", value, False, True)
     yield "</row>"
     text_format = spec.text_format
+    # A cell is `<c r="B7"` and what follows the reference (its "tail"). Most of
+    # an export's texts repeat (a kind, a station, a label): each column keeps
+    # the tails of its first texts, so a repeated text costs one dict lookup
+    # instead of cleaning, checking and escaping it again.
+    tails: list[dict[str, str]] = []
     for number, row in enumerate(spec.rows, start=2):
         row = list(row)
         letters = columns.upto(len(row))
-        cells = "".join(
-            _cell(f"{letter}{number}", value, text_format, False)
-            for letter, value in zip(letters, row, strict=False)
-        )
-        yield f'<row r="{number}">{cells}</row>'
+        while len(tails) < len(row):
+            tails.append({})
+        # Control characters are rare: one search over the row's texts spares
+        # each text its own.
+        dirty = _CONTROL_CHARACTERS.search("".join([v for v in row if type(v) is str]))
+        cells = []
+        for letter, value, column in zip(letters, row, tails, strict=False):
+            if type(value) is str and not dirty:
+                tail = column.get(value)
+                if tail is None:
+                    tail = _text_cell(value, text_format)
+                    if len(column) < _CACHED_PER_COLUMN:
+                        column[value] = tail
+                cells.append(f'<c r="{letter}{number}"{tail}')
+            else:
+                cells.append(_cell(f"{letter}{number}", value, text_format, False))
+        yield f'<row r="{number}">{"".join(cells)}</row>'
 
 
 # --- Package --------------------------------------------------------------------------
