@@ -160,3 +160,18 @@ def test_a_customer_list_sized_sheet_reads_back_the_same():
         for n in range(3000)
     ]
     assert _cells(workbook_bytes(_sheets(rows))) == _cells(_reference(_sheets(rows)))
+
+
+def test_texts_repeated_down_a_column_read_back_the_same_every_time():
+    # A column's repeated texts are written from what was written the first
+    # time: a formula, blanks, a cut or a control character must not leak
+    # from one row into another.
+    dirty = [f"{value}\u0001" if isinstance(value, str) else value for value in VALUES]
+    rows = [
+        *([[*VALUES, "=1", "站"]] * 3),
+        [*dirty, "\u0001=1", "站\u0002"],
+        [*VALUES, "=1", "站"],
+        [*VALUES[::-1], "站", "=1"],
+    ]
+    reference = _cells(_reference(_sheets(rows)))
+    assert _cells(workbook_bytes(_sheets(rows))) == reference
