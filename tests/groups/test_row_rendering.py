@@ -6,7 +6,7 @@ import pytest
 from django.template import Context, Template
 from django.urls import reverse
 
-from groups.templatetags.group_tags import row_url, with_key
+from core.templatetags.rows import row_url, with_key
 
 
 @pytest.mark.parametrize("number", ["GD2026-0007", "工单 7", "918273645"])

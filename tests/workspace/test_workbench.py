@@ -7,6 +7,7 @@ import time_machine
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from groups.models import GroupKind, GroupMessage, ServiceGroup
@@ -139,3 +140,28 @@ def test_the_number_of_queries_does_not_grow_with_the_orders(login, manager, cus
     for _n in range(27):
         _order(customer, manager, timedelta(minutes=5))
     assert _queries(client) == few
+
+
+@pytest.mark.parametrize(
+    ("language", "sign", "open_"), [("zh-hans", "签收", "打开"), ("en", "Sign for", "Open")]
+)
+def test_each_order_row_carries_its_own_links_and_labels(language, sign, open_, login, manager, customer):
+    orders = [_order(customer, manager, timedelta(minutes=minutes)) for minutes in (1, 2, 3)]
+    services.ticket_sign(ticket=orders[0], by=manager)
+    client = login(manager)
+    client.cookies["django_language"] = language
+    body = client.get("/").content.decode()
+    rows = (
+        body.split('class="list-group list-group-flush wb-order-list">')[1]
+        .split("</ul>")[0]
+        .split("<li ")[1:]
+    )
+    assert len(rows) == 3
+    for ticket in orders:
+        row = next(row for row in rows if f'data-ticket="{ticket.number}"' in row)
+        detail = reverse("tickets:detail", args=[ticket.number])
+        assert row.count(f'href="{detail}"') == 2 and f">{open_}</a>" in row
+        sign_url = reverse("workbench_sign", args=[ticket.number])
+        signable = ticket != orders[0]
+        assert (f'action="{sign_url}" hx-post="{sign_url}"' in row) == signable
+        assert (f">{sign}</button>" in row) == signable
