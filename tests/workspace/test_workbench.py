@@ -94,7 +94,7 @@ def test_it_shows_return_visits_inquiries_zombies_stale_archives_and_messages(
     group = ServiceGroup.objects.create(
         name="永乐VIP客户群", kind=GroupKind.VIP, owner=manager, org_unit=org_tree["station"], rules="群规"
     )
-    GroupMessage.objects.create(
+    inquiry = GroupMessage.objects.create(
         group=group,
         sender_kind=GroupMessage.SenderKind.CUSTOMER,
         sender_name="杨丽",
@@ -112,6 +112,11 @@ def test_it_shows_return_visits_inquiries_zombies_stale_archives_and_messages(
     assert context["inbox"].counts["total"] >= 1
     assert context["inquiries"].counts == {"total": 1, "overdue": 1}
     assert [g.pk for g in context["zombies"].items] == [group.pk]
+    groups = response.content.decode().split('id="wb-groups"')[1].split("</section>")[0]
+    detail = reverse("groups:detail", args=[group.pk])
+    assert f'href="{detail}#message-{inquiry.pk}"' in groups
+    assert f'href="{detail}">{group.name}</a>' in groups
+    assert "回复时限" in groups and "· 已超时" in groups
 
 
 @pytest.mark.parametrize("section", ["orders", "visits", "groups", "customers", "notifications", "outages"])
