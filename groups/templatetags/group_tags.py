@@ -67,3 +67,17 @@ def page_query(context, number: int) -> str:
     params = context["request"].GET.copy()
     params["page"] = number
     return "?" + params.urlencode()
+
+
+# The message log prints two stamps per message; these skip the date filter's format
+# lookups (a tenth of the page's rendering at 200 messages) and give the same text.
+@register.filter(expects_localtime=True)
+def iso_time(value) -> str:
+    """As |date:'c'."""
+    return value.isoformat() if value else ""
+
+
+@register.filter(expects_localtime=True)
+def minute_time(value) -> str:
+    """As |date:"Y-m-d H:i"."""
+    return f"{value.year:04d}-{value:%m-%d %H:%M}" if value else ""  # %Y drops the zeros of years < 1000

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from groups.models import Broadcast, GroupKind, GroupMessage, ReplyTemplate, ServiceGroup
 from groups.services.groups import group_create
-from groups.services.members import membership_add_contact
+from groups.services.members import membership_add_contact, membership_add_staff
 from groups.services.messages import message_post, reply_post
 from groups.services.reply_templates import reply_template_create
 from tests.groups.conftest import local
@@ -334,3 +334,71 @@ def test_each_owner_row_carries_its_labels_and_a_link_to_the_owners_groups(
         for label in labels:
             assert f'data-label="{label}"' in row
         assert never_spoke in row
+
+
+@pytest.mark.parametrize(
+    ("language", "owner", "leave", "remove", "reply", "convert", "key_attention"),
+    [
+        ("zh-hans", "负责人", "退群", "移出", "回复", "转为工单", "重点关注"),
+        ("en", "Owner", "Leave group", "Remove", "Reply", "Convert to work order", "Key attention"),
+    ],
+)
+def test_each_member_and_message_row_carries_its_own_labels_links_and_badges(
+    language,
+    owner,
+    leave,
+    remove,
+    reply,
+    convert,
+    key_attention,
+    login,
+    group,
+    manager,
+    colleague,
+    ask,
+    make_customer,
+):
+    membership_add_contact(
+        group=group, contact=make_customer(name="永乐小学", is_key_attention=True).contacts.get(), by=manager
+    )
+    membership_add_staff(group=group, user=colleague, by=manager)
+    contacts = [m.contact for m in group.memberships.filter(contact__isnull=False).select_related("contact")]
+    asked = [ask(f"第{index}个问题", who=contact) for index, contact in enumerate(contacts)]
+    GroupMessage.objects.filter(pk=asked[0].pk).update(ticket_number="GD2026-0007")
+    client = login(manager)
+    client.cookies["django_language"] = language
+    page = client.get(reverse("groups:detail", args=[group.pk])).content.decode()
+
+    staff = page.split('class="list-unstyled mb-3 staff-members">')[1].split("</ul>")[0]
+    rows = staff.split("<li ")[1:]
+    assert len(rows) == 2
+    for membership in group.memberships.filter(user__isnull=False):
+        row = next(row for row in rows if f'data-member="{membership.pk}"' in row)
+        if membership.user_id == manager.pk:
+            assert owner in row and "<form" not in row
+        else:
+            assert f'action="{reverse("groups:member_leave", args=[group.pk, membership.pk])}"' in row
+            assert leave in row
+
+    customers = page.split('class="list-unstyled mb-0 customer-members">')[1].split("</ul>")[0]
+    rows = customers.split("<li ")[1:]
+    assert len(rows) == 2
+    for membership in group.memberships.filter(contact__isnull=False).select_related("contact__customer"):
+        row = next(row for row in rows if f'data-member="{membership.pk}"' in row)
+        assert f'action="{reverse("groups:member_leave", args=[group.pk, membership.pk])}"' in row
+        assert remove in row
+        assert (key_attention in row) == membership.contact.customer.is_key_attention
+        assert ("one-to-one-hint" in row) == membership.contact.customer.is_key_attention
+
+    log = page.split('class="list-group list-group-flush small message-log">')[1].split("</ol>")[0]
+    rows = log.split("<li ")[1:]
+    assert len(rows) == 2
+    converted, waiting = (next(row for row in rows if f'data-message="{m.pk}"' in row) for m in asked)
+    assert f'href="{reverse("tickets:detail", args=["GD2026-0007"])}"' in converted
+    assert "convert-to-ticket" not in converted
+    assert f'href="{reverse("tickets:from_group_message", args=[asked[1].pk])}"' in waiting
+    for row in rows:
+        assert f">{reply}</a>" in row
+    assert convert in waiting
+    assert (key_attention in waiting) and "one-to-one-hint" in waiting
+    assert key_attention not in converted and "one-to-one-hint" not in converted

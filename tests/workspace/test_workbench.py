@@ -7,6 +7,7 @@ import time_machine
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from groups.models import GroupKind, GroupMessage, ServiceGroup
@@ -93,7 +94,7 @@ def test_it_shows_return_visits_inquiries_zombies_stale_archives_and_messages(
     group = ServiceGroup.objects.create(
         name="永乐VIP客户群", kind=GroupKind.VIP, owner=manager, org_unit=org_tree["station"], rules="群规"
     )
-    GroupMessage.objects.create(
+    inquiry = GroupMessage.objects.create(
         group=group,
         sender_kind=GroupMessage.SenderKind.CUSTOMER,
         sender_name="杨丽",
@@ -111,6 +112,11 @@ def test_it_shows_return_visits_inquiries_zombies_stale_archives_and_messages(
     assert context["inbox"].counts["total"] >= 1
     assert context["inquiries"].counts == {"total": 1, "overdue": 1}
     assert [g.pk for g in context["zombies"].items] == [group.pk]
+    groups = response.content.decode().split('id="wb-groups"')[1].split("</section>")[0]
+    detail = reverse("groups:detail", args=[group.pk])
+    assert f'href="{detail}#message-{inquiry.pk}"' in groups
+    assert f'href="{detail}">{group.name}</a>' in groups
+    assert "回复时限" in groups and "· 已超时" in groups
 
 
 @pytest.mark.parametrize("section", ["orders", "visits", "groups", "customers", "notifications", "outages"])
@@ -139,3 +145,28 @@ def test_the_number_of_queries_does_not_grow_with_the_orders(login, manager, cus
     for _n in range(27):
         _order(customer, manager, timedelta(minutes=5))
     assert _queries(client) == few
+
+
+@pytest.mark.parametrize(
+    ("language", "sign", "open_"), [("zh-hans", "签收", "打开"), ("en", "Sign for", "Open")]
+)
+def test_each_order_row_carries_its_own_links_and_labels(language, sign, open_, login, manager, customer):
+    orders = [_order(customer, manager, timedelta(minutes=minutes)) for minutes in (1, 2, 3)]
+    services.ticket_sign(ticket=orders[0], by=manager)
+    client = login(manager)
+    client.cookies["django_language"] = language
+    body = client.get("/").content.decode()
+    rows = (
+        body.split('class="list-group list-group-flush wb-order-list">')[1]
+        .split("</ul>")[0]
+        .split("<li ")[1:]
+    )
+    assert len(rows) == 3
+    for ticket in orders:
+        row = next(row for row in rows if f'data-ticket="{ticket.number}"' in row)
+        detail = reverse("tickets:detail", args=[ticket.number])
+        assert row.count(f'href="{detail}"') == 2 and f">{open_}</a>" in row
+        sign_url = reverse("workbench_sign", args=[ticket.number])
+        signable = ticket != orders[0]
+        assert (f'action="{sign_url}" hx-post="{sign_url}"' in row) == signable
+        assert (f">{sign}</button>" in row) == signable
