@@ -4,9 +4,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from groups.models import Broadcast, GroupKind, GroupMessage, ReplyTemplate, ServiceGroup
 from groups.services.groups import group_create
@@ -334,3 +336,16 @@ def test_each_owner_row_carries_its_labels_and_a_link_to_the_owners_groups(
         for label in labels:
             assert f'data-label="{label}"' in row
         assert never_spoke in row
+
+
+def test_an_owner_row_escapes_the_name_and_marks_zombies(login, manager, supervisor, grid):
+    manager.real_name = '<b>张"三</b>'
+    manager.save(update_fields=["real_name"])
+    group_create(by=manager, name="沉默群", kind=GroupKind.VIP, rules="x")
+    ServiceGroup.objects.update(created_at=timezone.now() - timedelta(days=60))
+    call_command("refresh_group_health")
+    page = login(supervisor).get(reverse("groups:list")).content.decode()
+    row = page.split(f'<tr data-owner="{manager.pk}"')[1].split("</tr>")[0]
+    assert row.startswith(' class="table-warning">')
+    assert "&lt;b&gt;张&quot;三&lt;/b&gt;</a>" in row
+    assert '<td data-label="僵尸群"><span class="badge text-bg-danger">1</span></td>' in row
