@@ -113,3 +113,16 @@ def owner_health_rows(rows) -> str:
             "        </tr>\n      "
         )
     return mark_safe("".join(html))  # noqa: S308 - every value above is escaped or a number
+
+
+@register.simple_tag
+def owner_option_tags(owners, selected) -> str:
+    """The owner filter's <option>s (groups.selectors.owner_options), hundreds at a
+    prefecture's size: built in one tag, the one given (the request's owner) selected."""
+    chosen = str(selected)
+    return mark_safe(  # noqa: S308 - the names are escaped, the keys are numbers
+        "".join(
+            f'<option value="{pk}"{" selected" if str(pk) == chosen else ""}>{escape(name)}</option>'
+            for pk, name in owners
+        )
+    )

@@ -349,3 +349,16 @@ def test_an_owner_row_escapes_the_name_and_marks_zombies(login, manager, supervi
     assert row.startswith(' class="table-warning">')
     assert "&lt;b&gt;张&quot;三&lt;/b&gt;</a>" in row
     assert '<td data-label="僵尸群"><span class="badge text-bg-danger">1</span></td>' in row
+
+
+def test_the_owner_filter_lists_each_owner_escaped_and_keeps_the_one_chosen(
+    login, manager, colleague, supervisor, grid
+):
+    colleague.real_name = "<i>李四</i>"
+    colleague.save(update_fields=["real_name"])
+    for owner in (manager, colleague):
+        group_create(by=owner, name=f"{owner.username}的群", kind=GroupKind.VIP, rules="x")
+    page = login(supervisor).get(reverse("groups:list"), {"owner": colleague.pk}).content.decode()
+    select = page.split('id="filter-owner"')[1].split("</select>")[0]
+    assert f'<option value="{manager.pk}">张三</option>' in select
+    assert f'<option value="{colleague.pk}" selected>&lt;i&gt;李四&lt;/i&gt;</option>' in select
