@@ -10,12 +10,14 @@ groups and their rows (with_health) and a page of 3 groups and one of 300
 cost the same queries, whatever the number of messages.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -25,6 +27,7 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    JSONField,
     Max,
     Min,
     OuterRef,
@@ -42,7 +45,7 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import active_staff, within_reach
 from accounts.models import OrgUnit, User
-from core.aggregates import Percentile, percentile
+from core.aggregates import JSONList, Percentile, percentile
 from core.text import is_text
 from customers.models import Contact, Customer
 from customers.selectors import CustomerSearch, customer_search, phone_shown_to
@@ -424,26 +427,33 @@ class OwnerHealth:
         return self.answered_in_time / self.inquiries_decided if self.inquiries_decided else None
 
 
-def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth]:
-    """Health per account manager over the active groups the user sees, most zombies first.
-
-    The groups' GroupHealth rows summed per owner; the median is taken over
-    the response times those rows keep, so it is the median of all the
-    owner's answers, not a median of medians. At most three queries whatever
-    the number of groups or messages: the groups with their figures, the
-    response times of the few groups whose row is not exact now, the owners.
-    """
-    now = now or timezone.now()
-    groups = ServiceGroup.objects.visible_to(user).active()
-    per_owner: dict[int, dict[str, Any]] = {}
-    seconds: dict[int, list[float]] = {}
-    stale: dict[int, int] = {}
-    # Unsorted: the figures are sums, maxima and medians, and the result is sorted below.
+def _owner_figures_sql(groups: QuerySet[ServiceGroup], now: datetime) -> tuple[str, tuple]:
+    """One statement: the groups' figures summed per owner, and the response times of
+    all each owner's groups (the kept ones of exact rows, the messages' for the others)
+    as one JSON array of each group's list, for the owner's median."""
+    answered = (
+        GroupMessage.objects.filter(
+            group=OuterRef("pk"),
+            is_inquiry=True,
+            sent_at__gte=health_window_start(now),
+            answered_at__isnull=False,
+        )
+        .order_by()
+        .values("group")
+        .annotate(values=JSONList("response_seconds"))
+        .values("values")
+    )
     rows = (
         with_health(groups, now)
+        .annotate(
+            answer_seconds=Case(
+                When(health_fresh=True, then=F("health__response_seconds")),
+                default=Subquery(answered, output_field=JSONField()),
+                output_field=JSONField(),
+            )
+        )
         .order_by()
-        .values_list(
-            "pk",
+        .values(
             "owner_id",
             "is_zombie",
             "owner_last_spoke_at",
@@ -451,53 +461,69 @@ def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth
             "inquiries_decided",
             "answered_in_time",
             "unanswered_now",
-            "health_fresh",
-            "health__response_seconds",
+            "answer_seconds",
         )
     )
-    for pk, owner_id, is_zombie, last_spoke, recent, decided, in_time, waiting, fresh, kept in rows:
-        row = per_owner.setdefault(
-            owner_id,
-            {
-                "groups": 0,
-                "zombies": 0,
-                "last_spoke_at": None,
-                "inquiries_recent": 0,
-                "inquiries_decided": 0,
-                "answered_in_time": 0,
-                "unanswered_now": 0,
-            },
-        )
-        row["groups"] += 1
-        row["zombies"] += int(bool(is_zombie))
-        if last_spoke and (row["last_spoke_at"] is None or last_spoke > row["last_spoke_at"]):
-            row["last_spoke_at"] = last_spoke
-        row["inquiries_recent"] += recent
-        row["inquiries_decided"] += decided
-        row["answered_in_time"] += in_time
-        row["unanswered_now"] += waiting
-        if fresh:
-            seconds.setdefault(owner_id, []).extend(kept or [])
-        else:
-            stale[pk] = owner_id
-    if not per_owner:
+    inner, params = rows.query.sql_with_params()
+    # Each owner's lists as one JSON array of lists: expanding and sorting every
+    # answer in SQL costs more than reading the few whole numbers per group here.
+    if connection.vendor == "postgresql":
+        lists = "jsonb_agg(g.answer_seconds)"
+    else:
+        lists = "json_group_array(json(g.answer_seconds))"
+    sql = (
+        f"WITH g AS ({inner}) "
+        "SELECT g.owner_id, COUNT(*), SUM(CASE WHEN g.is_zombie THEN 1 ELSE 0 END), "
+        "MAX(g.owner_last_spoke_at), "
+        "SUM(g.inquiries_recent), SUM(g.inquiries_decided), SUM(g.answered_in_time), SUM(g.unanswered_now), "
+        f"{lists} FROM g GROUP BY g.owner_id"
+    )
+    return sql, params
+
+
+def _answer_seconds(lists: Any) -> list[float]:
+    """The response times of an owner's groups from their JSON array of lists (NULL for none)."""
+    if isinstance(lists, str | bytes):
+        lists = json.loads(lists)
+    return [value for answers in lists or () if answers for value in answers]
+
+
+def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth]:
+    """Health per account manager over the active groups the user sees, most zombies first.
+
+    The groups' GroupHealth rows summed per owner; the median is taken over
+    the response times those rows keep (a group whose row is not exact now:
+    its messages'), so it is the median of all the owner's answers, not a
+    median of medians. Two queries whatever the number of groups or
+    messages: the figures per owner, summed in the database, and the owners.
+    Response times are whole seconds, so reading them costs little.
+    """
+    now = now or timezone.now()
+    groups = ServiceGroup.objects.visible_to(user).active()
+    sql, params = _owner_figures_sql(groups, now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
         return []
-    if stale:
-        answered = GroupMessage.objects.filter(
-            group_id__in=list(stale),
-            is_inquiry=True,
-            sent_at__gte=health_window_start(now),
-            answered_at__isnull=False,
-        ).values_list("group_id", "response_seconds")
-        for group_id, value in answered:
-            seconds.setdefault(stale[group_id], []).append(value)
-    owners = User.objects.select_related("org_unit").in_bulk(list(per_owner))
+    # SQLite hands the raw query's times back as text.
+    to_datetime = getattr(connection.ops, "convert_datetimefield_value", None)
+    owners = User.objects.select_related("org_unit").in_bulk([row[0] for row in rows])
     result = []
-    for owner_id, row in per_owner.items():
+    for owner_id, count, zombies, last_spoke, recent, decided, in_time, waiting, lists in rows:
+        if to_datetime and last_spoke is not None:
+            last_spoke = to_datetime(last_spoke, None, connection)
         health = OwnerHealth(
             owner=owners[owner_id],
-            median_response_seconds=percentile(seconds.get(owner_id, []), 0.5),
-            **row,
+            groups=count,
+            # PostgreSQL sums bigint columns as numeric.
+            zombies=int(zombies),
+            inquiries_recent=int(recent),
+            inquiries_decided=int(decided),
+            answered_in_time=int(in_time),
+            unanswered_now=int(waiting),
+            median_response_seconds=percentile(_answer_seconds(lists), 0.5),
+            last_spoke_at=last_spoke,
         )
         health.silent_days = days_since(health.last_spoke_at, now)
         result.append(health)

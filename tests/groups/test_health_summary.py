@@ -252,3 +252,37 @@ def test_the_data_migration_fills_the_rows_of_existing_groups(group, manager, as
     with time_machine.travel(NOW - timedelta(minutes=59), tick=False):
         import_module("groups.migrations.0002_group_health").fill_group_health(apps, None)
         assert_same_as_messages(NOW - timedelta(minutes=59), fresh=True)
+
+
+def test_owner_health_sums_kept_and_stale_rows_per_owner_in_three_queries(
+    manager, colleague, supervisor, make_customer, django_assert_num_queries
+):
+    answers = {manager: ((1, 2), (7,)), colleague: ((5, 6, 9),)}
+    for owner, groups in answers.items():
+        for index, delays in enumerate(groups):
+            group = group_create(by=owner, name=f"{owner.username}群{index}", kind=GroupKind.VIP, rules="x")
+            contact = make_customer().contacts.get()
+            membership_add_contact(group=group, contact=contact, by=owner)
+            for minutes in delays:
+                with time_machine.travel(NOW - timedelta(days=2), tick=False):
+                    inquiry, _created = message_post(group=group, contact=contact, text="请问？")
+                with time_machine.travel(NOW - timedelta(days=2) + timedelta(minutes=minutes), tick=False):
+                    reply_post(group=group, by=owner, text="好。", inquiry=inquiry)
+    # One of the manager's groups is read from its messages, the other from its kept row.
+    GroupHealth.objects.filter(group__name=f"{manager.username}群1").update(window_days=0)
+    # Whatever the number of groups: the user's units, the figures per owner, the owners.
+    with django_assert_num_queries(3):
+        rows = {row.owner: row for row in selectors.owner_health(user=supervisor, now=NOW)}
+    last_reply = GroupMessage.objects.filter(sender_user__isnull=False).order_by("sent_at")
+    for owner, groups in answers.items():
+        delays = [minutes for group in groups for minutes in group]
+        row = rows[owner]
+        assert (row.groups, row.inquiries_recent, row.answered_in_time, row.unanswered_now) == (
+            len(groups),
+            len(delays),
+            len(delays),
+            0,
+        )
+        assert row.median_response_seconds == percentile([60 * m for m in delays], 0.5)
+        assert row.last_spoke_at == last_reply.filter(sender_user=owner).last().sent_at
+        assert row.silent_days == 1  # the last reply came minutes after two days ago

@@ -4,9 +4,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from groups.models import Broadcast, GroupKind, GroupMessage, ReplyTemplate, ServiceGroup
 from groups.services.groups import group_create
@@ -402,3 +404,29 @@ def test_each_member_and_message_row_carries_its_own_labels_links_and_badges(
     assert convert in waiting
     assert (key_attention in waiting) and "one-to-one-hint" in waiting
     assert key_attention not in converted and "one-to-one-hint" not in converted
+
+
+def test_an_owner_row_escapes_the_name_and_marks_zombies(login, manager, supervisor, grid):
+    manager.real_name = '<b>张"三</b>'
+    manager.save(update_fields=["real_name"])
+    group_create(by=manager, name="沉默群", kind=GroupKind.VIP, rules="x")
+    ServiceGroup.objects.update(created_at=timezone.now() - timedelta(days=60))
+    call_command("refresh_group_health")
+    page = login(supervisor).get(reverse("groups:list")).content.decode()
+    row = page.split(f'<tr data-owner="{manager.pk}"')[1].split("</tr>")[0]
+    assert row.startswith(' class="table-warning">')
+    assert "&lt;b&gt;张&quot;三&lt;/b&gt;</a>" in row
+    assert '<td data-label="僵尸群"><span class="badge text-bg-danger">1</span></td>' in row
+
+
+def test_the_owner_filter_lists_each_owner_escaped_and_keeps_the_one_chosen(
+    login, manager, colleague, supervisor, grid
+):
+    colleague.real_name = "<i>李四</i>"
+    colleague.save(update_fields=["real_name"])
+    for owner in (manager, colleague):
+        group_create(by=owner, name=f"{owner.username}的群", kind=GroupKind.VIP, rules="x")
+    page = login(supervisor).get(reverse("groups:list"), {"owner": colleague.pk}).content.decode()
+    select = page.split('id="filter-owner"')[1].split("</select>")[0]
+    assert f'<option value="{manager.pk}">张三</option>' in select
+    assert f'<option value="{colleague.pk}" selected>&lt;i&gt;李四&lt;/i&gt;</option>' in select
