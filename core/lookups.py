@@ -39,3 +39,46 @@ class AnyOf(Expression):
         lhs, lhs_params = compiler.compile(self.lhs)
         rhs, rhs_params = compiler.compile(self.rhs)
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+
+
+# The SQL function the two-character search reads through (core migration 0003): the
+# distinct two-character pieces of a text, upper-cased as Django's icontains compares.
+BIGRAMS_FUNCTION = "crm_bigrams"
+
+
+class ContainsPair(Expression):
+    """A condition: the row's text `field` contains the two-character `term`, case aside
+    (what `field__icontains=term` means).
+
+    pg_trgm's indexes cannot answer a fragment of two characters (a trigram needs
+    three), so PostgreSQL would read every row of the scope for a two-character name
+    such as 王伟. There the condition is `crm_bigrams(field) @> ARRAY[UPPER(term)]`,
+    which a GIN index on `crm_bigrams(field)` answers; elsewhere it is the plain LIKE.
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, field: str, term: str):
+        super().__init__()
+        if len(term) != 2:
+            raise ValueError("ContainsPair takes a term of two characters")
+        self.lhs = F(field)
+        self.term = term
+
+    def get_source_expressions(self):
+        return [self.lhs]
+
+    def set_source_expressions(self, exprs):
+        (self.lhs,) = exprs
+
+    def as_sql(self, compiler, connection):
+        # Exactly Django's icontains on this database.
+        lhs, params = compiler.compile(self.lhs)
+        lhs = connection.ops.lookup_cast("icontains") % lhs
+        pattern = f"%{connection.ops.prep_for_like_query(self.term)}%"
+        return f"{lhs} {connection.operators['icontains'] % '%s'}", (*params, pattern)
+
+    def as_postgresql(self, compiler, connection):
+        lhs, params = compiler.compile(self.lhs)
+        return f"{BIGRAMS_FUNCTION}({lhs}) @> ARRAY[UPPER(%s)]", (*params, self.term)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -55,6 +57,54 @@ def server_environment(port: int) -> dict[str, str]:
     env["CACHE_URL"] = f"{redis}/3"
     env.setdefault("STATIC_ROOT", str(ROOT / "var" / "bench-static"))
     return env
+
+
+# What each part of the test spent of the machine's cores, read off /proc (Linux):
+# the server, its worker, the database and the load generator share the cores here.
+COMPONENTS = {
+    "gunicorn": "web (gunicorn)",
+    "celery": "worker (celery)",
+    "postgres": "database (postgres)",
+    "redis-server": "cache and broker (redis)",
+}
+LOAD_GENERATOR = "load generator (locust)"
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far per component, children that ended included (a
+    postgres backend that closed is counted in its parent's children's time); locust,
+    a child of this script, once it has ended."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = dict.fromkeys(COMPONENTS.values(), 0.0)
+    used[LOAD_GENERATOR] = children.ru_utime + children.ru_stime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The fields after the command name, which may hold spaces: state is field 3.
+        fields = stat.rsplit(")", 1)[1].split()
+        own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+        for marker, component in COMPONENTS.items():
+            if name.startswith(marker):
+                used[component] += (own + children) / ticks
+                break
+    return used
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict:
+    """Per component: CPU seconds during the run and the share of one core they make."""
+    return {
+        component: {
+            "cpu_seconds": round(after[component] - before[component], 1),
+            "cores": round((after[component] - before[component]) / seconds, 2),
+        }
+        for component in before
+    }
 
 
 def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -150,6 +200,9 @@ def main() -> None:
     if not args.summarize_only:
         run(args)
     figures = summary(read_stats(Path(f"{CSV_PREFIX}_stats.csv")), users=args.users, run_time=args.time)
+    usage = RESULTS / "load_cpu.json"
+    if usage.exists():
+        figures["cpu_by_component"] = json.loads(usage.read_text())
     record(
         "load",
         figures,
@@ -215,6 +268,7 @@ def run(args) -> None:
     )
     try:
         wait_until_up(args.port, server)
+        before, started = cpu_seconds(), time.monotonic()
         subprocess.run(
             [
                 str(BIN / "locust"),
@@ -238,6 +292,10 @@ def run(args) -> None:
             cwd=ROOT,
             check=False,  # locust exits 1 when any request failed; the summary says which
         )
+        usage = cpu_share(before, cpu_seconds(), time.monotonic() - started)
+        (RESULTS / "load_cpu.json").write_text(json.dumps(usage, ensure_ascii=False, indent=1))
+        for component, figures in usage.items():
+            print(f"{component:28s} {figures['cpu_seconds']:8.1f} CPU s  {figures['cores']:5.2f} cores")
     finally:
         # Only the processes this script started, and their children.
         for process in (server, worker):

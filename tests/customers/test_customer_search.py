@@ -7,6 +7,7 @@ it never leaves the user's scope, and a term too short or too broad is answered 
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -270,3 +271,81 @@ def test_the_search_is_served_by_trigram_indexes(db):
     assert "customer_number_reversed" in plans["000007"] and "customers_customer_number_" in plans["000007"]
     assert "contact_mobile_trgm" in plans["5618"] and "contact_landline_digits_trgm" in plans["5618"]
     assert "customer_name_trgm" in plans["苗寨客"] and "customer_address_trgm" in plans["苗寨客"]
+
+
+# --- Two characters: 王伟, 营上, zl -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("苗寨", ["hotel"]),  # a name's middle
+        ("客栈", ["hotel"]),  # its end
+        ("永乐", ["farm"]),  # the start of a name and of its address
+        ("营上", ["hotel"]),  # an address only
+        ("8号", ["school"]),  # a digit and a character: not a phone search
+        ("丹江", ["school"]),  # the sibling station's 丹江所 is the supervisor's, not the manager's
+        ("yl", ["farm"]),  # the pinyin's initials
+        ("YL", ["farm"]),
+        ("ZH", ["school", "hotel"]),  # zhen, zhong / zhai, zhan
+        ("寨苗", []),
+        ("%号", []),  # LIKE's wildcards are plain characters
+        ("_号", []),
+    ],
+)
+def test_a_two_character_fragment_is_found_like_a_longer_one(login, manager, callers, q, expected):
+    assert listed(login(manager), q) == [callers[key].number for key in expected]
+
+
+TWO_CHARACTER_TERMS = [
+    "苗寨",
+    "丹江",
+    "雷山",
+    "营上",
+    "8号",
+    "yl",
+    "YL",
+    "ZH",
+    "dj",
+    "寨苗",
+    "%号",
+    "_号",
+    "ab",
+]
+
+
+@pytest.mark.parametrize("term", TWO_CHARACTER_TERMS)
+def test_two_characters_match_exactly_what_icontains_matches(supervisor, callers, make_customer, term):
+    # Mixed case and LIKE's wildcards stored in a name, to be matched as text.
+    make_customer(by=supervisor, number="5201010000999", name="AbC 100%号", address="雷山县_号院")
+    customers = Customer.objects.visible_to(supervisor)
+    plain = customers.filter(
+        Q(name__icontains=term) | Q(address__icontains=term) | Q(name_pinyin__contains=term.lower())
+    )
+    found = set(selectors.search_matches(term, customers))
+    assert found == set(plain.values_list("pk", flat=True))
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the two-character indexes exist on PostgreSQL only"
+)
+def test_a_two_character_search_is_served_by_its_indexes(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT crm_bigrams('王伟'), crm_bigrams('abAB'), crm_bigrams('王'), crm_bigrams(NULL)"
+        )
+        assert cursor.fetchone() == (["王伟"], ["AB", "BA"], [], None)
+    customers = Customer.objects.all()
+    # As above: every other way of reading the table priced out, the indexes must match the condition.
+    switches = ("enable_seqscan", "enable_indexscan", "enable_indexonlyscan", "enable_nestloop")
+    with connection.cursor() as cursor:
+        for switch in switches:
+            cursor.execute(f"SET {switch} = off")
+        try:
+            plans = {term: selectors.search_matches(term, customers).explain() for term in ("王伟", "zl")}
+        finally:
+            for switch in switches:
+                cursor.execute(f"RESET {switch}")
+    assert "customer_name_bigrams" in plans["王伟"] and "customer_address_bigrams" in plans["王伟"]
+    assert "customer_name_pinyin_bigrams" in plans["zl"]
+    assert "Seq Scan" not in plans["王伟"] + plans["zl"]
