@@ -7,7 +7,7 @@ addresses, one mobile each, a landline for every fifth), then times, for a
 county supervisor who sees them all and for a station's account manager, each
 kind of search a caller gives (户号 suffix and prefix, last four and seven
 digits of a mobile, four digits of a landline, a name, an address, the
-full pinyin and the pinyin initials of a name, a broad term):
+full pinyin and the pinyin initials of a name, a two-character name, a broad term):
 - the search's SQL: `customer_search` plus the first page of the list;
 - the list page (`GET /customers/?q=`), rendered;
 - the previous condition (name or address contains, number starts with, a
@@ -131,6 +131,8 @@ def terms(customers: int, manager) -> dict[str, str]:
         "mobile_last_four": mobile[-4:],
         "mobile_seven": mobile[2:9],
         "landline_four": landline[-4:],
+        # Two characters (a surname and a given name: 王伟) are below a trigram's length.
+        "name_two": target.name[:2],
         "name_three": target.name if len(target.name) == 3 else target.name + "霞",
         "address_part": target.address[3:9],
         "pinyin_full": (target.name_pinyin or "").split(" ")[0],
