@@ -62,7 +62,10 @@ from groups.models import (
     UnlinkedMember,
 )
 
-MESSAGE_LOG_SIZE = 200
+# The message log is read a page at a time (a phone shows a few dozen messages; rendering
+# hundreds cost a group's page most of its time); older pages go back this far.
+MESSAGE_LOG_SIZE = 50
+MESSAGE_LOG_PAGES = 40
 TEMPLATE_SEARCH_LIMIT = 10
 
 # Sort keys of the group list: name → (expression ascending, nulls sort as "worst").
@@ -541,8 +544,18 @@ def group_for_action(*, user: User, pk: int) -> ServiceGroup:
     )
 
 
-def group_detail(*, user: User, pk: int) -> ServiceGroup:
-    """A visible group with its health, members and message log; 404 when out of scope.
+def message_log_page(value) -> int:
+    """The page of the message log a request asks for: 1 unless a whole number from 1 to
+    MESSAGE_LOG_PAGES (greater ones read the last page there is)."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        return 1
+    return min(max(int(text), 1), MESSAGE_LOG_PAGES)
+
+
+def group_detail(*, user: User, pk: int, log_page: int = 1) -> ServiceGroup:
+    """A visible group with its health, members and message log (page `log_page` of it:
+    `message_log_page` reads it off the request); 404 when out of scope.
 
     A fixed number of queries: the group with its figures, its active members
     (contacts with their customers, staff with their units), the WeCom
@@ -559,7 +572,14 @@ def group_detail(*, user: User, pk: int) -> ServiceGroup:
     _decorate(group, now)
     group.staff_members = [m for m in group.member_list if m.user_id]
     group.customer_members = [m for m in group.member_list if m.contact_id]
-    group.message_log = message_log(group=group, now=now)
+    rows = message_log(
+        group=group, now=now, limit=MESSAGE_LOG_SIZE + 1, offset=(log_page - 1) * MESSAGE_LOG_SIZE
+    )
+    group.message_log = rows[:MESSAGE_LOG_SIZE]
+    group.log_page = log_page
+    group.log_next_page = (
+        log_page + 1 if len(rows) > MESSAGE_LOG_SIZE and log_page < MESSAGE_LOG_PAGES else None
+    )
     return group
 
 
@@ -611,8 +631,11 @@ def contact_for_link(*, user: User, pk: int) -> Contact:
     )
 
 
-def message_log(*, group: ServiceGroup, now: datetime, limit: int = MESSAGE_LOG_SIZE) -> list[GroupMessage]:
-    """Unanswered inquiries first (oldest deadline first), then the rest newest first."""
+def message_log(
+    *, group: ServiceGroup, now: datetime, limit: int = MESSAGE_LOG_SIZE, offset: int = 0
+) -> list[GroupMessage]:
+    """Unanswered inquiries first (oldest deadline first), then the rest newest first;
+    `limit` of them from `offset`."""
     waiting = Q(is_inquiry=True, answered_at__isnull=True)
     rows = list(
         GroupMessage.objects.filter(group=group)
@@ -620,7 +643,9 @@ def message_log(*, group: ServiceGroup, now: datetime, limit: int = MESSAGE_LOG_
         .annotate(
             waiting=Case(When(waiting, then=Value(0)), default=Value(1)),
         )
-        .order_by("waiting", Case(When(waiting, then=F("response_due_at"))).asc(), "-sent_at", "-id")[:limit]
+        .order_by("waiting", Case(When(waiting, then=F("response_due_at"))).asc(), "-sent_at", "-id")[
+            offset : offset + limit
+        ]
     )
     for message in rows:
         message.is_overdue = bool(

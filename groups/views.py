@@ -121,7 +121,9 @@ def group_archive(request, pk: int):
 
 def _render_detail(request, pk: int, *, reply_form=None, message_form=None, member_form=None, status=200):
     user = request.user
-    group = selectors.group_detail(user=user, pk=pk)
+    group = selectors.group_detail(
+        user=user, pk=pk, log_page=selectors.message_log_page(request.GET.get("log_page"))
+    )
     reply_to = request.GET.get("reply_to")
     initial = {"inquiry": reply_to} if reply_to and reply_to.isdigit() else None
     can_manage = group_services.group_can_manage(user=user, group=group)
@@ -151,7 +153,8 @@ def group_detail(request, pk: int):
 def message_log(request, pk: int):
     """GET: the message log (a partial for htmx). POST: log a customer's message by hand."""
     if request.method == "GET":
-        group = selectors.group_detail(user=request.user, pk=pk)
+        log_page = selectors.message_log_page(request.GET.get("log_page"))
+        group = selectors.group_detail(user=request.user, pk=pk, log_page=log_page)
         return render(request, "groups/_messages.html", {"group": group})
     group = selectors.group_for_action(user=request.user, pk=pk)
     form = forms.MessageLogForm(request.POST, group=group)

@@ -1,6 +1,7 @@
 """An account manager answers a customer's question in a service group, with a reply template."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -63,3 +64,31 @@ def test_a_manager_answers_a_group_inquiry_with_a_template(
     reply = GroupMessage.objects.get(group=inquiry.group, sender_user=manager)
     assert "95598" in reply.text
     assert ReplyTemplate.objects.get().use_count == 1
+
+
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}])
+def test_older_messages_load_a_page_at_a_time(
+    page, log_in, live_server, artifacts, manager, inquiry, viewport
+):
+    contact = inquiry.sender_contact
+    start = timezone.now() - timedelta(days=1)
+    for index in range(60):
+        message_post(
+            group=inquiry.group,
+            contact=contact,
+            text=f"第{index}条消息",
+            sent_at=start + timedelta(minutes=index),
+        )
+    page.set_viewport_size(viewport)
+    log_in(page, manager)
+    page.goto(f"{live_server.url}/groups/{inquiry.group_id}/")
+    log = page.locator("#group-messages .message-log > li")
+    expect(log).to_have_count(50)
+    assert "请问这个月电费怎么查" in log.first.inner_text()  # the waiting inquiry leads
+    page.click("#group-messages .message-log-pages >> text=更早的消息")
+    # The partial swaps the log in place: the eleven oldest messages, the oldest last.
+    expect(log).to_have_count(11)
+    expect(log.last).to_contain_text("第0条消息")
+    page.screenshot(path=str(artifacts / "group_log_older_phone.png"), full_page=True)
+    page.click("#group-messages .message-log-pages >> text=较新的消息")
+    expect(log).to_have_count(50)
