@@ -170,3 +170,38 @@ def test_each_order_row_carries_its_own_links_and_labels(language, sign, open_, 
         signable = ticket != orders[0]
         assert (f'action="{sign_url}" hx-post="{sign_url}"' in row) == signable
         assert (f">{sign}</button>" in row) == signable
+
+
+def test_the_zombie_section_reads_health_figures_only_when_a_group_is_a_zombie(manager, org_tree):
+    from groups.selectors import with_health, zombie_q
+    from workspace.workbench import my_groups
+
+    now = timezone.now()
+    lively = ServiceGroup.objects.create(
+        name="活跃群", kind=GroupKind.VIP, owner=manager, org_unit=org_tree["station"], rules="群规"
+    )
+    GroupMessage.objects.create(
+        group=lively,
+        sender_kind=GroupMessage.SenderKind.STAFF,
+        sender_user=manager,
+        sender_name=manager.real_name,
+        text="各位好。",
+        sent_at=now - timedelta(hours=1),
+    )
+    with CaptureQueriesContext(connection) as calm:
+        _inquiries, zombies = my_groups(user=manager, now=now)
+    assert zombies.items == [] and zombies.counts == {"total": 0}
+    # A public group's silence is not its owner's fault; an overdue inquiry is anyone's.
+    ServiceGroup.objects.create(
+        name="公共服务群", kind=GroupKind.PUBLIC, owner=manager, org_unit=org_tree["station"], rules="群规"
+    )
+    silent = ServiceGroup.objects.create(
+        name="沉默群", kind=GroupKind.VIP, owner=manager, org_unit=org_tree["station"], rules="群规"
+    )
+    ServiceGroup.objects.filter(pk=silent.pk).update(created_at=now - timedelta(days=40))
+    with CaptureQueriesContext(connection) as stormy:
+        _inquiries, zombies = my_groups(user=manager, now=now)
+    expected = with_health(ServiceGroup.objects.active().filter(owner=manager), now).filter(zombie_q(now))
+    assert [g.pk for g in zombies.items] == [g.pk for g in expected.order_by("name", "id")] == [silent.pk]
+    assert zombies.items[0].zombie_reasons
+    assert len(stormy.captured_queries) == len(calm.captured_queries) + 1
