@@ -107,6 +107,9 @@ TEMPLATES = [
     },
 ]
 
+# Selects and inputs written in Python, exactly as Django's widget templates write them.
+FORM_RENDERER = "core.form_renderer.WidgetRenderer"
+
 # --- Database -------------------------------------------------------------
 _sqlite_default = f"sqlite:///{VAR_DIR / 'crm.sqlite3'}"
 DATABASES = {
