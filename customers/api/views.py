@@ -35,7 +35,7 @@ from core.api.schema import (
     retrieve_schema,
 )
 from core.api.scoping import ScopedQuerysetMixin
-from customers import services
+from customers import selectors, services
 from customers.api import bulk, sync
 from customers.api.serializers import (
     BulkResultSerializer,
@@ -107,6 +107,16 @@ class CustomerViewSet(ScopedQuerysetMixin, ETagMixin, IdempotentCreateMixin, vie
         if self.action in ("create", "update", "partial_update"):
             return CustomerWriteSerializer
         return CustomerSerializer
+
+    def first_ids_by_unit(self, customers, order, count):
+        # A supervisor's list is read station by station, as the list page reads it.
+        return selectors.customer_first_ids(
+            user=self.request.user,
+            customers=customers,
+            params=self.request.query_params,
+            order=order,
+            count=count,
+        )
 
     def perform_update(self, serializer):
         serializer.save(if_match=self.if_match_versions(serializer.instance))
