@@ -37,7 +37,7 @@ from accounts.choices import units_for
 from accounts.models import OrgUnit, User
 from core.durations import format_duration
 from core.history import HistoryRow, format_value, records_with_predecessors
-from core.pagination import KeysetPage
+from core.pagination import MERGE_MAX_UNITS, KeysetPage
 from core.phones import mask_phone
 from customers.models import Customer
 from notifications.models import Notification
@@ -264,13 +264,13 @@ def _first_rows(
 def ticket_first_ids(*, user: User, orders: QuerySet[Ticket], order: str, count: int) -> QuerySet | None:
     """The ids of the first `count` of `orders` (the user's filtered orders) ordered
     by `order` ("pk" or "-pk", off `ticket_unit_newest`), read unit by unit as the
-    list page reads them; None where that read does not apply."""
-    return unit_first_ids(
-        orders,
-        lambda rows: rows.order_by(order),
-        limit=count,
-        unit_ids=Ticket.objects.scope_unit_ids(user),
-    )
+    list page reads them; None where that read does not apply. In id order a
+    scope past MERGE_MAX_UNITS (a prefecture's) holds most of the table: walking
+    the ids finds its page sooner than a branch per unit (core.pagination)."""
+    unit_ids = Ticket.objects.scope_unit_ids(user)
+    if unit_ids is not None and len(unit_ids) > MERGE_MAX_UNITS:
+        return None
+    return unit_first_ids(orders, lambda rows: rows.order_by(order), limit=count, unit_ids=unit_ids)
 
 
 def _beyond(

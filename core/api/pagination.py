@@ -16,11 +16,11 @@ class KeysetPagination(CursorPagination):
     list did not issue is a 400 too (DRF answers 404, as if the list were missing).
 
     A view may read a list in id order unit by unit (a supervisor's scope, as
-    its list page does) by defining `first_ids_by_unit(queryset, order, count)`:
-    the ids of the first `count` rows of `queryset` ordered by `order` ("pk" or
-    "-pk"), or None where that read does not apply. The page is then DRF's page
-    of those rows alone, which is the page of the whole list: the same rows,
-    cursors and links.
+    its list page does) by defining `rows_by_unit(queryset, order, count)`: the
+    first `count` rows of `queryset` ordered by `order` ("pk" or "-pk"), as a
+    queryset of those rows alone, or None where that read does not apply. The
+    page is then DRF's page of those rows, which is the page of the whole list:
+    the same rows, cursors and links.
     """
 
     ordering = "-id"
@@ -38,16 +38,16 @@ class KeysetPagination(CursorPagination):
             raise serializers.ValidationError({self.page_size_query_param: exc.detail}) from None
 
     def paginate_queryset(self, queryset, request, view=None):
-        first_ids = getattr(view, "first_ids_by_unit", None)
-        if first_ids is not None:
-            queryset = self.narrowed_to_page(queryset, request, view, first_ids)
+        rows_by_unit = getattr(view, "rows_by_unit", None)
+        if rows_by_unit is not None:
+            queryset = self.narrowed_to_page(queryset, request, view, rows_by_unit)
         return super().paginate_queryset(queryset, request, view)
 
-    def narrowed_to_page(self, queryset, request, view, first_ids):
+    def narrowed_to_page(self, queryset, request, view, rows_by_unit):
         """`queryset` cut to the rows DRF's read of this page can reach (past the
         cursor's position, up to its offset plus a page and one), read by
-        `first_ids`; `queryset` as it is when the list is not in id order or
-        `first_ids` does not apply. Reads the request as DRF's paginate_queryset
+        `rows_by_unit`; `queryset` as it is when the list is not in id order or
+        `rows_by_unit` does not apply. Reads the request as DRF's paginate_queryset
         does, in the same order, so a bad limit or cursor gets the same 400."""
         page_size = self.get_page_size(request)
         ordering = self.get_ordering(request, queryset, view)
@@ -64,8 +64,8 @@ class KeysetPagination(CursorPagination):
             except ValueError:
                 return queryset  # DRF's own read answers it as it always has
             rows = rows.filter(pk__lt=position) if descending else rows.filter(pk__gt=position)
-        ids = first_ids(rows, "-pk" if descending else "pk", offset + page_size + 1)
-        return queryset if ids is None else queryset.filter(pk__in=ids)
+        firsts = rows_by_unit(rows, "-pk" if descending else "pk", offset + page_size + 1)
+        return queryset if firsts is None else firsts
 
     def decode_cursor(self, request):
         try:

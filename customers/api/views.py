@@ -108,15 +108,17 @@ class CustomerViewSet(ScopedQuerysetMixin, ETagMixin, IdempotentCreateMixin, vie
             return CustomerWriteSerializer
         return CustomerSerializer
 
-    def first_ids_by_unit(self, customers, order, count):
-        # A supervisor's list is read station by station, as the list page reads it.
-        return selectors.customer_first_ids(
+    def rows_by_unit(self, customers, order, count):
+        # A supervisor's list is read station by station, as the list page reads it. The ids
+        # carry the scope and every filter: only those rows are joined to what a response shows.
+        ids = selectors.customer_first_ids(
             user=self.request.user,
             customers=customers,
             params=self.request.query_params,
             order=order,
             count=count,
         )
+        return None if ids is None else customer_queryset().filter(pk__in=ids)
 
     def perform_update(self, serializer):
         serializer.save(if_match=self.if_match_versions(serializer.instance))

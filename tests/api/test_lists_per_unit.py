@@ -1,13 +1,14 @@
 """/api/v1/customers/ and /api/v1/tickets/ read a supervisor's list unit by unit, as the pages do.
 
 On PostgreSQL a scope of several units is read through each unit's (unit, id)
-index and merged (core.api.pagination.KeysetPagination, `first_ids_by_unit`);
+index and merged (core.api.pagination.KeysetPagination, `rows_by_unit`);
 every response must be the one DRF's plain read gives: the same rows, the same
 `next` and `previous` links, forward and back, for every persona, filter and
 ordering. On SQLite both ways are the plain read.
 """
 
 import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -113,7 +114,7 @@ def _both(client, url: str, params: dict, view, monkeypatch) -> tuple[list, list
     """The walk as the view reads it, and as DRF's plain read gives it."""
     merged = _walk(client, url, params)
     with monkeypatch.context() as patch:
-        patch.delattr(view, "first_ids_by_unit")
+        patch.delattr(view, "rows_by_unit")
         plain = _walk(client, url, params)
     return merged, plain
 
@@ -222,7 +223,7 @@ def test_the_queries_are_as_many_whatever_the_units_and_rows(
         for plain in (False, True):
             with monkeypatch.context() as patch:
                 if plain:
-                    patch.delattr(view, "first_ids_by_unit")
+                    patch.delattr(view, "rows_by_unit")
                 for limit in (2, 50):
                     with CaptureQueriesContext(connection) as queries:
                         assert client.get(url, {"limit": limit}).status_code == 200
@@ -282,3 +283,58 @@ def test_a_county_supervisor_sees_no_other_countys_order(api, people, orders, or
     assert set(shown) == set(Ticket.objects.filter(org_unit__in=county).values_list("number", flat=True))
     elsewhere = Ticket.objects.filter(org_unit=org_tree["other_station"]).first()
     assert client.get(f"{TICKETS}{elsewhere.number}/").status_code == 404
+
+
+def test_a_scope_past_the_merge_limit_is_read_as_before(api, people, archive, orders, monkeypatch):
+    """In id order a scope of many units (a prefecture's hundred stations) holds most of
+    the table: walking the ids finds its page sooner than a branch per unit."""
+    import core.pagination
+    import tickets.selectors
+
+    monkeypatch.setattr(core.pagination, "MERGE_MAX_UNITS", 2)
+    monkeypatch.setattr(tickets.selectors, "MERGE_MAX_UNITS", 2)
+    client = api(people["county_supervisor"])
+    assert "UNION" not in _list_sql(client, CUSTOMERS, {}, "customers_customer")
+    assert "unnest" not in _list_sql(client, TICKETS, {}, "tickets_ticket")
+
+
+# --- The plan (PostgreSQL) --------------------------------------------------------------
+
+
+def _customer_rows_read(sql: str) -> int:
+    """Rows of the customers' table the plan read: returned, or read and dropped by a filter."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+        found = cursor.fetchone()[0]
+    plan = (json.loads(found) if isinstance(found, str) else found)[0]["Plan"]
+    read, nodes = 0, [plan]
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("Plans", [])
+        if node.get("Relation Name") == "customers_customer":
+            seen = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            read += (seen + node.get("Rows Removed by Index Recheck", 0)) * node["Actual Loops"]
+    return read
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plans")
+def test_a_county_supervisors_api_page_reads_the_countys_rows_only(
+    api, people, org_tree, manager, outsider, monkeypatch
+):
+    """The county's 600 rows are older than the other county's 3,000: DRF's plain read
+    walks past those; the per-unit read takes each station's newest rows."""
+    rows = []
+    for n in range(300):
+        rows.append(_customer(n, org_tree["station"], manager))
+        rows.append(_customer(n, org_tree["sibling_station"], None))
+    rows += [_customer(n, org_tree["other_station"], outsider) for n in range(3000)]
+    Customer.objects.bulk_create(rows)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    client = api(people["county_supervisor"])
+    per_unit = _list_sql(client, CUSTOMERS, {"kind": "commercial"}, "customers_customer")
+    with monkeypatch.context() as patch:
+        patch.delattr(CustomerViewSet, "rows_by_unit")
+        plain = _list_sql(client, CUSTOMERS, {"kind": "commercial"}, "customers_customer")
+    assert _customer_rows_read(per_unit) <= 600 + 2 * (LIMIT + 1)
+    assert _customer_rows_read(plain) > 3000

@@ -115,9 +115,11 @@ class TicketViewSet(
             return super().get_queryset()
         return Ticket.objects.select_related("org_unit", "customer").visible_to(self.request.user)
 
-    def first_ids_by_unit(self, orders, order, count):
-        # A supervisor's orders are read unit by unit, as the list page reads them.
-        return selectors.ticket_first_ids(user=self.request.user, orders=orders, order=order, count=count)
+    def rows_by_unit(self, orders, order, count):
+        # A supervisor's orders are read unit by unit, as the list page reads them. The ids
+        # carry the scope and every filter: only those rows are joined to what a response shows.
+        ids = selectors.ticket_first_ids(user=self.request.user, orders=orders, order=order, count=count)
+        return None if ids is None else s.ticket_queryset().filter(pk__in=ids)
 
     def get_serializer_class(self):
         if self.action == "list":
