@@ -87,7 +87,9 @@ def main() -> None:
         for name, url, params in LISTS:
             view = views[url]
             first, _total, _sql = get(client, url, {**params, "limit": 50}, view, True)  # warm
-            pages = [("first", {**params, "limit": 50}), ("next", first["next"])]
+            pages = [("first", {**params, "limit": 50})] + (
+                [("next", first["next"])] if first["next"] else []
+            )
             for page, request in pages:
                 target = (request, None) if isinstance(request, str) else (url, request)
                 figures = {True: [], False: []}
