@@ -64,33 +64,49 @@ def _cursor(params: Mapping[str, Any], name: str) -> int | None:
     return cursor if cursor > 0 else None
 
 
+def first_ids_by_unit(
+    queryset: QuerySet, order: str, count: int, by_unit: tuple[str, Sequence[int]] | None
+) -> QuerySet | None:
+    """The ids of the first `count` rows of `queryset` ordered by `order` ("pk" or "-pk"),
+    read unit by unit; None where that read does not apply.
+
+    `by_unit` (a unit column and the ids `queryset` is already narrowed to):
+    each unit's first `count` ids, read through its (unit, id) index, then the
+    first `count` of those; the same ids as the plain query's. It applies on
+    PostgreSQL to 2..MERGE_MAX_UNITS units.
+    """
+    if by_unit is None:
+        return None
+    column, units = by_unit
+    # SQLite allows no LIMIT inside a UNION's branches; a single unit needs no merge.
+    if connections[queryset.db].vendor != "postgresql" or not 1 < len(units) <= MERGE_MAX_UNITS:
+        return None
+    # The unit as a range of one, ordered by (unit, id): an equality would let the
+    # planner drop the unit from the order and walk the table's ids instead of the
+    # unit's index, as it does when one unit holds a tenth of the rows.
+    direction = "-" if order.startswith("-") else ""
+    first, *others = [
+        queryset.filter(**{f"{column}__gte": unit, f"{column}__lte": unit})
+        .order_by(f"{direction}{column}", order)
+        .values("pk")[:count]
+        for unit in sorted(set(units))
+    ]
+    return first.union(*others, all=True).order_by(order)[:count]
+
+
 def first_rows(
     queryset: QuerySet, order: str, count: int, by_unit: tuple[str, Sequence[int]] | None = None
 ) -> list:
     """The first `count` rows of `queryset` ordered by `order` ("pk" or "-pk").
 
-    `by_unit` (a unit column and the ids `queryset` is already narrowed to):
-    each unit's first `count` rows, read through its (unit, id) index, then
-    the first `count` of those; the same rows as the plain query.
+    `by_unit`: read unit by unit where `first_ids_by_unit` applies; the same
+    rows as the plain query.
     """
     queryset = queryset.order_by(order)
-    if by_unit is not None:
-        column, units = by_unit
-        vendor = connections[queryset.db].vendor
-        # SQLite allows no LIMIT inside a UNION's branches; a single unit needs no merge.
-        if vendor == "postgresql" and 1 < len(units) <= MERGE_MAX_UNITS:
-            # The unit as a range of one, ordered by (unit, id): an equality would let the
-            # planner drop the unit from the order and walk the table's ids instead of the
-            # unit's index, as it does when one unit holds a tenth of the rows.
-            direction = "-" if order.startswith("-") else ""
-            first, *others = [
-                queryset.filter(**{f"{column}__gte": unit, f"{column}__lte": unit})
-                .order_by(f"{direction}{column}", order)
-                .values("pk")[:count]
-                for unit in sorted(set(units))
-            ]
-            # Ordered and cut again, so that only the page's rows are joined to what a row shows.
-            queryset = queryset.filter(pk__in=first.union(*others, all=True).order_by(order)[:count])
+    ids = first_ids_by_unit(queryset, order, count, by_unit)
+    if ids is not None:
+        # Ordered and cut again, so that only the page's rows are joined to what a row shows.
+        queryset = queryset.filter(pk__in=ids)
     return list(queryset[:count])
 
 

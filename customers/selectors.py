@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from core.history import HistoryRow, format_value, records_with_predecessors
 from core.lookups import ContainsPair
-from core.pagination import KeysetPage, keyset_paginate
+from core.pagination import KeysetPage, first_ids_by_unit, keyset_paginate
 from core.phones import mask_phone
 from core.streaming import read_all
 from customers.models import ARCHIVE_FIELDS, SENSITIVITY_FLAGS, Contact, Customer, District, Line
@@ -210,9 +210,30 @@ def customer_list(*, user: User, params: Mapping[str, Any]) -> QuerySet[Customer
 
 
 # A list filtered by these is read through their own index (a search's few
-# hundred ids, a station's, a district's or a manager's rows): unit by unit, the
-# same few rows would be looked for once per unit.
-NARROWING_FILTERS = ("q", "station", "district", "manager")
+# hundred ids, a customer number, a station's, a district's, a line's or a
+# manager's rows): unit by unit, the same few rows would be looked for once per
+# unit. The list page's names and the API's (`station_id`, `number`, ...).
+NARROWING_FILTERS = (
+    "q",
+    "number",
+    "station",
+    "station_id",
+    "district",
+    "district_id",
+    "line",
+    "line_id",
+    "manager",
+    "manager_id",
+)
+
+
+def customer_list_units(*, user: User, params: Mapping[str, Any]) -> tuple[str, list[int]] | None:
+    """The scope's stations when the user's list is best read station by station
+    (core.pagination): a supervisor's list without a filter of NARROWING_FILTERS;
+    else None. The list page and /api/v1/customers/ read by this one rule."""
+    units = Customer.objects.scope_unit_ids(user)
+    narrowed = any(str(params.get(name) or "").strip() for name in NARROWING_FILTERS)
+    return ("station_id", units) if units is not None and not narrowed else None
 
 
 def customer_page(
@@ -222,12 +243,19 @@ def customer_page(
 
     A supervisor's list is read station by station and merged (core.pagination),
     so a county's page costs the county's rows, not the prefecture's; unless a
-    filter of NARROWING_FILTERS is set.
+    filter of NARROWING_FILTERS is set (`customer_list_units`).
     """
-    units = Customer.objects.scope_unit_ids(user)
-    narrowed = any(str(params.get(name) or "").strip() for name in NARROWING_FILTERS)
-    by_unit = ("station_id", units) if units is not None and not narrowed else None
+    by_unit = customer_list_units(user=user, params=params)
     return keyset_paginate(customers, params=params, page_size=page_size, by_unit=by_unit)
+
+
+def customer_first_ids(
+    *, user: User, customers: QuerySet[Customer], params: Mapping[str, Any], order: str, count: int
+) -> QuerySet | None:
+    """The ids of the first `count` of `customers` (the user's filtered list) ordered
+    by `order` ("pk" or "-pk"), read station by station as the list page reads
+    them; None where that read does not apply (then `customers` is read as it is)."""
+    return first_ids_by_unit(customers, order, count, customer_list_units(user=user, params=params))
 
 
 def customer_detail(*, user: User, number: str) -> Customer:

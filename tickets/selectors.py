@@ -4,7 +4,7 @@ Everything starts from `Ticket.objects.visible_to(user)`, so an order out of the
 user's scope is absent from lists and answers 404 on its own pages.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from accounts.choices import units_for
 from accounts.models import OrgUnit, User
 from core.durations import format_duration
 from core.history import HistoryRow, format_value, records_with_predecessors
-from core.pagination import KeysetPage
+from core.pagination import MERGE_MAX_UNITS, KeysetPage
 from core.phones import mask_phone
 from customers.models import Customer
 from notifications.models import Notification
@@ -214,10 +214,16 @@ LIST_RELATED = ("customer", "assignee", "org_unit")
 MERGE_FROM_UNITS = 2
 
 
-def _first_rows(
-    part: QuerySet[Ticket], rank: int, *, forward: bool, limit: int, unit_ids: list[int] | None
-) -> list[Ticket]:
-    """The first `limit` orders of a part in list order (or the reverse), in one query.
+def unit_first_ids(
+    part: QuerySet[Ticket],
+    in_order: Callable[[QuerySet[Ticket]], QuerySet[Ticket]],
+    *,
+    limit: int,
+    unit_ids: list[int] | None,
+) -> QuerySet | None:
+    """The ids of the first `limit` orders of `part` in the order `in_order` gives,
+    read unit by unit; None where that read does not apply (then `part` is read
+    as it is: SQLite, a single unit, an account manager's own-or-unit scope).
 
     For a scope of several units on PostgreSQL (a supervisor's), each unit's
     first `limit` ids are read off its own index (`ticket_unit_attention`,
@@ -225,23 +231,46 @@ def _first_rows(
     index scan per unit, whatever the other units hold. A walk of the shared
     index in list order would pass every other county's orders before the
     county's, and a read of the scope's whole part (its open orders, its
-    years of closed ones) costs the county's history. Elsewhere (SQLite, a
-    single unit, an account manager's own-or-unit scope) the part is read
-    as it is; both give the same rows (tests/tickets/test_list_per_unit.py).
+    years of closed ones) costs the county's history. Both give the same rows
+    (tests/tickets/test_list_per_unit.py, tests/api/test_lists_per_unit.py).
     """
     if unit_ids is None or len(unit_ids) < MERGE_FROM_UNITS or connection.vendor != "postgresql":
-        return list(_in_list_order(part, rank, forward=forward)[:limit])
-    unit_firsts = ArraySubquery(
-        _in_list_order(part.filter(org_unit=OuterRef("pk")), rank, forward=forward).values("pk")[:limit]
-    )
+        return None
+    unit_firsts = ArraySubquery(in_order(part.filter(org_unit=OuterRef("pk"))).values("pk")[:limit])
     candidates = OrgUnit.objects.filter(pk__in=unit_ids).values(
         first=Func(unit_firsts, function="unnest", output_field=IntegerField())
     )
-    # The candidates carry the part's every condition: the first of them are
-    # picked by id alone, then only those rows are joined to what a row shows.
-    firsts = _in_list_order(Ticket.objects.filter(pk__in=candidates), rank, forward=forward)
-    rows = Ticket.objects.select_related(*LIST_RELATED).filter(pk__in=firsts.values("pk")[:limit])
-    return list(_in_list_order(rows, rank, forward=forward)[:limit])
+    # The candidates carry the part's every condition: the first of them are picked by id alone.
+    return in_order(Ticket.objects.filter(pk__in=candidates)).values("pk")[:limit]
+
+
+def _first_rows(
+    part: QuerySet[Ticket], rank: int, *, forward: bool, limit: int, unit_ids: list[int] | None
+) -> list[Ticket]:
+    """The first `limit` orders of a part in list order (or the reverse), in one
+    query; unit by unit where `unit_first_ids` applies."""
+
+    def in_order(orders: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        return _in_list_order(orders, rank, forward=forward)
+
+    firsts = unit_first_ids(part, in_order, limit=limit, unit_ids=unit_ids)
+    if firsts is None:
+        return list(in_order(part)[:limit])
+    # Only the page's rows are joined to what a row shows.
+    rows = Ticket.objects.select_related(*LIST_RELATED).filter(pk__in=firsts)
+    return list(in_order(rows)[:limit])
+
+
+def ticket_first_ids(*, user: User, orders: QuerySet[Ticket], order: str, count: int) -> QuerySet | None:
+    """The ids of the first `count` of `orders` (the user's filtered orders) ordered
+    by `order` ("pk" or "-pk", off `ticket_unit_newest`), read unit by unit as the
+    list page reads them; None where that read does not apply. In id order a
+    scope past MERGE_MAX_UNITS (a prefecture's) holds most of the table: walking
+    the ids finds its page sooner than a branch per unit (core.pagination)."""
+    unit_ids = Ticket.objects.scope_unit_ids(user)
+    if unit_ids is not None and len(unit_ids) > MERGE_MAX_UNITS:
+        return None
+    return unit_first_ids(orders, lambda rows: rows.order_by(order), limit=count, unit_ids=unit_ids)
 
 
 def _beyond(

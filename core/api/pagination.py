@@ -14,6 +14,13 @@ class KeysetPagination(CursorPagination):
     default page), and so is one above 1,000 (code `limit_too_large`, the rule
     of core.api.fields.PageLimitField that the sync feed shares). A cursor the
     list did not issue is a 400 too (DRF answers 404, as if the list were missing).
+
+    A view may read a list in id order unit by unit (a supervisor's scope, as
+    its list page does) by defining `rows_by_unit(queryset, order, count)`: the
+    first `count` rows of `queryset` ordered by `order` ("pk" or "-pk"), as a
+    queryset of those rows alone, or None where that read does not apply. The
+    page is then DRF's page of those rows, which is the page of the whole list:
+    the same rows, cursors and links.
     """
 
     ordering = "-id"
@@ -29,6 +36,36 @@ class KeysetPagination(CursorPagination):
             return PageLimitField().run_validation(raw)
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({self.page_size_query_param: exc.detail}) from None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        rows_by_unit = getattr(view, "rows_by_unit", None)
+        if rows_by_unit is not None:
+            queryset = self.narrowed_to_page(queryset, request, view, rows_by_unit)
+        return super().paginate_queryset(queryset, request, view)
+
+    def narrowed_to_page(self, queryset, request, view, rows_by_unit):
+        """`queryset` cut to the rows DRF's read of this page can reach (past the
+        cursor's position, up to its offset plus a page and one), read by
+        `rows_by_unit`; `queryset` as it is when the list is not in id order or
+        `rows_by_unit` does not apply. Reads the request as DRF's paginate_queryset
+        does, in the same order, so a bad limit or cursor gets the same 400."""
+        page_size = self.get_page_size(request)
+        ordering = self.get_ordering(request, queryset, view)
+        cursor = self.decode_cursor(request)
+        if not page_size or ordering not in (("id",), ("-id",)):
+            return queryset
+        offset, reverse, position = cursor if cursor is not None else (0, False, None)
+        # As DRF reads a page: the ordering, turned round for a `previous` link.
+        descending = ordering[0].startswith("-") != reverse
+        rows = queryset
+        if position is not None:
+            try:
+                position = int(position)
+            except ValueError:
+                return queryset  # DRF's own read answers it as it always has
+            rows = rows.filter(pk__lt=position) if descending else rows.filter(pk__gt=position)
+        firsts = rows_by_unit(rows, "-pk" if descending else "pk", offset + page_size + 1)
+        return queryset if firsts is None else firsts
 
     def decode_cursor(self, request):
         try:

@@ -35,7 +35,7 @@ from core.api.schema import (
     retrieve_schema,
 )
 from core.api.scoping import ScopedQuerysetMixin
-from customers import services
+from customers import selectors, services
 from customers.api import bulk, sync
 from customers.api.serializers import (
     BulkResultSerializer,
@@ -107,6 +107,18 @@ class CustomerViewSet(ScopedQuerysetMixin, ETagMixin, IdempotentCreateMixin, vie
         if self.action in ("create", "update", "partial_update"):
             return CustomerWriteSerializer
         return CustomerSerializer
+
+    def rows_by_unit(self, customers, order, count):
+        # A supervisor's list is read station by station, as the list page reads it. The ids
+        # carry the scope and every filter: only those rows are joined to what a response shows.
+        ids = selectors.customer_first_ids(
+            user=self.request.user,
+            customers=customers,
+            params=self.request.query_params,
+            order=order,
+            count=count,
+        )
+        return None if ids is None else customer_queryset().filter(pk__in=ids)
 
     def perform_update(self, serializer):
         serializer.save(if_match=self.if_match_versions(serializer.instance))

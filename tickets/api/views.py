@@ -22,7 +22,7 @@ from core.api.pagination import KeysetPagination
 from core.api.schema import create_schema, list_schema, retrieve_schema, step_schema_for
 from core.api.scoping import ScopedQuerysetMixin
 from core.api.steps import FreshDetailMixin, StepConflict, StepResponsesMixin
-from tickets import permissions, services
+from tickets import permissions, selectors, services
 from tickets.api import serializers as s
 from tickets.api.steps import take_step
 from tickets.filtersets import TicketFilterSet
@@ -114,6 +114,12 @@ class TicketViewSet(
         if self.action == "retrieve":
             return super().get_queryset()
         return Ticket.objects.select_related("org_unit", "customer").visible_to(self.request.user)
+
+    def rows_by_unit(self, orders, order, count):
+        # A supervisor's orders are read unit by unit, as the list page reads them. The ids
+        # carry the scope and every filter: only those rows are joined to what a response shows.
+        ids = selectors.ticket_first_ids(user=self.request.user, orders=orders, order=order, count=count)
+        return None if ids is None else s.ticket_queryset().filter(pk__in=ids)
 
     def get_serializer_class(self):
         if self.action == "list":
