@@ -273,7 +273,9 @@ def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int
     """The plain-SMS customers of the batch (the policy's `sms_only`), set-based: their
     outbox rows (one per customer, keyed as `_outbox_key`), then their records riding on
     them. Both inserts skip what is there, so a repeated batch adds nothing."""
-    chosen, chosen_params = policy.sms_only(customer_ids, wecom=wecom).query.sql_with_params()
+    chosen, chosen_params = policy.sms_only(
+        customer_ids, wecom=wecom, urgent=notice.urgent
+    ).query.sql_with_params()
     key = _SMS_KEY
     key_params = _sms_key_params(notice)
     # The outbox row is looked up by its unique key (a scalar subquery), not joined: the
@@ -292,7 +294,7 @@ def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int
     sql = (
         f"INSERT INTO {_records_table()} ({_SMS_RECORD_COLUMNS}) "
         f"WITH c AS {_materialized()}({chosen}), "
-        f"r AS {_materialized()}(SELECT c.pk, c.station_id, c.sms_contact, "
+        f"r AS {_materialized()}(SELECT c.pk, c.station_id, c.sms_contact, c.one_to_one, c.call_assignee, "
         f"(SELECT n.id FROM {outbox} n WHERE n.dedupe_key = {key}) AS notification_id FROM c) "
         f"{records} ON CONFLICT DO NOTHING"
     )
@@ -306,20 +308,33 @@ def _records_table() -> str:
 
 
 _SMS_RECORD_COLUMNS = (
-    "notice_id, customer_id, station_id, contact_id, channel, reason, state, "
-    "notification_id, fallback_from, state_reason, call_state, created_at, state_changed_at"
+    "notice_id, customer_id, station_id, contact_id, channel, reason, state, notification_id, "
+    "fallback_from, state_reason, call_state, call_assignee_id, created_at, state_changed_at"
 )
 
 
 def _sms_records_select(notice: ReachNotice, now) -> tuple[str, list]:
-    """The records (`_SMS_RECORD_COLUMNS`) of the plain-SMS customers `r` (pk, station_id,
-    sms_contact, notification_id) whose outbox row is known."""
+    """The records (`_SMS_RECORD_COLUMNS`) of the SMS customers `r` (the policy's `sms_only`
+    columns and notification_id) whose outbox row is known."""
     at = connection.ops.adapt_datetimefield_value(now)
     sql = (
-        "SELECT %s, r.pk, r.station_id, r.sms_contact, %s, %s, %s, r.notification_id, '', '', '', %s, %s "
+        "SELECT %s, r.pk, r.station_id, r.sms_contact, %s, "
+        "CASE WHEN r.one_to_one THEN %s ELSE %s END, %s, r.notification_id, '', '', "
+        "CASE WHEN r.call_assignee IS NOT NULL THEN %s ELSE %s END, r.call_assignee, %s, %s "
         "FROM r WHERE r.notification_id IS NOT NULL"
     )
-    return sql, [notice.pk, Channel.SMS.value, Reason.NO_GROUP.value, State.QUEUED.value, at, at]
+    params = [
+        notice.pk,
+        Channel.SMS.value,
+        Reason.SENSITIVE_PERSONAL.value,
+        Reason.NO_GROUP.value,
+        State.QUEUED.value,
+        CallState.PENDING.value,
+        CallState.NONE.value,
+        at,
+        at,
+    ]
+    return sql, params
 
 
 _GROUP_RECORD_COLUMNS = (
@@ -412,7 +427,9 @@ def _insert_set_based(
         rest += (
             " WHERE t.pk NOT IN (SELECT g.pk FROM g WHERE COALESCE(g.member_group, g.area_group) IS NOT NULL)"
         )
-    chosen, chosen_params = policy.sms_only(RawSQL(rest, []), wecom=wecom).query.sql_with_params()
+    chosen, chosen_params = policy.sms_only(
+        RawSQL(rest, []), wecom=wecom, urgent=notice.urgent
+    ).query.sql_with_params()
     outbox = notifications_insert_select(
         prototype=_sms_prototype(notice),
         select=_sms_outbox_select(with_ids=True),
@@ -429,7 +446,8 @@ def _insert_set_based(
     )
     sql.append(f"n AS ({outbox.sql} RETURNING id)")
     sql.append(
-        "r AS (SELECT c.pk, c.station_id, c.sms_contact, CASE WHEN c.outbox_id IN (SELECT n.id FROM n) "
+        "r AS (SELECT c.pk, c.station_id, c.sms_contact, c.one_to_one, c.call_assignee, "
+        "CASE WHEN c.outbox_id IN (SELECT n.id FROM n) "
         f"THEN c.outbox_id ELSE (SELECT o.id FROM {quote(table)} o WHERE o.dedupe_key = {_SMS_KEY}) END "
         "AS notification_id FROM c)"
     )
