@@ -158,11 +158,10 @@ def reach_fan_out(
     bounds of their ids when known, so the database reads that range of the customers
     rather than hashing the whole table) in the caller's transaction;
     returns the records written. The group-covered majority is one INSERT … SELECT
-    (the policy's `group_covered`), the plain SMS two more (`sms_only`: outbox
-    rows, then records); the few left (sensitive customers,
-    e-mail, WeCom one-to-one, no mobile) go through `policy.choose` one by one.
-    On PostgreSQL those writes are one statement (`_insert_set_based`).
-    About ten queries a batch (two more plus one per manager when some go WeCom
+    (the policy's `group_covered`), the SMS two more (`sms_only`: outbox rows, then
+    records); on PostgreSQL those three are one statement (`_insert_set_based`). The
+    few left (e-mail, WeCom one-to-one, no mobile) go through `policy.choose` one by
+    one. About ten queries a batch (two more plus one per manager when some go WeCom
     one-to-one), whatever the number of contacts."""
     posts = posts or policy.Posts.none()
     now = timezone.now()
@@ -237,7 +236,7 @@ def _materialized() -> str:
     return "MATERIALIZED " if connection.vendor == "postgresql" else ""
 
 
-# The outbox key of a plain-SMS customer `c`, as `_outbox_key` spells it: <prefix>customer:<id>.
+# The outbox key of an SMS-only customer `c`, as `_outbox_key` spells it: <prefix>customer:<id>.
 _SMS_KEY = "(%s || CAST(c.pk AS VARCHAR(20)))"
 
 
@@ -246,7 +245,7 @@ def _sms_key_params(notice: ReachNotice) -> list:
 
 
 def _sms_prototype(notice: ReachNotice) -> NotificationDraft:
-    """The outbox row of every plain SMS of the notice but its key, address and name."""
+    """The outbox row of every set-based SMS of the notice but its key, address and name."""
     return _outbox_draft(
         notice,
         policy.Choice(Channel.SMS, Reason.NO_GROUP, State.QUEUED, contact={"mobile": "0", "name": ""}),
@@ -256,7 +255,7 @@ def _sms_prototype(notice: ReachNotice) -> NotificationDraft:
 
 
 def _sms_outbox_select(*, with_ids: bool = False) -> str:
-    """Key, address and name of the outbox rows of the plain-SMS customers `c` (and their
+    """Key, address and name of the outbox rows of the SMS-only customers `c` (and their
     ids, `c.outbox_id`, `with_ids`). The contact's fields are looked up row by row through
     its primary key (scalar subqueries), not joined: a join lets the planner hash the
     whole contact table for every batch."""
@@ -270,7 +269,7 @@ def _sms_outbox_select(*, with_ids: bool = False) -> str:
 
 
 def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int:
-    """The plain-SMS customers of the batch (the policy's `sms_only`), set-based: their
+    """The SMS-only customers of the batch (the policy's `sms_only`), set-based: their
     outbox rows (one per customer, keyed as `_outbox_key`), then their records riding on
     them. Both inserts skip what is there, so a repeated batch adds nothing."""
     chosen, chosen_params = policy.sms_only(
@@ -396,7 +395,7 @@ def _insert_set_based(
 ) -> tuple[int, list[int]]:
     """PostgreSQL: what `_insert_group_covered` and `_insert_sms_only` write, in one statement
     (data-modifying CTEs), so that the batch's customers without a record (`todo`, a
-    queryset of ids), the group-covered ones and the plain-SMS ones are each read once.
+    queryset of ids), the group-covered ones and the SMS-only ones are each read once.
     Returns (records written, the ids of `todo` still without a record, in order): those
     go through `choose`.
 
@@ -438,7 +437,7 @@ def _insert_set_based(
     )
     records, records_params = _sms_records_select(notice, now)
     table = Notification._meta.db_table
-    # Each plain-SMS customer's outbox row id is drawn beforehand: the row inserted keeps
+    # Each SMS-only customer's outbox row id is drawn beforehand: the row inserted keeps
     # it; where the key was there already (a repeated batch), the row there is looked up.
     sql.append(
         f"c AS MATERIALIZED (SELECT c0.*, nextval(pg_get_serial_sequence(%s, 'id')) AS outbox_id "
