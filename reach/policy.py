@@ -205,9 +205,12 @@ def sms_only(customer_ids, *, wecom: bool, urgent: bool = False):
     gets a phone call as well, by `call_assignee` (the responsible manager; none without).
     A queryset of (pk, station_id, sms_contact, one_to_one, call_assignee)."""
     contacts = Contact.objects.filter(customer_id=OuterRef("pk"))
-    mobile = contacts.exclude(mobile="").order_by("-is_primary", "id").values("id")[:1]
-    customers = Customer.all_objects.filter(pk__in=customer_ids).exclude(
-        Exists(contacts.filter(preferred_channel=Contact.Channel.EMAIL).exclude(email=""))
+    mobiles = contacts.exclude(mobile="")
+    # Filtered by EXISTS, not by the annotation: the database would evaluate that subquery twice.
+    customers = (
+        Customer.all_objects.filter(pk__in=customer_ids)
+        .filter(Exists(mobiles))
+        .exclude(Exists(contacts.filter(preferred_channel=Contact.Channel.EMAIL).exclude(email="")))
     )
     if wecom:
         customers = customers.exclude(Exists(contacts.exclude(wecom_external_userid="")))
@@ -222,15 +225,13 @@ def sms_only(customer_ids, *, wecom: bool, urgent: bool = False):
             default=None,
             output_field=IntegerField(),
         )
-    return (
-        customers.annotate(
-            sms_contact=Subquery(mobile, output_field=IntegerField()),
-            one_to_one=ExpressionWrapper(sensitive_q(), output_field=BooleanField()),
-            call_assignee=caller,
-        )
-        .filter(sms_contact__isnull=False)
-        .values("pk", "station_id", "sms_contact", "one_to_one", "call_assignee")
-    )
+    return customers.annotate(
+        sms_contact=Subquery(
+            mobiles.order_by("-is_primary", "id").values("id")[:1], output_field=IntegerField()
+        ),
+        one_to_one=ExpressionWrapper(sensitive_q(), output_field=BooleanField()),
+        call_assignee=caller,
+    ).values("pk", "station_id", "sms_contact", "one_to_one", "call_assignee")
 
 
 def responsible_manager(customer: dict) -> int | None:
