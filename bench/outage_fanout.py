@@ -179,6 +179,8 @@ def timed_parts():
     wrap(reach_services, "_write_outbox", "outbox_rows")
     wrap(reach_services, "_insert_group_covered", "group_records_insert_select")
     wrap(reach_services, "_insert_sms_only", "sms_rows_and_records_insert_select")
+    # PostgreSQL: the two above in one statement.
+    wrap(reach_services, "_insert_set_based", "group_and_sms_rows_and_records_one_statement")
     original_bulk_create = QuerySet.bulk_create
 
     def bulk_create(queryset, objs, *args, **kwargs):

@@ -337,34 +337,60 @@ def _insert_new(drafts: list[dict]) -> list[Notification]:
 _SELECTED_COLUMNS = ("dedupe_key", "address", "recipient_label")
 
 
-def notifications_enqueue_select(*, prototype: NotificationDraft, select: str, params: list) -> int:
-    """Write outbox rows set-based, in one INSERT … SELECT: `select` (SQL with `params`)
-    yields `dedupe_key`, `address` and `recipient_label` per row; every other column is
-    the `prototype` draft's, validated once as `notifications_enqueue_many` would.
-    Keys already there are left out (ON CONFLICT DO NOTHING on `dedupe_key`). Portable
-    SQL (PostgreSQL, SQLite). Returns how many rows were new."""
+@dataclass(frozen=True)
+class OutboxInsert:
+    """An INSERT … SELECT of outbox rows, built but not run (`notifications_insert_select`)."""
+
+    sql: str
+    params: list
+    prototype: Notification
+
+    def written(self, count: int) -> None:
+        """Tell the outbox how many rows the statement wrote: delivery starts after commit."""
+        if count:
+            _kick_after_commit_if_due([self.prototype])
+
+
+def notifications_insert_select(
+    *, prototype: NotificationDraft, select: str, params: list, with_ids: bool = False
+) -> OutboxInsert:
+    """The statement `notifications_enqueue_select` runs, for a caller that runs it inside a
+    larger one (a PostgreSQL data-modifying CTE, which may add RETURNING); the caller
+    reports the rows written through `OutboxInsert.written`. `with_ids`: `select` yields
+    each row's `id` as well (taken from the table's sequence), so the caller knows it
+    without joining the rows returned."""
     row = _build(**asdict(prototype))
     connection = transaction.get_connection()
+    selected = ("id", *_SELECTED_COLUMNS) if with_ids else _SELECTED_COLUMNS
     fields = [
         field
         for field in Notification._meta.concrete_fields
-        if not field.primary_key and field.column not in _SELECTED_COLUMNS
+        if not field.primary_key and field.column not in selected
     ]
     values = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(column) for column in (*_SELECTED_COLUMNS, *(field.column for field in fields)))
-    picked = ", ".join(f"s.{quote(column)}" for column in _SELECTED_COLUMNS)
+    columns = ", ".join(quote(column) for column in (*selected, *(field.column for field in fields)))
+    picked = ", ".join(f"s.{quote(column)}" for column in selected)
     constants = ", ".join("%s" for _value in values)
     sql = (
         f"INSERT INTO {quote(Notification._meta.db_table)} ({columns}) "
         f"SELECT {picked}, {constants} FROM ({select}) s WHERE s.{quote('dedupe_key')} IS NOT NULL "
         f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, *params])
+    return OutboxInsert(sql, [*values, *params], row)
+
+
+def notifications_enqueue_select(*, prototype: NotificationDraft, select: str, params: list) -> int:
+    """Write outbox rows set-based, in one INSERT … SELECT: `select` (SQL with `params`)
+    yields `dedupe_key`, `address` and `recipient_label` per row; every other column is
+    the `prototype` draft's, validated once as `notifications_enqueue_many` would.
+    Keys already there are left out (ON CONFLICT DO NOTHING on `dedupe_key`). Portable
+    SQL (PostgreSQL, SQLite). Returns how many rows were new."""
+    insert = notifications_insert_select(prototype=prototype, select=select, params=params)
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(insert.sql, insert.params)
         written = max(cursor.rowcount, 0)
-    if written:
-        _kick_after_commit_if_due([row])
+    insert.written(written)
     return written
 
 

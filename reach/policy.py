@@ -37,13 +37,13 @@ stays failed and is counted as untold on the outage page.
 One SMS per customer and notice: the outbox key is `<prefix>customer:<id>`
 whatever the number of contacts.
 
-The group rule and the plain SMS also exist set-based (`group_covered`,
+The group rule and the SMS also exist set-based (`group_covered`,
 `sms_only`): a fan-out decides those customers in the database and runs
-`choose` for the rest only (sensitive customers, e-mail, WeCom one-to-one, no
-mobile). They read the same inputs in the same order (a group: member first —
-the primary contact first, then the lowest group id —, then the district's
-group, then the line's; an SMS: the primary contact with a mobile first), and
-a test holds them equal to `choose`.
+`choose` for the rest only (e-mail, WeCom one-to-one, no mobile). They read
+the same inputs in the same order (a group: member first — the primary
+contact first, then the lowest group id —, then the district's group, then the
+line's; an SMS: the primary contact with a mobile first), and a test holds
+them equal to `choose`.
 """
 
 from __future__ import annotations
@@ -55,12 +55,15 @@ from django.db.models import (
     Case,
     Exists,
     ExpressionWrapper,
+    F,
     IntegerField,
     OuterRef,
+    Q,
     Subquery,
     Value,
     When,
 )
+from django.db.models.functions import Cast, Coalesce
 
 from customers.models import Contact, Customer, sensitive_q
 from groups.models import Membership
@@ -193,26 +196,42 @@ def group_covered(customer_ids, posts: Posts):
     )
 
 
-def sms_only(customer_ids, *, wecom: bool):
+def sms_only(customer_ids, *, wecom: bool, urgent: bool = False):
     """Of `customer_ids` (none of them covered by a group post: decide those first), the
-    customers `choose` sends a plain SMS: not told one to one, no contact preferring
+    customers `choose` sends an SMS and nothing else personal: no contact preferring
     e-mail with an address, no WeCom external contact when WeCom is configured, a
-    contact with a mobile (`sms_contact`, the primary first). A queryset of
-    (pk, station_id, sms_contact)."""
+    contact with a mobile (`sms_contact`, the primary first). Sensitive customers too
+    (`one_to_one`: the reason differs); on an `urgent` notice a high-sensitivity one
+    gets a phone call as well, by `call_assignee` (the responsible manager; none without).
+    A queryset of (pk, station_id, sms_contact, one_to_one, call_assignee)."""
     contacts = Contact.objects.filter(customer_id=OuterRef("pk"))
-    mobile = contacts.exclude(mobile="").order_by("-is_primary", "id").values("id")[:1]
+    mobiles = contacts.exclude(mobile="")
+    # Filtered by EXISTS, not by the annotation: the database would evaluate that subquery twice.
     customers = (
         Customer.all_objects.filter(pk__in=customer_ids)
-        .exclude(sensitive_q())
+        .filter(Exists(mobiles))
         .exclude(Exists(contacts.filter(preferred_channel=Contact.Channel.EMAIL).exclude(email="")))
     )
     if wecom:
         customers = customers.exclude(Exists(contacts.exclude(wecom_external_userid="")))
-    return (
-        customers.annotate(sms_contact=Subquery(mobile, output_field=IntegerField()))
-        .filter(sms_contact__isnull=False)
-        .values("pk", "station_id", "sms_contact")
-    )
+    # `responsible_manager`, called when `choose` adds a call for a high-sensitivity customer.
+    caller = Cast(Value(None), IntegerField())
+    if urgent:
+        caller = Case(
+            When(
+                sensitive_q() & Q(is_high_sensitivity=True),
+                then=Coalesce(F("district__manager_id"), F("manager_id")),
+            ),
+            default=None,
+            output_field=IntegerField(),
+        )
+    return customers.annotate(
+        sms_contact=Subquery(
+            mobiles.order_by("-is_primary", "id").values("id")[:1], output_field=IntegerField()
+        ),
+        one_to_one=ExpressionWrapper(sensitive_q(), output_field=BooleanField()),
+        call_assignee=caller,
+    ).values("pk", "station_id", "sms_contact", "one_to_one", "call_assignee")
 
 
 def responsible_manager(customer: dict) -> int | None:

@@ -39,6 +39,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,6 +53,7 @@ from notifications.services import (
     NotificationDraft,
     notifications_enqueue_many,
     notifications_enqueue_select,
+    notifications_insert_select,
     notifications_withdraw,
 )
 from reach import one_to_one, policy
@@ -156,17 +158,22 @@ def reach_fan_out(
     bounds of their ids when known, so the database reads that range of the customers
     rather than hashing the whole table) in the caller's transaction;
     returns the records written. The group-covered majority is one INSERT … SELECT
-    (the policy's `group_covered`), the plain SMS two more (`sms_only`: outbox
-    rows, then records); the few left (sensitive customers,
-    e-mail, WeCom one-to-one, no mobile) go through `policy.choose` one by one.
-    About ten queries a batch (two more plus one per manager when some go WeCom
+    (the policy's `group_covered`), the SMS two more (`sms_only`: outbox rows, then
+    records); on PostgreSQL those three are one statement (`_insert_set_based`). The
+    few left (e-mail, WeCom one-to-one, no mobile) go through `policy.choose` one by
+    one. About ten queries a batch (two more plus one per manager when some go WeCom
     one-to-one), whatever the number of contacts."""
     posts = posts or policy.Posts.none()
     now = timezone.now()
     wecom = one_to_one.wecom_ready()
-    written = _insert_group_covered(notice, customer_ids, posts, now)
-    written += _insert_sms_only(notice, _not_written(notice, customer_ids, within), wecom, now)
-    todo = list(_not_written(notice, customer_ids, within))
+    if connection.vendor == "postgresql":
+        written, todo = _insert_set_based(
+            notice, _not_written(notice, customer_ids, within), posts, wecom, now
+        )
+    else:
+        written = _insert_group_covered(notice, customer_ids, posts, now)
+        written += _insert_sms_only(notice, _not_written(notice, customer_ids, within), wecom, now)
+        todo = list(_not_written(notice, customer_ids, within))
     if not todo:
         return written
     customers = policy.customer_rows(todo)
@@ -229,65 +236,139 @@ def _materialized() -> str:
     return "MATERIALIZED " if connection.vendor == "postgresql" else ""
 
 
-def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int:
-    """The plain-SMS customers of the batch (the policy's `sms_only`), set-based: their
-    outbox rows (one per customer, keyed as `_outbox_key`), then their records riding on
-    them. Both inserts skip what is there, so a repeated batch adds nothing."""
-    chosen, chosen_params = policy.sms_only(customer_ids, wecom=wecom).query.sql_with_params()
-    contact = connection.ops.quote_name(Contact._meta.db_table)
-    # The outbox key, as `_outbox_key` spells it: <prefix>customer:<id>.
-    key = "(%s || CAST(c.pk AS VARCHAR(20)))"
-    key_params = [f"{notice.dedupe_prefix}customer:"]
-    prototype = _outbox_draft(
+# The outbox key of an SMS-only customer `c`, as `_outbox_key` spells it: <prefix>customer:<id>.
+_SMS_KEY = "(%s || CAST(c.pk AS VARCHAR(20)))"
+
+
+def _sms_key_params(notice: ReachNotice) -> list:
+    return [f"{notice.dedupe_prefix}customer:"]
+
+
+def _sms_prototype(notice: ReachNotice) -> NotificationDraft:
+    """The outbox row of every set-based SMS of the notice but its key, address and name."""
+    return _outbox_draft(
         notice,
         policy.Choice(Channel.SMS, Reason.NO_GROUP, State.QUEUED, contact={"mobile": "0", "name": ""}),
         0,
         fallback=False,
     )
-    # The contact's fields and the outbox row are looked up row by row through their unique
-    # indexes (scalar subqueries), not joined: a join lets the planner hash the whole
-    # contact or outbox table for every batch, and the outbox keeps growing.
+
+
+def _sms_outbox_select(*, with_ids: bool = False) -> str:
+    """Key, address and name of the outbox rows of the SMS-only customers `c` (and their
+    ids, `c.outbox_id`, `with_ids`). The contact's fields are looked up row by row through
+    its primary key (scalar subqueries), not joined: a join lets the planner hash the
+    whole contact table for every batch."""
+    contact = connection.ops.quote_name(Contact._meta.db_table)
+    return (
+        "SELECT " + ("c.outbox_id AS id, " if with_ids else "") + f"{_SMS_KEY} AS dedupe_key, "
+        f"(SELECT ct.mobile FROM {contact} ct WHERE ct.id = c.sms_contact) AS address, "
+        f"(SELECT ct.name FROM {contact} ct WHERE ct.id = c.sms_contact) AS recipient_label "
+        "FROM c"
+    )
+
+
+def _insert_sms_only(notice: ReachNotice, customer_ids, wecom: bool, now) -> int:
+    """The SMS-only customers of the batch (the policy's `sms_only`), set-based: their
+    outbox rows (one per customer, keyed as `_outbox_key`), then their records riding on
+    them. Both inserts skip what is there, so a repeated batch adds nothing."""
+    chosen, chosen_params = policy.sms_only(
+        customer_ids, wecom=wecom, urgent=notice.urgent
+    ).query.sql_with_params()
+    key = _SMS_KEY
+    key_params = _sms_key_params(notice)
+    # The outbox row is looked up by its unique key (a scalar subquery), not joined: the
+    # outbox keeps growing.
     notifications_enqueue_select(
-        prototype=prototype,
-        select=(
-            f"WITH c AS {_materialized()}({chosen}) "
-            f"SELECT {key} AS dedupe_key, "
-            f"(SELECT ct.mobile FROM {contact} ct WHERE ct.id = c.sms_contact) AS address, "
-            f"(SELECT ct.name FROM {contact} ct WHERE ct.id = c.sms_contact) AS recipient_label "
-            "FROM c"
-        ),
+        prototype=_sms_prototype(notice),
+        select=f"WITH c AS {_materialized()}({chosen}) {_sms_outbox_select()}",
         params=[*chosen_params, *key_params],
     )
-    table = connection.ops.quote_name(ReachRecord._meta.db_table)
     outbox = connection.ops.quote_name(Notification._meta.db_table)
-    at = connection.ops.adapt_datetimefield_value(now)
     # Only customers whose outbox row is there: `chosen` is read again, and a contact
     # changed in between must not leave an SMS record riding on nothing (the customer
     # then goes through `choose` with the few left).
     # The WITH inside the INSERT: Python's sqlite3 counts no rows for a statement that starts with it.
+    records, records_params = _sms_records_select(notice, now)
     sql = (
-        f"INSERT INTO {table} (notice_id, customer_id, station_id, contact_id, channel, reason, state, "
-        "notification_id, fallback_from, state_reason, call_state, created_at, state_changed_at) "
+        f"INSERT INTO {_records_table()} ({_SMS_RECORD_COLUMNS}) "
         f"WITH c AS {_materialized()}({chosen}), "
-        f"r AS {_materialized()}(SELECT c.pk, c.station_id, c.sms_contact, "
+        f"r AS {_materialized()}(SELECT c.pk, c.station_id, c.sms_contact, c.one_to_one, c.call_assignee, "
         f"(SELECT n.id FROM {outbox} n WHERE n.dedupe_key = {key}) AS notification_id FROM c) "
-        "SELECT %s, r.pk, r.station_id, r.sms_contact, %s, %s, %s, r.notification_id, '', '', '', %s, %s "
-        "FROM r WHERE r.notification_id IS NOT NULL "
-        "ON CONFLICT DO NOTHING"
+        f"{records} ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*chosen_params, *key_params, *records_params])
+        return max(cursor.rowcount, 0)
+
+
+def _records_table() -> str:
+    return connection.ops.quote_name(ReachRecord._meta.db_table)
+
+
+_SMS_RECORD_COLUMNS = (
+    "notice_id, customer_id, station_id, contact_id, channel, reason, state, notification_id, "
+    "fallback_from, state_reason, call_state, call_assignee_id, created_at, state_changed_at"
+)
+
+
+def _sms_records_select(notice: ReachNotice, now) -> tuple[str, list]:
+    """The records (`_SMS_RECORD_COLUMNS`) of the SMS customers `r` (the policy's `sms_only`
+    columns and notification_id) whose outbox row is known."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        "SELECT %s, r.pk, r.station_id, r.sms_contact, %s, "
+        "CASE WHEN r.one_to_one THEN %s ELSE %s END, %s, r.notification_id, '', '', "
+        "CASE WHEN r.call_assignee IS NOT NULL THEN %s ELSE %s END, r.call_assignee, %s, %s "
+        "FROM r WHERE r.notification_id IS NOT NULL"
     )
     params = [
-        *chosen_params,
-        *key_params,
         notice.pk,
         Channel.SMS.value,
+        Reason.SENSITIVE_PERSONAL.value,
         Reason.NO_GROUP.value,
         State.QUEUED.value,
+        CallState.PENDING.value,
+        CallState.NONE.value,
         at,
         at,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+    return sql, params
+
+
+_GROUP_RECORD_COLUMNS = (
+    "notice_id, customer_id, station_id, channel, reason, state, group_id, broadcast_id, "
+    "fallback_from, state_reason, call_state, created_at, state_changed_at"
+)
+
+
+def _group_records_select(notice: ReachNotice, posts: policy.Posts, now) -> tuple[str, list]:
+    """The group-post records (`_GROUP_RECORD_COLUMNS`) of the customers `g` (the rows of
+    the policy's `group_covered`) a posted group covers."""
+    # Broadcast of the covering group: a CASE over the notice's posts (ids only, as parameters).
+    broadcast = " ".join("WHEN %s THEN %s" for _post in posts.broadcasts)
+    broadcast_params = [value for pair in posts.broadcasts.items() for value in pair]
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        "SELECT %s, g.pk, g.station_id, %s, "
+        "CASE WHEN g.member_group IS NOT NULL THEN %s ELSE %s END, %s, "
+        "COALESCE(g.member_group, g.area_group), "
+        f"CASE COALESCE(g.member_group, g.area_group) {broadcast} END, "
+        "'', '', '', %s, %s "
+        "FROM g "
+        "WHERE COALESCE(g.member_group, g.area_group) IS NOT NULL"
+    )
+    params = [
+        notice.pk,
+        Channel.GROUP.value,
+        Reason.GROUP_MEMBER.value,
+        Reason.GROUP_AREA.value,
+        State.WAITING.value,
+        *broadcast_params,
+        at,
+        at,
+    ]
+    return sql, params
 
 
 def _insert_group_covered(notice: ReachNotice, customer_ids, posts: policy.Posts, now) -> int:
@@ -298,41 +379,94 @@ def _insert_group_covered(notice: ReachNotice, customer_ids, posts: policy.Posts
     if covered is None:
         return 0
     select, select_params = covered.query.sql_with_params()
-    # Broadcast of the covering group: a CASE over the notice's posts (ids only, as parameters).
-    broadcast = " ".join("WHEN %s THEN %s" for _post in posts.broadcasts)
-    broadcast_params = [value for pair in posts.broadcasts.items() for value in pair]
-    table = connection.ops.quote_name(ReachRecord._meta.db_table)
-    columns = (
-        "notice_id, customer_id, station_id, channel, reason, state, group_id, broadcast_id, "
-        "fallback_from, state_reason, call_state, created_at, state_changed_at"
-    )
-    at = connection.ops.adapt_datetimefield_value(now)
+    records, records_params = _group_records_select(notice, posts, now)
     sql = (
-        f"INSERT INTO {table} ({columns}) "
-        f"WITH c AS {_materialized()}({select}) "
-        "SELECT %s, c.pk, c.station_id, %s, "
-        "CASE WHEN c.member_group IS NOT NULL THEN %s ELSE %s END, %s, "
-        "COALESCE(c.member_group, c.area_group), "
-        f"CASE COALESCE(c.member_group, c.area_group) {broadcast} END, "
-        "'', '', '', %s, %s "
-        "FROM c "
-        "WHERE COALESCE(c.member_group, c.area_group) IS NOT NULL "
-        "ON CONFLICT DO NOTHING"
+        f"INSERT INTO {_records_table()} ({_GROUP_RECORD_COLUMNS}) "
+        f"WITH g AS {_materialized()}({select}) "
+        f"{records} ON CONFLICT DO NOTHING"
     )
-    params = [
-        *select_params,
-        notice.pk,
-        Channel.GROUP.value,
-        Reason.GROUP_MEMBER.value,
-        Reason.GROUP_AREA.value,
-        State.WAITING.value,
-        *broadcast_params,
-        at,
-        at,
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*select_params, *records_params])
         return max(cursor.rowcount, 0)
+
+
+def _insert_set_based(
+    notice: ReachNotice, todo, posts: policy.Posts, wecom: bool, now
+) -> tuple[int, list[int]]:
+    """PostgreSQL: what `_insert_group_covered` and `_insert_sms_only` write, in one statement
+    (data-modifying CTEs), so that the batch's customers without a record (`todo`, a
+    queryset of ids), the group-covered ones and the SMS-only ones are each read once.
+    Returns (records written, the ids of `todo` still without a record, in order): those
+    go through `choose`.
+
+    The outbox rows come back from their INSERT (RETURNING); a row already there (a
+    batch repeated after a partial write) is not returned and is looked up by its key.
+    One a concurrent writer is inserting stays invisible to the statement: that
+    customer gets no SMS record here and goes through `choose`, as on the portable path."""
+    quote = connection.ops.quote_name
+    todo_sql, todo_params = todo.query.sql_with_params()
+    # Every join below is a hashed NOT IN / IN or a lookup by primary key or unique key:
+    # the planner's estimates of the CTEs are poor (often one row), and a nested loop
+    # over two CTEs of thousands of rows would be quadratic.
+    rest = "SELECT t.pk FROM t"
+    sql = [f"WITH t (pk) AS MATERIALIZED ({todo_sql})"]
+    params = [*todo_params]
+    inserts = []
+    covered = policy.group_covered(RawSQL("SELECT t.pk FROM t", []), posts)
+    if covered is not None:
+        select, select_params = covered.query.sql_with_params()
+        records, records_params = _group_records_select(notice, posts, now)
+        sql.append(f"g AS MATERIALIZED ({select})")
+        sql.append(
+            f"rg AS (INSERT INTO {_records_table()} ({_GROUP_RECORD_COLUMNS}) {records} "
+            "ON CONFLICT DO NOTHING RETURNING customer_id)"
+        )
+        params += [*select_params, *records_params]
+        inserts.append("rg")
+        rest += (
+            " WHERE t.pk NOT IN (SELECT g.pk FROM g WHERE COALESCE(g.member_group, g.area_group) IS NOT NULL)"
+        )
+    chosen, chosen_params = policy.sms_only(
+        RawSQL(rest, []), wecom=wecom, urgent=notice.urgent
+    ).query.sql_with_params()
+    outbox = notifications_insert_select(
+        prototype=_sms_prototype(notice),
+        select=_sms_outbox_select(with_ids=True),
+        params=_sms_key_params(notice),
+        with_ids=True,
+    )
+    records, records_params = _sms_records_select(notice, now)
+    table = Notification._meta.db_table
+    # Each SMS-only customer's outbox row id is drawn beforehand: the row inserted keeps
+    # it; where the key was there already (a repeated batch), the row there is looked up.
+    sql.append(
+        f"c AS MATERIALIZED (SELECT c0.*, nextval(pg_get_serial_sequence(%s, 'id')) AS outbox_id "
+        f"FROM ({chosen}) c0)"
+    )
+    sql.append(f"n AS ({outbox.sql} RETURNING id)")
+    sql.append(
+        "r AS (SELECT c.pk, c.station_id, c.sms_contact, c.one_to_one, c.call_assignee, "
+        "CASE WHEN c.outbox_id IN (SELECT n.id FROM n) "
+        f"THEN c.outbox_id ELSE (SELECT o.id FROM {quote(table)} o WHERE o.dedupe_key = {_SMS_KEY}) END "
+        "AS notification_id FROM c)"
+    )
+    sql.append(
+        f"rs AS (INSERT INTO {_records_table()} ({_SMS_RECORD_COLUMNS}) {records} "
+        "ON CONFLICT DO NOTHING RETURNING customer_id)"
+    )
+    params += [table, *chosen_params, *outbox.params, *_sms_key_params(notice), *records_params]
+    inserts.append("rs")
+    done = " UNION ALL ".join(f"SELECT customer_id FROM {name}" for name in inserts)
+    statement = (
+        ", ".join(sql) + f", done AS MATERIALIZED ({done}) "
+        "SELECT (SELECT COUNT(*) FROM n), (SELECT COUNT(*) FROM done), "
+        "ARRAY(SELECT t.pk FROM t WHERE t.pk NOT IN (SELECT customer_id FROM done) ORDER BY t.pk)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        outbox_rows, written, left = cursor.fetchone()
+    outbox.written(outbox_rows)
+    return written, list(left)
 
 
 # --- following the channels -----------------------------------------------------------

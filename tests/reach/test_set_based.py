@@ -11,7 +11,7 @@ from notifications.models import Notification
 from outages import services as outages
 from outages.models import OutageNotice
 from reach import one_to_one, policy
-from reach.models import Channel, ReachNotice, ReachRecord, Reason
+from reach.models import CallState, Channel, ReachNotice, ReachRecord, Reason
 from reach.services import _outbox_draft
 from tests.reach.test_policy import add, mixed  # noqa: F401
 
@@ -91,6 +91,7 @@ def test_the_set_based_fan_out_writes_what_choose_decides(grid, fault, more):
             record.group_id,
             record.broadcast_id,
             record.call_state,
+            record.call_assignee_id,
             record.station_id,
         ) == (
             want.channel,
@@ -100,6 +101,7 @@ def test_the_set_based_fan_out_writes_what_choose_decides(grid, fault, more):
             want.group_id,
             want.broadcast_id,
             want.call_state,
+            want.call_assignee_id,
             customer.station_id,
         ), name
         draft = _outbox_draft(reach_notice, want, customer.pk, fallback=False)
@@ -122,6 +124,13 @@ def test_the_set_based_fan_out_writes_what_choose_decides(grid, fault, more):
     assert got[more["by_line"].pk].reason == Reason.GROUP_AREA
     assert got[more["primary_landline_second_mobile"].pk].channel == Channel.SMS
     assert got[more["sensitive_member"].pk].channel != Channel.GROUP
+    high = got[more["high_sensitivity"].pk]
+    assert (high.channel, high.reason, high.call_state) == (
+        Channel.SMS,
+        Reason.SENSITIVE_PERSONAL,
+        CallState.PENDING,
+    )
+    assert high.call_assignee_id is not None
     assert outbox.keys() == {
         f"{notice.dedupe_prefix}customer:{pk}" for pk, r in got.items() if r.notification_id
     }
@@ -132,6 +141,7 @@ def test_choose_runs_only_for_the_customers_the_database_does_not_decide(
 ):
     populate(grid["d1"], 30)
     populate(grid["d2"], 20, sensitive=3)
+    landline = add(grid, grid["d2"], contacts=[{"mobile": "", "landline": "0855-8123459"}])
     calls = []
     choose = policy.choose
     monkeypatch.setattr(
@@ -139,9 +149,10 @@ def test_choose_runs_only_for_the_customers_the_database_does_not_decide(
     )
     outages.outage_publish(outage=fault(districts=[grid["d1"], grid["d2"]]))
     assert outages.fan_out_due() == 1
-    # The 30 covered by the group and the 17 plain SMS are decided set-based: the 3 VIPs are left.
-    assert len(calls) == 3
-    assert ReachRecord.objects.count() == 50
+    # The 30 covered by the group, the 17 plain SMS and the 3 VIPs' SMS are decided
+    # set-based: the customer without a mobile is left.
+    assert calls == [landline.pk]
+    assert ReachRecord.objects.count() == 51
 
 
 def test_a_repeated_batch_adds_nothing(grid, fault, populate, district_group):
