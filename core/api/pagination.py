@@ -1,6 +1,8 @@
 """Keyset pagination for API lists (ARCHITECTURE rule 6): no COUNT(*), no OFFSET."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 
@@ -38,6 +40,10 @@ class KeysetPagination(CursorPagination):
             raise serializers.ValidationError({self.page_size_query_param: exc.detail}) from None
 
     def paginate_queryset(self, queryset, request, view=None):
+        # What a cursor's position must be: a value of the field the list is ordered by.
+        self.position_field = queryset.model._meta.get_field(
+            self.get_ordering(request, queryset, view)[0].lstrip("-")
+        )
         rows_by_unit = getattr(view, "rows_by_unit", None)
         if rows_by_unit is not None:
             queryset = self.narrowed_to_page(queryset, request, view, rows_by_unit)
@@ -69,9 +75,26 @@ class KeysetPagination(CursorPagination):
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound as exc:
             raise serializers.ValidationError({self.cursor_query_param: [exc.detail]}) from None
+        if cursor is not None and cursor.position is not None and not self._position_valid(cursor.position):
+            # A cursor edited by hand (p=abc, or past the column's range) would fail in the query.
+            raise serializers.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
+        return cursor
+
+    def _position_valid(self, position: str) -> bool:
+        field = getattr(self, "position_field", None)
+        if field is None:
+            return True
+        try:
+            value = field.to_python(position)
+        except DjangoValidationError:
+            return False
+        if isinstance(value, int):
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+            return (low is None or value >= low) and (high is None or value <= high)
+        return True
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

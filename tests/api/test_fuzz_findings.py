@@ -2,6 +2,7 @@
 schema says what the API enforces, and the API refuses what the schema does
 not allow."""
 
+import base64
 import re
 
 import pytest
@@ -75,6 +76,26 @@ def test_a_cursor_the_list_did_not_issue_is_a_400(api, manager, mine):
 
     assert response.status_code == 400
     assert field_messages(response) == {"cursor": ["无效游标"]}
+
+
+def _hand_made_cursor(query: str) -> str:
+    return base64.b64encode(query.encode()).decode()
+
+
+@pytest.mark.parametrize("position", ["abc", "", "1.5", "-x", str(2**70), str(-(2**70)), "１２"])
+@pytest.mark.parametrize("path", [CUSTOMERS, "/api/v1/tickets/", "/api/v1/outages/"])
+def test_a_cursor_edited_to_a_position_no_id_can_be_is_a_400(api, manager, mine, path, position):
+    response = api(manager).get(path, {"cursor": _hand_made_cursor(f"p={position}")})
+
+    assert response.status_code == 400
+    assert field_messages(response) == {"cursor": ["无效游标"]}
+
+
+def test_a_cursor_edited_to_another_id_still_pages(api, manager, mine):
+    response = api(manager).get(CUSTOMERS, {"cursor": _hand_made_cursor(f"p={mine.pk + 1}")})
+
+    assert response.status_code == 200
+    assert [row["number"] for row in response.json()["results"]] == [mine.number]
 
 
 @pytest.mark.parametrize("limit", ["", "0", "1001", "2.0", "x"])
