@@ -143,8 +143,18 @@ CUSTOMER_PARAMS = [
 ]
 
 
-@pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("params", CUSTOMER_PARAMS, ids=lambda params: "&".join(params) or "all")
+def persona_cases(cases: list[dict]) -> list:
+    """Every filter for the personas whose read is merged here; the unfiltered list only for
+    the others, whose two reads are the same plain read (all four on SQLite)."""
+    return [
+        pytest.param(persona, params, id=f"{'&'.join(params) or 'all'}-{persona}")
+        for params in cases
+        for persona in PERSONAS
+        if persona in MERGED or not params
+    ]
+
+
+@pytest.mark.parametrize(("persona", "params"), persona_cases(CUSTOMER_PARAMS))
 def test_customer_pages_are_the_plain_reads(api, people, archive, persona, params, monkeypatch):
     client = api(people[persona])
     merged, plain = _both(client, CUSTOMERS, params, CustomerViewSet, monkeypatch)
@@ -247,8 +257,7 @@ TICKET_PARAMS = [
 ]
 
 
-@pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("params", TICKET_PARAMS, ids=lambda params: "&".join(params) or "all")
+@pytest.mark.parametrize(("persona", "params"), persona_cases(TICKET_PARAMS))
 def test_order_pages_are_the_plain_reads(api, people, orders, persona, params, monkeypatch):
     client = api(people[persona])
     merged, plain = _both(client, TICKETS, params, TicketViewSet, monkeypatch)
