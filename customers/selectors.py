@@ -268,6 +268,13 @@ def customer_detail(*, user: User, number: str) -> Customer:
     return get_object_or_404(queryset, number=number)
 
 
+def customer_row(*, user: User, number: str) -> Customer:
+    """One visible customer, its own row only (no units, manager or contacts): for the
+    pages that need just the customer (timeline, logging a contact or a visit); 404
+    when out of scope."""
+    return get_object_or_404(Customer.objects.visible_to(user), number=number)
+
+
 def contact_of(*, customer: Customer, pk: int) -> Contact:
     return get_object_or_404(Contact.objects.filter(customer=customer), pk=pk)
 

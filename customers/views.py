@@ -254,14 +254,14 @@ def interaction_quick_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def interaction_create(request, number: str):
-    customer = selectors.customer_detail(user=request.user, number=number)
+    customer = selectors.customer_row(user=request.user, number=number)
     return _log_contact(request, customer=customer)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def visit_create(request, number: str):
-    customer = selectors.customer_detail(user=request.user, number=number)
+    customer = selectors.customer_row(user=request.user, number=number)
     form = VisitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         visit = _save_or_report(

@@ -202,7 +202,7 @@ def healthz(request):
 @require_GET
 def customer_timeline(request, number: str):
     """The 360 page's timeline panel (and its further pages), newest first."""
-    customer = customer_selectors.customer_detail(user=request.user, number=number)
+    customer = customer_selectors.customer_row(user=request.user, number=number)
     page = timeline.customer_timeline(user=request.user, customer=customer, cursor=request.GET.get("cursor"))
     return render(
         request,

@@ -121,6 +121,9 @@ def test_the_360_page_and_its_timeline_keep_their_query_counts(login, mine, mana
     assert counts[3][2] == 3 and counts[30][2] == 20
     assert counts[3][0] == counts[30][0]
     assert counts[3][1] == counts[30][1]
+    # The panel reads the customer's own row only: session, user, unread count, the
+    # customer, its contacts' ids and the three sources.
+    assert counts[30][1] == 8
 
 
 def test_the_timeline_renders_newest_first_with_a_link_to_older_entries(login, mine, manager, vip_group):
