@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from customers.models import Customer, Interaction, Visit
 from groups.models import GroupMessage, ServiceGroup
-from groups.selectors import with_health, zombie_exists_q, zombie_q, zombie_reasons
+from groups.selectors import zombie_reasons, zombies_of
 from notifications.selectors import inbox_for
 from outages.selectors import workbench_outages
 from reach.models import CallState, ReachRecord
@@ -130,20 +130,14 @@ def my_promises(*, user: User, now: datetime | None = None) -> Section:
 
 def my_groups(*, user: User, now: datetime | None = None) -> tuple[Section, Section]:
     """Unanswered inquiries in the groups the user runs, the oldest deadline first,
-    and the user's groups that count as zombie groups. Three queries, four when some
-    group is a zombie."""
+    and the user's groups that count as zombie groups. Three queries."""
     now = now or timezone.now()
     waiting = GroupMessage.objects.unanswered().filter(group__owner=user, group__archived_at__isnull=True)
     counts = waiting.aggregate(total=Count("id"), overdue=Count("id", filter=Q(response_due_at__lte=now)))
     inquiries = list(waiting.select_related("group").order_by("response_due_at", "id")[:SECTION_LIMIT])
     for message in inquiries:
         message.is_overdue = message.response_due_at is not None and message.response_due_at <= now
-    owned = ServiceGroup.objects.active().filter(owner=user)
-    # Most owners have no zombie group: an EXISTS probe of the same test answers that
-    # for a fraction of what building the health figures' query costs.
-    zombies = []
-    if owned.filter(zombie_exists_q(now)).exists():
-        zombies = list(with_health(owned, now).filter(zombie_q(now)).order_by("name", "id"))
+    zombies = list(zombies_of(ServiceGroup.objects.active().filter(owner=user), now).order_by("name", "id"))
     for group in zombies:
         group.zombie_reasons = zombie_reasons(group, now)
     return Section(inquiries, counts), Section(zombies, {"total": len(zombies)})
