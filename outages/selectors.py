@@ -183,7 +183,8 @@ def _affected_count():
 def workbench_outages(user, now=None, limit: int = WORKBENCH_LIMIT) -> tuple[list[Outage], int]:
     """Outages over the user's districts now and in the next WORKBENCH_DAYS days:
     ongoing ones, and planned or published ones starting by then (and not yet
-    over), ongoing first, then by start. The first `limit` and the total; two queries."""
+    over), ongoing first, then by start. The first `limit` and the total; two queries
+    (one when there is none)."""
     now = now or timezone.now()
     horizon = now + timedelta(days=WORKBENCH_DAYS)
     coming = Q(
@@ -196,6 +197,8 @@ def workbench_outages(user, now=None, limit: int = WORKBENCH_LIMIT) -> tuple[lis
         .filter(Q(status=OutageStatus.ONGOING) | coming)
     )
     total = outages.count()
+    if not total:
+        return [], 0
     rows = list(
         outages.annotate(
             affected_count=_affected_count(),

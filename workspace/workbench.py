@@ -1,8 +1,9 @@
 """The account manager's workbench: what needs them now, one section at a time.
 
 Each section is read by one function with a fixed number of queries (a count
-aggregate and a bounded list), so the page costs the same whatever the number
-of orders, visits, inquiries or customers behind it.
+aggregate and a bounded list, the list skipped when the count is nought), so the
+page costs the same whatever the number of orders, visits, inquiries or
+customers behind it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ def my_orders(*, user: User, now: datetime | None = None) -> Section:
         near=Count("id", filter=near_deadline_q(now) & ~overdue_q(now)),
         unsigned=Count("id", filter=Q(status__in=UNSIGNED_STATUSES)),
     )
-    rows = list(with_attention_order(open_orders.select_related("customer"), now)[:SECTION_LIMIT])
+    rows = (
+        list(with_attention_order(open_orders.select_related("customer"), now)[:SECTION_LIMIT])
+        if counts["total"]
+        else []
+    )
     for ticket in rows:
         ticket.deadline = deadline_of(ticket, now)
         ticket.can_sign = ticket.status in UNSIGNED_STATUSES
@@ -83,8 +88,10 @@ def my_schedule(*, user: User, now: datetime | None = None) -> tuple[Section, Se
     visit_counts = visits.aggregate(
         total=Count("id"), overdue=Count("id", filter=Q(scheduled_at__lt=today_start))
     )
-    visit_rows = list(
-        visits.select_related("customer", "district").order_by("scheduled_at", "id")[:SECTION_LIMIT]
+    visit_rows = (
+        list(visits.select_related("customer", "district").order_by("scheduled_at", "id")[:SECTION_LIMIT])
+        if visit_counts["total"]
+        else []
     )
     for visit in visit_rows:
         visit.is_overdue = visit.scheduled_at < today_start
@@ -95,7 +102,11 @@ def my_schedule(*, user: User, now: datetime | None = None) -> tuple[Section, Se
     follow_counts = follow_ups.aggregate(
         total=Count("id"), overdue=Count("id", filter=Q(next_follow_up__lt=today))
     )
-    follow_rows = list(follow_ups.select_related("customer").order_by("next_follow_up", "id")[:SECTION_LIMIT])
+    follow_rows = (
+        list(follow_ups.select_related("customer").order_by("next_follow_up", "id")[:SECTION_LIMIT])
+        if follow_counts["total"]
+        else []
+    )
     for interaction in follow_rows:
         interaction.is_overdue = interaction.next_follow_up < today
     return Section(visit_rows, visit_counts), Section(follow_rows, follow_counts)
@@ -108,7 +119,11 @@ def my_return_visits(*, user: User, now: datetime | None = None) -> Section:
         ticket__assignee=user, visited_at__isnull=True, due_at__lt=_day_end(timezone.localdate(now))
     )
     counts = due.aggregate(total=Count("id"), overdue=Count("id", filter=Q(due_at__lte=now)))
-    rows = list(due.select_related("ticket", "ticket__customer").order_by("due_at", "id")[:SECTION_LIMIT])
+    rows = (
+        list(due.select_related("ticket", "ticket__customer").order_by("due_at", "id")[:SECTION_LIMIT])
+        if counts["total"]
+        else []
+    )
     for visit in rows:
         visit.is_overdue = visit.due_at <= now
     return Section(rows, counts)
@@ -120,8 +135,14 @@ def my_promises(*, user: User, now: datetime | None = None) -> Section:
     today = timezone.localdate(now or timezone.now())
     promises = Resolution.objects.open_promises().filter(ticket__assignee=user)
     counts = promises.aggregate(total=Count("id"), overdue=Count("id", filter=Q(commitment_due__lt=today)))
-    rows = list(
-        promises.select_related("ticket", "ticket__customer").order_by("commitment_due", "id")[:SECTION_LIMIT]
+    rows = (
+        list(
+            promises.select_related("ticket", "ticket__customer").order_by("commitment_due", "id")[
+                :SECTION_LIMIT
+            ]
+        )
+        if counts["total"]
+        else []
     )
     for promise in rows:
         promise.is_overdue = promise.commitment_due < today
@@ -134,7 +155,11 @@ def my_groups(*, user: User, now: datetime | None = None) -> tuple[Section, Sect
     now = now or timezone.now()
     waiting = GroupMessage.objects.unanswered().filter(group__owner=user, group__archived_at__isnull=True)
     counts = waiting.aggregate(total=Count("id"), overdue=Count("id", filter=Q(response_due_at__lte=now)))
-    inquiries = list(waiting.select_related("group").order_by("response_due_at", "id")[:SECTION_LIMIT])
+    inquiries = (
+        list(waiting.select_related("group").order_by("response_due_at", "id")[:SECTION_LIMIT])
+        if counts["total"]
+        else []
+    )
     for message in inquiries:
         message.is_overdue = message.response_due_at is not None and message.response_due_at <= now
     zombies = list(zombies_of(ServiceGroup.objects.active().filter(owner=user), now).order_by("name", "id"))
