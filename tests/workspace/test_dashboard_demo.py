@@ -10,6 +10,7 @@ from statistics import median
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -19,14 +20,24 @@ from tests.workspace.test_dashboard_totals import COUNTS, _links, _total
 from tickets.models import ReturnVisit, Ticket
 
 
-@pytest.fixture
-def demo(db, settings):
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The demo, seeded once for the module inside a transaction rolled back at its end; each
+    test runs in a savepoint of its own within it, so neither sees what the other wrote."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        cache.clear()
+        call_command("seed_demo", customers=300, seed=7, stdout=StringIO())
+        call_command("seed_activity", orders=150, seed=7, stdout=StringIO())
+        yield timezone.now() + timedelta(seconds=1)
+        transaction.set_rollback(True)
     cache.clear()
-    call_command("seed_demo", customers=300, seed=7, stdout=StringIO())
-    call_command("seed_activity", orders=150, seed=7, stdout=StringIO())
+
+
+@pytest.fixture
+def demo(seeded, db, settings):
     # Every list of the walk on one page, so that its rows can be counted too.
     settings.TICKET_PAGE_SIZE = 1000
-    yield timezone.now() + timedelta(seconds=1)
+    yield seeded
     cache.clear()
 
 
