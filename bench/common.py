@@ -8,6 +8,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -94,20 +95,33 @@ def vacuum_analyze() -> None:
 class QueryCounter:
     def __init__(self):
         self.count = 0
+        self._lock = threading.Lock()
 
     def __call__(self, execute, sql, params, many, context):
-        self.count += 1
+        with self._lock:
+            self.count += 1
         return execute(sql, params, many, context)
 
 
 @contextmanager
 def counted_queries():
-    """Count the SQL statements Django sends inside the block (without keeping them)."""
+    """Count the SQL statements Django sends inside the block (without keeping them), on this
+    thread's connection and on those other threads open meanwhile (core.parallel)."""
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
     counter = QueryCounter()
-    with connection.execute_wrapper(counter):
-        yield counter
+
+    def count_there_too(sender, connection, **kwargs):
+        if counter not in connection.execute_wrappers:
+            connection.execute_wrappers.append(counter)
+
+    connection_created.connect(count_there_too, weak=False)
+    try:
+        with connection.execute_wrapper(counter):
+            yield counter
+    finally:
+        connection_created.disconnect(count_there_too)
 
 
 # The machine is shared: every benchmark says how loaded it was from its start to its record.

@@ -644,6 +644,11 @@ OUTAGE_LONG_HOURS = env_int("OUTAGE_LONG_HOURS", 4)
 OUTAGE_NOTICE_LEASE_SECONDS = env_int("OUTAGE_NOTICE_LEASE_SECONDS", 600)
 # Affected customers per fan-out transaction (each batch commits, so a killed worker loses one).
 OUTAGE_FAN_OUT_BATCH_SIZE = env_int("OUTAGE_FAN_OUT_BATCH_SIZE", 5000)
+# Batches of one notice written at once on PostgreSQL, each on a database connection of
+# its own (the database does the work; 1 writes them one after the other).
+OUTAGE_FAN_OUT_THREADS = env_int("OUTAGE_FAN_OUT_THREADS", 2)
+if OUTAGE_FAN_OUT_THREADS < 1:
+    raise ImproperlyConfigured("OUTAGE_FAN_OUT_THREADS must be at least 1")
 
 # --- Reach (who was told what) ------------------------------------------------------
 # A WeCom group post (or one-to-one send) the owner has not confirmed within this

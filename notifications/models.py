@@ -119,7 +119,8 @@ class Notification(models.Model):
         verbose_name_plural = _("通知")
         ordering = ["-created_at", "-id"]
         # Partial where a fan-out's rows hold nothing to find: an SMS or e-mail to a
-        # customer has no recipient user and no claim until a worker takes it.
+        # customer has no recipient user, no claim until a worker takes it, and no
+        # provider message id until the provider accepts it.
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
             models.Index(
@@ -130,7 +131,12 @@ class Notification(models.Model):
             models.Index(
                 fields=["claim_token"], condition=Q(claim_token__isnull=False), name="notification_claim"
             ),
-            models.Index(fields=["provider_message_id"], name="notification_provider_msg"),
+            # Only rows a provider has answered: the rest (most of a fan-out's) have none yet.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="notification_provider_accepted",
+            ),
         ]
 
     def __str__(self) -> str:

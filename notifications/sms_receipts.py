@@ -218,7 +218,9 @@ def sms_receipts_apply(*, provider: str, receipts: Iterable[SmsReceipt]) -> Rece
         rows = [
             row
             for row in Notification.objects.filter(
-                Q(provider=provider, provider_message_id__in=message_ids)
+                # The empty id excluded in the same terms as the index's condition, so that
+                # the planner may use it whatever the number of ids.
+                (Q(provider=provider, provider_message_id__in=message_ids) & ~Q(provider_message_id=""))
                 | Q(dedupe_key__in=out_ids, provider__in=[provider, ""])
             )
             .select_for_update()

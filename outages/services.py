@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.selectors import supervisor_chain
+from core.parallel import in_parallel
 from customers.models import Customer, District, Line, Visit, sensitive_q
 from groups.models import BroadcastTopic, ServiceGroup
 from groups.services.broadcasts import broadcasts_create_per_group
@@ -282,7 +283,11 @@ def _withdraw_unsent(outage: Outage, now: datetime) -> None:
     """Nothing said before restoration or cancellation goes out after it: every
     notice not yet fanned out is cancelled, and every reach record and outbox row
     of the notices already fanned out that has not gone out yet is withdrawn."""
-    outage.notices.filter(fanned_out_at__isnull=True, cancelled_at__isnull=True).update(cancelled_at=now)
+    unsent = outage.notices.filter(fanned_out_at__isnull=True, cancelled_at__isnull=True)
+    # A notice being fanned out: its batches under way finish first (their rows are then
+    # withdrawn below), and none starts after.
+    _hold_notices(unsent.values_list("pk", flat=True), exclusive=True)
+    unsent.update(cancelled_at=now)
     notices = list(outage.notices.all())
     reach_withdraw(
         notice_keys=[reach_key(notice) for notice in notices],
@@ -473,26 +478,39 @@ def notice_fan_out(notice: OutageNotice, token: str) -> int:
     """Send one claimed notice; returns the reach records written.
 
     The group posts go first (so the policy knows which groups reached whom),
-    then every affected customer in batches, each its own transaction. A worker
+    then every affected customer in batches, each its own transaction (on
+    PostgreSQL OUTAGE_FAN_OUT_THREADS of them at once, each on its own connection). A worker
     killed half-way leaves the notice claimed until its lease ends, and the
     next run repeats the batches: records are unique per customer and outbox
     rows carry dedupe keys. A notice cancelled meanwhile (restoration) stops
     at the next batch."""
-    written = 0
-    last = 0
     with translation.override(settings.LANGUAGE_CODE):
         with transaction.atomic():
             broadcasts = _broadcast(notice)
             reach_notice = reach_notice_for(notice)
         posts = notice_posts(notice)
-        for upto in batch_bounds(notice):
+        bounds = batch_bounds(notice)
+        counts = []
+
+        def one_batch(batch: tuple[int, int]) -> bool:
+            after, upto = batch
             with transaction.atomic():
-                if not OutageNotice.objects.filter(pk=notice.pk, cancelled_at__isnull=True).exists():
-                    return written
-                last, count = reach_batch(
-                    notice, reach_notice=reach_notice, posts=posts, after_customer_id=last, upto=upto
+                if not _still_to_send(notice):
+                    return False
+                _last, count = reach_batch(
+                    notice, reach_notice=reach_notice, posts=posts, after_customer_id=after, upto=upto
                 )
-            written += count
+            counts.append(count)
+            return True
+
+        # The batches are independent (disjoint customers, records and outbox keys unique
+        # per customer): on PostgreSQL several at once, each its own transaction.
+        finished = in_parallel(
+            zip([0, *bounds], bounds, strict=False), one_batch, threads=settings.OUTAGE_FAN_OUT_THREADS
+        )
+        written = sum(counts)
+        if not finished:
+            return written
         with transaction.atomic():
             OutageNotice.objects.filter(pk=notice.pk, claim_token=token, fanned_out_at__isnull=True).update(
                 fanned_out_at=timezone.now(),
@@ -504,6 +522,31 @@ def notice_fan_out(notice: OutageNotice, token: str) -> int:
             )
             reach_notice_fanned_out(notice=reach_notice)
     return written
+
+
+# The advisory lock of a notice's fan-out on PostgreSQL: (this class, the notice's id).
+_FAN_OUT_LOCK = 7301
+
+
+def _hold_notices(notice_ids, *, exclusive: bool) -> None:
+    """Hold the notices' fan-out lock until the transaction ends: shared by each batch (the
+    batches of a notice run at once), exclusive by whoever cancels a notice. Unlike a row
+    lock, a shared request queues behind a waiting exclusive one, so a restoration waits
+    only for the batches under way, not for every batch that would overlap them."""
+    if connection.vendor != "postgresql":
+        return  # SQLite runs one writing transaction at a time
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        for notice_id in sorted(notice_ids):
+            cursor.execute(f"SELECT {function}(%s, %s)", [_FAN_OUT_LOCK, notice_id])
+
+
+def _still_to_send(notice: OutageNotice) -> bool:
+    """Whether the notice is still to be sent (not cancelled by a restoration or a
+    cancellation), its fan-out lock held by the batch's transaction: a cancellation waits
+    for the batches under way and then withdraws what they wrote."""
+    _hold_notices([notice.pk], exclusive=False)
+    return OutageNotice.objects.filter(pk=notice.pk, cancelled_at__isnull=True).exists()
 
 
 def notice_groups(notice: OutageNotice):

@@ -189,8 +189,12 @@ class ReachRecord(models.Model):
     # is hard-deleted by the product (customers are archived with deleted_at; notices,
     # groups, broadcasts and outbox rows are kept); a delete through the ORM or the admin
     # still cascades, sets null or protects (Django applies on_delete), and
-    # tests/reach/test_integrity.py holds that no record points at nothing. The contact
-    # keeps its constraint: contacts are deleted every day, concurrently with a fan-out.
+    # tests/reach/test_integrity.py holds that no record points at nothing. Nor on the
+    # columns no fan-out writes (the one-to-one post, who called: set later, one record
+    # at a time, to a row that exists): PostgreSQL queues a check for every inserted row
+    # and key even when the key is empty, and runs them all at commit. The contact keeps
+    # its constraint (contacts are deleted every day, concurrently with a fan-out), and so
+    # does the call assignee (a call task must not be left with nobody to make it).
     notice = models.ForeignKey(
         ReachNotice,
         verbose_name=_("通知"),
@@ -258,6 +262,7 @@ class ReachRecord(models.Model):
         blank=True,
         related_name="records",
         db_index=False,
+        db_constraint=False,
     )
     broadcast = models.ForeignKey(
         "groups.Broadcast",
@@ -293,6 +298,7 @@ class ReachRecord(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     state_changed_at = models.DateTimeField(_("状态时间"), null=True, blank=True)

@@ -32,6 +32,7 @@ The policy (which channel for whom) is reach/policy.py; this module writes it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -390,6 +391,29 @@ def _insert_group_covered(notice: ReachNotice, customer_ids, posts: policy.Posts
         return max(cursor.rowcount, 0)
 
 
+def _posts_key(posts: policy.Posts) -> tuple:
+    return tuple(tuple(sorted(ids.items())) for ids in (posts.broadcasts, posts.by_district, posts.by_line))
+
+
+@functools.lru_cache(maxsize=32)
+def _set_based_selects(posts_key: tuple, *, wecom: bool, urgent: bool) -> tuple:
+    """The policy's two selects in `_insert_set_based`, compiled — (sql, params) of
+    `group_covered` (None without posts) and of `sms_only` — over the CTEs `t` (the batch)
+    and `g` (the group-covered): the same for every batch of a notice, and building them
+    (a CASE over every posted group's districts and lines) cost more than a batch's
+    decisions in the database."""
+    posts = policy.Posts(*(dict(items) for items in posts_key))
+    rest = "SELECT t.pk FROM t"
+    covered = policy.group_covered(RawSQL(rest, []), posts)
+    if covered is not None:
+        covered = covered.query.sql_with_params()
+        rest += (
+            " WHERE t.pk NOT IN (SELECT g.pk FROM g WHERE COALESCE(g.member_group, g.area_group) IS NOT NULL)"
+        )
+    chosen = policy.sms_only(RawSQL(rest, []), wecom=wecom, urgent=urgent).query.sql_with_params()
+    return covered, chosen
+
+
 def _insert_set_based(
     notice: ReachNotice, todo, posts: policy.Posts, wecom: bool, now
 ) -> tuple[int, list[int]]:
@@ -408,13 +432,12 @@ def _insert_set_based(
     # Every join below is a hashed NOT IN / IN or a lookup by primary key or unique key:
     # the planner's estimates of the CTEs are poor (often one row), and a nested loop
     # over two CTEs of thousands of rows would be quadratic.
-    rest = "SELECT t.pk FROM t"
     sql = [f"WITH t (pk) AS MATERIALIZED ({todo_sql})"]
     params = [*todo_params]
     inserts = []
-    covered = policy.group_covered(RawSQL("SELECT t.pk FROM t", []), posts)
+    covered, chosen = _set_based_selects(_posts_key(posts), wecom=wecom, urgent=notice.urgent)
     if covered is not None:
-        select, select_params = covered.query.sql_with_params()
+        select, select_params = covered
         records, records_params = _group_records_select(notice, posts, now)
         sql.append(f"g AS MATERIALIZED ({select})")
         sql.append(
@@ -423,12 +446,7 @@ def _insert_set_based(
         )
         params += [*select_params, *records_params]
         inserts.append("rg")
-        rest += (
-            " WHERE t.pk NOT IN (SELECT g.pk FROM g WHERE COALESCE(g.member_group, g.area_group) IS NOT NULL)"
-        )
-    chosen, chosen_params = policy.sms_only(
-        RawSQL(rest, []), wecom=wecom, urgent=notice.urgent
-    ).query.sql_with_params()
+    chosen, chosen_params = chosen
     outbox = notifications_insert_select(
         prototype=_sms_prototype(notice),
         select=_sms_outbox_select(with_ids=True),

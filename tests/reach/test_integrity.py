@@ -13,10 +13,20 @@ from accounts.models import OrgUnit
 from groups.models import Broadcast
 from notifications.models import Notification
 from outages import services as outages
-from reach.models import Channel, ReachNotice, ReachRecord
+from reach.models import Channel, PersonalPost, ReachNotice, ReachRecord
+from tests.factories import UserFactory
 from tests.reach.test_policy import add, mixed, records  # noqa: F401
 
-UNCHECKED = {"notice", "customer", "station", "group", "broadcast", "notification"}
+UNCHECKED = {
+    "notice",
+    "customer",
+    "station",
+    "group",
+    "broadcast",
+    "notification",
+    "personal_post",
+    "called_by",
+}
 
 
 def dangling() -> dict[str, list[int]]:
@@ -74,8 +84,27 @@ def test_deletes_through_the_orm_cascade_or_set_null_as_before(grid, fault, mixe
     assert dangling() == {}
 
 
-def test_only_the_contact_keeps_its_database_constraint(db):
-    """Contacts are deleted every day, concurrently with a fan-out: that key stays checked."""
+def test_deleting_who_called_or_the_one_to_one_post_sets_them_null(grid, fault, mixed):  # noqa: F811
+    outage = outages.outage_publish(outage=fault(districts=[grid["d1"], grid["d2"]]))
+    outages.fan_out_due()
+    record = next(iter(records(outage).values()))
+    caller = UserFactory()
+    post = PersonalPost.objects.create(notice=record.notice, sender=caller, sender_userid="zhang")
+    ReachRecord.objects.filter(pk=record.pk).update(called_by=caller, personal_post=post)
+
+    post.delete()
+    record.refresh_from_db()
+    assert (record.personal_post_id, record.called_by_id) == (None, caller.pk)
+    caller.delete()
+    record.refresh_from_db()
+    assert record.called_by_id is None
+    assert dangling() == {}
+
+
+def test_only_the_contact_and_the_call_assignee_keep_their_database_constraint(db):
+    """Contacts are deleted every day, concurrently with a fan-out, and a call task must
+    not point at nobody: those keys stay checked. Every other key is queued for a check at
+    commit for every record a fan-out inserts, even when empty."""
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, ReachRecord._meta.db_table)
     checked = {
@@ -86,4 +115,4 @@ def test_only_the_contact_keeps_its_database_constraint(db):
     }
     columns = {ReachRecord._meta.get_field(name).column for name in UNCHECKED}
     assert not checked & columns
-    assert "contact_id" in checked
+    assert checked == {"contact_id", "call_assignee_id"}

@@ -1,7 +1,10 @@
 """The fan-out decides the group-covered and plain-SMS customers in the database: the
 records and outbox rows it writes are those `policy.choose` gives, customer by customer."""
 
+import threading
+
 import pytest
+from django.db import connection
 from django.utils import translation
 
 from customers.models import Contact, Customer
@@ -52,6 +55,29 @@ def more(grid, mixed, district_group, line_group):  # noqa: F811
 
 
 def test_the_set_based_fan_out_writes_what_choose_decides(grid, fault, more):
+    written_as_choose_decides(grid, fault, more)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="batches run at once on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_batches_written_at_once_on_several_connections_write_what_choose_decides(
+    settings, grid, fault, more, monkeypatch
+):
+    settings.OUTAGE_FAN_OUT_BATCH_SIZE = 2
+    settings.OUTAGE_FAN_OUT_THREADS = 3
+    threads = set()
+    reach_batch = outages.reach_batch
+
+    def batch_here(*args, **kwargs):
+        threads.add(threading.get_ident())
+        return reach_batch(*args, **kwargs)
+
+    monkeypatch.setattr(outages, "reach_batch", batch_here)
+    written_as_choose_decides(grid, fault, more)
+    assert len(threads) >= 2 and threading.get_ident() not in threads
+
+
+def written_as_choose_decides(grid, fault, more):
     outage = outages.outage_publish(
         outage=fault(districts=[grid["d1"], grid["d2"]], lines=[grid["other_line"]])
     )
