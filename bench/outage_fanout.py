@@ -353,6 +353,39 @@ def naive_loop(outage, notice, customer_ids: list[int]) -> tuple[float, int, int
     return t.seconds, queries.count, publishes.total
 
 
+def connections_against_one(notice, *, threads: int, rounds: int = 2) -> dict[str, list[float]]:
+    """Seconds for the notice's batches written again, on `threads` connections and on one,
+    alternately `rounds` times each: its records and outbox rows are taken away and the
+    notice made due again before each run (its group posts stay: made once per notice)."""
+    from django.test.utils import override_settings
+
+    from notifications.models import Notification
+    from outages.models import OutageNotice
+    from reach.models import ReachRecord
+
+    def again() -> float:
+        ReachRecord.objects.filter(notice__key=f"outage_notice:{notice.pk}").delete()
+        Notification.objects.filter(dedupe_key__startswith=notice.dedupe_prefix).delete()
+        OutageNotice.objects.filter(pk=notice.pk).update(
+            fanned_out_at=None, claimed_until=None, claim_token=""
+        )
+        with timed() as t:
+            fan_out_until_done()
+        if (
+            ReachRecord.objects.filter(notice__key=f"outage_notice:{notice.pk}").count()
+            != notice.outage.affected.count()
+        ):
+            raise SystemExit("the fan-out run again did not write every record")
+        return round(t.seconds, 3)
+
+    seconds = {"threads": [], "one": []}
+    for _round in range(rounds):
+        seconds["threads"].append(again())
+        with override_settings(OUTAGE_FAN_OUT_THREADS=1):
+            seconds["one"].append(again())
+    return seconds
+
+
 def written_rows() -> dict[str, int]:
     from groups.models import Broadcast, GroupMessage
     from notifications.models import Notification
@@ -446,6 +479,7 @@ def main() -> None:
     if republished or again_notices or any(added.values()):
         raise SystemExit(f"running twice added rows: {added}, notices {again_notices}")
     print(f"run twice: publish refused, {again_notices} notices due, rows added {added}")
+    connections_compared = connections_against_one(notice, threads=settings.OUTAGE_FAN_OUT_THREADS)
 
     ids = list(
         AffectedCustomer.objects.filter(outage=outage)
@@ -477,6 +511,13 @@ def main() -> None:
             "due_to_all_rows_seconds": round(fanning.seconds, 3),
             "notices_sent": notices,
             "fan_out_threads": settings.OUTAGE_FAN_OUT_THREADS,
+            # The notice's batches again (group posts already made), its rows taken away
+            # before each run, alternately on that many connections and on one.
+            "batches_seconds_on_threads": connections_compared["threads"],
+            "batches_seconds_on_one_connection": connections_compared["one"],
+            "speedup_threads_vs_one_connection": round(
+                min(connections_compared["one"]) / min(connections_compared["threads"]), 2
+            ),
             "reach_records": got["records"],
             "reach_records_by_channel": channels,
             "sms_outbox_rows": got["sms"],

@@ -154,6 +154,12 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
                 "× vs a loop over the sensitive only (goal ≥ 5)",
             ),
             ("goal_budget_seconds", "目标允许秒数", "s the goal allows"),
+            ("fan_out_threads", "同时写的批数（连接数）", "batches at once (connections)"),
+            (
+                "speedup_threads_vs_one_connection",
+                "比单连接快（倍）",
+                "× faster than on one connection",
+            ),
             (
                 "database_floor_reach_records_seconds",
                 "数据库写触达记录下限秒数",
