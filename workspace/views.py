@@ -77,6 +77,8 @@ def home(request):
     context = {"now": now}
     for name in SECTIONS:
         context.update(_section_context(request.user, name, now))
+    # The inbox section counted the unread already: the header shows the same count.
+    request.unread_notifications = context["inbox"].counts["total"]
     return render(request, "workspace/workbench.html", context)
 
 

@@ -270,3 +270,21 @@ def test_the_zombie_section_lists_what_the_health_figures_list_with_the_same_rea
     assert [g.name for g in zombies.items] == [g.name for g in expected]
     assert {g.name for g in expected} == {"超时群", "久未发言群", "从未发言群", "公共服务群"}
     assert [g.zombie_reasons for g in zombies.items] == [zombie_reasons(g, now) for g in expected]
+
+
+def test_the_header_and_the_inbox_section_show_one_count_read_once(login, manager, colleague):
+    NotificationFactory.create_batch(3, recipient=manager)
+    NotificationFactory(recipient=manager, read_at=timezone.now())
+    NotificationFactory(recipient=colleague)
+    client = login(manager)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/")
+    assert response.context["unread_notifications"] == 3
+    assert response.context["inbox"].counts["total"] == 3
+    assert '<span class="badge text-bg-danger" id="unread-count">3</span>' in response.content.decode()
+    unread_counts = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "notifications_notification"' in q["sql"] and "COUNT(" in q["sql"]
+    ]
+    assert len(unread_counts) == 1, unread_counts
