@@ -3,6 +3,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import ChoiceLabels
 from core.phones import mask_phone
 
 mobile_validator = RegexValidator(r"^1[3-9]\d{9}$", _("请输入11位手机号码，例如 13595561234。"))
@@ -20,7 +21,7 @@ class OrgUnitQuerySet(models.QuerySet):
         return self.filter(path__startswith=unit.path)
 
 
-class OrgUnit(models.Model):
+class OrgUnit(ChoiceLabels, models.Model):
     """A node of the grid company's tree: province → prefecture → county → station."""
 
     class Level(models.IntegerChoices):
@@ -73,7 +74,7 @@ class OrgUnit(models.Model):
         return self.path.startswith(other.path)
 
 
-class User(AbstractUser):
+class User(ChoiceLabels, AbstractUser):
     class Role(models.TextChoices):
         ACCOUNT_MANAGER = "manager", _("客户经理")
         SUPERVISOR = "supervisor", _("监控主管")

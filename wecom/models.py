@@ -3,6 +3,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import ChoiceLabels
+
 
 class CallbackEventQuerySet(models.QuerySet):
     def due(self, now=None) -> "CallbackEventQuerySet":
@@ -14,7 +16,7 @@ class CallbackEventQuerySet(models.QuerySet):
         )
 
 
-class CallbackEvent(models.Model):
+class CallbackEvent(ChoiceLabels, models.Model):
     """One event WeCom posted to /wecom/callback/, stored before it is answered.
 
     `dedupe_key` is a hash of the decrypted message, so WeCom's retry of a
