@@ -1,6 +1,6 @@
 """The CPU of the load test's pages, one request at a time in process, each persona.
 
-    python bench/page_cpu.py [--scale small] [--keep] [--repeat 9] [--rounds 2]
+    python bench/page_cpu.py [--scale small] [--keep] [--repeat 11]
 
 Seeds the benchmark database with `seed_scale --scale SCALE --wipe` (unless
 --keep: the data and bench/results/load_users.json of an earlier seeding, of
@@ -10,8 +10,8 @@ plays, through Django's test client: the CPU time of
 the process per request (the median of --repeat), its queries, and a mean
 weighted as often as the load test asks for each page.
 
-Same run, alternated: the pages with the choice labels read from a table per
-field and language (core/choices.py) and with Django's own get_FOO_display(),
+Same run, request by request alternated: the pages with the choice labels read
+from a table per field and language (core/choices.py) and with Django's own get_FOO_display(),
 which translates every label of the field at each call. Reports the ratio of
 the weighted means and the load average at the start and the end.
 """
@@ -87,23 +87,29 @@ def pages(people: dict) -> list[tuple[str, str, str, dict, float]]:
     return found
 
 
-def measure(clients: dict, page_list, repeat: int) -> dict[str, tuple[float, int]]:
-    """{page: (median CPU ms of a request, queries)}."""
+def measure(clients: dict, page_list, repeat: int, ways: dict) -> dict[str, dict[str, tuple[float, int]]]:
+    """{way: {page: (median CPU ms of a request, queries)}}: each page's requests alternate
+    between the ways (each a function that sets the code up), so drift reaches all alike."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    found = {}
+    found = {way: {} for way in ways}
     for name, who, path, params, _weight in page_list:
         client = clients[who]
-        seconds = []
+        seconds = {way: [] for way in ways}
+        counts = {}
         for _ in range(repeat):
-            started = time.process_time()
-            with CaptureQueriesContext(connection) as queries:
-                response = client.get(path, params, secure=True)
-            seconds.append(time.process_time() - started)
-            if response.status_code != 200:
-                raise SystemExit(f"{name}: {path} answered {response.status_code}")
-        found[name] = (statistics.median(seconds) * 1000, len(queries))
+            for way, set_up in ways.items():
+                set_up()
+                started = time.process_time()
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(path, params, secure=True)
+                seconds[way].append(time.process_time() - started)
+                counts[way] = len(queries)
+                if response.status_code != 200:
+                    raise SystemExit(f"{name}: {path} answered {response.status_code}")
+        for way in ways:
+            found[way][name] = (statistics.median(seconds[way]) * 1000, counts[way])
     return found
 
 
@@ -116,8 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="small", choices=["small", "county", "prefecture"])
     parser.add_argument("--keep", action="store_true", help="use the data already seeded")
-    parser.add_argument("--repeat", type=int, default=9)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=11, help="requests per page and way")
     args = parser.parse_args()
     load_at_start = load_average()
     print(f"load average at start: {load_at_start}")
@@ -145,8 +150,6 @@ def main() -> None:
         else:
             clients[who] = Client()
             clients[who].force_login(User.objects.get(username=who))
-    measure(clients, page_list, 1)  # templates compiled, caches warm
-
     # Each model's get_FOO_display() bound to Django's own method, as Django binds it
     # (Field.contribute_to_class), and back.
     bound = [
@@ -157,23 +160,20 @@ def main() -> None:
         if field.choices and f"get_{field.name}_display" in model.__dict__
     ]
     tables = {(model, name): model.__dict__[name] for model, name, _field in bound}
-    runs = {"tables": [], "django": []}
-    for _round in range(args.rounds):
-        runs["tables"].append(measure(clients, page_list, args.repeat))
+
+    def with_tables() -> None:
+        for (model, name), method in tables.items():
+            setattr(model, name, method)
+
+    def with_djangos() -> None:
         for model, name, field in bound:
             setattr(model, name, partialmethod(models.Model._get_FIELD_display, field=field))
-        try:
-            runs["django"].append(measure(clients, page_list, args.repeat))
-        finally:
-            for (model, name), method in tables.items():
-                setattr(model, name, method)
 
-    def best(kind: str) -> dict:
-        return {
-            name: (min(run[name][0] for run in runs[kind]), runs[kind][0][name][1]) for name in runs[kind][0]
-        }
-
-    now, before = best("tables"), best("django")
+    ways = {"tables": with_tables, "django": with_djangos}
+    measure(clients, page_list, 1, ways)  # templates compiled, caches warm
+    found = measure(clients, page_list, args.repeat, ways)
+    with_tables()
+    now, before = found["tables"], found["django"]
     now_mean, before_mean = weighted(now, page_list), weighted(before, page_list)
     load_at_end = load_average()
     print(f"load average at end: {load_at_end}")
@@ -192,7 +192,7 @@ def main() -> None:
             "load_average_start": load_at_start,
             "load_average_end": load_at_end,
         },
-        scale={"scale": args.scale, "repeat": args.repeat, "rounds": args.rounds},
+        scale={"scale": args.scale, "repeat": args.repeat},
     )
 
 
