@@ -1,6 +1,6 @@
 """The CPU of the load test's pages, one request at a time in process, each persona.
 
-    python bench/page_cpu.py [--scale small] [--keep] [--repeat 11]
+    python bench/page_cpu.py [--scale small] [--keep] [--repeat 9] [--rounds 2]
 
 Seeds the benchmark database with `seed_scale --scale SCALE --wipe` (unless
 --keep: the data and bench/results/load_users.json of an earlier seeding, of
@@ -10,8 +10,8 @@ plays, through Django's test client: the CPU time of
 the process per request (the median of --repeat), its queries, and a mean
 weighted as often as the load test asks for each page.
 
-Same run, request by request alternated: the pages with the choice labels read
-from a table per field and language (core/choices.py) and with Django's own get_FOO_display(),
+Same run, alternated: the pages with the choice labels read from a table per
+field and language (core/choices.py) and with Django's own get_FOO_display(),
 which translates every label of the field at each call. Reports the ratio of
 the weighted means and the load average at the start and the end.
 """
@@ -87,29 +87,23 @@ def pages(people: dict) -> list[tuple[str, str, str, dict, float]]:
     return found
 
 
-def measure(clients: dict, page_list, repeat: int, ways: dict) -> dict[str, dict[str, tuple[float, int]]]:
-    """{way: {page: (median CPU ms of a request, queries)}}: each page's requests alternate
-    between the ways (each a function that sets the code up), so drift reaches all alike."""
+def measure(clients: dict, page_list, repeat: int) -> dict[str, tuple[float, int]]:
+    """{page: (median CPU ms of a request, queries)}."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    found = {way: {} for way in ways}
+    found = {}
     for name, who, path, params, _weight in page_list:
         client = clients[who]
-        seconds = {way: [] for way in ways}
-        counts = {}
+        seconds = []
         for _ in range(repeat):
-            for way, set_up in ways.items():
-                set_up()
-                started = time.process_time()
-                with CaptureQueriesContext(connection) as queries:
-                    response = client.get(path, params, secure=True)
-                seconds[way].append(time.process_time() - started)
-                counts[way] = len(queries)
-                if response.status_code != 200:
-                    raise SystemExit(f"{name}: {path} answered {response.status_code}")
-        for way in ways:
-            found[way][name] = (statistics.median(seconds[way]) * 1000, counts[way])
+            started = time.process_time()
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(path, params, secure=True)
+            seconds.append(time.process_time() - started)
+            if response.status_code != 200:
+                raise SystemExit(f"{name}: {path} answered {response.status_code}")
+        found[name] = (statistics.median(seconds) * 1000, len(queries))
     return found
 
 
@@ -122,7 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="small", choices=["small", "county", "prefecture"])
     parser.add_argument("--keep", action="store_true", help="use the data already seeded")
-    parser.add_argument("--repeat", type=int, default=11, help="requests per page and way")
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     load_at_start = load_average()
     print(f"load average at start: {load_at_start}")
@@ -150,6 +145,8 @@ def main() -> None:
         else:
             clients[who] = Client()
             clients[who].force_login(User.objects.get(username=who))
+    measure(clients, page_list, 1)  # templates compiled, caches warm
+
     # Each model's get_FOO_display() bound to Django's own method, as Django binds it
     # (Field.contribute_to_class), and back.
     bound = [
@@ -160,20 +157,23 @@ def main() -> None:
         if field.choices and f"get_{field.name}_display" in model.__dict__
     ]
     tables = {(model, name): model.__dict__[name] for model, name, _field in bound}
-
-    def with_tables() -> None:
-        for (model, name), method in tables.items():
-            setattr(model, name, method)
-
-    def with_djangos() -> None:
+    runs = {"tables": [], "django": []}
+    for _round in range(args.rounds):
+        runs["tables"].append(measure(clients, page_list, args.repeat))
         for model, name, field in bound:
             setattr(model, name, partialmethod(models.Model._get_FIELD_display, field=field))
+        try:
+            runs["django"].append(measure(clients, page_list, args.repeat))
+        finally:
+            for (model, name), method in tables.items():
+                setattr(model, name, method)
 
-    ways = {"tables": with_tables, "django": with_djangos}
-    measure(clients, page_list, 1, ways)  # templates compiled, caches warm
-    found = measure(clients, page_list, args.repeat, ways)
-    with_tables()
-    now, before = found["tables"], found["django"]
+    def best(kind: str) -> dict:
+        return {
+            name: (min(run[name][0] for run in runs[kind]), runs[kind][0][name][1]) for name in runs[kind][0]
+        }
+
+    now, before = best("tables"), best("django")
     now_mean, before_mean = weighted(now, page_list), weighted(before, page_list)
     load_at_end = load_average()
     print(f"load average at end: {load_at_end}")
@@ -192,7 +192,7 @@ def main() -> None:
             "load_average_start": load_at_start,
             "load_average_end": load_at_end,
         },
-        scale={"scale": args.scale, "repeat": args.repeat},
+        scale={"scale": args.scale, "repeat": args.repeat, "rounds": args.rounds},
     )
 
 
