@@ -126,7 +126,6 @@ bench: $(DEV_STAMP)
 	$(PY) bench/wecom_posts.py
 	$(PY) bench/sms_receipts.py
 	$(BENCH_ENV) $(PY) manage.py seed_scale --scale $(SEED_SCALE) --wipe
-	$(PY) bench/page_cpu.py --keep --scale $(SEED_SCALE)
 	$(PY) bench/report.py
 	@echo "make bench ended $$(date -u +%H:%M:%S), load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 

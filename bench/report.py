@@ -126,26 +126,6 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("load_average_1m", "负载", "load average"),
         ],
     ),
-    "page_cpu": (
-        "页面 CPU（进程内，逐个请求）",
-        "page CPU (in process, one request at a time)",
-        [
-            ("pages", "页面数", "pages"),
-            (
-                "weighted_cpu_ms_per_request",
-                "按压测频率加权的每请求 CPU 毫秒",
-                "CPU ms per request, weighted as the load test asks",
-            ),
-            (
-                "weighted_cpu_ms_with_djangos_display",
-                "同次运行、用 Django 自带的 get_FOO_display 时",
-                "same run, with Django's own get_FOO_display",
-            ),
-            ("speedup_choice_tables", "选项标签表快（倍）", "× faster with the label tables"),
-            ("load_average_start", "开始负载", "load avg start"),
-            ("load_average_end", "结束负载", "load avg end"),
-        ],
-    ),
     "outage_fanout": (
         "停电通知分发",
         "outage notice fan-out",
