@@ -3,7 +3,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core.choices import ChoiceLabels
 from core.phones import mask_phone
 
 mobile_validator = RegexValidator(r"^1[3-9]\d{9}$", _("请输入11位手机号码，例如 13595561234。"))
@@ -21,7 +20,7 @@ class OrgUnitQuerySet(models.QuerySet):
         return self.filter(path__startswith=unit.path)
 
 
-class OrgUnit(ChoiceLabels, models.Model):
+class OrgUnit(models.Model):
     """A node of the grid company's tree: province → prefecture → county → station."""
 
     class Level(models.IntegerChoices):
@@ -74,7 +73,7 @@ class OrgUnit(ChoiceLabels, models.Model):
         return self.path.startswith(other.path)
 
 
-class User(ChoiceLabels, AbstractUser):
+class User(AbstractUser):
     class Role(models.TextChoices):
         ACCOUNT_MANAGER = "manager", _("客户经理")
         SUPERVISOR = "supervisor", _("监控主管")

@@ -3,8 +3,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.choices import ChoiceLabels
-
 
 class IdempotentRequest(models.Model):
     """The first response to an API request sent with an `Idempotency-Key` header (see core.api.idempotency).
@@ -42,7 +40,7 @@ class IdempotentRequest(models.Model):
         return f"{self.method} {self.path} ({self.key})"
 
 
-class PeriodicRun(ChoiceLabels, models.Model):
+class PeriodicRun(models.Model):
     """The last run of one periodic task (a task of the beat schedule), written by the
     worker through Celery's signals (core/runs.py): when it last started, ended,
     succeeded, and how it ended. The operations page and the watchdog read it."""

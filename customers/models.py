@@ -12,7 +12,6 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import OrgUnit, mobile_validator
 from accounts.scoping import ScopedQuerySet, subtree_unit_ids
-from core.choices import ChoiceLabels
 from core.text import TEXT_LENGTH, limited
 from customers.pinyin import name_pinyin
 
@@ -149,7 +148,7 @@ class AliveCustomerManager(models.Manager.from_queryset(CustomerQuerySet)):
         return super().get_queryset().filter(deleted_at__isnull=True)
 
 
-class Customer(ChoiceLabels, models.Model):
+class Customer(models.Model):
     class Kind(models.TextChoices):
         RESIDENT = "resident", _("居民")
         COMMERCIAL = "commercial", _("一般工商业")
@@ -316,7 +315,7 @@ ARCHIVE_FIELDS = (
 )
 
 
-class Contact(ChoiceLabels, models.Model):
+class Contact(models.Model):
     class Relation(models.TextChoices):
         SELF = "self", _("本人")
         FAMILY = "family", _("家属")
@@ -468,7 +467,7 @@ class CustomerSyncExitQuerySet(ScopedQuerySet):
     scope_unit_field = "station"
 
 
-class CustomerSyncExit(ChoiceLabels, models.Model):
+class CustomerSyncExit(models.Model):
     """An archive that left a place in the feed: moved off a station or manager, or hard deleted.
 
     Written by database triggers (customers.sync_triggers, migration 0012) in
@@ -513,7 +512,7 @@ class CustomerSyncExit(ChoiceLabels, models.Model):
         return self.number
 
 
-class ImportJob(ChoiceLabels, models.Model):
+class ImportJob(models.Model):
     """One uploaded archive file on its way in: validated, previewed, confirmed, written.
 
     The file's bytes live in the row (at most 5 MB), so any worker host can
@@ -588,7 +587,7 @@ class InteractionQuerySet(ScopedQuerySet):
         return Q(staff=user)
 
 
-class Interaction(ChoiceLabels, models.Model):
+class Interaction(models.Model):
     """One contact with a customer (联系记录): who, how, when, what was said, how the customer felt."""
 
     class Channel(models.TextChoices):
@@ -713,7 +712,7 @@ class VisitQuerySet(ScopedQuerySet):
         return self.filter(done_at__isnull=True)
 
 
-class Visit(ChoiceLabels, models.Model):
+class Visit(models.Model):
     """A visit to the customer (走访/上门), prepared in advance (seed 000 §04)."""
 
     class Purpose(models.TextChoices):

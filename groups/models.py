@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit, ancestor_paths
 from accounts.scoping import ScopedQuerySet, subtree_unit_ids
-from core.choices import ChoiceLabels
 from core.text import MESSAGE_LENGTH, TEXT_LENGTH, limited
 from customers.models import Contact, Customer, District, Line
 
@@ -33,7 +32,7 @@ class ServiceGroupQuerySet(ScopedQuerySet):
         return self.filter(archived_at__isnull=True)
 
 
-class ServiceGroup(ChoiceLabels, models.Model):
+class ServiceGroup(models.Model):
     """A WeChat customer group a manager runs (or, for 公共服务群, has joined).
 
     "谁建群谁负责": the owner answers for the group; rules are set when it is
@@ -232,7 +231,7 @@ class GroupMessageQuerySet(ScopedQuerySet):
         return self.unanswered().filter(response_due_at__lte=now or timezone.now())
 
 
-class GroupMessage(ChoiceLabels, models.Model):
+class GroupMessage(models.Model):
     """One message in a group: a customer's, a staff member's, or a broadcast posted there.
 
     A customer's inquiry (咨询/诉求) runs against `response_due_at`, fixed when
@@ -393,7 +392,7 @@ class BroadcastQuerySet(ScopedQuerySet):
         return self.filter(published_at__isnull=True, scheduled_at__lte=now or timezone.now())
 
 
-class Broadcast(ChoiceLabels, models.Model):
+class Broadcast(models.Model):
     """群发/朋友圈: valuable content sent to groups (seed 000 §01, §02 四).
 
     Important customers in the target groups are always told one-to-one as
@@ -467,7 +466,7 @@ class ReplyTemplateQuerySet(ScopedQuerySet):
         return self.filter(shared)
 
 
-class ReplyTemplate(ChoiceLabels, models.Model):
+class ReplyTemplate(models.Model):
     """话术库: a reply worth reusing (seed 000 §04 “微”攻略)."""
 
     title = models.CharField(_("标题"), max_length=100)
@@ -553,7 +552,7 @@ class GroupPostState(models.TextChoices):
     NOT_SENT = "not_sent", _("未发送")
 
 
-class GroupPost(ChoiceLabels, models.Model):
+class GroupPost(models.Model):
     """A broadcast's post to one WeCom-linked group: a 企业群发 task its owner confirms in WeCom.
 
     WeCom sends nothing until the owner presses 发送 in WeCom, so the state is
@@ -622,7 +621,7 @@ class ArchiveCursor(models.Model):
         return f"{self.source}: {self.seq}"
 
 
-class HeldArchiveMessage(ChoiceLabels, models.Model):
+class HeldArchiveMessage(models.Model):
     """A group message from the chat archive that could not be placed yet: its
     group or its sender is not known to the CRM, or the ingest rules refused
     it. Kept whole (the decrypted message) and tried again by every pull until
@@ -662,7 +661,7 @@ class WeComChatStatus(models.TextChoices):
     DISMISSED = "dismissed", _("已解散")
 
 
-class WeComChat(ChoiceLabels, models.Model):
+class WeComChat(models.Model):
     """What the CRM last learnt of one WeCom customer group (客户群), by its chat_id.
 
     The ServiceGroup is the group people work with; this row is the sync's
@@ -708,7 +707,7 @@ class UnlinkedMemberQuerySet(ScopedQuerySet):
         return self.filter(left_at__isnull=True)
 
 
-class UnlinkedMember(ChoiceLabels, models.Model):
+class UnlinkedMember(models.Model):
     """A member of a WeCom group the CRM cannot name yet (群成员未关联).
 
     An external member (客户) whose external_userid no archive contact carries,

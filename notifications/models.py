@@ -7,7 +7,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.choices import ChoiceLabels
 from core.text import NOTE_LENGTH, limited
 from notifications.sms_kinds import SmsKind, SmsProvider
 
@@ -29,7 +28,7 @@ class NotificationQuerySet(models.QuerySet):
         return self.filter(read_at__isnull=True)
 
 
-class Notification(ChoiceLabels, models.Model):
+class Notification(models.Model):
     """One message to one recipient through one channel: the outbox row.
 
     Written in the same transaction as the change that causes it; a Celery
@@ -144,7 +143,7 @@ class Notification(ChoiceLabels, models.Model):
         return self.subject
 
 
-class SmsTemplate(ChoiceLabels, models.Model):
+class SmsTemplate(models.Model):
     """A template the SMS provider approved for one kind of message.
 
     The provider only sends text that follows an approved template, so an SMS

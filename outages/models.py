@@ -5,7 +5,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit
 from accounts.scoping import ScopedQuerySet
-from core.choices import ChoiceLabels
 from customers.models import Customer, District, Line
 
 
@@ -37,7 +36,7 @@ class OutageQuerySet(ScopedQuerySet):
         ) | Q(pk__in=Outage.lines.through.objects.filter(line__districts__manager=user).values("outage_id"))
 
 
-class Outage(ChoiceLabels, models.Model):
+class Outage(models.Model):
     kind = models.CharField(_("停电类型"), max_length=16, choices=OutageKind.choices)
     reason = models.CharField(_("停电原因"), max_length=255)
     lines = models.ManyToManyField(Line, verbose_name=_("停电线路"), blank=True, related_name="outages")

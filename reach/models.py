@@ -21,7 +21,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OrgUnit
 from accounts.scoping import ScopedQuerySet
-from core.choices import ChoiceLabels
 from customers.models import Contact, Customer
 
 
@@ -114,7 +113,7 @@ class PersonalPostState(models.TextChoices):
     NOT_SENT = "not_sent", _("未发送")
 
 
-class PersonalPost(ChoiceLabels, models.Model):
+class PersonalPost(models.Model):
     """A WeCom one-to-one 群发 (add_msg_template, chat_type "single"): one task per
     notice and manager, to every external contact of theirs the notice reaches this
     way. WeCom sends nothing until the manager confirms it in WeCom; the records
@@ -181,7 +180,7 @@ class ReachRecordQuerySet(ScopedQuerySet):
         return Q(state=State.REACHED) | Q(call_state=CallState.DONE)
 
 
-class ReachRecord(ChoiceLabels, models.Model):
+class ReachRecord(models.Model):
     # No database constraint on the columns the set-based fan-out writes from rows the
     # same statement (or transaction) has just read or written: notice, customer,
     # station, group, broadcast, outbox row. PostgreSQL checks a foreign key row by row

@@ -7,7 +7,6 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import OrgUnit
 from accounts.scoping import ScopedQuerySet
-from core.choices import ChoiceLabels
 from core.lookups import AnyOf
 from core.text import NOTE_LENGTH, TEXT_LENGTH, limited
 from customers.models import Customer
@@ -71,7 +70,7 @@ OPEN_STATUSES = (Status.NEW, Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRES
 UNSIGNED_STATUSES = (Status.NEW, Status.DISPATCHED, Status.RETURNED)
 
 
-class SlaPolicy(ChoiceLabels, models.Model):
+class SlaPolicy(models.Model):
     """How long an order may take, by kind, category and urgency.
 
     Blank kind/category and a null urgency match anything; the most specific
@@ -185,7 +184,7 @@ HISTORY_EXCLUDED_FIELDS = (
 )
 
 
-class Ticket(ChoiceLabels, models.Model):
+class Ticket(models.Model):
     number = models.CharField(_("工单编号"), max_length=20, unique=True, editable=False)
     source = models.CharField(_("来源"), max_length=16, choices=Source.choices, default=Source.PHONE)
     external_id = models.CharField(
@@ -411,7 +410,7 @@ class Ticket(ChoiceLabels, models.Model):
         return due is not None and due <= (now or timezone.now())
 
 
-class TicketEvent(ChoiceLabels, models.Model):
+class TicketEvent(models.Model):
     """One step on an order's timeline: who did what, when, from → to."""
 
     class Action(models.TextChoices):
@@ -478,7 +477,7 @@ class ResolutionQuerySet(models.QuerySet):
         return self.filter(open_promise_q())
 
 
-class Resolution(ChoiceLabels, models.Model):
+class Resolution(models.Model):
     """One 办结 of an order: how it was solved and what was promised, by whom, when.
 
     Written by every resolve and never changed, so a reopened and re-resolved
@@ -596,7 +595,7 @@ class Transfer(models.Model):
         return f"{self.ticket_id} → {self.to_unit_id}"
 
 
-class ReturnVisit(ChoiceLabels, models.Model):
+class ReturnVisit(models.Model):
     """回访 after the work: scheduled when the order is resolved."""
 
     class Method(models.TextChoices):

@@ -3,8 +3,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.choices import ChoiceLabels
-
 
 class CallbackEventQuerySet(models.QuerySet):
     def due(self, now=None) -> "CallbackEventQuerySet":
@@ -16,7 +14,7 @@ class CallbackEventQuerySet(models.QuerySet):
         )
 
 
-class CallbackEvent(ChoiceLabels, models.Model):
+class CallbackEvent(models.Model):
     """One event WeCom posted to /wecom/callback/, stored before it is answered.
 
     `dedupe_key` is a hash of the decrypted message, so WeCom's retry of a
