@@ -10,6 +10,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_ARGS ?=
+# make test spreads the suite over this many processes (pytest-xdist), each with
+# a test database of its own; TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
 
 # Installs are recorded in stamp files named after the requirements' content,
 # so a changed requirements file reinstalls and an unchanged one does not.
@@ -69,7 +72,7 @@ run: $(RUN_STAMP)
 
 test: $(DEV_STAMP)
 	$(PY) manage.py compile_translations
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Fault drills (docs/RELIABILITY.md), which `make test` leaves out; the slow ones too
 # unless DRILLS_MARK says otherwise (CI: "drill and not slow_drill"). They need
