@@ -18,6 +18,7 @@ TASK_LABELS = {
     "core.tasks.purge_idempotency_keys": _("清理过期的幂等键"),
     "customers.tasks.remind_stale_archives": _("提醒核实陈旧档案"),
     "customers.tasks.schedule_routine_visits": _("安排例行走访"),
+    "customers.tasks.sweep_exports": _("重新排队停滞的档案导出并删除过期文件"),
     "groups.tasks.inquiry_reminder_scan": _("群内咨询回复提醒"),
     "groups.tasks.publish_due_broadcasts": _("发布到时的群发"),
     "outages.tasks.fan_out_notices": _("发出到时的停电通知"),

@@ -388,6 +388,8 @@ _QUEUE_OF_TASK = {
     BULK_QUEUE: (
         "customers.tasks.validate_import",
         "customers.tasks.write_import",
+        "customers.tasks.write_export",
+        "customers.tasks.sweep_exports",
         "customers.tasks.remind_stale_archives",
         "customers.tasks.schedule_routine_visits",
         "outages.tasks.fan_out_notices",
@@ -468,6 +470,10 @@ BEAT_SCHEDULE_DEFAULTS = {
     "tickets-promise-scan": {
         "task": "tickets.tasks.promise_scan",
         "schedule": timedelta(minutes=15),
+    },
+    "customers-sweep-exports": {
+        "task": "customers.tasks.sweep_exports",
+        "schedule": timedelta(minutes=1),
     },
     "crm-purge-idempotency-keys": {
         "task": "core.tasks.purge_idempotency_keys",
@@ -619,6 +625,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
 # --- Customer archive --------------------------------------------------------
 # An archive not verified within this many days is stale (seed 001 §1).
 ARCHIVE_STALE_DAYS = env_int("ARCHIVE_STALE_DAYS", 365)
+# A customer export of more rows than this is written by a worker (customers.exports),
+# not while the browser waits; its file is kept this many hours for its creator. A job
+# without progress for CUSTOMER_EXPORT_STALE_SECONDS is queued again.
+CUSTOMER_EXPORT_INLINE_ROWS = env_int("CUSTOMER_EXPORT_INLINE_ROWS", 2000)
+CUSTOMER_EXPORT_KEEP_HOURS = env_int("CUSTOMER_EXPORT_KEEP_HOURS", 24)
+CUSTOMER_EXPORT_STALE_SECONDS = env_int("CUSTOMER_EXPORT_STALE_SECONDS", 300)
 CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 50)
 # Largest archive file accepted for import; a prefecture's 100,000-row .xlsx is about 8 MB.
 CUSTOMER_IMPORT_MAX_MB = env_int("CUSTOMER_IMPORT_MAX_MB", 10)

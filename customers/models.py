@@ -577,6 +577,58 @@ class ImportJob(models.Model):
         }
 
 
+class ExportJob(models.Model):
+    """A customer export too large to write while the browser waits (customers.exports).
+
+    A worker writes the workbook into the media storage, which the web
+    processes and the workers share; the file is kept for
+    CUSTOMER_EXPORT_KEEP_HOURS and only its creator may download it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("正在生成")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("导出人"),
+        on_delete=models.CASCADE,
+        related_name="export_jobs",
+    )
+    # The list's filters as the request gave them (customers.filtersets reads them again).
+    params = models.JSONField(_("筛选条件"), default=dict, blank=True)
+    language = models.CharField(_("语言"), max_length=16)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("总行数"), default=0)
+    processed = models.PositiveIntegerField(_("已写行数"), default=0)
+    file = models.FileField(_("文件"), upload_to="exports/%Y/%m/", blank=True)
+    failure = models.TextField(_("失败原因"), blank=True)
+    created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    # Moves while a worker writes (every batch of rows): a job left queued or running
+    # without a move for CUSTOMER_EXPORT_STALE_SECONDS is queued again by the sweep.
+    heartbeat_at = models.DateTimeField(_("最近进展"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("档案导出")
+        verbose_name_plural = _("档案导出")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="export_job_status_beat")]
+
+    def __str__(self) -> str:
+        return f"{self.created_by_id}:{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.processed / self.total)) if self.total else 0
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+
+
 class InteractionQuerySet(ScopedQuerySet):
     """Contacts are seen through their customer; the staff member who made one sees it too."""
 

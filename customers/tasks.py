@@ -32,6 +32,22 @@ def write_import(job_id: int) -> None:
     write_job(job_id)
 
 
+@shared_task(ignore_result=True, soft_time_limit=3600, time_limit=3660)
+def write_export(job_id: int) -> None:
+    """Write a large customer export's workbook (customers.exports)."""
+    from customers.exports import write_export_job
+
+    write_export_job(job_id)
+
+
+@shared_task(**RETRY_TRANSIENT, ignore_result=True, soft_time_limit=120, time_limit=180)
+def sweep_exports() -> tuple[int, int]:
+    """Every minute (beat): queue stalled exports again, delete expired ones (customers.exports)."""
+    from customers.exports import export_jobs_sweep
+
+    return export_jobs_sweep()
+
+
 @shared_task(**RETRY_TRANSIENT, ignore_result=True, soft_time_limit=600, time_limit=660)
 def schedule_routine_visits() -> int:
     """Daily (beat): plan routine visits for sensitive customers left without one-to-one contact.

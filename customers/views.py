@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -18,11 +17,11 @@ from core.pickers import picker_response
 from core.text import is_text
 from core.xlsx import CONTENT_TYPE as XLSX_CONTENT_TYPE
 from core.xlsx import Sheet, workbook_file
-from customers import selectors, services
+from customers import exports, selectors, services
 from customers.forms import ContactForm, CustomerForm
 from customers.interactions import services as interaction_services
 from customers.interactions.forms import InteractionForm
-from customers.models import Contact
+from customers.models import Contact, ExportJob
 from customers.quality import archive_gaps
 from customers.visits import selectors as visit_selectors
 from customers.visits import services as visit_services
@@ -64,11 +63,50 @@ def customer_list(request):
 @login_required
 @require_GET
 def customer_export(request):
+    """A small list's workbook at once; a larger one is written by a worker (customers.exports)."""
+    if not exports.fits_inline(user=request.user, params=request.GET):
+        job = exports.export_job_request(user=request.user, query=request.GET)
+        return redirect("customers:export_detail", pk=job.pk)
     rows = selectors.customer_export_rows(user=request.user, params=request.GET)
     workbook = workbook_file([Sheet(_("客户档案"), selectors.export_header(), rows)])
-    filename = f"{_('客户档案')}-{timezone.localdate():%Y%m%d}.xlsx"
     # FileResponse closes the file once the download has been sent.
-    return FileResponse(workbook, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+    return FileResponse(
+        workbook, as_attachment=True, filename=exports.export_filename(), content_type=XLSX_CONTENT_TYPE
+    )
+
+
+def _export_job_of(request, pk: int) -> ExportJob:
+    """The user's own export job; anyone else's is a 404 (its rows are its creator's scope)."""
+    try:
+        return request.user.export_jobs.get(pk=pk)
+    except ExportJob.DoesNotExist:
+        raise Http404 from None
+
+
+@login_required
+@require_GET
+def customer_export_detail(request, pk: int):
+    job = _export_job_of(request, pk)
+    context = {"job": job, "keep_hours": settings.CUSTOMER_EXPORT_KEEP_HOURS}
+    if is_htmx(request):
+        return render(request, "customers/export_progress.html", context)
+    context["list_query"] = exports.query_of(job.params).urlencode()
+    return render(request, "customers/export_detail.html", context)
+
+
+@login_required
+@require_GET
+def customer_export_download(request, pk: int):
+    job = _export_job_of(request, pk)
+    if job.status != ExportJob.Status.DONE or not job.file:
+        raise Http404
+    try:
+        handle = job.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(
+        handle, as_attachment=True, filename=exports.download_name(job), content_type=XLSX_CONTENT_TYPE
+    )
 
 
 @login_required

@@ -24,6 +24,8 @@ REALTIME = {
 BULK = {
     "customers.tasks.validate_import",
     "customers.tasks.write_import",
+    "customers.tasks.write_export",
+    "customers.tasks.sweep_exports",
     "customers.tasks.remind_stale_archives",
     "customers.tasks.schedule_routine_visits",
     "outages.tasks.fan_out_notices",

@@ -26,13 +26,14 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from PIL import Image
 
-from customers.models import ImportJob, Visit
+from customers.models import ExportJob, ImportJob, Visit
 from customers.visits.services import visit_schedule
 from groups.models import BroadcastTopic, GroupKind, ReplyCategory, UnlinkedMember
 from groups.services.broadcasts import broadcast_create
@@ -108,6 +109,7 @@ IN_SCOPE = "L A A A N A"  # the manager's unit and the county above it
 MANAGES = "L A F A N A"  # in scope, but only the owner, a supervisor or an administrator may
 SUPERVISES = "L F F A N A"  # supervisors' steps (dispatch, urge) on orders in their subtree
 OWN_ONLY = "L A N N N A"  # rows of one user (an import file); administrators see all
+CREATOR_ONLY = "L A N N N N"  # a file written in one user's scope (a large export): nobody else
 FOR_LEISHAN = "L C C C R C"  # a create naming 雷山's objects: refused to the outsider only
 
 
@@ -191,6 +193,8 @@ MATRIX: dict[str, list[Probe]] = {
     "customers:import_template": [get(EVERYONE)],
     "customers:import_detail": [get(OWN_ONLY, pk="import_job.pk")],
     "customers:import_confirm": [post(OWN_ONLY, pk="import_job.pk")],
+    "customers:export_detail": [get(CREATOR_ONLY, pk="export_job.pk")],
+    "customers:export_download": [get(CREATOR_ONLY, pk="export_job.pk")],
     # --- Service groups ----------------------------------------------------------
     "groups:list": [get(EVERYONE)],
     "groups:create": [get(EVERYONE), post(EVERYONE)],
@@ -452,6 +456,12 @@ def _png() -> SimpleUploadedFile:
     return SimpleUploadedFile("现场照片.png", buffer.getvalue())
 
 
+def _written_export(user) -> ExportJob:
+    job = ExportJob.objects.create(created_by=user, language="zh-hans", status=ExportJob.Status.DONE, total=1)
+    job.file.save("customers.xlsx", ContentFile(b"PK"), save=True)
+    return job
+
+
 @pytest.fixture
 def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
@@ -520,6 +530,7 @@ def world(org_tree, manager, colleague, supervisor, outsider, admin_user, settin
         "import_job": ImportJob.objects.create(
             created_by=manager, file_name="客户.csv", file_format=ImportJob.Format.CSV, content=b"number\n"
         ),
+        "export_job": _written_export(manager),
         "notification": NotificationFactory(recipient=manager),
         "call": _call_task(customer, contact, manager),
         "personas": {
