@@ -180,6 +180,19 @@ def summary(rows: list[dict], *, users: int, run_time: str) -> dict:
     }
 
 
+def export_wait(waits: list[int]) -> dict:
+    """How long managers waited from asking for a large export to having its file (the
+    export's page, its refreshes each second and the download): not a page, a wait."""
+    waits = sorted(waits)
+    if not waits:
+        return {"exports": 0}
+
+    def at(share: float) -> int:
+        return waits[min(len(waits) - 1, int(share * len(waits)))]
+
+    return {"exports": len(waits), "p50_ms": at(0.5), "p95_ms": at(0.95), "max_ms": waits[-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time", default=os.environ.get("LOAD_TIME", "5m"))
@@ -198,11 +211,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     if not args.summarize_only:
+        (RESULTS / "load_exports.json").unlink(missing_ok=True)
         run(args)
     figures = summary(read_stats(Path(f"{CSV_PREFIX}_stats.csv")), users=args.users, run_time=args.time)
     usage = RESULTS / "load_cpu.json"
     if usage.exists():
         figures["cpu_by_component"] = json.loads(usage.read_text())
+    waits = RESULTS / "load_exports.json"
+    if waits.exists():
+        figures["export_wait"] = export_wait(json.loads(waits.read_text()))
     record(
         "load",
         figures,
