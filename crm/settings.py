@@ -710,6 +710,9 @@ GROUPS_ESCALATE_AFTER_MINUTES = env_int("GROUPS_ESCALATE_AFTER_MINUTES", 60)
 # not spoken in it for this many days; health figures cover GROUPS_HEALTH_DAYS.
 GROUPS_ZOMBIE_SILENT_DAYS = env_int("GROUPS_ZOMBIE_SILENT_DAYS", 14)
 GROUPS_HEALTH_DAYS = env_int("GROUPS_HEALTH_DAYS", 30)
+# Seconds the supervisors' owner table on the group list is kept once computed (hundreds
+# of owners at a prefecture's size); the table says when it was computed.
+GROUPS_OWNER_TABLE_SECONDS = env_int("GROUPS_OWNER_TABLE_SECONDS", 60)
 GROUPS_PAGE_SIZE = env_int("GROUPS_PAGE_SIZE", 50)
 for _name in ("GROUPS_RESPONSE_MINUTES", "GROUPS_ESCALATE_AFTER_MINUTES", "GROUPS_ZOMBIE_SILENT_DAYS"):
     if globals()[_name] < 1:

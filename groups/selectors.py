@@ -515,6 +515,17 @@ def _answer_seconds(lists: Any) -> list[float]:
     return [value for answers in lists or () if answers for value in answers]
 
 
+def owner_health_scope(user: User) -> str:
+    """What decides a user's owner table (the groups.list.html cache key): a supervisor's
+    unit, since a supervisor sees the groups of the unit's subtree and nothing else; all of
+    them for an administrator; the user for anybody else."""
+    if user.is_administrator:
+        return "all"
+    if user.sees_subtree and user.org_unit_id:
+        return f"unit-{user.org_unit_id}"
+    return f"user-{user.pk}"
+
+
 def owner_health(*, user: User, now: datetime | None = None) -> list[OwnerHealth]:
     """Health per account manager over the active groups the user sees, most zombies first.
 

@@ -4,6 +4,8 @@ Every page needs a login; a group, message or broadcast out of the user's
 scope answers 404. A service's refusal for the user's role answers 403.
 """
 
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -53,7 +55,11 @@ def group_list(request):
         "page": page,
         "kinds": GroupKind.choices,
         "owners": selectors.owner_options(user=request.user),
-        "owner_health": selectors.owner_health(user=request.user, now=page.now) if show_owners else [],
+        "show_owners": show_owners,
+        # Read by the template only when its cached owner table has expired (groups/list.html).
+        "owner_health": partial(selectors.owner_health, user=request.user, now=page.now),
+        "owner_scope": selectors.owner_health_scope(request.user),
+        "owner_table_seconds": settings.GROUPS_OWNER_TABLE_SECONDS,
         "params": request.GET,
         "sort_columns": SORT_COLUMNS,
         "zombie_days": settings.GROUPS_ZOMBIE_SILENT_DAYS,

@@ -20,6 +20,15 @@ settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.Loc
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: what one test's pages cached (dashboard figures,
+    the groups' owner table) must not show in the next one's, whose rows may reuse the ids."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """The personas get passwords; the default PBKDF2 rounds would dominate the suite's time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -54,9 +55,10 @@ def test_the_supervisors_list_with_owner_figures_costs_the_same_for_3_and_30(
     def count_for(n: int) -> int:
         ServiceGroup.objects.all().delete()
         make_groups(n, manager, make_customer)
+        cache.clear()  # the owner table is computed, not read from the cache
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(reverse("groups:list"), {"sort": "-median"})
-        assert response.context["owner_health"][0].groups == n
+        assert response.context["owner_health"]()[0].groups == n
         return len(ctx.captured_queries)
 
     assert count_for(3) == count_for(30)
