@@ -134,6 +134,9 @@ def write_export_job(job_id: int) -> None:
             workbook = workbook_file([Sheet(_("客户档案"), selectors.export_header(), rows)])
         # The stored name is plain ASCII; the download is named in the user's language.
         name = f"customers-{job_id}.xlsx"
+        # A run that died after writing its file leaves it under this name: replace it
+        # rather than keep it beside a renamed copy that nothing points at.
+        job.file.storage.delete(job.file.field.generate_filename(job, name))
         with workbook:
             job.file.save(name, File(workbook, name=name), save=False)
     except Exception:

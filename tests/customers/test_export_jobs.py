@@ -4,6 +4,7 @@ the export written in the request holds; nobody else can see the job or its file
 is left behind when its enqueue or its worker fails."""
 
 import io
+import os
 from datetime import timedelta
 
 import pytest
@@ -169,6 +170,20 @@ def test_a_job_left_running_by_a_dead_worker_is_written_when_the_task_comes_agai
     assert job.file.name == name
 
 
+def test_a_run_that_died_after_writing_its_file_leaves_no_second_copy(login, manager, archive, queued):
+    login(manager).get(reverse("customers:export"))
+    job = ExportJob.objects.get()
+    exports.write_export_job(job.pk)
+    job.refresh_from_db()
+    folder = os.path.dirname(job.file.path)
+    # The worker died before it could mark the job done: the task comes again.
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, file="")
+    exports.write_export_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE
+    assert os.listdir(folder) == [os.path.basename(job.file.name)]
+
+
 def test_the_sweep_queues_stalled_jobs_again_and_deletes_expired_ones_with_their_files(
     login, manager, archive, queued, settings
 ):
@@ -193,8 +208,6 @@ def test_the_sweep_queues_stalled_jobs_again_and_deletes_expired_ones_with_their
 
     assert queued == [stalled.pk]
     assert not ExportJob.objects.filter(pk=old.pk).exists()
-    import os
-
     assert not os.path.exists(path)
     # A job queued again is not queued again at the next sweep before another stale period.
     assert exports.export_jobs_sweep(now=now + timedelta(seconds=1)) == (0, 0)
