@@ -4,6 +4,7 @@ markup the list, the workbench, the order page and the 360 panel show."""
 import pytest
 from django.template import Context, Template
 from django.utils import translation
+from django.utils.html import format_html
 
 from tickets.models import Status, Ticket, Urgency
 from tickets.selectors import Deadline
@@ -65,3 +66,33 @@ def test_deadline_text_is_escaped_and_the_title_translated():
     with translation.override("en"):
         english = render("{% deadline_badge d %}", d=Deadline("ok", "1 h left", "Resolve"))
     assert "时限" not in english
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_badges_labels_are_get_display_in_each_language_whatever_was_shown_before(language):
+    """The tags read labels from a table per field and language: each language gets its own,
+    and a value without a label shows as get_FOO_display() shows it, escaped."""
+    for first in ("en", "zh-hans"):
+        with translation.override(first):
+            render(
+                "{% status_badge t %}{% urgency_badge t %}",
+                t=Ticket(status=Status.NEW, urgency=Urgency.NORMAL),
+            )
+    with translation.override(language):
+        for status in [*Status, "odd<&>"]:
+            ticket = Ticket(status=status)
+            css = STATUS_CLASSES.get(status, "text-bg-light border")
+            expected = format_html('<span class="badge {}">{}</span>', css, ticket.get_status_display())
+            assert render("{% status_badge t %}", t=ticket) == expected
+        for urgency, css in [
+            (Urgency.CRITICAL, "text-bg-danger"),
+            (Urgency.URGENT, "text-bg-warning"),
+            (7, None),
+        ]:
+            ticket = Ticket(urgency=urgency)
+            expected = format_html(
+                '<span class="badge {}">{}</span>',
+                css or "text-bg-light border",
+                ticket.get_urgency_display(),
+            )
+            assert render("{% urgency_badge t %}", t=ticket) == expected
