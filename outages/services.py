@@ -37,16 +37,9 @@ class OutageConflict(ValidationError):
     """The outage's status does not allow this step (the same request may succeed in another status)."""
 
 
-def scope_condition(*, line_ids, district_ids) -> Q:
-    """Customers in the scope as one condition: a line includes every district on it and the
-    customers fed by it directly. For a count correlated to each outage of a list
-    (outages.selectors), where `line_ids` and `district_ids` refer to the outer row: an
-    OuterRef inside a UNION or one subquery deeper does not reliably reach it."""
-    return Q(district_id__in=district_ids) | Q(district__line_id__in=line_ids) | Q(line_id__in=line_ids)
-
-
 def scope_customers(*, line_ids, district_ids):
-    """Customers in the scope of these lines and districts (the ways in of scope_condition).
+    """Customers in the scope of these lines and districts: a line includes every district
+    on it and the customers fed by it directly.
 
     The ways in are a UNION, each read through its own index (the customers'
     district, the districts' line as a subquery so the planner starts from the
