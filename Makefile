@@ -103,6 +103,7 @@ SYNC_ARGS := --customers 1000000 --baseline-pages 100
 IMPORT_ARGS := --rows 100000
 DASHBOARD_ARGS := --orders 1000000
 FANOUT_ARGS := --customers 100000 --naive-sample 5000
+WORKBENCH_ARGS := --customers 1000000 --outages 300
 SEED_SCALE := prefecture
 else
 # Sizes that finish within 10 minutes on 2 cores, even shared with other work.
@@ -111,6 +112,7 @@ SYNC_ARGS := --customers 30000
 IMPORT_ARGS := --rows 5000
 DASHBOARD_ARGS := --orders 100000 --repeat 3
 FANOUT_ARGS := --customers 30000 --naive-sample 1000
+WORKBENCH_ARGS := --customers 100000
 SEED_SCALE := small
 endif
 # manage.py against the benchmark database, as production runs (DEBUG off).
@@ -128,6 +130,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/outage_fanout.py $(FANOUT_ARGS)
 	$(PY) bench/wecom_posts.py
 	$(PY) bench/sms_receipts.py
+	$(PY) bench/workbench_outages.py $(WORKBENCH_ARGS)
 	$(BENCH_ENV) $(PY) manage.py seed_scale --scale $(SEED_SCALE) --wipe
 	$(PY) bench/report.py
 	@echo "make bench ended $$(date -u +%H:%M:%S), load average $$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -203,6 +203,18 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("refresh_all_s", "全部重算秒数", "refresh all s"),
         ],
     ),
+    "workbench_outages": (
+        "工作台停电板块（未发布停电的影响户数）",
+        "workbench outages (live counts of unpublished outages)",
+        [
+            ("section_or_of_ways_in_ms", "按各途径 OR 计数（毫秒）", "OR of the ways in ms"),
+            ("section_ms", "按索引逐途径计数（毫秒）", "ways in by index ms"),
+            ("section_speedup", "快（倍）", "× faster"),
+            ("workbench_page_or_of_ways_in_ms", "整页，旧（毫秒）", "page before ms"),
+            ("workbench_page_ms", "整页（毫秒）", "page ms"),
+            ("workbench_page_queries", "SQL 条数", "queries"),
+        ],
+    ),
     "scope": (
         "县主管：县规模与地市规模（先按单位范围）",
         "county supervisor: county vs prefecture size (scope first)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -152,7 +152,8 @@ def _over_districts_of(user) -> Q:
 
 
 def _frozen_count():
-    """Customers affected by a published outage, per outage in a subquery: its frozen rows."""
+    """Customers affected by a published outage, per outage in a subquery: its frozen rows;
+    none for an outage not published yet (counted live afterwards: _live_affected_counts)."""
     frozen = (
         AffectedCustomer.objects.filter(outage=OuterRef("pk"))
         .order_by()
@@ -160,7 +161,11 @@ def _frozen_count():
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return Coalesce(Subquery(frozen), Value(0))
+    return Case(
+        When(published_at__isnull=False, then=Coalesce(Subquery(frozen), Value(0))),
+        default=None,
+        output_field=IntegerField(),
+    )
 
 
 def _live_affected_counts(outage_ids: list[int]) -> dict[int, int]:
@@ -210,14 +215,14 @@ def workbench_outages(user, now=None, limit: int = WORKBENCH_LIMIT) -> tuple[lis
         return [], 0
     rows = list(
         outages.annotate(
-            affected_count=Case(When(published_at__isnull=False, then=_frozen_count()), default=None),
+            affected_count=_frozen_count(),
             ongoing_first=Case(When(status=OutageStatus.ONGOING, then=Value(0)), default=Value(1)),
             starts_at=Coalesce("actual_start", "planned_start"),
         ).order_by("ongoing_first", F("starts_at").asc(nulls_last=True), "id")[:limit]
     )
-    live = _live_affected_counts([row.pk for row in rows if row.published_at is None])
+    live = _live_affected_counts([row.pk for row in rows if row.affected_count is None])
     for row in rows:
-        if row.published_at is None:
+        if row.affected_count is None:
             row.affected_count = live.get(row.pk, 0)
     return rows, total
 

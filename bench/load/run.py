@@ -257,6 +257,10 @@ def run(args) -> None:
             str(args.threads),
             "--access-logfile",
             "-",
+            # The time each request spent in the server (ms, last field), to set against what
+            # the client waited: the difference is the wait for a free process.
+            "--access-logformat",
+            '%(t)s "%(r)s" %(s)s %(b)s %(M)s',
         ],
         cwd=ROOT,
         env=env,
