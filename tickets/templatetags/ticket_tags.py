@@ -73,6 +73,12 @@ def _choice_label(ticket: Ticket, field: str) -> str:
 
 
 @register.simple_tag
+def kind_label(ticket: Ticket) -> str:
+    """ticket.get_kind_display(), from the table: a list row shows it twice (wide and narrow)."""
+    return _choice_label(ticket, "kind")
+
+
+@register.simple_tag
 def status_badge(ticket: Ticket) -> str:
     css = _STATUS_BADGE.get(ticket.status, "text-bg-light border")
     return format_html('<span class="badge {}">{}</span>', css, _choice_label(ticket, "status"))
