@@ -6,7 +6,7 @@ from django.template import Context, Template
 from django.utils import translation
 from django.utils.html import format_html
 
-from tickets.models import Kind, Status, Ticket, Urgency
+from tickets.models import Status, Ticket, Urgency
 from tickets.selectors import Deadline
 
 STATUS_CLASSES = {
@@ -96,13 +96,3 @@ def test_the_badges_labels_are_get_display_in_each_language_whatever_was_shown_b
                 ticket.get_urgency_display(),
             )
             assert render("{% urgency_badge t %}", t=ticket) == expected
-
-
-@pytest.mark.parametrize("language", ["zh-hans", "en"])
-def test_the_kind_label_is_get_kind_display_escaped(language):
-    with translation.override("en" if language == "zh-hans" else "zh-hans"):
-        render("{% kind_label t %}", t=Ticket(kind=Kind.COMPLAINT))
-    with translation.override(language):
-        for kind in [*Kind, "odd<&>"]:
-            ticket = Ticket(kind=kind)
-            assert render("{% kind_label t %}", t=ticket) == format_html("{}", ticket.get_kind_display())

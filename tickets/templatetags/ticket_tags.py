@@ -4,9 +4,9 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from core.choices import choice_label
 from tickets.models import Ticket
 from tickets.selectors import deadline_of
 
@@ -54,40 +54,16 @@ _DEADLINE_BADGE = {
 }
 
 
-# Each field's choice labels per language. Django's get_FOO_display() builds the field's
-# choice dict and translates every label of it at each call: two badges on each of a
-# list's 50 rows paid that a hundred times per page.
-_LABELS: dict[tuple[str, str | None], dict] = {}
-
-
-def _choice_label(ticket: Ticket, field: str) -> str:
-    """What ticket.get_<field>_display() shows, in the active language."""
-    key = (field, get_language())
-    labels = _LABELS.get(key)
-    if labels is None:
-        labels = _LABELS[key] = {
-            value: str(label) for value, label in Ticket._meta.get_field(field).flatchoices
-        }
-    label = labels.get(getattr(ticket, field))
-    return label if label is not None else getattr(ticket, f"get_{field}_display")()
-
-
-@register.simple_tag
-def kind_label(ticket: Ticket) -> str:
-    """ticket.get_kind_display(), from the table: a list row shows it twice (wide and narrow)."""
-    return _choice_label(ticket, "kind")
-
-
 @register.simple_tag
 def status_badge(ticket: Ticket) -> str:
     css = _STATUS_BADGE.get(ticket.status, "text-bg-light border")
-    return format_html('<span class="badge {}">{}</span>', css, _choice_label(ticket, "status"))
+    return format_html('<span class="badge {}">{}</span>', css, choice_label(ticket, "status"))
 
 
 @register.simple_tag
 def urgency_badge(ticket: Ticket) -> str:
     css = _URGENCY_BADGE.get(ticket.urgency, "text-bg-light border")
-    return format_html('<span class="badge {}">{}</span>', css, _choice_label(ticket, "urgency"))
+    return format_html('<span class="badge {}">{}</span>', css, choice_label(ticket, "urgency"))
 
 
 @register.simple_tag
