@@ -222,3 +222,15 @@ def grid():
         for i in range(100)
     ]
     return supervisor, stations, districts, managers
+
+
+def serve_pages_in_process() -> None:
+    """Let Django's test client open the pages in this process: its host allowed, and plain
+    static URLs instead of the hashed manifest (no collectstatic for a benchmark)."""
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_seconds, record, setup_django, timed, vacuum_analyze  # noqa: E402
+from bench.common import median_seconds, record, serve_pages_in_process, setup_django, timed, vacuum_analyze  # noqa: E402
 
 COUNTIES = 4
 STATIONS_PER_COUNTY = 8
@@ -227,7 +227,6 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
 
-    from django.conf import settings
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
@@ -237,12 +236,7 @@ def main() -> None:
     from workspace.dashboard.figures import compute_dashboard
     from workspace.dashboard.periods import period_from
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    # No collectstatic here: plain static URLs instead of the hashed manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_pages_in_process()
     with timed() as generation:
         supervisor = generate(args.orders)
     client = Client()

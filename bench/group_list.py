@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import counted_queries, median_seconds, record, setup_django, timed  # noqa: E402
+from bench.common import counted_queries, median_seconds, record, serve_pages_in_process, setup_django, timed  # noqa: E402
 
 
 def load_average() -> str:
@@ -89,14 +89,7 @@ def main() -> None:
     kept = median_seconds(lambda: page_of(selectors.with_health), args.repeat)
     from_messages = median_seconds(lambda: page_of(selectors.health_from_messages), args.repeat)
 
-    from django.conf import settings
-
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    # No collectstatic here: plain static URLs instead of the hashed manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_pages_in_process()
     client = Client()
     client.force_login(supervisor)
     client.get("/groups/", secure=True)

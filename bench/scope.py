@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import record, setup_django, timed  # noqa: E402
+from bench.common import record, serve_pages_in_process, setup_django, timed  # noqa: E402
 
 PAGES = {
     "customers": "/customers/",
@@ -171,13 +171,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     setup_django()
-    from django.conf import settings
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_pages_in_process()
     print(f"load average at start: {load_average()}", flush=True)
     seed(1, args.per_county)
     county = measure(args.repeat)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import grid, record, setup_django, timed  # noqa: E402
+from bench.common import grid, record, serve_pages_in_process, setup_django, timed  # noqa: E402
 
 CHUNK = 50_000
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
@@ -190,11 +190,7 @@ def main() -> None:
     from customers.models import Customer
     from customers.selectors import customer_queryset, customer_search
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_pages_in_process()
     load_before = os.getloadavg()
     with timed() as generation:
         if args.reuse and Customer.objects.count() == args.customers:

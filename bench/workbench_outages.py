@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import counted_queries, median_seconds, record, setup_django  # noqa: E402
+from bench.common import counted_queries, median_seconds, record, serve_pages_in_process, setup_django  # noqa: E402
 
 
 def load_average() -> str:
@@ -57,23 +57,16 @@ def generate(customers: int, outages: int):
 @contextmanager
 def or_of_the_ways_in():
     """The live count as it was: a subquery per outage over an OR of the ways in."""
-    from django.db.models import Case, Count, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
+    from django.db.models import Case, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
     from django.db.models.functions import Coalesce
 
     from customers.models import Customer
     from outages import selectors
-    from outages.models import AffectedCustomer, Outage
+    from outages.models import Outage
 
     frozen, live_counts = selectors._frozen_count, selectors._live_affected_counts
 
     def old_count():
-        frozen = (
-            AffectedCustomer.objects.filter(outage=OuterRef("pk"))
-            .order_by()
-            .values("outage")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
         outage = OuterRef(OuterRef("pk"))
         line_ids = Outage.lines.through.objects.filter(outage_id=outage).values("line_id")
         district_ids = Outage.districts.through.objects.filter(outage_id=outage).values("district_id")
@@ -86,7 +79,7 @@ def or_of_the_ways_in():
             .values("n")
         )
         return Case(
-            When(published_at__isnull=False, then=Coalesce(Subquery(frozen), Value(0))),
+            When(published_at__isnull=False, then=selectors._frozen_rows()),
             default=Coalesce(Subquery(live), Value(0)),
             output_field=IntegerField(),
         )
@@ -111,7 +104,6 @@ def main() -> None:
     setup_django()
     print(f"load average at start: {load_average()}")
 
-    from django.conf import settings
     from django.db.models import Q
     from django.test import Client
     from django.utils import timezone
@@ -140,12 +132,7 @@ def main() -> None:
     if today != before:
         raise SystemExit(f"the two ways count differently: {today} against {before}")
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    # No collectstatic here: plain static URLs instead of the hashed manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_pages_in_process()
     client = Client()
     client.force_login(manager)
     client.get("/", secure=True)

@@ -151,20 +151,25 @@ def _over_districts_of(user) -> Q:
     )
 
 
-def _frozen_count():
-    """Customers affected by a published outage, per outage in a subquery: its frozen rows;
-    none for an outage not published yet (counted live afterwards: _live_affected_counts)."""
-    frozen = (
-        AffectedCustomer.objects.filter(outage=OuterRef("pk"))
-        .order_by()
-        .values("outage")
-        .annotate(n=Count("pk"))
-        .values("n")
+def _frozen_rows():
+    """Customers affected by a published outage, per outage in a subquery: its frozen rows."""
+    return Coalesce(
+        Subquery(
+            AffectedCustomer.objects.filter(outage=OuterRef("pk"))
+            .order_by()
+            .values("outage")
+            .annotate(n=Count("pk"))
+            .values("n")
+        ),
+        Value(0),
     )
+
+
+def _frozen_count():
+    """The frozen count of a published outage; none for one not published yet (counted live
+    afterwards: _live_affected_counts)."""
     return Case(
-        When(published_at__isnull=False, then=Coalesce(Subquery(frozen), Value(0))),
-        default=None,
-        output_field=IntegerField(),
+        When(published_at__isnull=False, then=_frozen_rows()), default=None, output_field=IntegerField()
     )
 
 
