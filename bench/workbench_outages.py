@@ -64,7 +64,7 @@ def or_of_the_ways_in():
     from outages import selectors
     from outages.models import Outage
 
-    frozen, live_counts = selectors._frozen_count, selectors._live_affected_counts
+    frozen, live_counts = selectors._frozen_count, selectors.live_affected_counts
 
     def old_count():
         outage = OuterRef(OuterRef("pk"))
@@ -87,11 +87,11 @@ def or_of_the_ways_in():
     # The list's annotation counts every row, the unpublished ones by the OR; nothing is left to
     # count afterwards.
     selectors._frozen_count = old_count
-    selectors._live_affected_counts = lambda outage_ids: {}
+    selectors.live_affected_counts = lambda outage_ids: {}
     try:
         yield
     finally:
-        selectors._frozen_count, selectors._live_affected_counts = frozen, live_counts
+        selectors._frozen_count, selectors.live_affected_counts = frozen, live_counts
 
 
 def main() -> None:

@@ -59,6 +59,31 @@ def scope_customers(*, line_ids, district_ids):
     return Customer.objects.filter(pk__in=ways_in)
 
 
+def live_affected_counts(outage_ids: list[int]) -> dict[int, int]:
+    """Customers in the scope of each of these outages, counted live from the archive (the
+    ways in of scope_customers, from the outages' own rows); one query for a whole list.
+
+    Each way in starts from the outage's districts or lines and reaches the customers
+    through their district or line index; the (outage, customer) pairs meet in a UNION,
+    so a customer reached two ways counts once. An OR of the ways in, correlated to each
+    outage, leaves PostgreSQL no index: it read every customer of the archive for each
+    outage (about 0.6 s at a prefecture's million).
+    """
+    if not outage_ids:
+        return {}
+    customers = Customer.objects.order_by()
+    ways = [
+        customers.filter(**{f"{path}__in": outage_ids})
+        .annotate(affected_outage=F(path))
+        .values_list("affected_outage", "pk")
+        for path in ("district__outages", "district__line__outages", "line__outages")
+    ]
+    sql, params = ways[0].union(*ways[1:]).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pairs.affected_outage, COUNT(*) FROM ({sql}) pairs GROUP BY 1", params)
+        return dict(cursor.fetchall())
+
+
 def outage_scope_customers(outage: Outage):
     return scope_customers(
         line_ids=outage.lines.values("pk"),
