@@ -35,6 +35,10 @@ pytestmark = worker_drill
 
 LEASE_SECONDS = 7
 RESTARTS = 3
+# Seconds between two rounds of terminations: longer than one SLA scan of the drill's orders
+# on a slow 2-core machine. Cut off at every try, no run could finish: that is a database
+# that stays down, not one that restarts.
+TERMINATE_EVERY = 2.0
 TERMINATE_OTHERS = """
     SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
     FROM pg_stat_activity
@@ -86,7 +90,7 @@ def test_the_worker_rides_out_dropped_database_connections(
         log_dir=drill_dir,
         env={"NOTIFICATIONS_LEASE_SECONDS": str(LEASE_SECONDS), "OUTBOUND_HTTP_TIMEOUT": "1"},
     )
-    terminator = Terminator(spare=[backend_pid()], interval=0.5)
+    terminator = Terminator(spare=[backend_pid()], interval=TERMINATE_EVERY)
     task_ids: list[str] = []
     try:
         worker.start()
