@@ -215,6 +215,19 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("workbench_page_queries", "SQL 条数", "queries"),
         ],
     ),
+    "order_filters": (
+        "地市主管工单列表的各筛选（已办结工单按编号走索引）",
+        "prefecture supervisor's order list, every filter (closed orders walk the ids)",
+        [
+            ("units_in_scope", "范围内单位数", "units in scope"),
+            ("filters", "筛选数", "filters"),
+            ("worst_filter_ms", "最慢筛选（毫秒）", "worst filter ms"),
+            ("worst_filter_unit_by_unit_ms", "逐单位读取时最慢（毫秒）", "worst filter, every part unit by unit ms"),
+            ("worst_filter_speedup", "快（倍）", "× faster"),
+            ("sum_ms", "各筛选合计（毫秒）", "all filters ms"),
+            ("sum_unit_by_unit_ms", "逐单位读取时合计（毫秒）", "all filters, unit by unit ms"),
+        ],
+    ),
     "scope": (
         "县主管：县规模与地市规模（先按单位范围）",
         "county supervisor: county vs prefecture size (scope first)",

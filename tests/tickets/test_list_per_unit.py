@@ -254,3 +254,46 @@ def test_a_part_no_order_of_the_filters_can_be_in_is_not_read(people, orders, pa
     assert page.items and not page.has_next
     reads = [q for q in queries.captured_queries if '"tickets_ticket"."number"' in q["sql"]]
     assert len(reads) == parts
+
+
+# --- A scope past MERGE_MAX_UNITS (a prefecture's) ---------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["county_supervisor", "prefecture_supervisor"])
+def test_past_the_merge_limit_the_pages_are_still_those_of_the_plain_query(
+    persona, people, orders, monkeypatch
+):
+    """With the limit below the scope's units, the closed orders walk the ids and the open
+    ranks stay unit by unit: every page of every filter is still the plain query's."""
+    monkeypatch.setattr(selectors, "MERGE_MAX_UNITS", 2)
+    user = people[persona]
+    for params in FILTERS:
+        assert _walk(user, params, plain=False, monkeypatch=monkeypatch) == _walk(
+            user, params, plain=True, monkeypatch=monkeypatch
+        ), (persona, params)
+
+
+def _reads_unit_by_unit(sql: str) -> bool:
+    return "unnest" in sql
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    ("params", "per_unit"), [({"status": "closed"}, False), ({"status": "signed"}, True)]
+)
+def test_past_the_merge_limit_only_the_closed_orders_walk_the_ids(
+    people, orders, monkeypatch, params, per_unit
+):
+    """The closed orders of a scope of many units are read in id order off the table's
+    own key (a unit with no matching order would be read whole by its branch); the open
+    ranks keep their per-unit index, which holds every column they are cut by."""
+    user = people["county_supervisor"]
+    with CaptureQueriesContext(connection) as queries:
+        selectors.ticket_list(user=user, params=params, page_size=PAGE_SIZE)
+    assert any(_reads_unit_by_unit(q["sql"]) for q in queries.captured_queries)
+    monkeypatch.setattr(selectors, "MERGE_MAX_UNITS", 2)
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.ticket_list(user=user, params=params, page_size=PAGE_SIZE)
+    assert page.items
+    reads = [q["sql"] for q in queries.captured_queries if '"tickets_ticket"."number"' in q["sql"]]
+    assert reads and all(_reads_unit_by_unit(sql) == per_unit for sql in reads), reads
