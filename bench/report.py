@@ -222,7 +222,11 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("units_in_scope", "范围内单位数", "units in scope"),
             ("filters", "筛选数", "filters"),
             ("worst_filter_ms", "最慢筛选（毫秒）", "worst filter ms"),
-            ("worst_filter_unit_by_unit_ms", "逐单位读取时最慢（毫秒）", "worst filter, every part unit by unit ms"),
+            (
+                "worst_filter_unit_by_unit_ms",
+                "逐单位读取时最慢（毫秒）",
+                "worst filter, every part unit by unit ms",
+            ),
             ("worst_filter_speedup", "快（倍）", "× faster"),
             ("sum_ms", "各筛选合计（毫秒）", "all filters ms"),
             ("sum_unit_by_unit_ms", "逐单位读取时合计（毫秒）", "all filters, unit by unit ms"),
