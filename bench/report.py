@@ -232,6 +232,18 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("sum_unit_by_unit_ms", "逐单位读取时合计（毫秒）", "all filters, unit by unit ms"),
         ],
     ),
+    "order_search": (
+        "工单列表的文字搜索（先按索引找出匹配）",
+        "order list text search (matches found first through indexes)",
+        [
+            ("searches", "搜索次数（身份×词）", "searches (persona × term)"),
+            ("worst_search_ms", "最慢（毫秒）", "worst ms"),
+            ("worst_search_plain_ms", "整体 OR 时最慢（毫秒）", "worst, plain OR ms"),
+            ("worst_search_speedup", "快（倍）", "× faster"),
+            ("sum_ms", "合计（毫秒）", "all searches ms"),
+            ("sum_plain_ms", "整体 OR 时合计（毫秒）", "all searches, plain OR ms"),
+        ],
+    ),
     "scope": (
         "县主管：县规模与地市规模（先按单位范围）",
         "county supervisor: county vs prefecture size (scope first)",

@@ -10,7 +10,8 @@ scans. Other databases get the plain IN, which means the same.
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Expression, F, QuerySet, Subquery
+from django.core.exceptions import EmptyResultSet
+from django.db.models import BooleanField, Expression, F, Q, QuerySet, Subquery
 
 
 class AnyOf(Expression):
@@ -39,6 +40,40 @@ class AnyOf(Expression):
         lhs, lhs_params = compiler.compile(self.lhs)
         rhs, rhs_params = compiler.compile(self.rhs)
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+
+
+class InValues(Expression):
+    """A condition: the row's `field` is one of `values` (ids found by an earlier query).
+
+    `field IN (%s, %s, …)` with thousands of values is thousands of parameters to
+    send, parse and plan in every statement that repeats it; on PostgreSQL the
+    values go as one array parameter, `field = ANY(%s)`, which means the same."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, field: str, values):
+        super().__init__()
+        self.lhs = F(field)
+        self.values = sorted(values)
+
+    def get_source_expressions(self):
+        return [self.lhs]
+
+    def set_source_expressions(self, exprs):
+        (self.lhs,) = exprs
+
+    def as_sql(self, compiler, connection):
+        if not self.values:
+            raise EmptyResultSet
+        lhs, params = compiler.compile(self.lhs)
+        return f"{lhs} IN ({', '.join(['%s'] * len(self.values))})", (*params, *self.values)
+
+    def as_postgresql(self, compiler, connection):
+        if not self.values:
+            raise EmptyResultSet
+        lhs, params = compiler.compile(self.lhs)
+        return f"{lhs} = ANY(%s)", (*params, self.values)
 
 
 # The SQL function the two-character search reads through (core migration 0003): the
@@ -82,3 +117,13 @@ class ContainsPair(Expression):
     def as_postgresql(self, compiler, connection):
         lhs, params = compiler.compile(self.lhs)
         return f"{BIGRAMS_FUNCTION}({lhs}) @> ARRAY[UPPER(%s)]", (*params, self.term)
+
+
+def contains_condition(field: str, fragment: str, lookup: str = "icontains") -> Q | ContainsPair:
+    """`field` contains `fragment` (`lookup`: as the column's trigram index reads it), through
+    an index on PostgreSQL: two characters through their own (`ContainsPair`; a trigram
+    needs three), longer fragments through the column's pg_trgm index. A column stored in
+    lower case (a name's pinyin) means the same by the two-character way, which ignores case."""
+    if len(fragment) == 2:
+        return ContainsPair(field, fragment)
+    return Q(**{f"{field}__{lookup}": fragment})

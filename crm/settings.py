@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.api.filters.FilterBackend",
         "core.api.filters.OrderingFilter",
     ],
     # JSON only, with a depth limit and no lone surrogates (core/api/parsers.py): a form or

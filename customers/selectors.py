@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from core.history import HistoryRow, format_value, records_with_predecessors
-from core.lookups import ContainsPair
+from core.lookups import contains_condition
 from core.pagination import KeysetPage, first_ids_by_unit, keyset_paginate
 from core.phones import mask_phone
 from core.streaming import read_all
@@ -130,22 +130,16 @@ def search_matches(term: str, customers: QuerySet[Customer]) -> QuerySet:
             customers.filter(pk__in=landlines.filter(landline_digits__contains=digits).values("customer_id")),
         ]
     else:
-        branches = [customers.filter(_contains("name", term)), customers.filter(_contains("address", term))]
+        branches = [
+            customers.filter(contains_condition("name", term)),
+            customers.filter(contains_condition("address", term)),
+        ]
         pinyin = pinyin_term(term)
         if pinyin:
             # zhulixia or zlx → 朱丽霞: the stored pinyin, lower case (its trigram index, migration 0015).
-            branches.append(customers.filter(_contains("name_pinyin", pinyin, "contains")))
+            branches.append(customers.filter(contains_condition("name_pinyin", pinyin, "contains")))
     first, *others = [branch.values_list("pk", flat=True) for branch in branches]
     return first.union(*others, all=True)[: SEARCH_MATCH_LIMIT + 1]
-
-
-def _contains(field: str, fragment: str, lookup: str = "icontains") -> Q | ContainsPair:
-    """`field` contains `fragment` (`lookup`: as its trigram index reads it): two characters
-    through their own index (a trigram needs three; migration 0018). The pinyin is
-    stored in lower case, so the two-character way ignoring case means the same there."""
-    if len(fragment) == 2:
-        return ContainsPair(field, fragment)
-    return Q(**{f"{field}__{lookup}": fragment})
 
 
 def customer_search(term: str, *, customers: QuerySet[Customer]) -> CustomerSearch:

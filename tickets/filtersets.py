@@ -50,6 +50,7 @@ from tickets.satisfaction import (
     satisfaction_visits,
     segment_q,
 )
+from tickets.search import OrderSearch, order_search
 
 STATUS_CHOICES = [("open", "open"), ("closed", "closed"), *Status.choices]
 
@@ -107,17 +108,21 @@ class TicketFilterSet(ApiFilterSet):
         super().__init__(data, queryset, **kwargs)
         # The deadline filters and the list's order read the same moment.
         self.now = now or timezone.now()
+        # What the text filter found, once the filters ran (tickets.search).
+        self.search: OrderSearch | None = None
+
+    @property
+    def by_unit(self) -> bool:
+        """Whether the filtered orders are worth reading unit by unit: not when the text
+        filter listed its few matches by id (a read per unit would test each unit's rows)."""
+        return self.search is None or not self.search.listed
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         term = value.strip()
         if not term:
             return queryset
-        return queryset.filter(
-            Q(number__icontains=term)
-            | Q(title__icontains=term)
-            | Q(customer__name__icontains=term)
-            | Q(customer__number__startswith=term)
-        )
+        self.search = order_search(term, orders=queryset)
+        return queryset.filter(self.search.condition)
 
     def filter_status(self, queryset: QuerySet, name: str, value: str | list[str]) -> QuerySet:
         """Statuses; `open` and `closed` stand for every status of that group."""

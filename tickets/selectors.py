@@ -415,7 +415,8 @@ def ticket_list(*, user: User, params: Mapping[str, Any], page_size: int | None 
 
     filterset = ticket_filterset(user=user, params=params, now=now)
     orders = filterset.qs
-    read = {"unit_ids": Ticket.objects.scope_unit_ids(user), "statuses": filterset.statuses_left()}
+    unit_ids = Ticket.objects.scope_unit_ids(user) if filterset.by_unit else None
+    read = {"unit_ids": unit_ids, "statuses": filterset.statuses_left()}
     if before is not None:
         rows = _beyond(orders, now, before, forward=False, limit=size + 1, **read)
         has_more = len(rows) > size

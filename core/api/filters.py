@@ -150,6 +150,17 @@ class ApiFilterSet(filters.FilterSet):
         return valid
 
 
+class FilterBackend(filters.DjangoFilterBackend):
+    """django-filter's backend, leaving the bound filter set on the view as
+    `view.filterset`: how a view reads the filtered rows may depend on what a
+    filter found (tickets.search: an order search's few matches are read whole)."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        view.filterset = filterset
+        return filterset
+
+
 class OrderingFilter(drf_filters.OrderingFilter):
     """`?ordering=name,-created_at` over the view's `ordering_fields` only; another name is a 400.
 

@@ -118,6 +118,10 @@ class TicketViewSet(
     def rows_by_unit(self, orders, order, count):
         # A supervisor's orders are read unit by unit, as the list page reads them. The ids
         # carry the scope and every filter: only those rows are joined to what a response shows.
+        # A text search's few matches are listed by id (tickets.search): read whole.
+        filterset = getattr(self, "filterset", None)
+        if filterset is not None and not filterset.by_unit:
+            return None
         ids = selectors.ticket_first_ids(user=self.request.user, orders=orders, order=order, count=count)
         return None if ids is None else s.ticket_queryset().filter(pk__in=ids)
 
