@@ -181,6 +181,12 @@ class AccountManager(StaffUser):
     def order_list(self):
         self.page("/tickets/", "manager: order list", params=random.choice(ORDER_FILTERS))
 
+    @task(1)
+    def order_search(self):
+        """Look an order up as a caller names it: its number, or the customer's 户号."""
+        term = random.choice([*self.orders, *self.customers])
+        self.page("/tickets/", "manager: order search", params={"q": term})
+
     @task(2)
     def groups(self):
         self.page("/groups/", "manager: group list")
@@ -247,6 +253,14 @@ class Supervisor(StaffUser):
     @task(3)
     def order_list(self):
         self.page("/tickets/", self.named("order list"), params=random.choice(ORDER_FILTERS))
+
+    @task(1)
+    def order_search(self):
+        """Look an order up by its number or a part of it, as the 95598 hotline reads it out."""
+        if self.orders:
+            number = random.choice(self.orders)
+            term = number if random.random() < 0.5 else number[-7:]
+            self.page("/tickets/", self.named("order search"), params={"q": term})
 
     @task(2)
     def order_detail(self):
