@@ -234,3 +234,31 @@ def serve_pages_in_process() -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+# The people the load test plays (bench/generate.py writes them with the data).
+LOAD_USERS_FILE = ROOT / "bench" / "results" / "load_users.json"
+
+
+def load_test_people() -> dict:
+    return json.loads(LOAD_USERS_FILE.read_text())
+
+
+def signed_in_client(user):
+    """Django's test client signed in as `user`, over HTTPS as the site is served."""
+    from django.test import Client
+
+    client = Client(HTTP_X_FORWARDED_PROTO="https", secure=True)
+    client.force_login(user)
+    return client
+
+
+def best_page_ms(client, path: str, params: dict, repeat: int) -> float:
+    """The quickest of `repeat` GETs of a page, in milliseconds; any answer but 200 stops the run."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(path, params)
+        best = min(best, time.perf_counter() - started)
+        assert response.status_code == 200, (path, params, response.status_code)
+    return best * 1000

@@ -15,14 +15,19 @@ worst filter's time is the figure to watch. Prints the load average at start and
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import record, serve_pages_in_process, setup_django  # noqa: E402
+from bench.common import (  # noqa: E402
+    best_page_ms,
+    load_test_people,
+    record,
+    serve_pages_in_process,
+    setup_django,
+    signed_in_client,
+)
 
-USERS_FILE = Path(__file__).resolve().parent / "results" / "load_users.json"
 FILTERS = [
     {},
     {"status": "signed"},
@@ -47,29 +52,21 @@ def main() -> None:
     setup_django()
     serve_pages_in_process()
     from django.contrib.auth import get_user_model
-    from django.test import Client
 
     from tickets import selectors
     from tickets.models import Ticket
 
-    people = json.loads(USERS_FILE.read_text())
+    people = load_test_people()
     users = get_user_model().objects.filter(username__in=[p["username"] for p in people["supervisors"]])
     user = max(users, key=lambda u: len(Ticket.objects.scope_unit_ids(u) or []))
     units = len(Ticket.objects.scope_unit_ids(user) or [])
-    client = Client(HTTP_X_FORWARDED_PROTO="https", secure=True)
-    client.force_login(user)
+    client = signed_in_client(user)
     limit = selectors.MERGE_MAX_UNITS
     times: dict[str, list[float]] = {"today": [], "unit_by_unit": []}
     for params in FILTERS:
         for way, merge_max in (("today", limit), ("unit_by_unit", 10**9)):
             selectors.MERGE_MAX_UNITS = merge_max
-            best = float("inf")
-            for _ in range(args.repeat):
-                started = time.perf_counter()
-                response = client.get("/tickets/", params)
-                best = min(best, time.perf_counter() - started)
-                assert response.status_code == 200, (params, response.status_code)
-            times[way].append(best * 1000)
+            times[way].append(best_page_ms(client, "/tickets/", params, args.repeat))
         print(
             f"  {json.dumps(params, ensure_ascii=False):55s} {times['today'][-1]:7.0f} ms, "
             f"unit by unit {times['unit_by_unit'][-1]:7.0f} ms",

@@ -15,16 +15,19 @@ figure to watch. Prints the load average at start and end.
 """
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import record, serve_pages_in_process, setup_django  # noqa: E402
-
-USERS_FILE = Path(__file__).resolve().parent / "results" / "load_users.json"
+from bench.common import (  # noqa: E402
+    best_page_ms,
+    load_test_people,
+    record,
+    serve_pages_in_process,
+    setup_django,
+    signed_in_client,
+)
 
 
 def terms_of(people: dict) -> list[tuple[str, str]]:
@@ -53,11 +56,10 @@ def main() -> None:
     setup_django()
     serve_pages_in_process()
     from django.contrib.auth import get_user_model
-    from django.test import Client
 
     from tickets import search
 
-    people = json.loads(USERS_FILE.read_text())
+    people = load_test_people()
     personas = {
         "prefecture supervisor": next(p for p in people["supervisors"] if p["level"] == "prefecture"),
         "county supervisor": next(p for p in people["supervisors"] if p["level"] == "county"),
@@ -67,18 +69,11 @@ def main() -> None:
     limit = search.ORDER_MATCH_LIMIT
     times: dict[str, list[float]] = {"today": [], "plain": []}
     for persona, person in personas.items():
-        client = Client(HTTP_X_FORWARDED_PROTO="https", secure=True)
-        client.force_login(get_user_model().objects.get(username=person["username"]))
+        client = signed_in_client(get_user_model().objects.get(username=person["username"]))
         for what, term in terms:
             for way, match_limit in (("today", limit), ("plain", -1)):
                 search.ORDER_MATCH_LIMIT = match_limit
-                best = float("inf")
-                for _ in range(args.repeat):
-                    started = time.perf_counter()
-                    response = client.get("/tickets/", {"q": term})
-                    best = min(best, time.perf_counter() - started)
-                    assert response.status_code == 200, (persona, term, response.status_code)
-                times[way].append(best * 1000)
+                times[way].append(best_page_ms(client, "/tickets/", {"q": term}, args.repeat))
             print(
                 f"  {persona:22s} {what:26s} {term:14s} {times['today'][-1]:7.0f} ms, "
                 f"plain OR {times['plain'][-1]:7.0f} ms",

@@ -115,6 +115,23 @@ def supervisor(org_tree) -> User:
 
 
 @pytest.fixture
+def people(org_tree, supervisor, manager) -> dict[str, User]:
+    """One user of each way of seeing the archive and the orders, by name: an account
+    manager, and supervisors of a station, the county and the prefecture. A module that
+    plays more (an admin, an integration) extends it with a `people` fixture of its own."""
+    return {
+        "manager": manager,
+        "station_supervisor": UserFactory(
+            username="st-sup", org_unit=org_tree["station"], role=User.Role.SUPERVISOR
+        ),
+        "county_supervisor": supervisor,
+        "prefecture_supervisor": UserFactory(
+            username="pf-sup", org_unit=org_tree["prefecture"], role=User.Role.SUPERVISOR
+        ),
+    }
+
+
+@pytest.fixture
 def outsider(org_tree) -> User:
     """An account manager in another county: sees none of 雷山's customers."""
     return UserFactory(

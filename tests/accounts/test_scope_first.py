@@ -40,20 +40,6 @@ ROWS_ELSEWHERE = 40
 
 
 @pytest.fixture
-def people(org_tree, supervisor, manager) -> dict[str, User]:
-    return {
-        "station_supervisor": UserFactory(
-            username="st-sup", org_unit=org_tree["station"], role=User.Role.SUPERVISOR
-        ),
-        "county_supervisor": supervisor,
-        "prefecture_supervisor": UserFactory(
-            username="pf-sup", org_unit=org_tree["prefecture"], role=User.Role.SUPERVISOR
-        ),
-        "manager": manager,
-    }
-
-
-@pytest.fixture
 def spread(org_tree, manager, outsider) -> None:
     """Customers, orders and groups in both stations of the county, and many more in the other county."""
     seed_default_policies(SlaPolicy)

@@ -31,20 +31,6 @@ PERSONAS = ["manager", "station_supervisor", "county_supervisor", "prefecture_su
 MERGED = {"county_supervisor", "prefecture_supervisor"} if connection.vendor == "postgresql" else set()
 
 
-@pytest.fixture
-def people(org_tree, supervisor, manager) -> dict[str, User]:
-    return {
-        "manager": manager,
-        "station_supervisor": UserFactory(
-            username="st-sup", org_unit=org_tree["station"], role=User.Role.SUPERVISOR
-        ),
-        "county_supervisor": supervisor,
-        "prefecture_supervisor": UserFactory(
-            username="pf-sup", org_unit=org_tree["prefecture"], role=User.Role.SUPERVISOR
-        ),
-    }
-
-
 def _customer(n: int, station: OrgUnit, owner: User | None) -> Customer:
     return Customer(
         number=f"{station.pk:03d}{n:07d}",

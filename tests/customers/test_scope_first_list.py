@@ -34,20 +34,9 @@ ELSEWHERE_FOR_PLANS = 3000
 
 
 @pytest.fixture
-def people(org_tree, supervisor, manager) -> dict[str, User]:
-    return {
-        "manager": manager,
-        "station_supervisor": UserFactory(
-            username="st-sup", org_unit=org_tree["station"], role=User.Role.SUPERVISOR
-        ),
-        "county_supervisor": supervisor,
-        "prefecture_supervisor": UserFactory(
-            username="pf-sup", org_unit=org_tree["prefecture"], role=User.Role.SUPERVISOR
-        ),
-        "integration": UserFactory(
-            username="sys-95598", org_unit=org_tree["county"], role=User.Role.INTEGRATION
-        ),
-    }
+def people(people, org_tree) -> dict[str, User]:
+    integration = UserFactory(username="sys-95598", org_unit=org_tree["county"], role=User.Role.INTEGRATION)
+    return {**people, "integration": integration}
 
 
 def _customer(n: int, station, owner) -> Customer:

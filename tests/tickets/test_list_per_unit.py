@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
-from tests.factories import CustomerFactory, UserFactory, copied_orders
+from tests.factories import CustomerFactory, copied_orders
 from tickets import selectors
 from tickets.models import OPEN_STATUSES, Status, Ticket
 
@@ -47,18 +47,8 @@ PERSONAS = ["county_supervisor", "prefecture_supervisor", "station_supervisor", 
 
 
 @pytest.fixture
-def people(org_tree, supervisor, manager, admin_user) -> dict[str, User]:
-    return {
-        "county_supervisor": supervisor,
-        "prefecture_supervisor": UserFactory(
-            username="pf-sup", org_unit=org_tree["prefecture"], role=User.Role.SUPERVISOR
-        ),
-        "station_supervisor": UserFactory(
-            username="st-sup", org_unit=org_tree["station"], role=User.Role.SUPERVISOR
-        ),
-        "manager": manager,
-        "admin": admin_user,
-    }
+def people(people, admin_user) -> dict[str, User]:
+    return {**people, "admin": admin_user}
 
 
 @pytest.fixture

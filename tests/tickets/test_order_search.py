@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from customers.models import Customer
-from tests.factories import CustomerFactory, UserFactory, copied_orders
+from tests.factories import CustomerFactory, copied_orders
 from tickets import search, selectors
 from tickets.models import OPEN_STATUSES, Status, Ticket
 
@@ -42,18 +42,8 @@ PERSONAS = ["manager", "station_supervisor", "county_supervisor", "prefecture_su
 
 
 @pytest.fixture
-def people(org_tree, supervisor, manager, admin_user) -> dict[str, User]:
-    return {
-        "manager": manager,
-        "station_supervisor": UserFactory(
-            username="st-sup", org_unit=org_tree["station"], role=User.Role.SUPERVISOR
-        ),
-        "county_supervisor": supervisor,
-        "prefecture_supervisor": UserFactory(
-            username="pf-sup", org_unit=org_tree["prefecture"], role=User.Role.SUPERVISOR
-        ),
-        "admin": admin_user,
-    }
+def people(people, admin_user) -> dict[str, User]:
+    return {**people, "admin": admin_user}
 
 
 @pytest.fixture
