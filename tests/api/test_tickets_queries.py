@@ -10,8 +10,9 @@ customer = ticket_fixtures.customer
 open_ticket = ticket_fixtures.open_ticket
 
 TICKETS = "/api/v1/tickets/"
-# Token (with its user), the supervisor's unit for the scope, the page of orders.
-LIST_QUERIES = 3
+# Token (with its user), the text search's sample of the scope and its matches
+# (tickets.search), the page of orders; the scope's units come from the shared cache.
+LIST_QUERIES = 4
 # Token, the supervisor's unit, the order, its events, transfers, return visits, related orders,
 # resolutions (one query for all of an order's 办结 records, however many).
 DETAIL_QUERIES = 8

@@ -77,10 +77,20 @@ def _plain(user, term) -> set[str]:
     return set(Ticket.objects.visible_to(user).filter(condition).values_list("number", flat=True))
 
 
-def _walk(user, params, *, limit: int, monkeypatch) -> list[tuple]:
+# The ways a term is read: its matches listed (the fixture's terms are all rare enough),
+# judged common on a small sample (then walked, unless the sample holds few), never listed.
+WAYS = {
+    "listed": {},
+    "sampled": {"SAMPLE_SIZE": 6, "COMMON_IN_SAMPLE": 2},
+    "plain": {"ORDER_MATCH_LIMIT": -1},
+}
+
+
+def _walk(user, params, *, way: str, monkeypatch) -> list[tuple]:
     """Every page forward, then back from the last: (numbers, has_next, has_previous, total)."""
     with monkeypatch.context() as patch:
-        patch.setattr(search, "ORDER_MATCH_LIMIT", limit)
+        for name, value in WAYS[way].items():
+            patch.setattr(search, name, value)
         pages, cursor = [], {}
         while True:
             page = selectors.ticket_list(user=user, params={**params, **cursor}, page_size=PAGE_SIZE)
@@ -106,12 +116,12 @@ def test_the_pages_are_those_of_the_plain_condition(persona, people, orders, mon
     found_any = False
     for term in TERMS:
         for params in ({"q": term}, {"q": f"  {term} ", "status": "open"}, {"q": term, "urgency": "1"}):
-            listed = _walk(user, params, limit=search.ORDER_MATCH_LIMIT, monkeypatch=monkeypatch)
-            plain = _walk(user, params, limit=-1, monkeypatch=monkeypatch)
-            assert listed == plain, (persona, params)
+            plain = _walk(user, params, way="plain", monkeypatch=monkeypatch)
+            for way in ("listed", "sampled"):
+                assert _walk(user, params, way=way, monkeypatch=monkeypatch) == plain, (persona, params, way)
         found = {
             number
-            for page in _walk(user, {"q": term}, limit=1000, monkeypatch=monkeypatch)
+            for page in _walk(user, {"q": term}, way="listed", monkeypatch=monkeypatch)
             for number in page[0]
         }
         assert found == _plain(user, term), (persona, term)
@@ -171,20 +181,34 @@ def test_a_single_character_is_not_looked_for_first(people, orders, django_asser
     assert not found.listed and found.term == "电"
 
 
-def test_a_search_costs_one_query_more_than_the_list(people, orders):
+def test_what_a_search_costs_in_queries(people, orders, monkeypatch, django_assert_num_queries):
+    orders_seen = Ticket.objects.visible_to(people["county_supervisor"])
+    rare = orders_seen.order_by("-pk").first().number  # a copy's: no other number holds it
+    # A sample first, then the matches.
+    with django_assert_num_queries(2):
+        found = search.order_search(rare, orders=orders_seen)
+    assert found.listed and len(found.ids) == 1
+    # A term that many orders of the sample hold is not looked for: the list walks.
+    monkeypatch.setattr(search, "COMMON_IN_SAMPLE", 3)
+    with django_assert_num_queries(1):
+        found = search.order_search("停电", orders=orders_seen)
+    assert not found.listed
+    with django_assert_num_queries(2):
+        assert search.order_search(rare, orders=orders_seen).listed
+    # One character: nothing read before the walk.
+    with django_assert_num_queries(0):
+        assert not search.order_search("电", orders=orders_seen).listed
+
+
+def test_a_search_that_finds_nothing_reads_no_order(people, orders, django_assert_num_queries):
     user = people["county_supervisor"]
     selectors.ticket_list(user=user, params={})  # the scope's units are looked up once
-    counts = []
-    for params in (
-        {"status": "open"},
-        {"status": "open", "q": "停电"},
-        {"status": "open", "q": "没有这样的工单"},
-    ):
-        with CaptureQueriesContext(connection) as queries:
-            selectors.ticket_list(user=user, params=params, page_size=PAGE_SIZE)
-        counts.append(len(queries))
-    # A search that finds nothing lists nothing: no read of the orders at all.
-    assert counts[1] == counts[0] + 1 >= counts[2]
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.ticket_list(user=user, params={"q": "没有这样的工单", "status": "open"})
+    assert page.items == [] and page.total == 0
+    # The sample and the matches; the list itself needs no statement for no ids.
+    searched = [q["sql"] for q in queries.captured_queries if "tickets_ticket" in q["sql"]]
+    assert len(searched) == 2
 
 
 # --- The API -------------------------------------------------------------------------------
