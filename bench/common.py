@@ -236,12 +236,21 @@ def serve_pages_in_process() -> None:
     }
 
 
-# The people the load test plays (bench/generate.py writes them with the data).
-LOAD_USERS_FILE = ROOT / "bench" / "results" / "load_users.json"
+def load_users_file(database: str) -> Path:
+    """The people the load test plays in `database` (a database name), which
+    bench/generate.py writes with that database's data: one file per database, so
+    that a benchmark seeding a database of its own leaves another's people as they are."""
+    return ROOT / "bench" / "results" / f"load_users-{database}.json"
 
 
 def load_test_people() -> dict:
-    return json.loads(LOAD_USERS_FILE.read_text())
+    """The load test's people of the database Django is connected to."""
+    from django.db import connection
+
+    path = load_users_file(connection.settings_dict["NAME"])
+    if not path.exists():
+        raise SystemExit(f"{path.name} is missing: seed this database first (manage.py seed_scale)")
+    return json.loads(path.read_text())
 
 
 def signed_in_client(user):

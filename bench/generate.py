@@ -10,8 +10,8 @@ its customer, exactly as in production. Each customer and contact gets its
 first history row by the same kind of statement (core.history), so a first
 edit shows old → new as for an archive made through a form.
 
-The people the load test plays are written to bench/results/load_users.json
-(usernames, the shared password, API tokens, a few customer and order ids
+The people the load test plays are written to bench/results/load_users-<database>.json
+(bench.common.load_users_file; usernames, the shared password, API tokens, a few customer and order ids
 each may open).
 """
 
@@ -22,10 +22,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-LOAD_USERS = ROOT / "bench" / "results" / "load_users.json"
 # Every generated person logs in with this (a benchmark database only).
 PASSWORD = "bench-load-2026"
 CUSTOMERS_PER_DISTRICT = 200
@@ -578,7 +575,7 @@ def seed(scale_name: str, *, log: Callable[[str], None] = print, scale: Scale | 
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from bench.common import vacuum_analyze
+    from bench.common import load_users_file, vacuum_analyze
 
     scale = scale or SCALES[scale_name]
     steps: dict[str, float] = {}
@@ -606,8 +603,9 @@ def seed(scale_name: str, *, log: Callable[[str], None] = print, scale: Scale | 
     vacuum_analyze()
     steps["analyze"] = round(time.perf_counter() - start, 2)
     users = load_users(supervisors, sync_clients, managers, tokens)
-    LOAD_USERS.parent.mkdir(parents=True, exist_ok=True)
-    LOAD_USERS.write_text(json.dumps(users, ensure_ascii=False, indent=1))
+    people = load_users_file(connection.settings_dict["NAME"])
+    people.parent.mkdir(parents=True, exist_ok=True)
+    people.write_text(json.dumps(users, ensure_ascii=False, indent=1))
     steps["total"] = round(sum(steps.values()), 2)
     return {
         "scale": scale_name,

@@ -4,7 +4,7 @@ unit, the closed orders walking the ids past MERGE_MAX_UNITS, against every part
     python bench/order_filters.py [--repeat 3]   # after `make load LOAD_SCALE=prefecture`
 
 Runs on the data `manage.py seed_scale` left in BENCH_DATABASE_URL (the load test's
-people, bench/results/load_users.json), as the supervisor whose scope has the most
+people, bench/results/load_users-<database>.json), as the supervisor whose scope has the most
 units. For each filter of the order list, GET /tickets/ in process, the best of
 --repeat, once as the list reads today and once with every part read unit by unit
 (MERGE_MAX_UNITS unbounded, how the list read before). A branch per unit reads all

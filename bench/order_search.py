@@ -4,7 +4,7 @@ through their indexes, against the plain OR across the order and its customer.
     python bench/order_search.py [--repeat 3]   # after `make load LOAD_SCALE=prefecture`
 
 Runs on the data `manage.py seed_scale` left in BENCH_DATABASE_URL, as the load
-test's people (bench/results/load_users.json): the prefecture and a county
+test's people (bench/results/load_users-<database>.json): the prefecture and a county
 supervisor and an account manager. For each term (an order's number or part of
 it, a customer's name, a 户号 or its start, a word no order holds, a word every
 order holds), GET /tickets/?q= in process, the best of --repeat, once as the list

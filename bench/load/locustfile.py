@@ -2,10 +2,12 @@
 integration clients that sync the archive, against a running server.
 
     make load                       # seeds, starts gunicorn, runs this headless, records the summary
-    locust -f bench/load/locustfile.py --host http://127.0.0.1:8055
+    LOAD_PEOPLE_FILE=bench/results/load_users-crm_bench.json \
+        locust -f bench/load/locustfile.py --host http://127.0.0.1:8055
 
-The people come from bench/results/load_users.json, written by
-`manage.py seed_scale`. The server runs as in production (DEBUG off) behind
+The people come from the file `manage.py seed_scale` writes for the database
+it seeds (bench.common.load_users_file; bench/load/run.py names the one of
+the database it serves in LOAD_PEOPLE_FILE). The server runs as in production (DEBUG off) behind
 what would be a TLS proxy: every request says `X-Forwarded-Proto: https`
 and the client keeps the session's Secure cookies over plain HTTP.
 Requests are named by page, so the statistics read per page.
@@ -24,7 +26,9 @@ import gevent
 from locust import HttpUser, between, events, task
 
 USERS_FILE = Path(
-    os.environ.get("LOAD_PEOPLE_FILE", Path(__file__).resolve().parents[1] / "results" / "load_users.json")
+    os.environ.get(
+        "LOAD_PEOPLE_FILE", Path(__file__).resolve().parents[1] / "results" / "load_users-crm_bench.json"
+    )
 )
 PEOPLE = json.loads(USERS_FILE.read_text()) if USERS_FILE.exists() else None
 SEARCH_TERMS = ["客户1", "客户2", "9000000", "某县某镇某路1", "户主"]

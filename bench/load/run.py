@@ -27,10 +27,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import dj_database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import DEFAULT_DATABASE_URL, record  # noqa: E402
+from bench.common import DEFAULT_DATABASE_URL, load_users_file, record  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
@@ -237,6 +239,10 @@ def main() -> None:
 def run(args) -> None:
     """Static files collected, gunicorn up, locust for the given time, gunicorn down."""
     env = server_environment(args.port)
+    # The people seeded with the data served: another database's would answer 404s.
+    people = load_users_file(dj_database_url.parse(env["DATABASE_URL"])["NAME"])
+    if not people.exists():
+        raise SystemExit(f"{people} is missing: seed the database first (manage.py seed_scale)")
     subprocess.run(
         [str(BIN / "python"), "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
         cwd=ROOT,
@@ -311,6 +317,7 @@ def run(args) -> None:
                 "10",
             ],
             cwd=ROOT,
+            env={**os.environ, "LOAD_PEOPLE_FILE": str(people)},
             check=False,  # locust exits 1 when any request failed; the summary says which
         )
         usage = cpu_share(before, cpu_seconds(), time.monotonic() - started)

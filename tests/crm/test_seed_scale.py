@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from bench import common as bench_common
 from bench import generate
 from customers.models import Contact, Customer
 from groups.models import GroupMessage, ServiceGroup
@@ -23,9 +24,9 @@ TINY = generate.Scale(counties=1, customers=600, orders=300, open_orders=30, gro
 
 @pytest.fixture
 def people_file(tmp_path, monkeypatch):
-    path = tmp_path / "load_users.json"
-    monkeypatch.setattr(generate, "LOAD_USERS", path)
-    return path
+    """The people file of the test database, written under tmp_path."""
+    monkeypatch.setattr(bench_common, "ROOT", tmp_path)
+    return bench_common.load_users_file(connection.settings_dict["NAME"])
 
 
 def test_it_fills_every_table_at_the_given_sizes(people_file):
@@ -73,6 +74,24 @@ def test_it_writes_who_the_load_test_plays(people_file):
     ).exists()
     assert people["sync_clients"] and len(people["sync_clients"][0]["token"]) == 40
     assert set(manager) == {"username", "customers", "orders", "groups"}
+
+
+def test_the_people_are_those_of_the_database_seeded(people_file):
+    """A benchmark that seeds a database of its own leaves the load test's database's people as they are."""
+    other = bench_common.load_users_file("crm_bench_elsewhere")
+    other.parent.mkdir(parents=True, exist_ok=True)
+    other.write_text('{"managers": []}')
+
+    generate.seed("small", scale=TINY, log=lambda line: None)
+
+    assert other.read_text() == '{"managers": []}'
+    assert bench_common.load_test_people() == json.loads(people_file.read_text())
+    assert bench_common.load_test_people()["managers"]
+
+
+def test_the_people_of_a_database_never_seeded_are_asked_for(people_file):
+    with pytest.raises(SystemExit, match="seed this database first"):
+        bench_common.load_test_people()
 
 
 def test_every_supervisor_level_is_played_with_samples_it_may_open(people_file):
