@@ -244,6 +244,39 @@ BENCHES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("sum_plain_ms", "整体 OR 时合计（毫秒）", "all searches, plain OR ms"),
         ],
     ),
+    "personas": (
+        "各身份的页面（一次一个请求，压测数据）",
+        "every persona's pages (one request at a time, the load test's data)",
+        [
+            (
+                "prefecture group list",
+                "地市主管客户群列表（毫秒，目标 ≤ 150）",
+                "prefecture group list ms (goal ≤ 150)",
+            ),
+            (
+                "prefecture customer list",
+                "地市主管客户列表（毫秒，目标 ≤ 100）",
+                "prefecture customer list ms (goal ≤ 100)",
+            ),
+            (
+                "county dashboard, first look",
+                "县主管看板首次打开（毫秒，目标 ≤ 300）",
+                "county dashboard first look ms (goal ≤ 300)",
+            ),
+            (
+                "prefecture dashboard, first look",
+                "地市主管看板首次打开（毫秒，目标 ≤ 600）",
+                "prefecture dashboard first look ms (goal ≤ 600)",
+            ),
+            ("goals met", "达标项（共 4 项）", "goals met (of 4)"),
+            ("worst manager", "客户经理最慢页（毫秒）", "manager's slowest page ms"),
+            ("worst station", "供电所主管最慢页（毫秒）", "station supervisor's slowest page ms"),
+            ("worst county", "县主管最慢页（毫秒）", "county supervisor's slowest page ms"),
+            ("worst prefecture", "地市主管最慢页（毫秒）", "prefecture supervisor's slowest page ms"),
+            ("worst integration", "同步页（毫秒）", "sync page ms"),
+            ("pages", "页面数", "pages"),
+        ],
+    ),
     "scope": (
         "县主管：县规模与地市规模（先按单位范围）",
         "county supervisor: county vs prefecture size (scope first)",
