@@ -43,25 +43,30 @@ def load_average() -> str:
 
 
 def manager_pages(person: dict) -> dict:
-    customer, order = person["customers"][0], person["orders"][0]
+    """The account manager's pages; those of one customer, order or group for the first of each
+    the person may open, where there is one."""
     pages = {
         "workbench": ("/", {}),
         "customer list": ("/customers/", {}),
         "customer search": ("/customers/", {"q": "客户1"}),
-        "customer 360": (f"/customers/{customer}/", {}),
-        "customer timeline": (f"/customers/{customer}/timeline/", {}),
-        "order detail": (f"/tickets/{order}/", {}),
-        "order search": ("/tickets/", {"q": order}),
         "group list": ("/groups/", {}),
         "outage list": ("/outages/", {}),
+        **order_list_pages(),
     }
-    pages.update({f"order list{name}": ("/tickets/", params) for name, params in ORDER_FILTERS.items()})
+    if person["customers"]:
+        customer = person["customers"][0]
+        pages["customer 360"] = (f"/customers/{customer}/", {})
+        pages["customer timeline"] = (f"/customers/{customer}/timeline/", {})
+    if person["orders"]:
+        pages["order detail"] = (f"/tickets/{person['orders'][0]}/", {})
+        pages["order search"] = ("/tickets/", {"q": person["orders"][0]})
     if person["groups"]:
         pages["group detail"] = (f"/groups/{person['groups'][0]}/", {})
     return pages
 
 
 def supervisor_pages(person: dict) -> dict:
+    """A supervisor's pages, as manager_pages; the order searched by its last seven digits."""
     pages = {
         "dashboard": ("/dashboard/", {"period": "7d"}),
         "dashboard export": ("/dashboard/export.xlsx", {"period": "7d"}),
@@ -69,15 +74,20 @@ def supervisor_pages(person: dict) -> dict:
         "customer search": ("/customers/", {"q": "客户1"}),
         "group list": ("/groups/", {}),
         "outage list": ("/outages/", {}),
-        "order search": ("/tickets/", {"q": person["orders"][0][-7:]}),
-        "order detail": (f"/tickets/{person['orders'][0]}/", {}),
+        **order_list_pages(),
     }
-    pages.update({f"order list{name}": ("/tickets/", params) for name, params in ORDER_FILTERS.items()})
+    if person["orders"]:
+        pages["order search"] = ("/tickets/", {"q": person["orders"][0][-7:]})
+        pages["order detail"] = (f"/tickets/{person['orders'][0]}/", {})
     if person["groups"]:
         pages["group detail"] = (f"/groups/{person['groups'][0]}/", {})
     if person["outages"]:
         pages["outage page"] = (f"/outages/{person['outages'][0]}/", {})
     return pages
+
+
+def order_list_pages() -> dict:
+    return {f"order list{name}": ("/tickets/", params) for name, params in ORDER_FILTERS.items()}
 
 
 def median_ms(client, path: str, params: dict, repeat: int, before=None) -> float:

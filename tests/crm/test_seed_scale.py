@@ -137,3 +137,24 @@ def _station():
     from accounts.models import OrgUnit
 
     return OrgUnit.objects.create(code="TST", name="测试供电所", level=4)
+
+
+def test_every_persona_opens_every_page_the_benchmarks_open(people_file, client):
+    """The pages bench/personas.py times, for the people the load test plays, all answer."""
+    from accounts.models import User
+    from bench import personas
+
+    generate.seed("small", scale=TINY, log=lambda line: None)
+    people = json.loads(people_file.read_text())
+    manager = people["managers"][0]
+    played = [(manager, personas.manager_pages(manager))]
+    for level in ("station", "county", "prefecture"):
+        person = next(p for p in people["supervisors"] if p["level"] == level)
+        played.append((person, personas.supervisor_pages(person)))
+    # Every kind of page: the samples hold an order, a group and an outage of each supervisor.
+    assert {"order detail", "group detail", "outage page", "dashboard"} <= set(played[-1][1])
+    for person, pages in played:
+        client.force_login(User.objects.get(username=person["username"]))
+        for page, (path, params) in pages.items():
+            response = client.get(path, params, secure=True, HTTP_X_FORWARDED_PROTO="https")
+            assert response.status_code == 200, (person["username"], page, response.status_code)
