@@ -4,13 +4,12 @@ Everything starts from `Ticket.objects.visible_to(user)`, so an order out of the
 user's scope is absent from lists and answers 404 on its own pages.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import (
     Case,
@@ -18,7 +17,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -27,6 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -34,10 +33,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.choices import units_for
-from accounts.models import OrgUnit, User
+from accounts.models import User
 from core.durations import format_duration
 from core.history import HistoryRow, format_value, records_with_predecessors
-from core.pagination import MERGE_MAX_UNITS, KeysetPage
+from core.pagination import MERGE_MAX_UNITS, KeysetPage, merged_unit_firsts
 from core.phones import mask_phone
 from customers.models import Customer
 from notifications.models import Notification
@@ -192,19 +191,24 @@ def _ranks(
     return parts
 
 
+def _list_order(rank: int, *, forward: bool = True) -> tuple[str, ...]:
+    """A part's order: an open rank in the order of the `ticket_attention` index, the
+    closed orders newest first straight off the primary key; turned round when not `forward`."""
+    order = ("-pk",) if rank == RANK_CLOSED else _IN_RANK_ORDER
+    return order if forward else tuple(name[1:] if name.startswith("-") else f"-{name}" for name in order)
+
+
 def _in_list_order(part: QuerySet[Ticket], rank: int, *, forward: bool = True) -> QuerySet[Ticket]:
-    """A part with its sort key, in list order (forward) or the reverse: an open
-    rank in the order of the `ticket_attention` index, the closed orders newest
-    first straight off the primary key."""
+    """A part with its sort key, in list order (forward) or the reverse (`_list_order`)."""
     if rank == RANK_CLOSED:
-        ordered = part.annotate(
+        part = part.annotate(
             sort_rank=Value(RANK_CLOSED, output_field=IntegerField()),
             sort_urgency=Value(0, output_field=IntegerField()),
             sort_due=Value(NO_DEADLINE, output_field=DateTimeField()),
-        ).order_by("-pk")
+        )
     else:
-        ordered = _sort_key(part, Value(rank, output_field=IntegerField())).order_by(*_IN_RANK_ORDER)
-    return ordered if forward else ordered.reverse()
+        part = _sort_key(part, Value(rank, output_field=IntegerField()))
+    return part.order_by(*_list_order(rank, forward=forward))
 
 
 # What a list row shows, joined in.
@@ -216,23 +220,24 @@ MERGE_FROM_UNITS = 2
 
 def unit_first_ids(
     part: QuerySet[Ticket],
-    in_order: Callable[[QuerySet[Ticket]], QuerySet[Ticket]],
+    order: Sequence[str],
     *,
     limit: int,
     unit_ids: list[int] | None,
     in_id_order: bool = False,
-) -> QuerySet | None:
-    """The ids of the first `limit` orders of `part` in the order `in_order` gives,
-    read unit by unit; None where that read does not apply (then `part` is read
-    as it is: SQLite, a single unit, an account manager's own-or-unit scope).
+) -> RawSQL | None:
+    """The ids of the first `limit` orders of `part` ordered by `order`, read unit by unit
+    (for `pk__in=`); None where that read does not apply (then `part` is read as it is:
+    SQLite, a single unit, an account manager's own-or-unit scope).
 
     For a scope of several units on PostgreSQL (a supervisor's), each unit's
-    first `limit` ids are read off its own index (`ticket_unit_attention`,
-    `ticket_unit_newest`) and only those candidates are ordered: one short
-    index scan per unit, whatever the other units hold. A walk of the shared
-    index in list order would pass every other county's orders before the
-    county's, and a read of the scope's whole part (its open orders, its
-    years of closed ones) costs the county's history. Both give the same rows
+    first `limit` orders are read off its own index (`ticket_unit_attention`,
+    `ticket_unit_newest`) with their sort key, and only those candidates are
+    ordered, by that key (core.pagination.merged_unit_firsts): one short index
+    scan per unit, whatever the other units hold. A walk of the shared index in
+    list order would pass every other county's orders before the county's, and
+    a read of the scope's whole part (its open orders, its years of closed ones)
+    costs the county's history. Both give the same rows
     (tests/tickets/test_list_per_unit.py, tests/api/test_lists_per_unit.py).
 
     `in_id_order` (the closed orders, the API's pages): past MERGE_MAX_UNITS
@@ -247,12 +252,7 @@ def unit_first_ids(
         return None
     if in_id_order and len(unit_ids) > MERGE_MAX_UNITS:
         return None
-    unit_firsts = ArraySubquery(in_order(part.filter(org_unit=OuterRef("pk"))).values("pk")[:limit])
-    candidates = OrgUnit.objects.filter(pk__in=unit_ids).values(
-        first=Func(unit_firsts, function="unnest", output_field=IntegerField())
-    )
-    # The candidates carry the part's every condition: the first of them are picked by id alone.
-    return in_order(Ticket.objects.filter(pk__in=candidates)).values("pk")[:limit]
+    return merged_unit_firsts(part, order, limit, column="org_unit_id", units=unit_ids)
 
 
 def _first_rows(
@@ -260,26 +260,21 @@ def _first_rows(
 ) -> list[Ticket]:
     """The first `limit` orders of a part in list order (or the reverse), in one
     query; unit by unit where `unit_first_ids` applies."""
-
-    def in_order(orders: QuerySet[Ticket]) -> QuerySet[Ticket]:
-        return _in_list_order(orders, rank, forward=forward)
-
-    firsts = unit_first_ids(part, in_order, limit=limit, unit_ids=unit_ids, in_id_order=rank == RANK_CLOSED)
+    order = _list_order(rank, forward=forward)
+    firsts = unit_first_ids(part, order, limit=limit, unit_ids=unit_ids, in_id_order=rank == RANK_CLOSED)
     if firsts is None:
-        return list(in_order(part)[:limit])
+        return list(_in_list_order(part, rank, forward=forward)[:limit])
     # Only the page's rows are joined to what a row shows.
     rows = Ticket.objects.select_related(*LIST_RELATED).filter(pk__in=firsts)
-    return list(in_order(rows)[:limit])
+    return list(_in_list_order(rows, rank, forward=forward)[:limit])
 
 
-def ticket_first_ids(*, user: User, orders: QuerySet[Ticket], order: str, count: int) -> QuerySet | None:
+def ticket_first_ids(*, user: User, orders: QuerySet[Ticket], order: str, count: int) -> RawSQL | None:
     """The ids of the first `count` of `orders` (the user's filtered orders) ordered
     by `order` ("pk" or "-pk", off `ticket_unit_newest`), read unit by unit as the
     list page reads them; None where that read does not apply (`unit_first_ids`)."""
     unit_ids = Ticket.objects.scope_unit_ids(user)
-    return unit_first_ids(
-        orders, lambda rows: rows.order_by(order), limit=count, unit_ids=unit_ids, in_id_order=True
-    )
+    return unit_first_ids(orders, (order,), limit=count, unit_ids=unit_ids, in_id_order=True)
 
 
 def _beyond(
