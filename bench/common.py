@@ -4,6 +4,7 @@ Every benchmark measures its subject and a baseline in the same run and reports
 the ratio, because absolute times drift on shared machines.
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -234,6 +235,17 @@ def serve_pages_in_process() -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def start_page_bench(doc: str, *, repeat: int) -> argparse.Namespace:
+    """The start of a benchmark that opens pages of the load test's data in process: its
+    `--repeat` option read, Django set up on the benchmark database, the pages servable."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=repeat)
+    args = parser.parse_args()
+    setup_django()
+    serve_pages_in_process()
+    return args
 
 
 def load_users_file(database: str) -> Path:

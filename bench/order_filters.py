@@ -12,7 +12,6 @@ of its unit's rows when none match (closed orders of an urgency none has): the
 worst filter's time is the figure to watch. Prints the load average at start and end.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -23,9 +22,8 @@ from bench.common import (  # noqa: E402
     best_page_ms,
     load_test_people,
     record,
-    serve_pages_in_process,
-    setup_django,
     signed_in_client,
+    start_page_bench,
 )
 
 FILTERS = [
@@ -46,11 +44,7 @@ FILTERS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    setup_django()
-    serve_pages_in_process()
+    args = start_page_bench(__doc__, repeat=3)
     from django.contrib.auth import get_user_model
 
     from tickets import selectors

@@ -14,7 +14,6 @@ read test the OR on every order of the scope: the worst term's time is the
 figure to watch. Prints the load average at start and end.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -24,9 +23,8 @@ from bench.common import (  # noqa: E402
     best_page_ms,
     load_test_people,
     record,
-    serve_pages_in_process,
-    setup_django,
     signed_in_client,
+    start_page_bench,
 )
 
 
@@ -50,11 +48,7 @@ def terms_of(people: dict) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    setup_django()
-    serve_pages_in_process()
+    args = start_page_bench(__doc__, repeat=3)
     from django.contrib.auth import get_user_model
 
     from tickets import search

@@ -8,7 +8,7 @@ customers, orders and group messages) and plays the load test's people
 station, a county and the prefecture, plus a sync client. For each it opens
 the pages the load test opens (the same addresses, the samples each may
 see), one at a time, and reports each page's median of --repeat requests,
-the worst page per persona, and the issue's single-request goals at this
+the worst page per persona, and the single-request goals at this
 size: the prefecture supervisor's group list ≤ 150 ms and customer list
 ≤ 100 ms, the dashboard's first look (its cache emptied) ≤ 300 ms for a county
 and ≤ 600 ms for the prefecture. The load average is printed at the start
@@ -17,7 +17,6 @@ as the quiet it was measured in. It writes only the sessions of its logins
 and the dashboard's openings (as a supervisor's look does).
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -26,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import load_test_people, record, serve_pages_in_process, setup_django, signed_in_client  # noqa: E402
+from bench.common import load_test_people, record, signed_in_client, start_page_bench  # noqa: E402
 
-# The issue's single-request goals at a prefecture's size, in ms: (persona, page) → at most.
+# The single-request goals at a prefecture's size, in ms: (persona, page) → at most.
 GOALS = {
     ("prefecture", "group list"): 150,
     ("prefecture", "customer list"): 100,
@@ -104,11 +103,7 @@ def median_ms(client, path: str, params: dict, repeat: int, before=None) -> floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    setup_django()
-    serve_pages_in_process()
+    args = start_page_bench(__doc__, repeat=5)
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.test import Client
