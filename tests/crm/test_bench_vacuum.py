@@ -24,6 +24,19 @@ def test_outside_a_transaction_the_visibility_map_is_set():
     assert _all_visible_pages() > 0
 
 
+def _checkpoints_asked() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT checkpoints_req FROM pg_stat_bgwriter")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_dirtied_pages_are_written_out_before_measuring():
+    before = _checkpoints_asked()
+    vacuum_analyze()
+    assert _checkpoints_asked() > before
+
+
 @pytest.mark.django_db
 def test_inside_a_transaction_only_the_statistics_are_taken():
     OrgUnitFactory(code="GZ", name="贵州省电力公司", level=OrgUnit.Level.PROVINCE)
