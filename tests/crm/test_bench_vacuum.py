@@ -11,10 +11,14 @@ from tests.factories import OrgUnitFactory
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's catalogue")
 
 
-def _all_visible_pages() -> int:
+def _one_value(sql: str) -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT relallvisible FROM pg_class WHERE relname = 'accounts_orgunit'")
+        cursor.execute(sql)
         return cursor.fetchone()[0]
+
+
+def _all_visible_pages() -> int:
+    return _one_value("SELECT relallvisible FROM pg_class WHERE relname = 'accounts_orgunit'")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -25,9 +29,7 @@ def test_outside_a_transaction_the_visibility_map_is_set():
 
 
 def _checkpoints_asked() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT checkpoints_req FROM pg_stat_bgwriter")
-        return cursor.fetchone()[0]
+    return _one_value("SELECT checkpoints_req FROM pg_stat_bgwriter")
 
 
 @pytest.mark.django_db(transaction=True)
