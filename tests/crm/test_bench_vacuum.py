@@ -34,11 +34,29 @@ def _last_checkpoint() -> str:
     return _one_value("SELECT checkpoint_lsn::text FROM pg_control_checkpoint()")
 
 
+def _may_checkpoint() -> bool:
+    return _one_value(
+        "SELECT rolsuper OR pg_has_role(current_user, 'pg_checkpoint', 'MEMBER') "
+        "FROM pg_roles WHERE rolname = current_user"
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_dirtied_pages_are_written_out_before_measuring():
+    if not _may_checkpoint():
+        pytest.skip("the database role may not ask for a checkpoint")
     before = _last_checkpoint()
     vacuum_analyze()
     assert _last_checkpoint() != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_role_that_may_not_ask_for_a_checkpoint_still_vacuums():
+    if _may_checkpoint():
+        pytest.skip("the database role may ask for a checkpoint")
+    OrgUnitFactory(code="GZ", name="贵州省电力公司", level=OrgUnit.Level.PROVINCE)
+    vacuum_analyze()
+    assert _all_visible_pages() > 0
 
 
 @pytest.mark.django_db
